@@ -1,0 +1,43 @@
+/* par.h: the MPI layer. Only src/par and src/io include mpi.h; science code calls these
+ * wrappers, which check every MPI return code and translate it to ms_status. */
+#ifndef MSTARS_PAR_H
+#define MSTARS_PAR_H
+
+#include "mstars/config.h"
+#include "mstars/status.h"
+
+#include <stddef.h>
+
+/* Start MPI (works as a singleton without mpirun) and set the log rank. */
+ms_status ms_par_init(int *argc, char ***argv);
+/* Finalize MPI if it was started. */
+void ms_par_finalize(void);
+int ms_par_rank(void);
+int ms_par_size(void);
+int ms_par_active(void); /* 1 after ms_par_init */
+
+/* Abort every rank with the given exit code (fatal errors found by one rank only). */
+_Noreturn void ms_par_abort(int code);
+
+ms_status ms_par_barrier(void);
+/* Broadcast n bytes from rank 0. */
+ms_status ms_par_bcast(void *buf, size_t n);
+/* Rank 0's status decides for all: returns rank 0's status on every rank and, on the
+ * others, copies rank 0's error message so that each rank can report it. */
+ms_status ms_par_agree(ms_status st);
+/* Largest status over ranks (any failure fails all). The message of the lowest failing
+ * rank is copied to every rank. */
+ms_status ms_par_any_failed(ms_status st);
+/* In-place sums over ranks. */
+ms_status ms_par_allreduce_sum_f(float *buf, size_t n);
+ms_status ms_par_allreduce_sum_d(double *buf, size_t n);
+ms_status ms_par_allreduce_sum_l(long *buf, size_t n);
+ms_status ms_par_allreduce_max_d(double *buf, size_t n);
+/* Gather `n` doubles from every rank into out (size n * ranks) on every rank. */
+ms_status ms_par_allgather_d(const double *in, size_t n, double *out);
+double ms_par_wtime(void);
+
+/* Human-readable MPI library version (for --version). */
+void ms_par_library_version(char *buf, size_t len);
+
+#endif
