@@ -1,0 +1,99 @@
+/* h5.h: HDF5 stores, models and catalogs, serial or parallel (MPI-IO).
+ *
+ * Conventions of every mstars HDF5 file:
+ *   - one 1-D dataset per column under a group (/meta/ra, /catalog/teff, ...), 2-D
+ *     datasets only for per-pixel arrays (/spectra/flux is N x n_pix);
+ *   - attributes "units" and "description" on every dataset;
+ *   - root attributes: "mstars_version", "git_revision", "build", "command", "config"
+ *     (the effective configuration text), "created", "ranks", and "complete" = 1, written
+ *     last by ms_h5_commit.
+ * A file is written under "<path>.partial" and renamed to <path> only by ms_h5_commit,
+ * so an interrupted or failed run never leaves a file that looks complete; readers
+ * refuse files without complete = 1 (ms_h5_open_read names the problem).
+ *
+ * In parallel mode every call that creates or writes is collective: all ranks call it
+ * with the same arguments, except that ms_h5_write_rows takes each rank's own rows
+ * (nrows may be 0). Errors are reported with the file and dataset named. */
+#ifndef MSTARS_H5_H
+#define MSTARS_H5_H
+
+#include "mstars/config.h"
+#include "mstars/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ms_h5 ms_h5;
+
+typedef enum {
+    MS_H5_F32 = 1,
+    MS_H5_F64,
+    MS_H5_I32,
+    MS_H5_I64,
+    MS_H5_U8,
+    MS_H5_U32,
+    MS_H5_STR /* fixed-length, NUL-padded strings of `str_len` bytes per element */
+} ms_h5_type;
+
+/* Create <path>.partial for writing (truncating an older partial file). parallel: open
+ * with MPI-IO on all ranks; otherwise only the calling process touches the file. */
+ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out);
+
+/* Open a complete file for reading (parallel: every rank opens it with MPI-IO). */
+ms_status ms_h5_open_read(const char *path, int parallel, ms_h5 **out);
+
+/* Open a complete file to add or rewrite datasets in place (e.g. calibrate-errors). The
+ * "complete" attribute is cleared until ms_h5_commit. */
+ms_status ms_h5_open_update(const char *path, int parallel, ms_h5 **out);
+
+/* Write complete = 1, close, rename <path>.partial to <path>. Frees f even on failure. */
+ms_status ms_h5_commit(ms_h5 *f);
+/* Close without committing: the partial file is deleted. Frees f. */
+void ms_h5_abort(ms_h5 *f);
+/* Close a file opened for reading. Frees f. */
+ms_status ms_h5_close(ms_h5 *f);
+
+const char *ms_h5_path(const ms_h5 *f);
+
+/* Create a dataset (groups on the way are created). rank 1 or 2; dims[0] rows. Chunked
+ * along rows when chunk_rows > 0 (0: contiguous). */
+ms_status ms_h5_create_dataset(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
+                               int rank, const size_t *dims, size_t chunk_rows,
+                               const char *units, const char *description);
+
+/* Write rows [row0, row0 + nrows) of a dataset (whole rows of a 2-D dataset). */
+ms_status ms_h5_write_rows(ms_h5 *f, const char *name, size_t row0, size_t nrows,
+                           const void *data);
+/* Read rows [row0, row0 + nrows) into data (converted to `type`). */
+ms_status ms_h5_read_rows(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
+                          size_t row0, size_t nrows, void *data);
+
+/* Convenience: create + write a whole 1-D or 2-D dataset in one call (parallel: rank 0's
+ * data is written; every rank must call). */
+ms_status ms_h5_write_array(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
+                            int rank, const size_t *dims, const void *data, const char *units,
+                            const char *description);
+
+int ms_h5_exists(ms_h5 *f, const char *name);
+/* Rank (1 or 2) and dims of a dataset. */
+ms_status ms_h5_dims(ms_h5 *f, const char *name, int *rank, size_t dims[2]);
+
+/* Attributes on the root ("/"), a group or a dataset. */
+ms_status ms_h5_attr_set_str(ms_h5 *f, const char *obj, const char *name, const char *value);
+ms_status ms_h5_attr_set_f64(ms_h5 *f, const char *obj, const char *name, const double *v,
+                             size_t n);
+ms_status ms_h5_attr_set_i64(ms_h5 *f, const char *obj, const char *name, const int64_t *v,
+                             size_t n);
+/* String attribute into a new buffer (free with ms_free). */
+ms_status ms_h5_attr_get_str(ms_h5 *f, const char *obj, const char *name, char **value);
+/* Numeric attribute: up to cap values; *n receives the count. */
+ms_status ms_h5_attr_get_f64(ms_h5 *f, const char *obj, const char *name, double *v,
+                             size_t cap, size_t *n);
+ms_status ms_h5_attr_get_i64(ms_h5 *f, const char *obj, const char *name, int64_t *v,
+                             size_t cap, size_t *n);
+
+/* Root provenance attributes: version, git revision, build description, command line,
+ * the effective configuration, creation time, rank count. */
+ms_status ms_h5_write_provenance(ms_h5 *f, const ms_config *cfg, const char *command);
+
+#endif
