@@ -62,6 +62,7 @@ typedef struct {
     double hires_step;         /* sampling of the theory grid (A) */
     double rv_sigma;           /* km/s, population RV dispersion */
     double snr_r_median;       /* median S/N in r */
+    double gzip_fraction;      /* fraction of spectrum files written as .fits.gz */
 } ms_cfg_simulate;
 
 typedef struct {
@@ -77,6 +78,7 @@ typedef struct {
     double validation_fraction;
     long validate_every;       /* epochs between validations */
     long checkpoint_every;     /* epochs between checkpoints */
+    long shard_size;           /* models per gradient shard (exact sums); 0: plain all-reduce */
 } ms_cfg_emulator;
 
 typedef struct {

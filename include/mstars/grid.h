@@ -33,10 +33,19 @@ typedef struct {
 ms_status ms_grid_parse_name(const char *path, ms_grid_labels *labels);
 
 /* Read one model. Only rows with wave_min <= wavelength <= wave_max are kept (pass 0 and
- * INFINITY for all). */
+ * INFINITY for all).
+ * `labels` and `format` may be NULL; with labels NULL the name need not follow the lte
+ * pattern. CIFIST tables: TUNITn is honoured (micron/um/nm/Angstrom; erg/s/cm2/A,
+ * erg/s/cm2/cm, W/m2/um, W/m2/m); without TUNIT the wavelength is taken as micron and the
+ * flux as erg/s/cm2/A; an unknown unit is MS_EFORMAT. Compressed ASCII (.gz/.bz2/.xz)
+ * is refused (MS_EFORMAT). Errors: MS_EIO (cannot read), MS_EFITS (missing HDU/column),
+ * MS_EFORMAT (bad name, unparsable line "file: line N", no row in the window). */
 ms_status ms_grid_read(const char *path, double wave_min, double wave_max,
                        ms_grid_spectrum *spec, ms_grid_labels *labels, ms_grid_format *format);
 
 void ms_grid_spectrum_free(ms_grid_spectrum *spec);
+
+/* Name of a format: "spec7", "cifist-fits" or "ascii2". */
+const char *ms_grid_format_name(ms_grid_format format);
 
 #endif

@@ -55,12 +55,14 @@ typedef struct {
  * ms_lamost_spectrum_free). On failure nothing is allocated and the error message names
  * the file and the HDU, keyword or column at fault (e.g. "x.fits: HDU 2 has no column
  * IVAR"); status MS_EIO for unreadable/truncated/non-FITS files, MS_EFITS for a missing
- * HDU/column/keyword, MS_EFORMAT for a structure that is none of the known layouts. */
+ * HDU/column/keyword, MS_EFORMAT for a structure that is none of the known layouts.
+ * `meta` may be NULL when the header metadata are not wanted (slightly faster). Masks
+ * stored as non-integer, negative or NaN values come back as UINT32_MAX (every bit set). */
 ms_status ms_lamost_read(const char *path, ms_lamost_spectrum *spec, ms_lamost_meta *meta);
 
 void ms_lamost_spectrum_free(ms_lamost_spectrum *spec);
 
-/* Name of a layout, e.g. "dr9-coadd". */
+/* Name of a layout: "dr9-coadd", "dr2-dr8-image" or "dr1-subcont" (at most 15 chars). */
 const char *ms_lamost_layout_name(ms_lamost_layout layout);
 
 #endif

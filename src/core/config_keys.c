@@ -83,6 +83,8 @@ const ms_cfg_key ms_config_keys[] = {
      "dispersion of the mock stars' radial velocities"},
     {"simulate.snr_r_median", MS_CFG_DOUBLE, FIELD(simulate, snr_r_median), "15", 3, 300, "",
      "median S/N in the r band (LAMOST M dwarfs: about 60% below 20)"},
+    {"simulate.gzip_fraction", MS_CFG_DOUBLE, FIELD(simulate, gzip_fraction), "0.1", 0, 1, "",
+     "fraction of spectrum files written gzip-compressed (.fits.gz), as LAMOST serves them"},
 
     /* emulator (The Payne, Z25 2.2) */
     {"emulator.labels", MS_CFG_STRING, FIELD(emulator, labels), "teff,logg,m_h,alpha_m", ANY, "",
@@ -106,6 +108,10 @@ const ms_cfg_key ms_config_keys[] = {
      "epochs between validations (the best validation weights are kept)"},
     {"emulator.checkpoint_every", MS_CFG_INT, FIELD(emulator, checkpoint_every), "50", 1, 1e8,
      "epochs", "epochs between checkpoints for --resume"},
+    {"emulator.shard_size", MS_CFG_INT, FIELD(emulator, shard_size), "32", 0, 1e6, "spectra",
+     "mini-batches are cut into shards of this many models whose gradients are summed exactly "
+     "(fixed point), so training gives identical weights for any rank count; 0: one float "
+     "all-reduce of each rank's slice (faster, rank count changes float rounding)"},
 
     {NULL, MS_CFG_INT, 0, 0, NULL, 0, 0, NULL, NULL},
 };

@@ -1,0 +1,52 @@
+/* ingest_util.h: pieces shared by the spectra and grid ingests (private to src/io). */
+#ifndef MSTARS_INGEST_UTIL_H
+#define MSTARS_INGEST_UTIL_H
+
+#include "mstars/config.h"
+#include "mstars/h5.h"
+#include "mstars/spec.h"
+#include "mstars/strlist.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A column of a row struct, written as one 1-D dataset (SWIFT-style output fields). */
+typedef struct {
+    const char *name;   /* dataset path, e.g. "/meta/ra" */
+    ms_h5_type type;
+    size_t str_len;     /* MS_H5_STR only */
+    size_t offset;      /* into the row struct */
+    const char *units;
+    const char *description;
+} ms_column;
+
+size_t ms_column_elem_size(const ms_column *c);
+
+/* Rank 0 builds the list with `build`; every rank receives it. */
+ms_status ms_strlist_bcast(ms_strlist *l, ms_status st);
+
+/* Hash of the preprocessing settings (the preprocess.* keys as text). */
+uint64_t ms_preprocess_hash(const ms_config *cfg);
+
+/* Create the per-pixel datasets (flux, ivar[, continuum]) and write wavelength and
+ * fit_mask. Collective. */
+ms_status ms_store_create_pixels(ms_h5 *f, const ms_config *cfg, size_t n_rows,
+                                 int with_continuum);
+
+/* Create one dataset per column (n_rows rows). Collective. */
+ms_status ms_columns_create(ms_h5 *f, const ms_column *cols, size_t n_rows);
+/* Write rows [row0, row0+n) of every column from an array of row structs of `row_size`
+ * bytes. buf: scratch of at least n * 256 bytes. Collective (n may be 0). */
+ms_status ms_columns_write(ms_h5 *f, const ms_column *cols, const void *rows, size_t row_size,
+                           size_t row0, size_t n, void *buf);
+/* Read rows into row structs (inverse of ms_columns_write; not collective). */
+ms_status ms_columns_read(ms_h5 *f, const ms_column *cols, void *rows, size_t row_size,
+                          size_t row0, size_t n, void *buf);
+
+/* Round-robin batches: how many collective rounds and which rows a rank owns in a round. */
+size_t ms_batches_rounds(size_t n_rows, size_t batch, int ranks);
+/* Rows [*row0, *row0 + return) of this rank in round r (0 rows when none). */
+size_t ms_batches_mine(size_t n_rows, size_t batch, int ranks, int rank, size_t round,
+                       size_t *row0);
+
+#endif
