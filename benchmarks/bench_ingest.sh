@@ -10,7 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exe=$root/build/src/mstars
-src=${1:-$root/../shared/data/lamost}
+src=$(realpath "${1:-$root/../shared/data/lamost}")
 repeat=${2:-100}
 runs=${3:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
