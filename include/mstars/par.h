@@ -15,6 +15,9 @@ void ms_par_finalize(void);
 int ms_par_rank(void);
 int ms_par_size(void);
 int ms_par_active(void); /* 1 after ms_par_init */
+/* 1 when MPI granted MPI_THREAD_MULTIPLE (the work distributor then runs its master as a
+ * thread and rank 0 also works). */
+int ms_par_thread_multiple(void);
 
 /* Abort every rank with the given exit code (fatal errors found by one rank only). */
 _Noreturn void ms_par_abort(int code);

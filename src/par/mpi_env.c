@@ -10,6 +10,7 @@
 static int par_started;
 static int par_rank;
 static int par_size = 1;
+static int par_thread_multiple;
 
 static ms_status mpi_check(int rc, const char *what)
 {
@@ -25,7 +26,14 @@ ms_status ms_par_init(int *argc, char ***argv)
     if (par_started) return MS_OK;
     int initialized = 0;
     MS_TRY(mpi_check(MPI_Initialized(&initialized), "MPI_Initialized"));
-    if (!initialized) MS_TRY(mpi_check(MPI_Init(argc, argv), "MPI_Init"));
+    int provided = MPI_THREAD_SINGLE;
+    /* the work distributor runs a master thread beside rank 0's worker (workq.h) */
+    if (!initialized)
+        MS_TRY(mpi_check(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided),
+                         "MPI_Init_thread"));
+    else
+        MS_TRY(mpi_check(MPI_Query_thread(&provided), "MPI_Query_thread"));
+    par_thread_multiple = provided >= MPI_THREAD_MULTIPLE;
     /* return codes instead of aborting, so failures carry our messages */
     MS_TRY(mpi_check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN),
                      "MPI_Comm_set_errhandler"));
@@ -48,6 +56,7 @@ void ms_par_finalize(void)
 int ms_par_rank(void) { return par_rank; }
 int ms_par_size(void) { return par_size; }
 int ms_par_active(void) { return par_started; }
+int ms_par_thread_multiple(void) { return par_thread_multiple; }
 
 _Noreturn void ms_par_abort(int code)
 {
