@@ -74,6 +74,14 @@ ms_status ms_h5_write_array(ms_h5 *f, const char *name, ms_h5_type type, size_t 
                             int rank, const size_t *dims, const void *data, const char *units,
                             const char *description);
 
+/* Open datasets once (collective in parallel mode) and then write rows INDEPENDENTLY:
+ * each rank writes its own rows whenever it has them, with no other rank taking part
+ * (dynamic work distribution). Close every handle before ms_h5_commit (collective). */
+typedef struct ms_h5_dset ms_h5_dset;
+ms_status ms_h5_dset_open(ms_h5 *f, const char *name, ms_h5_dset **out);
+ms_status ms_h5_dset_write_rows(ms_h5_dset *d, size_t row0, size_t nrows, const void *data);
+void ms_h5_dset_close(ms_h5_dset *d);
+
 int ms_h5_exists(ms_h5 *f, const char *name);
 /* Rank (1 or 2) and dims of a dataset. */
 ms_status ms_h5_dims(ms_h5 *f, const char *name, int *rank, size_t dims[2]);

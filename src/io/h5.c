@@ -439,6 +439,70 @@ ms_status ms_h5_write_array(ms_h5 *f, const char *name, ms_h5_type type, size_t 
     return ms_h5_write_rows(f, name, 0, writer ? dims[0] : 0, data);
 }
 
+/* ---------------------------------------------------------------- independent writes */
+
+struct ms_h5_dset {
+    ms_h5 *f;
+    hid_t dset, mtype;
+    hsize_t cols;
+    char name[256];
+};
+
+ms_status ms_h5_dset_open(ms_h5 *f, const char *name, ms_h5_dset **out)
+{
+    ms_h5_dset *d = ms_calloc("h5.dset", 1, sizeof *d);
+    if (!d) return MS_ENOMEM;
+    d->f = f;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->dset = H5Dopen2(f->file, name, H5P_DEFAULT);
+    hid_t space = d->dset >= 0 ? H5Dget_space(d->dset) : -1;
+    hsize_t hd[2] = {0, 1};
+    int rank = space >= 0 ? H5Sget_simple_extent_dims(space, hd, NULL) : -1;
+    if (space >= 0) H5Sclose(space);
+    d->cols = rank == 2 ? hd[1] : 1;
+    hid_t t = d->dset >= 0 ? H5Dget_type(d->dset) : -1;
+    if (t >= 0) {
+        d->mtype = H5Tget_class(t) == H5T_STRING ? H5Tcopy(t) : H5Tget_native_type(t, H5T_DIR_ASCEND);
+        H5Tclose(t);
+    } else {
+        d->mtype = -1;
+    }
+    if (d->dset < 0 || rank < 1 || d->mtype < 0) {
+        if (d->dset >= 0) H5Dclose(d->dset);
+        if (d->mtype >= 0) H5Tclose(d->mtype);
+        ms_free(d);
+        H5_FAIL(f, "cannot open dataset", "%s", name);
+    }
+    *out = d;
+    return MS_OK;
+}
+
+ms_status ms_h5_dset_write_rows(ms_h5_dset *d, size_t row0, size_t nrows, const void *data)
+{
+    if (nrows == 0) return MS_OK;
+    hid_t fspace = H5Dget_space(d->dset);
+    hsize_t start[2] = {row0, 0}, count[2] = {nrows, d->cols};
+    int rank = d->cols > 1 ? 2 : H5Sget_simple_extent_ndims(fspace);
+    hid_t mspace = H5Screate_simple(rank, count, NULL);
+    herr_t rc = fspace >= 0 && mspace >= 0
+                    ? H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL)
+                    : -1;
+    /* default transfer property: independent I/O */
+    if (rc >= 0) rc = H5Dwrite(d->dset, d->mtype, mspace, fspace, H5P_DEFAULT, data);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    if (rc < 0) H5_FAIL(d->f, "writing rows", "%zu..%zu of %s", row0, row0 + nrows, d->name);
+    return MS_OK;
+}
+
+void ms_h5_dset_close(ms_h5_dset *d)
+{
+    if (!d) return;
+    H5Dclose(d->dset);
+    H5Tclose(d->mtype);
+    ms_free(d);
+}
+
 /* ---------------------------------------------------------------- attributes */
 
 static ms_status attr_write(ms_h5 *f, const char *obj, const char *name, hid_t ftype,
