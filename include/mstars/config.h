@@ -81,12 +81,82 @@ typedef struct {
     long shard_size;           /* models per gradient shard (exact sums); 0: plain all-reduce */
 } ms_cfg_emulator;
 
+/* Cycle-StarNet domain adaptation (Z25 3; O'Briain et al. 2021; docs/csn.md). */
+typedef struct {
+    /* architecture (O'Briain's kurucz_to_apogee_1 defaults) */
+    ms_cfg_list dom_filters;   /* E_synth / E_obs conv filters (mirrored by G_synth / G_obs) */
+    ms_cfg_list dom_strides;
+    ms_cfg_list sh_filters;    /* shared encoder E_sh (mirrored by D_sh) */
+    ms_cfg_list sh_strides;
+    ms_cfg_list sp_filters;    /* split encoder E_sp (mirrored by D_sp) */
+    ms_cfg_list sp_strides;
+    long kernel;               /* kernel length of every encoder / decoder convolution */
+    long z_shared;             /* channels of the shared latent z_sh */
+    long z_split;              /* channels of the split latent z_sp */
+    ms_cfg_list dis_x_filters; /* discriminator convolutions on the spectrum */
+    ms_cfg_list dis_x_strides;
+    long dis_kernel;
+    ms_cfg_list dis_z_filters; /* discriminator 1x1 convolutions on the latent */
+    double leaky_slope;
+    char length_mode[8];       /* pad | crop: how spectra reach an exactly invertible length */
+    double flux_mean, flux_std; /* standardisation; 0: from the synthetic training set */
+    /* losses (Z25 Eq. 4-7) */
+    double lambda_synth, lambda_obs, lambda_adv, lambda_dis;
+    double err_floor;          /* observed normalised errors floored at this value */
+    double err_max;            /* pixels with larger errors get no weight (0: no cut) */
+    double synthetic_error;    /* normalised error given to emulator pixels */
+    /* training */
+    double learning_rate, beta1, beta2;
+    long batch_size;           /* spectra per domain in a global mini-batch */
+    long iterations;
+    ms_cfg_list lr_milestones; /* iterations where the learning rate is multiplied by lr_gamma */
+    double lr_gamma;
+    long validate_every, validation_spectra, checkpoint_every;
+    /* training sets (Z25 3.3) */
+    long n_observed;           /* observed spectra drawn from the store (all when fewer) */
+    ms_cfg_list split;         /* train : validation : test */
+    long n_synthetic;          /* synthetic spectra (0: as many as observed) */
+    ms_cfg_list iso_teff;      /* isochrone points: Teff min, max, step (K) */
+    ms_cfg_list iso_mh;        /* [M/H] min, max, step */
+    ms_cfg_list iso_logg;      /* log g range kept: min, max */
+    long mixture_size;         /* points drawn from the Gaussian mixture */
+    ms_cfg_list mixture_sigma; /* component widths: Teff, log g, [M/H], [alpha/M] */
+    char reference_file[MS_CFG_STR_MAX]; /* CSV with teff, m_h columns ("" : Gaussian) */
+    ms_cfg_list reference_teff; /* Gaussian reference: mean, sigma (K) */
+    ms_cfg_list reference_mh;   /* mean, sigma (dex) */
+    ms_cfg_list reference_bins; /* resampling bins: Teff (K), [M/H] (dex) */
+} ms_cfg_csn;
+
+/* Per-spectrum label and RV fits (Z25 2.3, 3.5; method.md sections 5-6; fit.h). */
+typedef struct {
+    long presearch_points;     /* Sobol points over the label box (0: start at the centre) */
+    double presearch_disagree; /* flag fits ending farther than this from the pre-search best
+                                  (max over labels, in units of the training range) */
+    long lbfgs_memory;         /* L-BFGS-B correction pairs m */
+    double factr;              /* L-BFGS-B relative-reduction tolerance (x machine eps) */
+    double pgtol;              /* L-BFGS-B projected-gradient tolerance */
+    long max_iterations;       /* per fit */
+    long batch_size;           /* spectra advanced together (one network call per step) */
+    char gradient[16];         /* auto | vjp | jacobian */
+    int fit_rv;                /* fit a residual velocity with the labels */
+    double rv_window;          /* km/s, |dv| bound when the pipeline RV is known */
+    double rv_scan_range;      /* km/s, wide scan when it is missing or the fit hits the window */
+    double rv_scan_step;       /* km/s */
+    long min_good_pixels;      /* fewer usable pixels: flagged, not fitted */
+    double bound_tol;          /* a label this close to a bound (range units) is at the bound */
+    char error_scaling[16];    /* none | chi2 | inflate */
+    double native_dloglam;     /* native sampling (dex/pixel) for the pixel-correlation
+                                  correction of the errors; 0: pixels independent */
+} ms_cfg_fit;
+
 typedef struct {
     ms_cfg_general general;
     ms_cfg_preprocess preprocess;
     ms_cfg_ingest ingest;
     ms_cfg_simulate simulate;
     ms_cfg_emulator emulator;
+    ms_cfg_csn csn;
+    ms_cfg_fit fit;
 } ms_config;
 
 typedef enum { MS_CFG_INT, MS_CFG_DOUBLE, MS_CFG_BOOL, MS_CFG_STRING, MS_CFG_LIST } ms_cfg_type;

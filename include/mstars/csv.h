@@ -14,6 +14,7 @@ typedef struct {
     ms_strlist names;  /* [n_cols] header names, trimmed */
     ms_strlist cells;  /* [n_rows * n_cols] row-major */
     int *numeric;      /* [n_cols] 1 when every non-empty cell is a number */
+    int *integer;      /* [n_cols] 1 when every non-empty cell is a 64-bit integer (ids) */
 } ms_csv;
 
 /* Read a whole CSV file. Errors name the file and line (e.g. a row with the wrong number
@@ -25,5 +26,7 @@ long ms_csv_column(const ms_csv *t, const char *name);
 const char *ms_csv_cell(const ms_csv *t, size_t row, size_t col);
 /* Cell as a number (NaN when empty or not a number). */
 double ms_csv_number(const ms_csv *t, size_t row, size_t col);
+/* Cell as an integer (`missing` when empty or not an integer). */
+long long ms_csv_integer(const ms_csv *t, size_t row, size_t col, long long missing);
 
 #endif

@@ -40,6 +40,11 @@ ms_status ms_par_allreduce_max_d(double *buf, size_t n);
 ms_status ms_par_allgather_d(const double *in, size_t n, double *out);
 double ms_par_wtime(void);
 
+/* Bind this rank to its share of the node's cores (unless the launcher bound it) and
+ * set the BLAS thread count (blas_threads, or the rank's cores when 0); logs the
+ * topology and the binding. */
+ms_status ms_par_bind(long blas_threads, int *threads_out);
+
 /* Human-readable MPI library version (for --version). */
 void ms_par_library_version(char *buf, size_t len);
 

@@ -3,11 +3,13 @@
 
 extern const ms_cli_cmd ms_cmd_ingest;
 extern const ms_cli_cmd ms_cmd_ingest_grid;
+extern const ms_cli_cmd ms_cmd_simulate;
 extern const ms_cli_cmd ms_cmd_config;
 
 const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_ingest,
     &ms_cmd_ingest_grid,
+    &ms_cmd_simulate,
     &ms_cmd_config,
     NULL,
 };

@@ -52,6 +52,16 @@ static long split_line(char *line, ms_strlist *out, ms_status *st)
     return n;
 }
 
+static int parse_integer(const char *s, long long *v)
+{
+    if (!*s) return 0;
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    while (*end == ' ') end++;
+    return end != s && *end == '\0' && errno != ERANGE;
+}
+
 static int parse_number(const char *s, double *v)
 {
     if (!*s) return 0;
@@ -100,16 +110,20 @@ ms_status ms_csv_read(const char *path, ms_csv *t)
         st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s has no header line", path);
     if (st == MS_OK) {
         t->numeric = ms_calloc("csv.numeric", t->n_cols, sizeof *t->numeric);
-        if (!t->numeric) st = MS_ENOMEM;
+        t->integer = ms_calloc("csv.integer", t->n_cols, sizeof *t->integer);
+        if (!t->numeric || !t->integer) st = MS_ENOMEM;
     }
     for (size_t c = 0; st == MS_OK && c < t->n_cols; c++) {
-        int numeric = 1;
+        int numeric = 1, integer = 1;
         for (size_t r = 0; r < t->n_rows && numeric; r++) {
             const char *s = ms_csv_cell(t, r, c);
             double v;
+            long long k;
             if (*s && !parse_number(s, &v)) numeric = 0;
+            if (*s && !parse_integer(s, &k)) integer = 0;
         }
         t->numeric[c] = numeric;
+        t->integer[c] = numeric && integer && t->n_rows > 0;
     }
     if (st != MS_OK) ms_csv_free(t);
     return st;
@@ -120,6 +134,7 @@ void ms_csv_free(ms_csv *t)
     ms_strlist_free(&t->names);
     ms_strlist_free(&t->cells);
     ms_free(t->numeric);
+    ms_free(t->integer);
     memset(t, 0, sizeof *t);
 }
 
@@ -139,4 +154,10 @@ double ms_csv_number(const ms_csv *t, size_t row, size_t col)
 {
     double v;
     return parse_number(ms_csv_cell(t, row, col), &v) ? v : NAN;
+}
+
+long long ms_csv_integer(const ms_csv *t, size_t row, size_t col, long long missing)
+{
+    long long v;
+    return parse_integer(ms_csv_cell(t, row, col), &v) ? v : missing;
 }

@@ -269,8 +269,10 @@ static ms_status catalog_create(ms_h5 *f, const catalog *c, size_t n_rows, const
         dataset_name(name, sizeof name, c->csv.names.items[col]);
         snprintf(desc, sizeof desc, "column '%s' of the input catalog %s joined by OBSID",
                  c->csv.names.items[col], path);
-        MS_TRY(ms_h5_create_dataset(f, name, c->str_len[col] ? MS_H5_STR : MS_H5_F64,
-                                    c->str_len[col], 1, &n_rows, 0, "", desc));
+        ms_h5_type type = c->str_len[col] ? MS_H5_STR
+                          : c->csv.integer[col] ? MS_H5_I64 : MS_H5_F64;
+        MS_TRY(ms_h5_create_dataset(f, name, type, c->str_len[col], 1, &n_rows, 0,
+                                    c->csv.integer[col] ? "-1 when unmatched" : "", desc));
     }
     return MS_OK;
 }
@@ -288,6 +290,9 @@ static ms_status catalog_write(ms_h5 *f, const catalog *c, const ms_store_meta *
                 memset(buf + r * e, 0, e);
                 if (cr >= 0) memcpy(buf + r * e, ms_csv_cell(&c->csv, (size_t)cr, col),
                                     strlen(ms_csv_cell(&c->csv, (size_t)cr, col)));
+            } else if (c->csv.integer[col]) { /* ids keep every digit */
+                int64_t v = cr >= 0 ? ms_csv_integer(&c->csv, (size_t)cr, col, -1) : -1;
+                memcpy(buf + r * e, &v, sizeof v);
             } else {
                 double v = cr >= 0 ? ms_csv_number(&c->csv, (size_t)cr, col) : NAN;
                 memcpy(buf + r * e, &v, sizeof v);

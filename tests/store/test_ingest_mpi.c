@@ -76,7 +76,8 @@ static int setup(void)
         /* an input catalog naming three observations of the real files */
         snprintf(path, sizeof path, "%s/input.csv", dir);
         f = fopen(path, "w");
-        fprintf(f, "obsid,gmag,note\n3703110,12.5,\"bright, K7\"\n3715155,14.25,x\n999,1,none\n");
+        fprintf(f, "obsid,gmag,note,source_id\n3703110,12.5,\"bright, K7\",1234567890123456789\n"
+                   "3715155,14.25,x,7\n999,1,none,8\n");
         fclose(f);
     }
     ms_par_bcast(&n_real, sizeof n_real);
@@ -126,6 +127,9 @@ static void test_ingest_real_and_broken_files(void **state)
     int32_t *status = ms_malloc("t.status", n * 4);
     float *flux = ms_malloc("t.flux", n * np * 4), *ivar = ms_malloc("t.ivar", n * np * 4);
     double *gmag = ms_malloc("t.gmag", n * 8);
+    int64_t *source_id = ms_malloc("t.sid", n * 8);
+    assert_int_equal(ms_h5_read_rows(f, "/input/source_id", MS_H5_I64, 0, 0, n, source_id),
+                     MS_OK);
     assert_int_equal(ms_h5_read_rows(f, "/meta/filename", MS_H5_STR, 256, 0, n, names), MS_OK);
     assert_int_equal(ms_h5_read_rows(f, "/meta/status_reason", MS_H5_STR, MS_REASON_LEN, 0, n,
                                      reasons), MS_OK);
@@ -145,9 +149,15 @@ static void test_ingest_real_and_broken_files(void **state)
         }
         /* catalog join */
         obsids[i][31] = '\0';
-        if (!strcmp(obsids[i], "3703110")) assert_true(gmag[i] == 12.5);
-        else if (!strcmp(obsids[i], "3715155")) assert_true(gmag[i] == 14.25);
-        else assert_true(isnan(gmag[i]));
+        if (!strcmp(obsids[i], "3703110")) {
+            assert_true(gmag[i] == 12.5);
+            assert_true(source_id[i] == INT64_C(1234567890123456789)); /* every digit */
+        } else if (!strcmp(obsids[i], "3715155")) {
+            assert_true(gmag[i] == 14.25);
+        } else {
+            assert_true(isnan(gmag[i]));
+            assert_true(source_id[i] == -1);
+        }
     }
     assert_int_equal(status[n_real + 1], MS_ROW_UNREADABLE); /* the empty file */
     assert_non_null(strstr(reasons[n_real + 3], "vanished.fits"));
@@ -183,6 +193,7 @@ static void test_ingest_real_and_broken_files(void **state)
     ms_free(flux);
     ms_free(ivar);
     ms_free(gmag);
+    ms_free(source_id);
 }
 
 static void test_grown_list_reuses_rows(void **state)

@@ -94,6 +94,8 @@ static void test_csv(void **state)
     assert_int_equal(ms_csv_column(&t, "g"), 1);
     assert_int_equal(ms_csv_column(&t, "missing"), -1);
     assert_true(t.numeric[0] && t.numeric[1] && !t.numeric[2]);
+    assert_true(t.integer[0] && !t.integer[1] && !t.integer[2]);
+    assert_true(ms_csv_integer(&t, 0, 0, -1) == 101);
     assert_string_equal(ms_csv_cell(&t, 0, 2), "a, \"quoted\" b");
     assert_true(ms_csv_number(&t, 0, 1) == 12.5);
     assert_true(isnan(ms_csv_number(&t, 1, 1)));
