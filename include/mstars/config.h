@@ -125,6 +125,7 @@ typedef struct {
     ms_cfg_list reference_teff; /* Gaussian reference: mean, sigma (K) */
     ms_cfg_list reference_mh;   /* mean, sigma (dex) */
     ms_cfg_list reference_bins; /* resampling bins: Teff (K), [M/H] (dex) */
+    int exact_sums;            /* per-spectrum gradients summed in fixed point over ranks */
 } ms_cfg_csn;
 
 /* Per-spectrum label and RV fits (Z25 2.3, 3.5; method.md sections 5-6; fit.h). */
@@ -134,7 +135,7 @@ typedef struct {
                                   (max over labels, in units of the training range) */
     long lbfgs_memory;         /* L-BFGS-B correction pairs m */
     double factr;              /* L-BFGS-B relative-reduction tolerance (x machine eps) */
-    double pgtol;              /* L-BFGS-B projected-gradient tolerance */
+    double pgtol;              /* L-BFGS-B projected-gradient tolerance (preconditioned) */
     long max_iterations;       /* per fit */
     long batch_size;           /* spectra advanced together (one network call per step) */
     char gradient[16];         /* auto | vjp | jacobian */
@@ -150,6 +151,12 @@ typedef struct {
 } ms_cfg_fit;
 
 typedef struct {
+    long chunk_size;           /* spectra per chunk handed out by the master */
+    double progress_seconds;   /* seconds between progress lines */
+    double max_runtime;        /* seconds after which no new chunk starts (0: no limit) */
+} ms_cfg_run;
+
+typedef struct {
     ms_cfg_general general;
     ms_cfg_preprocess preprocess;
     ms_cfg_ingest ingest;
@@ -157,6 +164,7 @@ typedef struct {
     ms_cfg_emulator emulator;
     ms_cfg_csn csn;
     ms_cfg_fit fit;
+    ms_cfg_run run;
 } ms_config;
 
 typedef enum { MS_CFG_INT, MS_CFG_DOUBLE, MS_CFG_BOOL, MS_CFG_STRING, MS_CFG_LIST } ms_cfg_type;

@@ -206,6 +206,9 @@ const ms_cfg_key ms_config_keys[] = {
      "Gaussian reference distribution of [M/H]: mean, sigma"},
     {"csn.reference_bins", MS_CFG_LIST, FIELD(csn, reference_bins), "50,0.1", 1e-3, 1e4, "",
      "bin sizes in Teff (K) and [M/H] (dex) of the resampling to the reference distribution"},
+    {"csn.exact_sums", MS_CFG_BOOL, FIELD(csn, exact_sums), "true", 0, 1, "",
+     "sum the gradients spectrum by spectrum in fixed point, so that training gives identical "
+     "weights for any rank count (false: one float all-reduce per side, slightly faster)"},
 
     /* fit: per-spectrum label and RV fits (Z25 2.3, 3.5; fit.h) */
     {"fit.presearch_points", MS_CFG_INT, FIELD(fit, presearch_points), "512", 0, 1e6, "points",
@@ -215,16 +218,19 @@ const ms_cfg_key ms_config_keys[] = {
      "in units of the training range)"},
     {"fit.lbfgs_memory", MS_CFG_INT, FIELD(fit, lbfgs_memory), "10", 1, 100, "",
      "correction pairs kept by L-BFGS-B"},
-    {"fit.factr", MS_CFG_DOUBLE, FIELD(fit, factr), "1e7", 0, 1e15, "",
-     "L-BFGS-B stops when the relative reduction of chi^2 falls below factr x machine epsilon"},
-    {"fit.pgtol", MS_CFG_DOUBLE, FIELD(fit, pgtol), "1e-5", 0, 1e6, "",
-     "L-BFGS-B stops when the projected gradient of chi^2 falls below this"},
+    {"fit.factr", MS_CFG_DOUBLE, FIELD(fit, factr), "1e10", 0, 1e15, "",
+     "L-BFGS-B stops when the relative reduction of chi^2 falls below factr x machine epsilon "
+     "(1e10: 2e-6, above the float32 noise of the emulator's chi^2)"},
+    {"fit.pgtol", MS_CFG_DOUBLE, FIELD(fit, pgtol), "1e-3", 0, 1e6, "",
+     "L-BFGS-B stops when the projected chi^2 gradient falls below this, in variables scaled "
+     "by the Gauss-Newton diagonal (a one-sigma offset gives a gradient of about 2)"},
     {"fit.max_iterations", MS_CFG_INT, FIELD(fit, max_iterations), "200", 1, 1e6, "",
      "L-BFGS-B iterations per fit (then flagged not converged)"},
     {"fit.batch_size", MS_CFG_INT, FIELD(fit, batch_size), "64", 1, 4096, "spectra",
      "spectra advanced together; all that need the model join one batched network call"},
     {"fit.gradient", MS_CFG_STRING, FIELD(fit, gradient), "auto", ANY, "",
-     "chi^2 gradient: vjp (reverse mode), jacobian (forward mode) or auto (by batch size)"},
+     "chi^2 gradient: vjp (reverse mode), jacobian (forward mode) or auto (vjp when the model "
+     "has it)"},
     {"fit.fit_rv", MS_CFG_BOOL, FIELD(fit, fit_rv), "true", 0, 1, "",
      "fit a residual radial velocity together with the labels"},
     {"fit.rv_window", MS_CFG_DOUBLE, FIELD(fit, rv_window), "100", 1, 3000, "km/s",
@@ -243,6 +249,15 @@ const ms_cfg_key ms_config_keys[] = {
     {"fit.native_dloglam", MS_CFG_DOUBLE, FIELD(fit, native_dloglam), "1e-4", 0, 0.01, "dex",
      "native pixel size of the spectra (LAMOST: 1e-4) for the correction of the errors for "
      "correlated resampled pixels; 0: pixels independent"},
+
+    /* run: the survey job (mstars fit) */
+    {"run.chunk_size", MS_CFG_INT, FIELD(run, chunk_size), "256", 1, 1e7, "spectra",
+     "spectra per chunk of work handed out by the master rank (and per journal record)"},
+    {"run.progress_seconds", MS_CFG_DOUBLE, FIELD(run, progress_seconds), "10", 0, 1e6, "s",
+     "seconds between progress lines of rank 0 (0: none)"},
+    {"run.max_runtime", MS_CFG_DOUBLE, FIELD(run, max_runtime), "0", 0, 1e9, "s",
+     "after this many seconds no new chunk starts; the run saves its state and exits 0 so "
+     "that it can be resubmitted with --resume (0: no limit)"},
 
     {NULL, MS_CFG_INT, 0, 0, NULL, 0, 0, NULL, NULL},
 };

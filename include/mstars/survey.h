@@ -1,0 +1,44 @@
+/* survey.h: the survey job: fit every spectrum of a store into one catalog, over MPI
+ * ranks (`mstars fit`; issue 8).
+ *
+ * Rank 0 hands out chunks of run.chunk_size store rows on demand (workq.h); each rank
+ * reads its chunk's rows straight from the store, fits them with the batched fitter
+ * (fit.h) against the emulator it loaded once, and writes the rows into the catalog
+ * (catalog.h: parallel HDF5, independent I/O, per-rank journals for --resume). A row
+ * that cannot be fitted is a flagged row; a model or store that cannot be used stops the
+ * run before any work starts. Results do not depend on the rank count or chunk size.
+ *
+ * Catalog columns (/catalog/<name>, units and descriptions as attributes): id, obsid,
+ * ra, dec, snr_r, snr_i, subclass, source_id, gmag, bpmag, rpmag, plx, e_plx, ruwe (Gaia
+ * columns when the store has them from the input catalog), rv, e_rv, rv_init, dv, teff,
+ * e_teff, logg, e_logg, m_h, e_m_h, alpha_m, e_alpha_m (NaN for labels the emulator does
+ * not take), teff_start, logg_start, m_h_start, alpha_m_start (where the final fit
+ * started), chi2, chi2_red, n_pix_fit, iterations, evaluations, fit_flags, at_bound,
+ * store_status. */
+#ifndef MSTARS_SURVEY_H
+#define MSTARS_SURVEY_H
+
+#include "mstars/config.h"
+#include "mstars/status.h"
+
+typedef struct {
+    const char *spectra;   /* the spectra store (mstars ingest) */
+    const char *emulator;  /* the emulator model file (mstars train-emulator) */
+    const char *out;       /* the catalog to write */
+    const char *command;   /* command line (provenance) */
+    int resume;            /* continue an interrupted run from its journals */
+} ms_survey_opts;
+
+typedef struct {
+    long rows, fitted, failed, skipped; /* skipped: store rows with a non-zero status */
+    long chunks_total, chunks_before;   /* chunks_before: done by earlier runs (--resume) */
+    int complete;          /* 0: stopped by a signal or run.max_runtime; resubmit with --resume */
+    double seconds, master_busy;
+    size_t requests;
+} ms_survey_summary;
+
+/* Collective over all ranks. */
+ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *opts,
+                        ms_survey_summary *summary);
+
+#endif

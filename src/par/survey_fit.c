@@ -1,0 +1,470 @@
+/* survey_fit.c: the survey job (see survey.h). */
+#include "mstars/catalog.h"
+#include "mstars/fit.h"
+#include "mstars/h5.h"
+#include "mstars/hash.h"
+#include "mstars/log.h"
+#include "mstars/mem.h"
+#include "mstars/par.h"
+#include "mstars/payne.h"
+#include "mstars/spec.h"
+#include "mstars/survey.h"
+#include "mstars/workq.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------- the catalog row */
+
+typedef struct {
+    int64_t id, source_id;
+    char obsid[32];
+    char subclass[16];
+    double ra, dec, snr_r, snr_i;
+    double gmag, bpmag, rpmag, plx, e_plx, ruwe;
+    double rv, e_rv, rv_init, dv;
+    double label[4], error[4], start[4]; /* teff, logg, m_h, alpha_m */
+    double chi2, chi2_red;
+    int32_t n_pix_fit, iterations, evaluations, store_status;
+    uint32_t fit_flags, at_bound;
+} cat_row;
+
+#define C(name, type, field, units, desc)                                                  \
+    {"/catalog/" name, type, 0, offsetof(cat_row, field), units, desc}
+#define L(name, k, field, units, desc)                                                     \
+    {"/catalog/" name, MS_H5_F64, 0, offsetof(cat_row, field) + (k) * sizeof(double), units, desc}
+
+static const ms_catalog_column columns[] = {
+    C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
+    {"/catalog/obsid", MS_H5_STR, 32, offsetof(cat_row, obsid), "", "LAMOST OBSID"},
+    C("ra", MS_H5_F64, ra, "deg", "right ascension"),
+    C("dec", MS_H5_F64, dec, "deg", "declination"),
+    C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
+    C("snr_i", MS_H5_F64, snr_i, "", "LAMOST S/N in i (SNRI)"),
+    {"/catalog/subclass", MS_H5_STR, 16, offsetof(cat_row, subclass), "",
+     "LAMOST pipeline subclass"},
+    C("source_id", MS_H5_I64, source_id, "", "Gaia DR3 source_id from the input catalog (-1: none)"),
+    C("gmag", MS_H5_F64, gmag, "mag", "Gaia G (input catalog)"),
+    C("bpmag", MS_H5_F64, bpmag, "mag", "Gaia BP (input catalog)"),
+    C("rpmag", MS_H5_F64, rpmag, "mag", "Gaia RP (input catalog)"),
+    C("plx", MS_H5_F64, plx, "mas", "Gaia parallax (input catalog)"),
+    C("e_plx", MS_H5_F64, e_plx, "mas", "Gaia parallax error (input catalog)"),
+    C("ruwe", MS_H5_F64, ruwe, "", "Gaia RUWE (input catalog)"),
+    C("rv", MS_H5_F64, rv, "km/s", "radial velocity: rv_init + dv (Z25 2.3)"),
+    C("e_rv", MS_H5_F64, e_rv, "km/s", "RV uncertainty from the fit curvature (Err_fitting)"),
+    C("rv_init", MS_H5_F64, rv_init, "km/s", "pipeline RV Z*c removed before resampling"),
+    C("dv", MS_H5_F64, dv, "km/s", "residual velocity fitted against the emulator"),
+    L("teff", 0, label, "K", "effective temperature"),
+    L("e_teff", 0, error, "K", "Teff uncertainty from the fit curvature (Err_fitting)"),
+    L("logg", 1, label, "dex", "surface gravity"),
+    L("e_logg", 1, error, "dex", "log g uncertainty (Err_fitting)"),
+    L("m_h", 2, label, "dex", "metallicity [M/H]"),
+    L("e_m_h", 2, error, "dex", "[M/H] uncertainty (Err_fitting)"),
+    L("alpha_m", 3, label, "dex", "alpha enhancement [alpha/M]"),
+    L("e_alpha_m", 3, error, "dex", "[alpha/M] uncertainty (Err_fitting)"),
+    L("teff_start", 0, start, "K", "Teff where the final fit started (pre-search best)"),
+    L("logg_start", 1, start, "dex", "log g where the final fit started"),
+    L("m_h_start", 2, start, "dex", "[M/H] where the final fit started"),
+    L("alpha_m_start", 3, start, "dex", "[alpha/M] where the final fit started"),
+    C("chi2", MS_H5_F64, chi2, "", "chi^2 over the fitted pixels"),
+    C("chi2_red", MS_H5_F64, chi2_red, "", "chi^2 / (pixels - parameters)"),
+    C("n_pix_fit", MS_H5_I32, n_pix_fit, "", "pixels in chi^2"),
+    C("iterations", MS_H5_I32, iterations, "", "L-BFGS-B iterations"),
+    C("evaluations", MS_H5_I32, evaluations, "", "chi^2 and gradient evaluations"),
+    C("fit_flags", MS_H5_U32, fit_flags, "",
+      "fit status bits (attribute flag_names); 0 = clean fit"),
+    C("at_bound", MS_H5_U32, at_bound, "", "bit j: label j ended at its training bound"),
+    C("store_status", MS_H5_I32, store_status, "",
+      "status of the spectrum in the store (0 usable; see the store's /meta/status)"),
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const char *const label_names[4] = {"teff", "logg", "m_h", "alpha_m"};
+
+/* Optional input-catalog columns of the store, read when present. */
+static const struct {
+    const char *dataset;
+    size_t offset;
+} gaia_columns[] = {
+    {"/input/phot_g_mean_mag", offsetof(cat_row, gmag)},
+    {"/input/phot_bp_mean_mag", offsetof(cat_row, bpmag)},
+    {"/input/phot_rp_mean_mag", offsetof(cat_row, rpmag)},
+    {"/input/parallax", offsetof(cat_row, plx)},
+    {"/input/parallax_error", offsetof(cat_row, e_plx)},
+    {"/input/ruwe", offsetof(cat_row, ruwe)},
+};
+#define N_GAIA (sizeof gaia_columns / sizeof gaia_columns[0])
+
+/* ------------------------------------------------------------- per-rank state */
+
+typedef struct {
+    const ms_config *cfg;
+    ms_h5 *store;
+    ms_catalog *cat;
+    ms_fitter *fitter;
+    size_t n_rows, chunk, n_pix, n_labels;
+    int label_slot[MS_FIT_MAX_LABELS]; /* emulator label -> catalog slot (0..3) or -1 */
+    int has_gaia[N_GAIA], has_source_id;
+    uint8_t *mask;                     /* [n_pix] */
+    /* chunk buffers */
+    float *flux, *ivar;                /* [chunk, n_pix] */
+    double *rv_init, *z, *ra, *dec, *snr_r, *snr_i, *col; /* [chunk] */
+    int32_t *status;
+    char (*obsid)[32];
+    char (*subclass)[16];
+    int64_t *source_id;
+    uint8_t *rv_known;
+    size_t *usable;                    /* [chunk] rows fitted */
+    float *fflux, *fivar;              /* [chunk, n_pix] compacted usable rows */
+    double *frv, *fstart;
+    uint8_t *fknown;
+    ms_fit_result *res;                /* [chunk] */
+    cat_row *rows;                     /* [chunk] */
+    long fitted, failed, skipped;
+} survey_state;
+
+static ms_status state_alloc(survey_state *s)
+{
+    size_t c = s->chunk, np = s->n_pix;
+#define ALLOC(ptr, count) \
+    if (!((ptr) = ms_malloc_array("survey." #ptr, (count) + 1, sizeof *(ptr)))) return MS_ENOMEM
+    ALLOC(s->flux, c * np);
+    ALLOC(s->ivar, c * np);
+    ALLOC(s->fflux, c * np);
+    ALLOC(s->fivar, c * np);
+    ALLOC(s->rv_init, c);
+    ALLOC(s->z, c);
+    ALLOC(s->ra, c);
+    ALLOC(s->dec, c);
+    ALLOC(s->snr_r, c);
+    ALLOC(s->snr_i, c);
+    ALLOC(s->col, c);
+    ALLOC(s->status, c);
+    ALLOC(s->obsid, c);
+    ALLOC(s->subclass, c);
+    ALLOC(s->source_id, c);
+    ALLOC(s->rv_known, c);
+    ALLOC(s->usable, c);
+    ALLOC(s->frv, c);
+    ALLOC(s->fknown, c);
+    ALLOC(s->res, c);
+    ALLOC(s->rows, c);
+    ALLOC(s->mask, np);
+#undef ALLOC
+    return MS_OK;
+}
+
+static void state_free(survey_state *s)
+{
+    void *ptrs[] = {s->flux, s->ivar, s->fflux, s->fivar, s->rv_init, s->z, s->ra, s->dec,
+                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
+                    s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
+                    s->mask};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
+}
+
+/* Read the store rows of one chunk. */
+static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
+{
+    ms_h5 *f = s->store;
+    MS_TRY(ms_h5_read_rows(f, "/spectra/flux", MS_H5_F32, 0, row0, n, s->flux));
+    MS_TRY(ms_h5_read_rows(f, "/spectra/ivar", MS_H5_F32, 0, row0, n, s->ivar));
+    MS_TRY(ms_h5_read_rows(f, "/meta/rv_init", MS_H5_F64, 0, row0, n, s->rv_init));
+    MS_TRY(ms_h5_read_rows(f, "/meta/z", MS_H5_F64, 0, row0, n, s->z));
+    MS_TRY(ms_h5_read_rows(f, "/meta/ra", MS_H5_F64, 0, row0, n, s->ra));
+    MS_TRY(ms_h5_read_rows(f, "/meta/dec", MS_H5_F64, 0, row0, n, s->dec));
+    MS_TRY(ms_h5_read_rows(f, "/meta/snr_r", MS_H5_F64, 0, row0, n, s->snr_r));
+    MS_TRY(ms_h5_read_rows(f, "/meta/snr_i", MS_H5_F64, 0, row0, n, s->snr_i));
+    MS_TRY(ms_h5_read_rows(f, "/meta/status", MS_H5_I32, 0, row0, n, s->status));
+    MS_TRY(ms_h5_read_rows(f, "/meta/obsid", MS_H5_STR, 32, row0, n, s->obsid));
+    MS_TRY(ms_h5_read_rows(f, "/meta/subclass", MS_H5_STR, 16, row0, n, s->subclass));
+    for (size_t i = 0; i < n; i++) {
+        cat_row *r = &s->rows[i];
+        memset(r, 0, sizeof *r);
+        r->id = (int64_t)(row0 + i);
+        memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
+        r->obsid[31] = '\0';
+        memcpy(r->subclass, s->subclass[i], sizeof r->subclass);
+        r->subclass[15] = '\0';
+        r->ra = s->ra[i];
+        r->dec = s->dec[i];
+        r->snr_r = s->snr_r[i];
+        r->snr_i = s->snr_i[i];
+        r->rv_init = s->rv_init[i];
+        r->store_status = s->status[i];
+        r->source_id = -1;
+        for (size_t g = 0; g < N_GAIA; g++) *(double *)((char *)r + gaia_columns[g].offset) = NAN;
+        /* Z = -9999 (missing) or an absurd value: the fitter scans a wide RV range */
+        s->rv_known[i] = isfinite(s->z[i]) && fabs(s->z[i] * MS_C_KMS) < 3000.0;
+    }
+    for (size_t g = 0; g < N_GAIA; g++) {
+        if (!s->has_gaia[g]) continue;
+        MS_TRY(ms_h5_read_rows(f, gaia_columns[g].dataset, MS_H5_F64, 0, row0, n, s->col));
+        for (size_t i = 0; i < n; i++)
+            *(double *)((char *)&s->rows[i] + gaia_columns[g].offset) = s->col[i];
+    }
+    if (s->has_source_id) {
+        MS_TRY(ms_h5_read_rows(f, "/input/source_id", MS_H5_I64, 0, row0, n, s->source_id));
+        for (size_t i = 0; i < n; i++) s->rows[i].source_id = s->source_id[i];
+    }
+    return MS_OK;
+}
+
+static void fill_result(survey_state *s, cat_row *r, const ms_fit_result *fr)
+{
+    for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
+    for (size_t j = 0; j < s->n_labels; j++) {
+        int k = s->label_slot[j];
+        if (k < 0) continue;
+        r->label[k] = fr->labels[j];
+        r->error[k] = fr->errors[j];
+        r->start[k] = fr->start_labels[j];
+    }
+    r->rv = fr->rv;
+    r->e_rv = fr->rv_err;
+    r->dv = fr->dv;
+    r->chi2 = fr->chi2;
+    r->chi2_red = fr->chi2_red;
+    r->n_pix_fit = (int32_t)fr->n_good;
+    r->iterations = (int32_t)fr->iterations;
+    r->evaluations = (int32_t)fr->evaluations;
+    r->fit_flags = fr->flags;
+    r->at_bound = fr->at_bound;
+}
+
+static void fill_unfitted(cat_row *r)
+{
+    for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
+    r->rv = r->e_rv = r->dv = r->chi2 = r->chi2_red = NAN;
+    r->fit_flags = MS_FIT_BAD_INPUT;
+}
+
+/* One chunk of work (ms_workq_fn). */
+static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+{
+    survey_state *s = ctx;
+    size_t row0 = chunk * s->chunk, np = s->n_pix;
+    size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
+    MS_TRY(read_chunk(s, row0, n));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s->status[i] != 0) {
+            fill_unfitted(&s->rows[i]);
+            s->skipped++;
+            ++*n_failed;
+            continue;
+        }
+        memcpy(s->fflux + m * np, s->flux + i * np, np * sizeof(float));
+        memcpy(s->fivar + m * np, s->ivar + i * np, np * sizeof(float));
+        s->frv[m] = s->rv_init[i];
+        s->fknown[m] = s->rv_known[i];
+        s->usable[m++] = i;
+    }
+    if (m > 0) {
+        ms_fit_input in = {m, s->fflux, s->fivar, s->mask, s->frv, s->fknown, NULL, NULL};
+        MS_TRY(ms_fit_batch(s->fitter, &in, s->res, NULL));
+    }
+    for (size_t k = 0; k < m; k++) {
+        cat_row *r = &s->rows[s->usable[k]];
+        fill_result(s, r, &s->res[k]);
+        s->fitted++;
+        if (s->res[k].flags & MS_FIT_FAILED) {
+            s->failed++;
+            ++*n_failed;
+        }
+    }
+    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+}
+
+/* ------------------------------------------------------------- set-up checks */
+
+/* A spectra store has every dataset the job reads (checked before any work). */
+static ms_status check_store(ms_h5 *store, const char *path)
+{
+    static const char *required[] = {"/spectra/flux", "/spectra/ivar", "/spectra/wavelength",
+                                     "/spectra/fit_mask", "/meta/rv_init", "/meta/z",
+                                     "/meta/ra", "/meta/dec", "/meta/snr_r", "/meta/snr_i",
+                                     "/meta/status", "/meta/obsid", "/meta/subclass", NULL};
+    for (int i = 0; required[i]; i++)
+        if (!ms_h5_exists(store, required[i]))
+            MS_ERROR(MS_EFORMAT, "%s is not a spectra store of mstars ingest: it has no %s", path,
+                     required[i]);
+    return MS_OK;
+}
+
+/* The emulator must produce spectra on the store's wavelength grid. */
+static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epath,
+                             const char *spath, size_t *n_pix)
+{
+    int rank;
+    size_t dims[2];
+    MS_TRY(ms_h5_dims(store, "/spectra/wavelength", &rank, dims));
+    size_t np = dims[0];
+    if (np != ms_emulator_n_pix(e))
+        MS_ERROR(MS_EINVAL, "%s has %zu pixels per spectrum but the emulator %s makes %zu: "
+                 "ingest and train-emulator must use the same preprocess settings", spath, np,
+                 epath, ms_emulator_n_pix(e));
+    double *w = ms_malloc_array("survey.wave", np, sizeof *w);
+    if (!w) return MS_ENOMEM;
+    ms_status st = ms_h5_read_rows(store, "/spectra/wavelength", MS_H5_F64, 0, 0, np, w);
+    for (size_t i = 0; st == MS_OK && i < np; i++)
+        if (fabs(w[i] - e->wavelength[i]) > 1e-6 * w[i])
+            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "%s and the emulator %s have "
+                              "different wavelength grids (pixel %zu: %.4f vs %.4f A)", spath,
+                              epath, i, w[i], e->wavelength[i]);
+    ms_free(w);
+    *n_pix = np;
+    return st;
+}
+
+/* Settings a resumed run must share with the interrupted one. */
+static uint64_t settings_hash(const ms_config *cfg, const ms_emulator *e, size_t n_rows)
+{
+    static const char *volatile_keys[] = {"general.log_level", "general.blas_threads",
+                                          "run.progress_seconds", "run.max_runtime", NULL};
+    uint64_t h = MS_HASH_INIT;
+    for (const ms_cfg_key *k = ms_config_keys; k->key; k++) {
+        int skip = 0;
+        for (int v = 0; volatile_keys[v]; v++) skip |= strcmp(k->key, volatile_keys[v]) == 0;
+        if (skip) continue;
+        char buf[4096];
+        ms_config_format_value(cfg, k, buf, sizeof buf);
+        h = ms_hash_bytes(h, k->key, strlen(k->key) + 1);
+        h = ms_hash_bytes(h, buf, strlen(buf) + 1);
+    }
+    h = ms_hash_bytes(h, e->content_hash, sizeof e->content_hash);
+    return ms_hash_bytes(h, &n_rows, sizeof n_rows);
+}
+
+static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_survey_opts *o,
+                                  const ms_emulator *e, const char *store_created,
+                                  const ms_survey_summary *sum, double t_start)
+{
+    MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "emulator", o->emulator));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "emulator_hash", e->content_hash));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store_created", store_created));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "domain_adaptation", "none (emulator-only fit)"));
+    char flags[1024] = "";
+    for (int b = 0; b < MS_FIT_N_FLAGS; b++) {
+        const char *name = ms_fit_flag_name(1u << b);
+        size_t len = strlen(flags);
+        snprintf(flags + len, sizeof flags - len, "%s%d=%s", b ? "," : "", b, name ? name : "?");
+    }
+    MS_TRY(ms_h5_attr_set_str(f, "/catalog/fit_flags", "flag_names", flags));
+    double times[2] = {t_start, (double)time(NULL)};
+    MS_TRY(ms_par_bcast(times, sizeof times));
+    MS_TRY(ms_h5_attr_set_f64(f, "/", "start_end_unix_time", times, 2));
+    int64_t counts[4] = {sum->rows, sum->fitted, sum->failed, sum->skipped};
+    return ms_h5_attr_set_i64(f, "/", "counts_rows_fitted_failed_skipped", counts, 4);
+}
+
+/* ------------------------------------------------------------- the job */
+
+ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey_summary *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    double t_start = (double)time(NULL), t0 = ms_par_wtime();
+    survey_state s;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    s.chunk = (size_t)cfg->run.chunk_size;
+    ms_emulator e;
+    ms_emulator_init(&e);
+    ms_fit_model model;
+    memset(&model, 0, sizeof model);
+    char *store_created = NULL;
+    uint8_t *done = NULL;
+    size_t *pending = NULL;
+
+    /* fail fast, before any work: the model, the store, their agreement */
+    ms_status st = ms_emulator_read(o->emulator, &e);
+    if (st == MS_OK) st = ms_h5_open_read(o->spectra, 0, &s.store);
+    if (st == MS_OK) st = check_store(s.store, o->spectra);
+    if (st == MS_OK) st = check_grids(&e, s.store, o->emulator, o->spectra, &s.n_pix);
+    if (st == MS_OK) {
+        int rank;
+        size_t dims[2];
+        st = ms_h5_dims(s.store, "/spectra/flux", &rank, dims);
+        s.n_rows = dims[0];
+        if (st == MS_OK && ms_h5_attr_get_str(s.store, "/", "created", &store_created) != MS_OK)
+            store_created = NULL;
+    }
+    if (st == MS_OK) {
+        s.n_labels = ms_emulator_n_labels(&e);
+        for (size_t j = 0; j < s.n_labels; j++) {
+            s.label_slot[j] = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(e.labels[j], label_names[k]) == 0) s.label_slot[j] = k;
+        }
+        for (size_t g = 0; g < N_GAIA; g++) s.has_gaia[g] = ms_h5_exists(s.store, gaia_columns[g].dataset);
+        s.has_source_id = ms_h5_exists(s.store, "/input/source_id");
+        st = state_alloc(&s);
+    }
+    if (st == MS_OK) st = ms_h5_read_rows(s.store, "/spectra/fit_mask", MS_H5_U8, 0, 0, s.n_pix, s.mask);
+    if (st == MS_OK) st = ms_fit_model_emulator(&e, (size_t)cfg->fit.batch_size, &model);
+    if (st == MS_OK) st = ms_fitter_alloc(&cfg->fit, &model, &s.fitter);
+    st = ms_par_any_failed(st);
+    if (st == MS_OK)
+        ms_log0_info("fit: %zu spectra of %s, emulator %s (%s, %zu labels), %d rank(s), chunks "
+                     "of %zu", s.n_rows, o->spectra, o->emulator, e.content_hash, s.n_labels,
+                     ms_par_size(), s.chunk);
+
+    size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
+    if (st == MS_OK) {
+        ms_catalog_opts co = {o->out, columns, sizeof(cat_row), s.n_rows, s.chunk,
+                              settings_hash(cfg, &e, s.n_rows), o->resume};
+        st = ms_catalog_open(&co, &s.cat, &done);
+    }
+    if (st == MS_OK) {
+        pending = ms_malloc_array("survey.pending", n_chunks + 1, sizeof *pending);
+        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
+    }
+    long rows_before = 0;
+    if (st == MS_OK) {
+        for (size_t k = 0; k < n_chunks; k++) {
+            if (!done[k])
+                pending[n_pending++] = k;
+            else
+                rows_before += (long)(k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk);
+        }
+        sum->chunks_total = (long)n_chunks;
+        sum->chunks_before = (long)(n_chunks - n_pending);
+        if (sum->chunks_before > 0)
+            ms_log0_info("resume: %ld of %ld chunks were done by earlier runs", sum->chunks_before,
+                         sum->chunks_total);
+        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - (size_t)rows_before,
+                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
+        ms_workq_stats ws;
+        st = ms_workq_run(&wo, do_chunk, &s, &ws);
+        sum->master_busy = ws.master_busy;
+        sum->requests = ws.requests;
+        sum->complete = st == MS_OK;
+        if (st == MS_EINTERRUPTED) st = MS_OK;
+        long counts[3] = {s.fitted, s.failed, s.skipped};
+        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts, 3);
+        sum->rows = (long)s.n_rows;
+        sum->fitted = counts[0];
+        sum->failed = counts[1];
+        sum->skipped = counts[2];
+        if (st == MS_OK && sum->complete)
+            st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
+                                  store_created ? store_created : "", sum, t_start);
+        ms_status fst = ms_catalog_finish(s.cat, st == MS_OK && sum->complete);
+        if (st == MS_OK) st = fst;
+    }
+    sum->seconds = ms_par_wtime() - t0;
+    ms_free(pending);
+    ms_free(done);
+    ms_free(store_created);
+    if (s.fitter) ms_fitter_free(s.fitter);
+    ms_fit_model_free(&model);
+    if (s.store) ms_h5_close(s.store);
+    state_free(&s);
+    ms_emulator_free(&e);
+    return st;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# test_fit_survey.sh: `mstars fit`, the survey job, end to end through the executable:
+#   - the catalog does not depend on the rank count (1, 2, 3 ranks; h5diff within 1e-5);
+#   - --max-runtime stops cleanly (exit 0, no complete-looking catalog) and --resume
+#     finishes it equal to an uninterrupted run;
+#   - a run killed with SIGKILL (all ranks) resumes with no row lost or doubled and the
+#     same catalog;
+#   - SIGTERM (Slurm's time limit) saves the state and exits 0;
+#   - a bad emulator or store fails fast with a message naming the file.
+set -u
+exe=${MSTARS_EXE:?}
+root=${MSTARS_SOURCE_ROOT:?}
+work=$(mktemp -d)
+trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
+fails=0
+check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
+mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=400
+      --set simulate.grid_teff=3000,3600,200 --set simulate.grid_logg=4.5,5.0,0.5
+      --set simulate.grid_mh=-0.5,0,0.5 --set emulator.hidden=32 --set emulator.epochs=40
+      --set run.chunk_size=4 --set fit.presearch_points=64 --log-level warn)
+m=$work/mock
+mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null || { echo "FAIL simulate"; exit 1; }
+mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
+mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
+  --out "$work/spectra.h5" >/dev/null &&
+mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null ||
+  { echo "FAIL preparing the inputs"; exit 1; }
+fit=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5")
+
+for n in 1 2 3; do
+  mpi "$n" "${fit[@]}" --out "$work/cat$n.h5" >/dev/null
+  check "fit with $n rank(s) exits 0" test $? -eq 0
+done
+for n in 2 3; do
+  check "catalog with $n ranks == 1 rank (1e-5 relative)" \
+    h5diff -q -p 1e-5 "$work/cat1.h5" "$work/cat$n.h5" /catalog /catalog
+done
+
+# time limit, then --resume
+mpi 2 "${fit[@]}" --out "$work/limited.h5" --max-runtime 0.0001 >/dev/null
+check "--max-runtime: exit 0" test $? -eq 0
+check "--max-runtime: no complete-looking catalog" test ! -e "$work/limited.h5"
+check "--max-runtime: journals kept" test -d "$work/limited.h5.journal"
+mpi 2 "${fit[@]}" --out "$work/limited.h5" >/dev/null 2>&1
+check "a second run without --resume refuses" test $? -ne 0
+mpi 2 "${fit[@]}" --out "$work/limited.h5" --resume >/dev/null
+check "--resume completes" test -e "$work/limited.h5" -a ! -e "$work/limited.h5.journal"
+check "resumed catalog == uninterrupted" h5diff -q -p 1e-5 "$work/cat1.h5" "$work/limited.h5" /catalog /catalog
+
+# Start a run in its own process group and wait until its first chunk is journalled
+# (so that it is mid-way), then freeze every process of it and send `signal`.
+interrupt() { # out, signal
+  setsid mpiexec --oversubscribe -n 2 "${fit[@]}" --out "$1" --log-level info >"$1.log" 2>&1 &
+  local pid=$! j="$1.journal" t=0
+  until [ "$(cat "$j"/rank-*.bin 2>/dev/null | wc -c)" -gt 2000 ] || [ $t -gt 3000 ]; do
+    sleep 0.01; t=$((t + 1)); done
+  if [ "$2" = KILL ]; then # every rank at once, as when a node dies (Open MPI puts the
+    # ranks in process groups of their own, so they are found by their command line)
+    pkill -STOP -f "^$exe fit .*--out $1"; pkill -KILL -f "^$exe fit .*--out $1"
+  else # Slurm signals the tasks themselves, not the launcher
+    pkill -TERM -f "^$exe fit .*--out $1"
+  fi
+  wait "$pid" 2>/dev/null
+}
+
+interrupt "$work/killed.h5" KILL
+check "SIGKILL mid-run: no complete-looking catalog" test ! -e "$work/killed.h5"
+check "SIGKILL mid-run: journals kept" test -d "$work/killed.h5.journal"
+mpi 2 "${fit[@]}" --out "$work/killed.h5" --resume --log-level info >"$work/resume.log" 2>&1
+check "resume after SIGKILL completes" test -e "$work/killed.h5"
+check "resume after SIGKILL reused the journalled chunks" grep -q "were done by earlier runs" "$work/resume.log"
+check "catalog after SIGKILL + resume == uninterrupted" \
+  h5diff -q -p 1e-5 "$work/cat1.h5" "$work/killed.h5" /catalog /catalog
+
+interrupt "$work/term.h5" TERM
+rc=$?
+check "SIGTERM: exit 0" test $rc -eq 0
+check "SIGTERM: state saved, message to resubmit" grep -q "with --resume" "$work/term.h5.log"
+mpi 2 "${fit[@]}" --out "$work/term.h5" --resume >/dev/null 2>&1
+check "catalog after SIGTERM + resume == uninterrupted" \
+  h5diff -q -p 1e-5 "$work/cat1.h5" "$work/term.h5" /catalog /catalog
+
+# bad inputs fail fast, naming the file
+echo "not hdf5" > "$work/bad.h5"
+"${fit[@]}" --emulator "$work/bad.h5" --out "$work/x.h5" >/dev/null 2>"$work/err.txt"
+check "bad emulator: non-zero exit" test $? -ne 0
+check "bad emulator: message names the file" grep -q "bad.h5" "$work/err.txt"
+check "bad emulator: no catalog, no journal" test ! -e "$work/x.h5" -a ! -e "$work/x.h5.journal"
+"$exe" fit "${opts[@]}" --spectra "$work/grid.h5" --emulator "$work/emu.h5" --out "$work/y.h5" >/dev/null 2>"$work/err.txt"
+check "store without spectra columns: non-zero exit naming it" grep -q "grid.h5.*no /meta" "$work/err.txt"
+check "store without spectra columns: nothing written" test ! -e "$work/y.h5.partial" -a ! -e "$work/y.h5.journal"
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
