@@ -1,6 +1,7 @@
 /* cmd_fit.c: `mstars fit`: the survey job (survey.h). */
 #include "cli.h"
 #include "mstars/log.h"
+#include "mstars/mem.h"
 #include "mstars/par.h"
 #include "mstars/survey.h"
 #include "mstars/workq.h"
@@ -50,6 +51,13 @@ static int run(ms_cli_ctx *ctx)
                  s.failed, s.skipped, s.seconds, rate, ms_par_size(), rate / ms_par_size());
     ms_log0_info("fit: master served %zu requests, busy %.3f s (%.1f us per request)", s.requests,
                  s.master_busy, s.requests ? 1e6 * s.master_busy / (double)s.requests : 0.0);
+    double rss = (double)ms_mem_peak_rss() / 1048576.0, all[1024];
+    if (ms_par_size() <= 1024 && ms_par_allgather_d(&rss, 1, all) == MS_OK) {
+        double max = 0;
+        for (int r = 0; r < ms_par_size(); r++) max = all[r] > max ? all[r] : max;
+        ms_log0_info("fit: peak memory (RSS) per rank: max %.1f MiB, rank 0 %.1f MiB", max,
+                     all[0]);
+    }
     if (!s.complete) {
         ms_log0_info("fit: stopped before the end (signal or max runtime); the state is saved. "
                      "Resubmit the same command with --resume to finish %s", o.out);
