@@ -7,7 +7,7 @@ Run with Debian's interpreter (python3-torch), one thread as the C engine per ra
         [--pix 2901] [--labels 4] [--models 468] [--batch 256] [--epochs 20] [--repeat 3]
 
 Inference: The Payne MLP labels -> hidden -> hidden -> pix (leaky ReLU 0.01), float32, at
-batch 1 and 64, us per spectrum (median of repeats):
+batch 1 and 64, thread CPU time per spectrum (median and minimum of repeats):
   forward       torch.no_grad() forward
   jacobian      flux and the full label Jacobian, the fastest of: autograd.functional.jacobian
                 (forward-mode, vectorized), D forward-mode dual passes, and one dual pass with
@@ -37,16 +37,16 @@ def payne(d, h, layers, pix):
 
 
 def timeit(fn, batch, reps=25, inner=None):
-    """median and minimum us per spectrum"""
+    """median and minimum thread CPU us per spectrum (as bench_nn.c)"""
     inner = inner or (200 if batch == 1 else 10)
     for _ in range(3):
         fn()
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(inner):
             fn()
-        ts.append((time.perf_counter() - t0) / inner / batch * 1e6)
+        ts.append((time.thread_time() - t0) / inner / batch * 1e6)
     return statistics.median(ts), min(ts)
 
 
@@ -57,7 +57,7 @@ def bench_infer(a):
     print("# inference: The Payne %d -> %d x %d -> %d, leaky ReLU 0.01, float32, torch %s, "
           "%d thread" % (a.labels, a.layers, a.hidden, a.pix, torch.__version__,
                          torch.get_num_threads()))
-    print("# %-8s %18s %18s %18s   (us per spectrum: median [min]; jacobian: fastest method)"
+    print("# %-8s %18s %18s %18s   (thread CPU us per spectrum: median [min]; jacobian: fastest)"
           % ("batch", "forward", "jacobian", "forward+vjp"))
     for B in (1, 64):
         x = torch.rand(B, a.labels) - 0.5
@@ -126,13 +126,13 @@ def bench_train(a):
     perm = torch.randperm(N, generator=g)
     vi, ti = perm[:nval], perm[nval:]
     xt, ft, xv, fv = x[ti], flux[ti], x[vi], flux[vi]
-    times = []
+    times, cpus = [], []
     for _ in range(a.repeat):
         torch.manual_seed(1)
         net = payne(D, a.hidden, a.layers, P)
         opt = torch.optim.RAdam(net.parameters(), lr=1e-3)
         loss_fn = nn.L1Loss()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         for ep in range(a.epochs):
             order = torch.randperm(len(ti), generator=g)
             for b0 in range(0, len(ti), a.batch):
@@ -145,10 +145,11 @@ def bench_train(a):
                 with torch.no_grad():
                     val = (net(xv) - fv).abs().mean().item()
         times.append((time.perf_counter() - t0) / a.epochs)
+        cpus.append((time.thread_time() - c0) / a.epochs)
     print("train torch models %d (train %d) pix %d hidden %d x %d batch %d radam: %.4f s/epoch "
-          "(best of %d runs of %d epochs; mean %.4f) val L1 %.3e"
+          "wall (best of %d runs of %d epochs; mean %.4f), %.4f s/epoch CPU; val L1 %.3e"
           % (N, len(ti), P, a.layers, a.hidden, a.batch, min(times), a.repeat, a.epochs,
-             sum(times) / len(times), val))
+             sum(times) / len(times), min(cpus), val))
 
 
 def main():

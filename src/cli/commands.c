@@ -6,6 +6,7 @@ extern const ms_cli_cmd ms_cmd_ingest_grid;
 extern const ms_cli_cmd ms_cmd_simulate;
 extern const ms_cli_cmd ms_cmd_train_emulator;
 extern const ms_cli_cmd ms_cmd_emulate;
+extern const ms_cli_cmd ms_cmd_train_csn;
 extern const ms_cli_cmd ms_cmd_fit;
 extern const ms_cli_cmd ms_cmd_config;
 
@@ -15,6 +16,7 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_simulate,
     &ms_cmd_train_emulator,
     &ms_cmd_emulate,
+    &ms_cmd_train_csn,
     &ms_cmd_fit,
     &ms_cmd_config,
     NULL,

@@ -2,6 +2,8 @@
 #ifndef MSTARS_NN_INTERNAL_H
 #define MSTARS_NN_INTERNAL_H
 
+#include "mstars/payne.h"
+
 #include <assert.h>
 #include <cblas.h>
 #include <limits.h>
@@ -46,5 +48,10 @@ void ms_nn_col2im(float *x, const float *col, size_t c, size_t l_x, size_t kerne
  * B, no packing (gemm_small.c). Row strides lda, ldb, ldc in floats. */
 void ms_nn_gemm_nt_small(size_t M, size_t N, size_t K, const float *A, size_t lda,
                          const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
+
+/* payne.c: like ms_payne_backward, but the parameter gradients are WRITTEN into grad
+ * [params.n] (same layout as net->params; padding left untouched) rather than added. */
+ms_status ms_payne_backward_into(const ms_payne *net, ms_payne_ws *ws, const float *x,
+                                 const float *dflux, size_t B, float *grad);
 
 #endif

@@ -255,6 +255,45 @@ ms_status ms_payne_backward(ms_payne *net, ms_payne_ws *ws, const float *x, cons
     return MS_OK;
 }
 
+ms_status ms_payne_backward_into(const ms_payne *net, ms_payne_ws *ws, const float *x,
+                                 const float *dflux, size_t B, float *grad)
+{
+    /* like ms_payne_backward, but the parameter gradients are written (GEMMs with beta = 0)
+     * into grad [params.n] instead of added: no zeroing pass over the large buffer */
+    if (ws->fwd_batch != B || B == 0)
+        MS_ERROR(MS_EINVAL, "payne: backward needs a forward pass of the same batch (%zu) first",
+                 B);
+    const size_t H = net->n_hidden, L = net->n_layers, D = net->n_labels, P = net->n_pix;
+    const ms_nn_params *pp = &net->params;
+    float *g = ws->g0, *gn = ws->g1;
+    for (size_t l = L + 1; l-- > 0;) {
+        const size_t n_in = l == 0 ? D : H, n_out = l == L ? P : H;
+        const float *in = l == 0 ? x : ws->act + (l - 1) * ws->max_batch * H; /* [B, n_in] */
+        const float *go;                                                     /* [B, n_out] */
+        if (l == L) {
+            go = dflux;
+        } else {
+            /* through the leaky ReLU of layer l (its output has the sign of its input) */
+            const float *a = ws->act + l * ws->max_batch * H;
+            memset(gn, 0, B * H * sizeof(float));
+            ms_nn_leaky_relu_backward(gn, g, a, B * H, net->slope);
+            go = gn;
+        }
+        float *dw = grad + pp->t[net->iw[l]].offset, *db = grad + pp->t[net->ib[l]].offset;
+        ms_nn_sgemm(1, 0, n_out, n_in, B, 1.0f, go, n_out, in, n_in, 0.0f, dw, n_in);
+        for (size_t o = 0; o < n_out; o++) db[o] = 0.0f;
+        for (size_t i = 0; i < B; i++)
+            for (size_t o = 0; o < n_out; o++) db[o] += go[i * n_out + o];
+        if (l > 0) {
+            /* the gradient at the input of layer l (= output of layer l - 1) */
+            /* g is free once gn holds layer l's gradient (or, for l = L, go is dflux) */
+            memset(g, 0, B * H * sizeof(float));
+            ms_nn_dense_backward(g, NULL, NULL, go, NULL, ms_payne_w(net, l), B, H, n_out);
+        }
+    }
+    return MS_OK;
+}
+
 /* ------------------------------------------------------------------------------------- */
 
 void ms_emulator_init(ms_emulator *e) { memset(e, 0, sizeof *e); }

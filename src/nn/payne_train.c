@@ -27,6 +27,7 @@
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
+#include "nn_internal.h"
 #include "simd.h"
 
 #include <errno.h>
@@ -336,9 +337,11 @@ static ms_status eval_loss(trainer *t, double *mean)
     return MS_OK;
 }
 
-/* Forward + backward of models idx[0..nb) into net->params.grad (+=); per-model losses
- * into loss[nb]. `ng` is the global batch size (the loss is a mean over it). */
-static ms_status grad_of(trainer *t, const size_t *idx, size_t nb, size_t ng, double *loss)
+/* Forward + backward of models idx[0..nb): parameter gradients added to net->params.grad
+ * (into == NULL) or written into `into` [params.n]; per-model losses into loss[nb]. `ng`
+ * is the global batch size (the loss is a mean over it). */
+static ms_status grad_of(trainer *t, const size_t *idx, size_t nb, size_t ng, double *loss,
+                         float *into)
 {
     gather(t, idx, nb);
     MS_TRY(ms_payne_forward(&t->net, t->ws, t->xb, nb, t->pred));
@@ -349,6 +352,7 @@ static ms_status grad_of(trainer *t, const size_t *idx, size_t nb, size_t ng, do
         ms_nn_l1_loss_backward(t->dpred, t->pred, t->fb, NULL, nb * t->P, sc);
     else
         ms_nn_l2_loss_backward(t->dpred, t->pred, t->fb, NULL, nb * t->P, sc);
+    if (into) return ms_payne_backward_into(&t->net, t->ws, t->xb, t->dpred, nb, into);
     return ms_payne_backward(&t->net, t->ws, t->xb, t->dpred, nb, NULL);
 }
 
@@ -449,22 +453,16 @@ static ms_status run_epoch(trainer *t, long epoch, size_t *perm, double *mean)
             size_t lo, hi;
             slice(ng, rank, size, &lo, &hi);
             ms_nn_params_zero_grad(p);
-            if (hi > lo) MS_TRY(grad_of(t, perm + b0 + lo, hi - lo, ng, eloss + b0 + lo));
+            if (hi > lo) MS_TRY(grad_of(t, perm + b0 + lo, hi - lo, ng, eloss + b0 + lo, NULL));
             if (size > 1) MS_TRY(ms_par_allreduce_sum_f(p->grad, p->n));
         } else {
             /* exact: whole shards of S models per rank, gradients summed in fixed point */
             size_t n_sh = (ng + S - 1) / S, lo, hi;
             slice(n_sh, rank, size, &lo, &hi);
-            float *keep = p->grad;
-            ms_status st = MS_OK;
-            for (size_t k = lo; k < hi && st == MS_OK; k++) {
+            for (size_t k = lo; k < hi; k++) {
                 size_t i = b0 + k * S, nb = b0 + ng - i < S ? b0 + ng - i : S;
-                p->grad = t->shard_grad + (k - lo) * p->n;
-                ms_nn_params_zero_grad(p);
-                st = grad_of(t, perm + i, nb, ng, eloss + i);
+                MS_TRY(grad_of(t, perm + i, nb, ng, eloss + i, t->shard_grad + (k - lo) * p->n));
             }
-            p->grad = keep;
-            MS_TRY(st);
             MS_TRY(exact_reduce(t, hi - lo, n_sh));
         }
         ms_nn_optim_step(&t->opt, p->param, p->grad);
@@ -564,7 +562,8 @@ static ms_status setup(trainer *t, ms_emulator *e, uint64_t *data_hash)
     } else {
         t->maxb = t->unit = S;
         size_t own = ((Bg + S - 1) / S + size - 1) / size; /* most shards a rank takes */
-        t->shard_grad = ms_malloc_array("payne.shard_grad", own * t->net.params.n, sizeof(float));
+        /* zero-filled: the padding between tensors is never written */
+        t->shard_grad = ms_calloc("payne.shard_grad", own * t->net.params.n, sizeof(float));
         t->isum = ms_malloc_array("payne.isum", t->net.params.n, sizeof(long));
         t->tmax = ms_malloc_array("payne.tmax", t->net.params.n_tensors, sizeof(double));
         t->tscale = ms_malloc_array("payne.tscale", t->net.params.n_tensors, sizeof(double));
