@@ -19,6 +19,7 @@
 
 #include "mstars/config.h"
 #include "mstars/status.h"
+#include "mstars/strlist.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -103,5 +104,22 @@ ms_status ms_h5_attr_get_i64(ms_h5 *f, const char *obj, const char *name, int64_
 /* Root provenance attributes: version, git revision, build description, command line,
  * the effective configuration, creation time, rank count. */
 ms_status ms_h5_write_provenance(ms_h5 *f, const ms_config *cfg, const char *command);
+
+/* ---- Listing (used by `mstars export`) -------------------------------------------- */
+
+/* Names (not paths) of the datasets directly under `group`, in HDF5 name order (sub-groups
+ * and other objects are skipped). MS_ENOTFOUND when the group does not exist. names is
+ * filled from empty; free with ms_strlist_free. */
+ms_status ms_h5_list(ms_h5 *f, const char *group, ms_strlist *names);
+/* The ms_h5_type that reads a dataset without loss (float 4 -> F32, 8 -> F64; signed
+ * integers <= 4 bytes -> I32, 8 -> I64; unsigned 1 -> U8, 2 or 4 -> U32, 8 -> I64;
+ * fixed-length strings -> STR with *str_len their size). MS_EFORMAT for other types
+ * (variable-length strings, compounds, ...). */
+ms_status ms_h5_dset_type(ms_h5 *f, const char *name, ms_h5_type *type, size_t *str_len);
+/* Names of the attributes of an object ("/" for the root), in name order. */
+ms_status ms_h5_attr_list(ms_h5 *f, const char *obj, ms_strlist *names);
+/* Class of an attribute: 's' fixed-length string, 'i' integer, 'f' floating point, 0 when
+ * absent or of another class. */
+int ms_h5_attr_class(ms_h5 *f, const char *obj, const char *name);
 
 #endif

@@ -664,3 +664,132 @@ ms_status ms_h5_write_provenance(ms_h5 *f, const ms_config *cfg, const char *com
     MS_TRY(ms_h5_attr_set_i64(f, "/", "ranks", &ranks, 1));
     return MS_OK;
 }
+
+/* ---------------------------------------------------------------- listing */
+
+typedef struct {
+    ms_strlist *names;
+    ms_status st;
+} list_ctx;
+
+static herr_t list_link_cb(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    list_ctx *c = data;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0; /* dangling link: not a dataset */
+    }
+    int is_dset = H5Iget_type(obj) == H5I_DATASET;
+    H5Oclose(obj);
+    if (!is_dset) return 0;
+    c->st = ms_strlist_push(c->names, name);
+    return c->st == MS_OK ? 0 : -1;
+}
+
+ms_status ms_h5_list(ms_h5 *f, const char *group, ms_strlist *names)
+{
+    memset(names, 0, sizeof *names);
+    if (!ms_h5_exists(f, group) && strcmp(group, "/") != 0)
+        MS_ERROR(MS_ENOTFOUND, "%s: no group %s", f->path, group);
+    hid_t g = H5Gopen2(f->file, group, H5P_DEFAULT);
+    if (g < 0) H5_FAIL(f, "cannot open group", "%s", group);
+    list_ctx c = {names, MS_OK};
+    hsize_t idx = 0;
+    herr_t r = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, list_link_cb, &c);
+    H5Gclose(g);
+    if (c.st != MS_OK) {
+        ms_strlist_free(names);
+        return c.st;
+    }
+    if (r < 0) {
+        ms_strlist_free(names);
+        H5_FAIL(f, "cannot list group", "%s", group);
+    }
+    return MS_OK;
+}
+
+ms_status ms_h5_dset_type(ms_h5 *f, const char *name, ms_h5_type *type, size_t *str_len)
+{
+    hid_t dset = H5Dopen2(f->file, name, H5P_DEFAULT);
+    if (dset < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        MS_ERROR(MS_ENOTFOUND, "%s: no dataset %s", f->path, name);
+    }
+    hid_t t = H5Dget_type(dset);
+    H5Dclose(dset);
+    if (t < 0) H5_FAIL(f, "cannot get the type of dataset", "%s", name);
+    H5T_class_t cls = H5Tget_class(t);
+    size_t size = H5Tget_size(t);
+    H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(t) : H5T_SGN_NONE;
+    int var = cls == H5T_STRING ? H5Tis_variable_str(t) > 0 : 0;
+    H5Tclose(t);
+    *str_len = 0;
+    if (cls == H5T_FLOAT && (size == 4 || size == 8)) {
+        *type = size == 4 ? MS_H5_F32 : MS_H5_F64;
+    } else if (cls == H5T_INTEGER && sign == H5T_SGN_2 && size <= 8) {
+        *type = size <= 4 ? MS_H5_I32 : MS_H5_I64;
+    } else if (cls == H5T_INTEGER && sign == H5T_SGN_NONE && size <= 8) {
+        *type = size == 1 ? MS_H5_U8 : size <= 4 ? MS_H5_U32 : MS_H5_I64;
+    } else if (cls == H5T_STRING && !var && size > 0) {
+        *type = MS_H5_STR;
+        *str_len = size;
+    } else {
+        MS_ERROR(MS_EFORMAT, "%s: dataset %s has an unsupported type (class %d, %zu bytes%s)",
+                 f->path, name, (int)cls, size, var ? ", variable-length string" : "");
+    }
+    return MS_OK;
+}
+
+static herr_t list_attr_cb(hid_t obj, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)obj;
+    (void)info;
+    list_ctx *c = data;
+    c->st = ms_strlist_push(c->names, name);
+    return c->st == MS_OK ? 0 : -1;
+}
+
+ms_status ms_h5_attr_list(ms_h5 *f, const char *obj, ms_strlist *names)
+{
+    memset(names, 0, sizeof *names);
+    hid_t o = H5Oopen(f->file, obj, H5P_DEFAULT);
+    if (o < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        MS_ERROR(MS_ENOTFOUND, "%s: no object %s", f->path, obj);
+    }
+    list_ctx c = {names, MS_OK};
+    hsize_t idx = 0;
+    herr_t r = H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx, list_attr_cb, &c);
+    H5Oclose(o);
+    if (c.st != MS_OK) {
+        ms_strlist_free(names);
+        return c.st;
+    }
+    if (r < 0) {
+        ms_strlist_free(names);
+        H5_FAIL(f, "cannot list the attributes of", "%s", obj);
+    }
+    return MS_OK;
+}
+
+int ms_h5_attr_class(ms_h5 *f, const char *obj, const char *name)
+{
+    hid_t a = attr_open(f, obj, name);
+    if (a < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    hid_t t = H5Aget_type(a);
+    int k = 0;
+    if (t >= 0) {
+        H5T_class_t cls = H5Tget_class(t);
+        if (cls == H5T_STRING && H5Tis_variable_str(t) <= 0) k = 's';
+        else if (cls == H5T_INTEGER) k = 'i';
+        else if (cls == H5T_FLOAT) k = 'f';
+        H5Tclose(t);
+    }
+    H5Aclose(a);
+    return k;
+}
