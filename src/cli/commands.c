@@ -1,9 +1,9 @@
 /* commands.c: the registered subcommands, in the order of the pipeline. */
 #include "cli.h"
 
+extern const ms_cli_cmd ms_cmd_simulate;
 extern const ms_cli_cmd ms_cmd_ingest;
 extern const ms_cli_cmd ms_cmd_ingest_grid;
-extern const ms_cli_cmd ms_cmd_simulate;
 extern const ms_cli_cmd ms_cmd_train_emulator;
 extern const ms_cli_cmd ms_cmd_emulate;
 extern const ms_cli_cmd ms_cmd_train_csn;
@@ -12,9 +12,9 @@ extern const ms_cli_cmd ms_cmd_export;
 extern const ms_cli_cmd ms_cmd_config;
 
 const ms_cli_cmd *const ms_cli_commands[] = {
+    &ms_cmd_simulate,
     &ms_cmd_ingest,
     &ms_cmd_ingest_grid,
-    &ms_cmd_simulate,
     &ms_cmd_train_emulator,
     &ms_cmd_emulate,
     &ms_cmd_train_csn,
