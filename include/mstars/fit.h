@@ -69,6 +69,7 @@
 #define MSTARS_FIT_H
 
 #include "mstars/config.h"
+#include "mstars/csn.h"
 #include "mstars/payne.h"
 #include "mstars/status.h"
 
@@ -128,6 +129,17 @@ typedef struct {
  * Jacobian and vjp; not shareable between threads). MS_EINVAL when e has no wavelength
  * grid or a non-uniform one, MS_ENOMEM. Free with ms_fit_model_free. */
 ms_status ms_fit_model_emulator(const ms_emulator *e, size_t max_batch, ms_fit_model *m);
+/* The observed-domain model of Z25 (method.md 5.3): M(x) = CSN_synth->obs(Payne(x); z_sp)
+ * with z_sp = E_sp(E_obs(F_obs)) of each spectrum, computed in begin() (per_spectrum = 1;
+ * a non-finite flux enters E_obs as the mean flux, as in CSN training). vjp is exact
+ * (reverse sweep through the CSN transfer and The Payne); the Jacobian (eval with jac,
+ * used by the fitter only at the start and the optimum: scaling and errors) is central
+ * finite differences of the whole chain with a step of 1e-3 in scaled labels (the CSN has
+ * no forward mode). Labels, ranges and grid from e (checked as ms_fit_model_emulator
+ * does); net must take e's n_pix. e and net must outlive the model. MS_EINVAL, MS_ENOMEM.
+ * Free with ms_fit_model_free. */
+ms_status ms_fit_model_csn(const ms_emulator *e, const ms_csn *net, size_t max_batch,
+                           ms_fit_model *m);
 void ms_fit_model_free(ms_fit_model *m);
 
 /* ------------------------------------------------------------------------------------- */

@@ -14,7 +14,7 @@
  * e_teff, logg, e_logg, m_h, e_m_h, alpha_m, e_alpha_m (NaN for labels the emulator does
  * not take), teff_start, logg_start, m_h_start, alpha_m_start (where the final fit
  * started), chi2, chi2_red, n_pix_fit, iterations, evaluations, fit_flags, at_bound,
- * store_status. */
+ * store_status; with --csn also teff_emu, logg_emu, m_h_emu, alpha_m_emu, chi2_emu. */
 #ifndef MSTARS_SURVEY_H
 #define MSTARS_SURVEY_H
 
@@ -24,6 +24,11 @@
 typedef struct {
     const char *spectra;   /* the spectra store (mstars ingest) */
     const char *emulator;  /* the emulator model file (mstars train-emulator) */
+    const char *csn;       /* NULL, or a Cycle-StarNet model (mstars train-csn) trained on
+                              that emulator: after the emulator-only fit, the final fit is
+                              CSN_s2o(Payne(y); z_sp) from its labels at its velocity (fit_rv
+                              off); columns teff_emu .. alpha_m_emu, chi2_emu keep the
+                              emulator-only fit */
     const char *out;       /* the catalog to write */
     const char *command;   /* command line (provenance) */
     int resume;            /* continue an interrupted run from its journals */

@@ -14,6 +14,8 @@ static const ms_cli_opt opts[] = {
     {"spectra", "FILE", "the spectra store (mstars ingest)", 1},
     {"emulator", "FILE", "the emulator model (mstars train-emulator)", 1},
     {"out", "FILE", "the catalog to write (HDF5)", 1},
+    {"csn", "FILE", "a Cycle-StarNet model (mstars train-csn, on the same emulator): final fit in "
+                    "the observed domain", 0},
     {"resume", NULL, "continue an interrupted run of the same catalog from its journals", 0},
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0 "
                                "(overrides run.max_runtime)", 0},
@@ -35,13 +37,15 @@ static int run(ms_cli_ctx *ctx)
         cfg.run.max_runtime = v;
     }
     char command[4096];
-    snprintf(command, sizeof command, "mstars fit --spectra %s --emulator %s --out %s%s%s%s",
+    const char *csn = ms_cli_get(ctx, "csn");
+    snprintf(command, sizeof command, "mstars fit --spectra %s --emulator %s --out %s%s%s%s%s%s",
              ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "out"),
+             csn ? " --csn " : "", csn ? csn : "",
              ms_cli_flag(ctx, "resume") ? " --resume" : "", ctx->config_path ? " --config " : "",
              ctx->config_path ? ctx->config_path : "");
     ms_workq_install_signal_handlers();
     if (ms_par_bind(cfg.general.blas_threads, NULL) != MS_OK) return ms_cli_fail("fit");
-    ms_survey_opts o = {ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"),
+    ms_survey_opts o = {ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"), csn,
                         ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume")};
     ms_survey_summary s;
     if (ms_survey_fit(&cfg, &o, &s) != MS_OK) return ms_cli_fail("fit");
@@ -75,6 +79,8 @@ const ms_cli_cmd ms_cmd_fit = {
     "catalog with parallel HDF5. Each finished chunk is also journalled, so a run that is killed "
     "or reaches --max-runtime (or receives SIGTERM, e.g. from Slurm's --signal) continues with "
     "--resume, losing no row and computing none twice. Rows whose store status is not 0 are "
-    "kept, flagged, with NaN labels. This version fits with the emulator only (no "
-    "Cycle-StarNet domain adaptation yet).",
+    "kept, flagged, with NaN labels. With --csn the emulator-only fit (which gives the RV) "
+    "is followed by the final fit of Z25 in the observed domain, CSN_synth->obs(Payne(labels)) "
+    "with each star's split code, started from the emulator-only labels at their velocity; "
+    "the columns teff_emu .. alpha_m_emu and chi2_emu keep the emulator-only fit.",
     opts, 1, run};

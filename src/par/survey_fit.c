@@ -1,5 +1,6 @@
 /* survey_fit.c: the survey job (see survey.h). */
 #include "mstars/catalog.h"
+#include "mstars/csn.h"
 #include "mstars/fit.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
@@ -28,6 +29,7 @@ typedef struct {
     double rv, e_rv, rv_init, dv;
     double label[4], error[4], start[4]; /* teff, logg, m_h, alpha_m */
     double chi2, chi2_red;
+    double emu_label[4], chi2_emu; /* the emulator-only fit (with --csn) */
     int32_t n_pix_fit, iterations, evaluations, store_status;
     uint32_t fit_flags, at_bound;
 } cat_row;
@@ -82,6 +84,16 @@ static const ms_catalog_column columns[] = {
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
+/* Extra columns of a run with --csn: the emulator-only fit that the CSN fit started from. */
+static const ms_catalog_column csn_columns[] = {
+    L("teff_emu", 0, emu_label, "K", "Teff of the emulator-only fit (synthetic domain)"),
+    L("logg_emu", 1, emu_label, "dex", "log g of the emulator-only fit"),
+    L("m_h_emu", 2, emu_label, "dex", "[M/H] of the emulator-only fit"),
+    L("alpha_m_emu", 3, emu_label, "dex", "[alpha/M] of the emulator-only fit"),
+    C("chi2_emu", MS_H5_F64, chi2_emu, "", "chi^2 of the emulator-only fit"),
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
 static const char *const label_names[4] = {"teff", "logg", "m_h", "alpha_m"};
 
 /* Optional input-catalog columns of the store, read when present. */
@@ -105,6 +117,9 @@ typedef struct {
     ms_h5 *store;
     ms_catalog *cat;
     ms_fitter *fitter;
+    ms_fitter *csn_fitter;             /* --csn: the observed-domain fit, or NULL */
+    double *csn_start, *csn_dv;        /* [chunk, D], [chunk] its start labels and fixed dv */
+    ms_fit_result *csn_res;            /* [chunk] */
     size_t n_rows, chunk, n_pix, n_labels;
     int label_slot[MS_FIT_MAX_LABELS]; /* emulator label -> catalog slot (0..3) or -1 */
     int has_gaia[N_GAIA], has_source_id;
@@ -162,7 +177,7 @@ static void state_free(survey_state *s)
     void *ptrs[] = {s->flux, s->ivar, s->fflux, s->fivar, s->rv_init, s->z, s->ra, s->dec,
                     s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
-                    s->mask};
+                    s->mask, s->csn_start, s->csn_dv, s->csn_res};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
 }
 
@@ -237,7 +252,8 @@ static void fill_result(survey_state *s, cat_row *r, const ms_fit_result *fr)
 
 static void fill_unfitted(cat_row *r)
 {
-    for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
+    for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = r->emu_label[k] = NAN;
+    r->chi2_emu = NAN;
     r->rv = r->e_rv = r->dv = r->chi2 = r->chi2_red = NAN;
     r->fit_flags = MS_FIT_BAD_INPUT;
 }
@@ -267,8 +283,32 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         ms_fit_input in = {m, s->fflux, s->fivar, s->mask, s->frv, s->fknown, NULL, NULL};
         MS_TRY(ms_fit_batch(s->fitter, &in, s->res, NULL));
     }
+    if (m > 0 && s->csn_fitter) {
+        /* Z25: the final fit in the observed domain, CSN_s2o(Payne(y); z_sp), from the
+         * emulator-only labels, at that fit's velocity (held fixed: fit_rv off) */
+        const size_t D = s->n_labels;
+        for (size_t k = 0; k < m; k++) {
+            for (size_t j = 0; j < D; j++) s->csn_start[k * D + j] = s->res[k].labels[j];
+            s->csn_dv[k] = isfinite(s->res[k].dv) ? s->res[k].dv : 0.0;
+        }
+        ms_fit_input in = {m, s->fflux, s->fivar, s->mask, s->frv, s->fknown, s->csn_start, s->csn_dv};
+        MS_TRY(ms_fit_batch(s->csn_fitter, &in, s->csn_res, NULL));
+    }
     for (size_t k = 0; k < m; k++) {
         cat_row *r = &s->rows[s->usable[k]];
+        for (int q = 0; q < 4; q++) r->emu_label[q] = NAN;
+        r->chi2_emu = NAN;
+        if (s->csn_fitter) {
+            for (size_t j = 0; j < s->n_labels; j++)
+                if (s->label_slot[j] >= 0) r->emu_label[s->label_slot[j]] = s->res[k].labels[j];
+            r->chi2_emu = s->res[k].chi2;
+            const double dv = s->res[k].dv, rv = s->res[k].rv, erv = s->res[k].rv_err;
+            s->res[k] = s->csn_res[k];
+            /* the velocity is the emulator fit's (the CSN fit holds it fixed) */
+            s->res[k].dv = dv;
+            s->res[k].rv = rv;
+            s->res[k].rv_err = erv;
+        }
         fill_result(s, r, &s->res[k]);
         s->fitted++;
         if (s->res[k].flags & MS_FIT_FAILED) {
@@ -321,7 +361,8 @@ static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epa
 }
 
 /* Settings a resumed run must share with the interrupted one. */
-static uint64_t settings_hash(const ms_config *cfg, const ms_emulator *e, size_t n_rows)
+static uint64_t settings_hash(const ms_config *cfg, const ms_emulator *e, const char *csn,
+                              size_t n_rows)
 {
     static const char *volatile_keys[] = {"general.log_level", "general.blas_threads",
                                           "run.progress_seconds", "run.max_runtime", NULL};
@@ -336,19 +377,27 @@ static uint64_t settings_hash(const ms_config *cfg, const ms_emulator *e, size_t
         h = ms_hash_bytes(h, buf, strlen(buf) + 1);
     }
     h = ms_hash_bytes(h, e->content_hash, sizeof e->content_hash);
+    if (csn) h = ms_hash_bytes(h, csn, strlen(csn) + 1);
     return ms_hash_bytes(h, &n_rows, sizeof n_rows);
 }
 
 static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_survey_opts *o,
-                                  const ms_emulator *e, const char *store_created,
-                                  const ms_survey_summary *sum, double t_start)
+                                  const ms_emulator *e, const char *csn_hash,
+                                  const char *store_created, const ms_survey_summary *sum,
+                                  double t_start)
 {
     MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
     MS_TRY(ms_h5_attr_set_str(f, "/", "emulator", o->emulator));
     MS_TRY(ms_h5_attr_set_str(f, "/", "emulator_hash", e->content_hash));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store_created", store_created));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "domain_adaptation", "none (emulator-only fit)"));
+    if (csn_hash) {
+        char da[2 * MS_CFG_STR_MAX];
+        snprintf(da, sizeof da, "Cycle-StarNet %s (emulator hash %s)", o->csn, csn_hash);
+        MS_TRY(ms_h5_attr_set_str(f, "/", "domain_adaptation", da));
+    } else {
+        MS_TRY(ms_h5_attr_set_str(f, "/", "domain_adaptation", "none (emulator-only fit)"));
+    }
     char flags[1024] = "";
     for (int b = 0; b < MS_FIT_N_FLAGS; b++) {
         const char *name = ms_fit_flag_name(1u << b);
@@ -375,8 +424,15 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     s.chunk = (size_t)cfg->run.chunk_size;
     ms_emulator e;
     ms_emulator_init(&e);
-    ms_fit_model model;
+    ms_fit_model model, csn_model;
     memset(&model, 0, sizeof model);
+    memset(&csn_model, 0, sizeof csn_model);
+    ms_csn csn_net;
+    ms_csn_record csn_rec;
+    memset(&csn_net, 0, sizeof csn_net);
+    memset(&csn_rec, 0, sizeof csn_rec);
+    int have_csn = 0;
+    ms_catalog_column *all_columns = NULL;
     char *store_created = NULL;
     uint8_t *done = NULL;
     size_t *pending = NULL;
@@ -408,6 +464,36 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     if (st == MS_OK) st = ms_h5_read_rows(s.store, "/spectra/fit_mask", MS_H5_U8, 0, 0, s.n_pix, s.mask);
     if (st == MS_OK) st = ms_fit_model_emulator(&e, (size_t)cfg->fit.batch_size, &model);
     if (st == MS_OK) st = ms_fitter_alloc(&cfg->fit, &model, &s.fitter);
+    if (st == MS_OK && o->csn) {
+        /* the CSN, loaded once per rank; it must have been trained on this emulator */
+        st = ms_csn_model_read(o->csn, &csn_net, &csn_rec);
+        have_csn = st == MS_OK;
+        if (st == MS_OK && strcmp(csn_rec.emulator_hash, e.content_hash) != 0)
+            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__,
+                              "the CSN model %s was trained on the emulator with content hash %s, "
+                              "but %s has hash %s: train-csn with this emulator",
+                              o->csn, csn_rec.emulator_hash, o->emulator, e.content_hash);
+        if (st == MS_OK) st = ms_fit_model_csn(&e, &csn_net, (size_t)cfg->fit.batch_size, &csn_model);
+        if (st == MS_OK) {
+            ms_cfg_fit fc = cfg->fit;
+            fc.fit_rv = 0; /* the velocity of the emulator-only fit is kept */
+            st = ms_fitter_alloc(&fc, &csn_model, &s.csn_fitter);
+        }
+        if (st == MS_OK) {
+            s.csn_start = ms_malloc_array("survey.csn_start", s.chunk * (s.n_labels ? s.n_labels : 1), sizeof(double));
+            s.csn_dv = ms_malloc_array("survey.csn_dv", s.chunk, sizeof(double));
+            s.csn_res = ms_calloc("survey.csn_res", s.chunk, sizeof(ms_fit_result));
+            size_t nc = 0, ne = 0;
+            while (columns[nc].name) nc++;
+            while (csn_columns[ne].name) ne++;
+            all_columns = ms_malloc_array("survey.columns", nc + ne + 1, sizeof *all_columns);
+            if (!s.csn_start || !s.csn_dv || !s.csn_res || !all_columns) st = MS_ENOMEM;
+            if (st == MS_OK) {
+                memcpy(all_columns, columns, nc * sizeof *all_columns);
+                memcpy(all_columns + nc, csn_columns, (ne + 1) * sizeof *all_columns);
+            }
+        }
+    }
     st = ms_par_any_failed(st);
     if (st == MS_OK)
         ms_log0_info("fit: %zu spectra of %s, emulator %s (%s, %zu labels), %d rank(s), chunks "
@@ -416,8 +502,8 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
 
     size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
     if (st == MS_OK) {
-        ms_catalog_opts co = {o->out, columns, sizeof(cat_row), s.n_rows, s.chunk,
-                              settings_hash(cfg, &e, s.n_rows), o->resume};
+        ms_catalog_opts co = {o->out, o->csn ? all_columns : columns, sizeof(cat_row), s.n_rows, s.chunk,
+                              settings_hash(cfg, &e, o->csn, s.n_rows), o->resume};
         st = ms_catalog_open(&co, &s.cat, &done);
     }
     if (st == MS_OK) {
@@ -453,7 +539,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         sum->skipped = counts[2];
         if (st == MS_OK && sum->complete)
             st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
-                                  store_created ? store_created : "", sum, t_start);
+                                  o->csn ? csn_rec.emulator_hash : NULL, store_created ? store_created : "", sum, t_start);
         ms_status fst = ms_catalog_finish(s.cat, st == MS_OK && sum->complete);
         if (st == MS_OK) st = fst;
     }
@@ -463,6 +549,13 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     ms_free(store_created);
     if (s.fitter) ms_fitter_free(s.fitter);
     ms_fit_model_free(&model);
+    if (s.csn_fitter) ms_fitter_free(s.csn_fitter);
+    ms_fit_model_free(&csn_model);
+    if (have_csn) {
+        ms_csn_free(&csn_net);
+        ms_csn_record_free(&csn_rec);
+    }
+    ms_free(all_columns);
     if (s.store) ms_h5_close(s.store);
     state_free(&s);
     ms_emulator_free(&e);

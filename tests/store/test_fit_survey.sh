@@ -90,4 +90,50 @@ check "bad emulator: no catalog, no journal" test ! -e "$work/x.h5" -a ! -e "$wo
 "$exe" fit "${opts[@]}" --spectra "$work/grid.h5" --emulator "$work/emu.h5" --out "$work/y.h5" >/dev/null 2>"$work/err.txt"
 check "store without spectra columns: non-zero exit naming it" grep -q "grid.h5.*no /meta" "$work/err.txt"
 check "store without spectra columns: nothing written" test ! -e "$work/y.h5.partial" -a ! -e "$work/y.h5.journal"
+# --csn: a tiny Cycle-StarNet trained on this emulator and store (seconds), then the
+# emulator-only fit followed by the observed-domain fit (Z25)
+cat >"$work/csn.cfg" <<'CFG'
+csn = {
+  dom_filters = [4.0, 4.0];
+  dom_strides = [2.0, 2.0];
+  sh_filters = [8.0, 8.0, 8.0];
+  sh_strides = [2.0, 2.0, 2.0];
+  sp_filters = [4.0, 4.0, 4.0];
+  sp_strides = [2.0, 2.0, 2.0];
+  kernel = 3;
+  z_shared = 4;
+  z_split = 2;
+  dis_x_filters = [4.0, 8.0];
+  dis_x_strides = [4.0, 4.0];
+  dis_z_filters = [8.0, 8.0];
+  iterations = 40;
+  validate_every = 20;
+  checkpoint_every = 40;
+  validation_spectra = 16;
+  n_observed = 100;
+  mixture_size = 20000;
+};
+CFG
+"$exe" train-csn --emulator "$work/emu.h5" --observed "$work/spectra.h5" --out "$work/csn.h5" \
+  --config "$work/csn.cfg" --log-level warn >"$work/csn.log" 2>&1
+check "train-csn for --csn exits 0" test $? -eq 0
+mpi 2 "${fit[@]}" --csn "$work/csn.h5" --out "$work/catcsn.h5" >/dev/null
+check "fit --csn exits 0" test $? -eq 0
+# (the units/description attributes differ by design: compare the values)
+same_values() { h5diff -q -p 1e-5 --exclude-attribute "$3" "$1" "$2" "$3" "$4"; }
+check "fit --csn: emulator-only labels kept in teff_emu == the emulator-only catalog" \
+  same_values "$work/cat1.h5" "$work/catcsn.h5" /catalog/teff /catalog/teff_emu
+check "fit --csn: m_h_emu == the emulator-only m_h" \
+  same_values "$work/cat1.h5" "$work/catcsn.h5" /catalog/m_h /catalog/m_h_emu
+check "fit --csn: chi2_emu == the emulator-only chi2" \
+  same_values "$work/cat1.h5" "$work/catcsn.h5" /catalog/chi2 /catalog/chi2_emu
+check "fit --csn: RV of the emulator-only fit" \
+  h5diff -q -p 1e-5 "$work/cat1.h5" "$work/catcsn.h5" /catalog/rv /catalog/rv
+check "fit --csn: every column present" sh -c "h5ls '$work/catcsn.h5/catalog' | grep -c . | grep -qx $(( $(h5ls "$work/cat1.h5/catalog" | grep -c .) + 5 ))"
+check "fit --csn: domain_adaptation names the CSN" sh -c "h5dump -a /domain_adaptation '$work/catcsn.h5' | grep -q 'Cycle-StarNet.*csn.h5'"
+"$exe" train-emulator "${opts[@]}" --set emulator.epochs=2 --grid "$work/grid.h5" --out "$work/emu2.h5" >/dev/null 2>&1
+"$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu2.h5" --csn "$work/csn.h5" \
+  --out "$work/z.h5" >/dev/null 2>"$work/err.txt"
+check "fit --csn with another emulator: refused naming both files" grep -q "csn.h5.*emu2.h5" "$work/err.txt"
+check "fit --csn with another emulator: nothing written" test ! -e "$work/z.h5" -a ! -e "$work/z.h5.journal"
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
