@@ -4,6 +4,7 @@
 #include "mstars/fit.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/indices.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -30,7 +31,9 @@ typedef struct {
     double label[4], error[4], start[4]; /* teff, logg, m_h, alpha_m */
     double chi2, chi2_red;
     double emu_label[4], chi2_emu; /* the emulator-only fit (with --csn) */
-    int32_t n_pix_fit, iterations, evaluations, store_status;
+    double halpha_ew, e_halpha_ew, tio5, spt;   /* value-added (method.md 7) */
+    char spt_label[8];
+    int32_t n_pix_fit, iterations, evaluations, store_status, activity, vbflag;
     uint32_t fit_flags, at_bound;
 } cat_row;
 
@@ -67,8 +70,21 @@ static const ms_catalog_column columns[] = {
     L("e_m_h", 2, error, "dex", "[M/H] uncertainty (Err_fitting)"),
     L("alpha_m", 3, label, "dex", "alpha enhancement [alpha/M]"),
     L("e_alpha_m", 3, error, "dex", "[alpha/M] uncertainty (Err_fitting)"),
-    L("teff_start", 0, start, "K", "Teff where the final fit started (pre-search best)"),
-    L("logg_start", 1, start, "dex", "log g where the final fit started"),
+    C("halpha_ew", MS_H5_F64, halpha_ew, "Angstrom",
+      "H-alpha equivalent width (Z25 Eq. 10), positive for emission; NaN when pixels are missing"),
+    C("e_halpha_ew", MS_H5_F64, e_halpha_ew, "Angstrom", "uncertainty of halpha_ew from the ivar"),
+    C("activity", MS_H5_I32, activity, "", "1 when halpha_ew > 0.75 A (Z25 4), else 0"),
+    C("tio5", MS_H5_F64, tio5, "",
+      "TiO5 = mean flux 7126-7135 A / mean flux 7042-7046 A (-9999: cannot be computed)"),
+    C("spt", MS_H5_F64, spt, "",
+      "spectral subtype -10.775 TiO5 + 8.2 (-2 K5, -1 K7, 0..7 M0..M7; -9999 outside or missing)"),
+    {"/catalog/spt_label", MS_H5_STR, 8, offsetof(cat_row, spt_label), "",
+     "spectral subtype as text, e.g. M3.5 (empty when spt is -9999)"},
+    C("vbflag", MS_H5_I32, vbflag, "",
+      "1 variable candidate, 2 binary candidate, 0 neither (input catalog); -1 no flags given"),
+    L("teff_start", 0, start, "K", "Teff where the final fit started (pre-search best, or the "
+      "emulator-only fit with --csn)"),
+    L("logg_start", 1, start, "dex", "log g where the final fit started (see teff_start)"),
     L("m_h_start", 2, start, "dex", "[M/H] where the final fit started"),
     L("alpha_m_start", 3, start, "dex", "[alpha/M] where the final fit started"),
     C("chi2", MS_H5_F64, chi2, "", "chi^2 over the fitted pixels"),
@@ -122,8 +138,11 @@ typedef struct {
     ms_fit_result *csn_res;            /* [chunk] */
     size_t n_rows, chunk, n_pix, n_labels;
     int label_slot[MS_FIT_MAX_LABELS]; /* emulator label -> catalog slot (0..3) or -1 */
-    int has_gaia[N_GAIA], has_source_id;
+    int has_gaia[N_GAIA], has_source_id, has_vbflags;
     uint8_t *mask;                     /* [n_pix] */
+    ms_wgrid grid;                     /* the store's wavelength grid (for the indices) */
+    float *cont;                       /* [chunk, n_pix] pseudo-continuum */
+    int64_t *var_flag, *bin_flag;      /* [chunk] input-catalog flags */
     /* chunk buffers */
     float *flux, *ivar;                /* [chunk, n_pix] */
     double *rv_init, *z, *ra, *dec, *snr_r, *snr_i, *col; /* [chunk] */
@@ -168,6 +187,9 @@ static ms_status state_alloc(survey_state *s)
     ALLOC(s->res, c);
     ALLOC(s->rows, c);
     ALLOC(s->mask, np);
+    ALLOC(s->cont, c * np);
+    ALLOC(s->var_flag, c);
+    ALLOC(s->bin_flag, c);
 #undef ALLOC
     return MS_OK;
 }
@@ -177,8 +199,24 @@ static void state_free(survey_state *s)
     void *ptrs[] = {s->flux, s->ivar, s->fflux, s->fivar, s->rv_init, s->z, s->ra, s->dec,
                     s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
-                    s->mask, s->csn_start, s->csn_dv, s->csn_res};
+                    s->mask, s->csn_start, s->csn_dv, s->csn_res, s->cont, s->var_flag,
+                    s->bin_flag};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
+}
+
+/* Activity, spectral subtype and VBFlag of row i of the chunk (method.md 7): measured on
+ * the store's spectrum (flux x continuum), independent of the fit. */
+static void value_added(const survey_state *s, cat_row *r, size_t i)
+{
+    const float *flux = s->flux + i * s->n_pix, *ivar = s->ivar + i * s->n_pix,
+                *cont = s->cont + i * s->n_pix;
+    r->halpha_ew = ms_index_halpha_ew(s->grid, flux, ivar, cont, &r->e_halpha_ew);
+    r->activity = ms_index_activity(r->halpha_ew);
+    r->tio5 = ms_index_tio5(s->grid, flux, ivar, cont);
+    r->spt = ms_index_spt(r->tio5);
+    ms_index_spt_string(r->spt, r->spt_label, sizeof r->spt_label);
+    /* -1 (unmatched in the input catalog) counts as no flag */
+    r->vbflag = s->has_vbflags ? ms_index_vbflag(s->var_flag[i] > 0, s->bin_flag[i] > 0) : -1;
 }
 
 /* Read the store rows of one chunk. */
@@ -225,6 +263,12 @@ static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
         MS_TRY(ms_h5_read_rows(f, "/input/source_id", MS_H5_I64, 0, row0, n, s->source_id));
         for (size_t i = 0; i < n; i++) s->rows[i].source_id = s->source_id[i];
     }
+    MS_TRY(ms_h5_read_rows(f, "/spectra/continuum", MS_H5_F32, 0, row0, n, s->cont));
+    if (s->has_vbflags) {
+        MS_TRY(ms_h5_read_rows(f, "/input/variable_flag", MS_H5_I64, 0, row0, n, s->var_flag));
+        MS_TRY(ms_h5_read_rows(f, "/input/binary_flag", MS_H5_I64, 0, row0, n, s->bin_flag));
+    }
+    for (size_t i = 0; i < n; i++) value_added(s, &s->rows[i], i);
     return MS_OK;
 }
 
@@ -325,7 +369,7 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
 static ms_status check_store(ms_h5 *store, const char *path)
 {
     static const char *required[] = {"/spectra/flux", "/spectra/ivar", "/spectra/wavelength",
-                                     "/spectra/fit_mask", "/meta/rv_init", "/meta/z",
+                                     "/spectra/fit_mask", "/spectra/continuum", "/meta/rv_init", "/meta/z",
                                      "/meta/ra", "/meta/dec", "/meta/snr_r", "/meta/snr_i",
                                      "/meta/status", "/meta/obsid", "/meta/subclass", NULL};
     for (int i = 0; required[i]; i++)
@@ -337,7 +381,7 @@ static ms_status check_store(ms_h5 *store, const char *path)
 
 /* The emulator must produce spectra on the store's wavelength grid. */
 static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epath,
-                             const char *spath, size_t *n_pix)
+                             const char *spath, size_t *n_pix, ms_wgrid *grid)
 {
     int rank;
     size_t dims[2];
@@ -355,6 +399,13 @@ static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epa
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "%s and the emulator %s have "
                               "different wavelength grids (pixel %zu: %.4f vs %.4f A)", spath,
                               epath, i, w[i], e->wavelength[i]);
+    if (st == MS_OK && np < 2)
+        st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s: fewer than 2 pixels", spath);
+    if (st == MS_OK) {
+        grid->start = w[0];
+        grid->step = (w[np - 1] - w[0]) / (double)(np - 1);
+        grid->n = np;
+    }
     ms_free(w);
     *n_pix = np;
     return st;
@@ -441,7 +492,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     ms_status st = ms_emulator_read(o->emulator, &e);
     if (st == MS_OK) st = ms_h5_open_read(o->spectra, 0, &s.store);
     if (st == MS_OK) st = check_store(s.store, o->spectra);
-    if (st == MS_OK) st = check_grids(&e, s.store, o->emulator, o->spectra, &s.n_pix);
+    if (st == MS_OK) st = check_grids(&e, s.store, o->emulator, o->spectra, &s.n_pix, &s.grid);
     if (st == MS_OK) {
         int rank;
         size_t dims[2];
@@ -459,6 +510,8 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         }
         for (size_t g = 0; g < N_GAIA; g++) s.has_gaia[g] = ms_h5_exists(s.store, gaia_columns[g].dataset);
         s.has_source_id = ms_h5_exists(s.store, "/input/source_id");
+        s.has_vbflags = ms_h5_exists(s.store, "/input/variable_flag") &&
+                        ms_h5_exists(s.store, "/input/binary_flag");
         st = state_alloc(&s);
     }
     if (st == MS_OK) st = ms_h5_read_rows(s.store, "/spectra/fit_mask", MS_H5_U8, 0, 0, s.n_pix, s.mask);

@@ -37,6 +37,16 @@ for n in 2 3; do
     h5diff -q -p 1e-5 "$work/cat1.h5" "$work/cat$n.h5" /catalog /catalog
 done
 
+# value-added columns against the truth (activity from H-alpha, SpT from TiO5)
+values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
+truth() { local c; c=$(head -1 "$m/truth.csv" | tr ',' '\n' | grep -n "^$1\$" | cut -d: -f1); tail -n +2 "$m/truth.csv" | cut -d, -f"$c"; }
+paste <(values "$work/cat1.h5" /catalog/store_status) <(values "$work/cat1.h5" /catalog/activity) \
+      <(truth active) <(values "$work/cat1.h5" /catalog/spt) <(truth spt_tio5) > "$work/va.txt"
+check "activity agrees with the truth for >= 90% of usable spectra" awk '$1 == 0 { n++; ok += ($2 == $3) }
+  END { exit !(n > 0 && ok / n >= 0.9) }' "$work/va.txt"
+check "SpT within 1 subtype of the truth's TiO5 type for >= 90%" awk '$1 == 0 && $4 > -9000 { n++;
+  d = $4 - $5; ok += (d < 1 && d > -1) } END { exit !(n > 0 && ok / n >= 0.9) }' "$work/va.txt"
+
 # time limit, then --resume
 mpi 2 "${fit[@]}" --out "$work/limited.h5" --max-runtime 0.0001 >/dev/null
 check "--max-runtime: exit 0" test $? -eq 0
