@@ -51,6 +51,11 @@ ms_status ms_h5_open_update(const char *path, int parallel, ms_h5 **out);
 ms_status ms_h5_commit(ms_h5 *f);
 /* Close without committing: the partial file is deleted. Frees f. */
 void ms_h5_abort(ms_h5 *f);
+/* After a failed WRITE (e.g. disk full) of a parallel file: HDF5 cannot close such a file
+ * (its collective metadata flush hangs), so the partial file is deleted (rank 0), `message`
+ * is logged, and every rank stops with exit status 1 (MPI_Abort). Serial files: as
+ * ms_h5_abort. Does not return in parallel mode. */
+void ms_h5_abort_after_write_error(ms_h5 *f, const char *message);
 /* Close a file opened for reading. Frees f. */
 ms_status ms_h5_close(ms_h5 *f);
 

@@ -258,6 +258,21 @@ void ms_h5_abort(ms_h5 *f)
     ms_free(f);
 }
 
+void ms_h5_abort_after_write_error(ms_h5 *f, const char *message)
+{
+    if (!f) return;
+    if (!f->parallel) {
+        ms_h5_abort(f);
+        return;
+    }
+    if (ms_par_rank() == 0) {
+        if (f->rename_on_commit) unlink(f->partial);
+        ms_log_error("%s; %s removed, stopping all ranks", message, f->partial);
+    }
+    ms_par_barrier();
+    ms_par_abort(1);
+}
+
 ms_status ms_h5_close(ms_h5 *f)
 {
     if (!f) return MS_OK;

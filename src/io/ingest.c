@@ -557,6 +557,8 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
         ms_status local = fill_batch(cfg, &files, &old, row0, n, &b, &reused);
         st = ms_par_any_failed(local);
         if (st == MS_OK) st = write_batch(f, cat, row0, n, &b);
+        /* a write can fail on one rank only (disk full): all must stop together */
+        st = ms_par_any_failed(st);
         for (size_t i = 0; i < n; i++)
             if (b.meta[i].status >= 0 && b.meta[i].status < MS_ROW_N_STATUS)
                 by_status[b.meta[i].status]++;
@@ -574,14 +576,17 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
     summary->reused = reused;
     summary->processed = (long)files.n - reused;
     memcpy(summary->by_status, by_status, sizeof by_status);
-    if (st == MS_OK) st = write_summary_attrs(f, cfg, summary, opts->command);
+    if (st == MS_OK) st = ms_par_any_failed(write_summary_attrs(f, cfg, summary, opts->command));
     old_store_close(&old); /* before the commit may replace the old file */
     if (st == MS_OK) {
         st = ms_h5_commit(f);
     } else if (f) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ms_error_message());
-        ms_h5_abort(f);
+        if (st == MS_EHDF5 || st == MS_EIO) /* the store itself could not be written */
+            ms_h5_abort_after_write_error(f, msg);
+        else
+            ms_h5_abort(f);
         ms_error_set(st, __FILE__, __LINE__, "%s", msg);
     }
     summary->seconds = ms_par_wtime() - t0;

@@ -123,6 +123,7 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
         if (st == MS_OK) st = ms_h5_write_rows(f, "/spectra/flux", row0, n, flux);
         if (st == MS_OK) st = ms_h5_write_rows(f, "/spectra/ivar", row0, n, ivar);
         if (st == MS_OK) st = ms_h5_write_rows(f, "/spectra/continuum", row0, n, cont);
+        st = ms_par_any_failed(st); /* a write can fail on one rank only (disk full) */
     }
     if (st == MS_OK) st = ms_par_allreduce_sum_l(by_status, MS_ROW_N_STATUS);
     summary->total = (long)files.n;
@@ -144,7 +145,10 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
     } else if (f) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ms_error_message());
-        ms_h5_abort(f);
+        if (st == MS_EHDF5 || st == MS_EIO) /* the store itself could not be written */
+            ms_h5_abort_after_write_error(f, msg);
+        else
+            ms_h5_abort(f);
         ms_error_set(st, __FILE__, __LINE__, "%s", msg);
     }
     summary->seconds = ms_par_wtime() - t0;

@@ -46,4 +46,19 @@ check "the mock survey has pathological files" test "$(grep -vc '^0$' "$work/exp
 n_models=$(wc -l < "$work/mock/grid.lst")
 check "grid store has every model" test "$(values "$work/grid1.h5" /labels/teff | wc -l)" -eq "$n_models"
 check "no grid model flagged" test "$(values "$work/grid1.h5" /meta/status | grep -vc '^0$')" -eq 0
+# a disk that fills up while the store is written: non-zero exit, no store, no partial file
+full=$work/full
+mkdir -p "$full"
+if mount -t tmpfs -o size=2m tmpfs "$full" 2>/dev/null; then
+  mpi 2 "$exe" ingest "${set_tiny[@]}" --spectra "$work/mock/spectra.lst" --out "$full/s.h5" \
+    >"$work/full.log" 2>&1
+  rc=$?
+  check "disk full: ingest exits non-zero" test $rc -ne 0
+  check "disk full: no store that looks complete" test ! -e "$full/s.h5"
+  check "disk full: the partial file is removed" test ! -e "$full/s.h5.partial"
+  check "disk full: the error names the store" grep -q "s.h5" "$work/full.log"
+  umount "$full"
+else
+  echo "skip disk-full check: cannot mount a small tmpfs here"
+fi
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; diff "$work/status.txt" "$work/expected.txt" | head; exit 1; }
