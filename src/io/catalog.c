@@ -168,6 +168,30 @@ static void free_names(char **names, size_t n)
     ms_free(names);
 }
 
+/* Record the declaration order of the columns on their group ("column_order"), so that
+ * exports list them as declared rather than by name. */
+static ms_status write_column_order(ms_catalog *c)
+{
+    char group[256];
+    snprintf(group, sizeof group, "%s", c->o.cols[0].name);
+    char *slash = strrchr(group, '/');
+    if (!slash || slash == group) return MS_OK;
+    *slash = '\0';
+    size_t len = 1;
+    for (size_t k = 0; k < c->n_cols; k++) len += strlen(c->o.cols[k].name) + 1;
+    char *text = ms_malloc("catalog.order", len);
+    if (!text) return MS_ENOMEM;
+    text[0] = '\0';
+    for (size_t k = 0; k < c->n_cols; k++) {
+        const char *base = strrchr(c->o.cols[k].name, '/');
+        strcat(text, k ? "," : "");
+        strcat(text, base ? base + 1 : c->o.cols[k].name);
+    }
+    ms_status st = ms_h5_attr_set_str(c->f, group, "column_order", text);
+    ms_free(text);
+    return st;
+}
+
 ms_status ms_catalog_open(const ms_catalog_opts *o, ms_catalog **out, uint8_t **done)
 {
     *out = NULL;
@@ -211,6 +235,7 @@ ms_status ms_catalog_open(const ms_catalog_opts *o, ms_catalog **out, uint8_t **
     for (const ms_catalog_column *col = o->cols; st == MS_OK && col->name; col++)
         st = ms_h5_create_dataset(c->f, col->name, col->type, col->str_len, 1, &o->n_rows, 0,
                                   col->units, col->description);
+    if (st == MS_OK && c->n_cols > 0) st = write_column_order(c);
     for (size_t k = 0; st == MS_OK && k < c->n_cols; k++)
         st = ms_h5_dset_open(c->f, o->cols[k].name, &c->dsets[k]);
     st = ms_par_any_failed(st);

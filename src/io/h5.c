@@ -722,6 +722,23 @@ ms_status ms_h5_list(ms_h5 *f, const char *group, ms_strlist *names)
         ms_strlist_free(names);
         H5_FAIL(f, "cannot list group", "%s", group);
     }
+    /* a "column_order" attribute (comma-separated names) puts those names first, in its
+     * order (catalogs record their declaration order; HDF5 lists by name) */
+    char *order = NULL;
+    if (names->n > 1 && ms_h5_attr_get_str(f, group, "column_order", &order) == MS_OK) {
+        size_t placed = 0;
+        for (char *tok = strtok(order, ","); tok && placed < names->n; tok = strtok(NULL, ","))
+            for (size_t i = placed; i < names->n; i++)
+                if (strcmp(names->items[i], tok) == 0) {
+                    char *t = names->items[i];
+                    memmove(&names->items[placed + 1], &names->items[placed],
+                            (i - placed) * sizeof *names->items);
+                    names->items[placed++] = t;
+                    break;
+                }
+    }
+    ms_free(order);
+    ms_error_clear();
     return MS_OK;
 }
 

@@ -150,6 +150,14 @@ static void test_interrupt_and_resume(void **state)
         assert_memory_equal(obsid[i], r.obsid, 16);
         assert_int_equal(flags[i], r.flags);
     }
+    ms_strlist names; /* listed in declaration order, not by name */
+    assert_int_equal(ms_h5_list(f, "/catalog", &names), MS_OK);
+    assert_int_equal(names.n, 4);
+    assert_string_equal(names.items[0], "id");
+    assert_string_equal(names.items[1], "teff");
+    assert_string_equal(names.items[2], "obsid");
+    assert_string_equal(names.items[3], "flags");
+    ms_strlist_free(&names);
     char *units;
     assert_int_equal(ms_h5_attr_get_str(f, "/catalog/teff", "units", &units), MS_OK);
     assert_string_equal(units, "K");
