@@ -578,17 +578,7 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
     memcpy(summary->by_status, by_status, sizeof by_status);
     if (st == MS_OK) st = ms_par_any_failed(write_summary_attrs(f, cfg, summary, opts->command));
     old_store_close(&old); /* before the commit may replace the old file */
-    if (st == MS_OK) {
-        st = ms_h5_commit(f);
-    } else if (f) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", ms_error_message());
-        if (st == MS_EHDF5 || st == MS_EIO) /* the store itself could not be written */
-            ms_h5_abort_after_write_error(f, msg);
-        else
-            ms_h5_abort(f);
-        ms_error_set(st, __FILE__, __LINE__, "%s", msg);
-    }
+    st = ms_store_finish(f, st);
     summary->seconds = ms_par_wtime() - t0;
     buffers_free(&b);
     if (cat) catalog_free(cat);

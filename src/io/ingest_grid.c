@@ -140,17 +140,7 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
         for (int k = 0; k < MS_ROW_N_STATUS; k++) counts[k] = by_status[k];
         st = ms_h5_attr_set_i64(f, "/", "count_by_status", counts, MS_ROW_N_STATUS);
     }
-    if (st == MS_OK) {
-        st = ms_h5_commit(f);
-    } else if (f) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", ms_error_message());
-        if (st == MS_EHDF5 || st == MS_EIO) /* the store itself could not be written */
-            ms_h5_abort_after_write_error(f, msg);
-        else
-            ms_h5_abort(f);
-        ms_error_set(st, __FILE__, __LINE__, "%s", msg);
-    }
+    st = ms_store_finish(f, st);
     summary->seconds = ms_par_wtime() - t0;
     ms_free(rows);
     ms_free(flux);

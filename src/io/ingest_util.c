@@ -140,3 +140,16 @@ size_t ms_batches_mine(size_t n_rows, size_t batch, int ranks, int rank, size_t 
     size_t end = *row0 + batch;
     return (end > n_rows ? n_rows : end) - *row0;
 }
+
+ms_status ms_store_finish(ms_h5 *f, ms_status st)
+{
+    if (st == MS_OK) return ms_h5_commit(f);
+    if (!f) return st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ms_error_message());
+    if (st == MS_EHDF5 || st == MS_EIO) /* the store itself could not be written */
+        ms_h5_abort_after_write_error(f, msg);
+    else
+        ms_h5_abort(f);
+    return ms_error_set(st, __FILE__, __LINE__, "%s", msg);
+}

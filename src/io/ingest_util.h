@@ -43,6 +43,12 @@ ms_status ms_columns_write(ms_h5 *f, const ms_column *cols, const void *rows, si
 ms_status ms_columns_read(ms_h5 *f, const ms_column *cols, void *rows, size_t row_size,
                           size_t row0, size_t n, void *buf);
 
+/* End of writing a store (collective): commit it when st is MS_OK; otherwise delete the
+ * partial file, and after a failed write of the store itself (MS_EHDF5, MS_EIO) stop every
+ * rank (ms_h5_abort_after_write_error). Returns st (or the commit's status) with the error
+ * message kept. f may be NULL when creating it failed. */
+ms_status ms_store_finish(ms_h5 *f, ms_status st);
+
 /* Round-robin batches: how many collective rounds and which rows a rank owns in a round. */
 size_t ms_batches_rounds(size_t n_rows, size_t batch, int ranks);
 /* Rows [*row0, *row0 + return) of this rank in round r (0 rows when none). */
