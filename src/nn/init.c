@@ -1,36 +1,18 @@
 /* init.c: the seeded random stream and weight initialisation (see nn.h). */
 #include "mstars/nn.h"
+#include "mstars/rng.h"
 
 #include <math.h>
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void ms_nn_rng_seed(ms_nn_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = ms_rng_splitmix64(&x);
 }
 
 uint64_t ms_nn_rng_next(ms_nn_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return ms_rng_xoshiro256ss(r->s);
 }
 
 double ms_nn_rng_uniform(ms_nn_rng *r) { return (double)(ms_nn_rng_next(r) >> 11) * 0x1.0p-53; }

@@ -4,42 +4,24 @@
  * hash of (seed, kind, index). A star's or an observation's draws therefore depend only on
  * the master seed and its own index, never on which rank makes them or in which order. */
 #include "mstars/sim.h"
+#include "mstars/rng.h"
 
 #include <math.h>
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void ms_sim_rng_seed(ms_sim_rng *r, uint64_t seed, uint64_t kind, uint64_t index)
 {
     uint64_t x = seed;
-    uint64_t h = splitmix64(&x);
+    uint64_t h = ms_rng_splitmix64(&x);
     x = h ^ (kind * 0xD1B54A32D192ED03ULL);
-    h = splitmix64(&x);
+    h = ms_rng_splitmix64(&x);
     x = h ^ (index * 0xAEF17502108EF2D9ULL + 0x632BE59BD9B4E019ULL);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = ms_rng_splitmix64(&x);
     if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0) r->s[0] = 1;
 }
 
 uint64_t ms_sim_rng_u64(ms_sim_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return ms_rng_xoshiro256ss(r->s);
 }
 
 double ms_sim_rng_uniform(ms_sim_rng *r)
