@@ -31,6 +31,9 @@ typedef struct {
     const char *description;
 } ms_catalog_column;
 
+/* Bytes of one element of a column (strings: str_len). */
+size_t ms_catalog_column_size(const ms_catalog_column *c);
+
 typedef struct ms_catalog ms_catalog;
 
 typedef struct {

@@ -36,7 +36,7 @@ struct ms_catalog {
     size_t colbuf_len;
 };
 
-static size_t elem_size(const ms_catalog_column *c)
+size_t ms_catalog_column_size(const ms_catalog_column *c)
 {
     switch (c->type) {
     case MS_H5_F32: case MS_H5_I32: case MS_H5_U32: return 4;
@@ -51,7 +51,7 @@ static ms_status write_rows(ms_catalog *c, size_t row0, size_t n, const void *ro
 {
     for (size_t k = 0; k < c->n_cols; k++) {
         const ms_catalog_column *col = &c->o.cols[k];
-        size_t e = elem_size(col);
+        size_t e = ms_catalog_column_size(col);
         if (n * e > c->colbuf_len) MS_ERROR(MS_EINVAL, "catalog: chunk larger than declared");
         for (size_t r = 0; r < n; r++)
             memcpy((char *)c->colbuf + r * e, (const char *)rows + r * c->o.row_size + col->offset,
@@ -210,7 +210,7 @@ ms_status ms_catalog_open(const ms_catalog_opts *o, ms_catalog **out, uint8_t **
     size_t max_e = 8;
     for (const ms_catalog_column *col = o->cols; col->name; col++) {
         c->n_cols++;
-        if (elem_size(col) > max_e) max_e = elem_size(col);
+        if (ms_catalog_column_size(col) > max_e) max_e = ms_catalog_column_size(col);
     }
     c->colbuf_len = (o->chunk_rows ? o->chunk_rows : 1) * max_e;
     c->colbuf = ms_malloc("catalog.colbuf", c->colbuf_len);

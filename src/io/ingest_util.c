@@ -6,20 +6,6 @@
 
 #include <string.h>
 
-size_t ms_column_elem_size(const ms_column *c)
-{
-    switch (c->type) {
-    case MS_H5_F32: return 4;
-    case MS_H5_F64: return 8;
-    case MS_H5_I32: return 4;
-    case MS_H5_I64: return 8;
-    case MS_H5_U8: return 1;
-    case MS_H5_U32: return 4;
-    case MS_H5_STR: return c->str_len;
-    }
-    return 0;
-}
-
 ms_status ms_strlist_bcast(ms_strlist *l, ms_status st)
 {
     st = ms_par_agree(st);
@@ -99,7 +85,7 @@ ms_status ms_columns_write(ms_h5 *f, const ms_column *cols, const void *rows, si
                            size_t row0, size_t n, void *buf)
 {
     for (const ms_column *c = cols; c->name; c++) {
-        size_t e = ms_column_elem_size(c);
+        size_t e = ms_catalog_column_size(c);
         for (size_t r = 0; r < n; r++)
             memcpy((char *)buf + r * e, (const char *)rows + r * row_size + c->offset, e);
         MS_TRY(ms_h5_write_rows(f, c->name, row0, n, buf));
@@ -111,7 +97,7 @@ ms_status ms_columns_read(ms_h5 *f, const ms_column *cols, void *rows, size_t ro
                           size_t row0, size_t n, void *buf)
 {
     for (const ms_column *c = cols; c->name; c++) {
-        size_t e = ms_column_elem_size(c);
+        size_t e = ms_catalog_column_size(c);
         MS_TRY(ms_h5_read_rows(f, c->name, c->type, c->str_len, row0, n, buf));
         for (size_t r = 0; r < n; r++)
             memcpy((char *)rows + r * row_size + c->offset, (const char *)buf + r * e, e);

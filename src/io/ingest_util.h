@@ -2,6 +2,7 @@
 #ifndef MSTARS_INGEST_UTIL_H
 #define MSTARS_INGEST_UTIL_H
 
+#include "mstars/catalog.h"
 #include "mstars/config.h"
 #include "mstars/h5.h"
 #include "mstars/spec.h"
@@ -10,17 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A column of a row struct, written as one 1-D dataset (SWIFT-style output fields). */
-typedef struct {
-    const char *name;   /* dataset path, e.g. "/meta/ra" */
-    ms_h5_type type;
-    size_t str_len;     /* MS_H5_STR only */
-    size_t offset;      /* into the row struct */
-    const char *units;
-    const char *description;
-} ms_column;
+/* A column of a row struct, written as one 1-D dataset: the catalog's column type. */
+typedef ms_catalog_column ms_column;
 
-size_t ms_column_elem_size(const ms_column *c);
 
 /* Rank 0 builds the list with `build`; every rank receives it. */
 ms_status ms_strlist_bcast(ms_strlist *l, ms_status st);
