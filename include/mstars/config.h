@@ -148,6 +148,10 @@ typedef struct {
     char error_scaling[16];    /* none | chi2 | inflate */
     double native_dloglam;     /* native sampling (dex/pixel) for the pixel-correlation
                                   correction of the errors; 0: pixels independent */
+    /* Z25 4 cuts (flags, not deletions) of the catalog (cuts.h) */
+    double cut_teff_max;       /* K: teff_hot above this */
+    double cut_error_sigma;    /* error_outlier: an error above mean + this x std */
+    double cut_chi2_red;       /* chi2_high: reduced chi^2 above this */
 } ms_cfg_fit;
 
 typedef struct {

@@ -46,6 +46,19 @@ ms_status ms_h5_open_read(const char *path, int parallel, ms_h5 **out);
 /* Open a complete file to add or rewrite datasets in place (e.g. calibrate-errors). The
  * "complete" attribute is cleared until ms_h5_commit. */
 ms_status ms_h5_open_update(const char *path, int parallel, ms_h5 **out);
+/* As ms_h5_open_update, for a step that rewrites part of a file and may simply be run again
+ * (mstars calibrate-errors): complete = 0 and the root attribute "updating" = step are
+ * written together (one flush), and a file left incomplete by an interrupted run of the
+ * same step (complete 0, updating = step) is accepted too, with *recovered = 1 (may be
+ * NULL). ms_h5_commit removes "updating". */
+ms_status ms_h5_open_update_step(const char *path, int parallel, const char *step,
+                                 ms_h5 **out, int *recovered);
+/* Flush HDF5's buffers to the file (collective in parallel mode, where it is an
+ * MPI_File_sync: with a barrier between two flushes, rows written independently by other
+ * ranks become visible to this rank's reads). */
+ms_status ms_h5_flush(ms_h5 *f);
+/* 1 when every rank opened f with MPI-IO (writes are then collective). */
+int ms_h5_parallel(const ms_h5 *f);
 
 /* Write complete = 1, close, rename <path>.partial to <path>. Frees f even on failure. */
 ms_status ms_h5_commit(ms_h5 *f);

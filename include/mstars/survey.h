@@ -14,7 +14,9 @@
  * e_teff, logg, e_logg, m_h, e_m_h, alpha_m, e_alpha_m (NaN for labels the emulator does
  * not take), teff_start, logg_start, m_h_start, alpha_m_start (where the final fit
  * started), chi2, chi2_red, n_pix_fit, iterations, evaluations, fit_flags, at_bound,
- * store_status; with --csn also teff_emu, logg_emu, m_h_emu, alpha_m_emu, chi2_emu. */
+ * store_status, cut_flags (the Z25 cuts, a collective pass over the whole catalog after the
+ * last chunk: catalog_post.h); with --csn also teff_emu, logg_emu, m_h_emu, alpha_m_emu,
+ * chi2_emu. */
 #ifndef MSTARS_SURVEY_H
 #define MSTARS_SURVEY_H
 

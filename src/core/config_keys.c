@@ -250,6 +250,14 @@ const ms_cfg_key ms_config_keys[] = {
     {"fit.native_dloglam", MS_CFG_DOUBLE, FIELD(fit, native_dloglam), "1e-4", 0, 0.01, "dex",
      "native pixel size of the spectra (LAMOST: 1e-4) for the correction of the errors for "
      "correlated resampled pixels; 0: pixels independent"},
+    {"fit.cut_teff_max", MS_CFG_DOUBLE, FIELD(fit, cut_teff_max), "4300", 0, 1e5, "K",
+     "cut flag teff_hot (Z25 4): Teff above this"},
+    {"fit.cut_error_sigma", MS_CFG_DOUBLE, FIELD(fit, cut_error_sigma), "5", 0, 1e6, "",
+     "cut flag error_outlier (Z25 4): an uncertainty above its mean + this many standard "
+     "deviations over the fitted rows"},
+    {"fit.cut_chi2_red", MS_CFG_DOUBLE, FIELD(fit, cut_chi2_red), "50", 0, 1e12, "",
+     "cut flag chi2_high: reduced chi^2 above this (Z25's 'chi^2 > 50' read as the reduced "
+     "chi^2: the raw chi^2 over ~2800 pixels is ~2800 for a perfect fit)"},
 
     /* run: the survey job (mstars fit) */
     {"run.chunk_size", MS_CFG_INT, FIELD(run, chunk_size), "256", 1, 1e7, "spectra",

@@ -24,6 +24,7 @@ struct ms_h5 {
     int parallel;
     int writable;
     int rename_on_commit; /* created as <path>.partial */
+    int step_marker;      /* opened by ms_h5_open_update_step: commit removes "updating" */
     char path[PATH_MAX];
     char partial[PATH_MAX + 16];
 };
@@ -175,8 +176,22 @@ static ms_status check_complete(ms_h5 *f)
     return MS_OK;
 }
 
-static ms_status open_existing(const char *path, int parallel, unsigned flags, ms_h5 **out)
+/* A file left incomplete by an interrupted update of `step` (root attribute "updating"). */
+static int interrupted_step(ms_h5 *f, const char *step)
 {
+    char *was = NULL;
+    int same = step && ms_h5_attr_get_str(f, "/", "updating", &was) == MS_OK &&
+               strcmp(was, step) == 0;
+    ms_free(was);
+    return same;
+}
+
+/* Open an existing file; it must be complete, or (step != NULL) left incomplete by an
+ * interrupted update of that step (*recovered = 1). */
+static ms_status open_existing(const char *path, int parallel, unsigned flags, const char *step,
+                               int *recovered, ms_h5 **out)
+{
+    if (recovered) *recovered = 0;
     ms_h5 *f;
     MS_TRY(h5_alloc(path, parallel, &f));
     if (access(path, F_OK) != 0) {
@@ -200,6 +215,19 @@ static ms_status open_existing(const char *path, int parallel, unsigned flags, m
                  reason);
     }
     ms_status st = check_complete(f);
+    if (st != MS_OK && step) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ms_error_message());
+        if (interrupted_step(f, step)) {
+            ms_log_warn("%s was left incomplete by an interrupted %s; running it again", path,
+                        step);
+            ms_error_clear();
+            st = MS_OK;
+            if (recovered) *recovered = 1;
+        } else {
+            st = ms_error_set(st, __FILE__, __LINE__, "%s", msg);
+        }
+    }
     if (st != MS_OK) {
         H5Fclose(f->file);
         ms_free(f);
@@ -211,16 +239,19 @@ static ms_status open_existing(const char *path, int parallel, unsigned flags, m
 
 ms_status ms_h5_open_read(const char *path, int parallel, ms_h5 **out)
 {
-    return open_existing(path, parallel, H5F_ACC_RDONLY, out);
+    return open_existing(path, parallel, H5F_ACC_RDONLY, NULL, NULL, out);
 }
 
-ms_status ms_h5_open_update(const char *path, int parallel, ms_h5 **out)
+static ms_status open_update(const char *path, int parallel, const char *step, int *recovered,
+                             ms_h5 **out)
 {
-    MS_TRY(open_existing(path, parallel, H5F_ACC_RDWR, out));
+    MS_TRY(open_existing(path, parallel, H5F_ACC_RDWR, step, recovered, out));
     ms_h5 *f = *out;
     f->writable = 1;
+    f->step_marker = step != NULL;
     int64_t zero = 0;
     ms_status st = ms_h5_attr_set_i64(f, "/", "complete", &zero, 1);
+    if (st == MS_OK && step) st = ms_h5_attr_set_str(f, "/", "updating", step);
     if (st == MS_OK && H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0)
         st = ms_error_set(MS_EHDF5, __FILE__, __LINE__, "%s: flush failed", f->path);
     if (st != MS_OK) {
@@ -231,10 +262,33 @@ ms_status ms_h5_open_update(const char *path, int parallel, ms_h5 **out)
     return st;
 }
 
+ms_status ms_h5_open_update(const char *path, int parallel, ms_h5 **out)
+{
+    return open_update(path, parallel, NULL, NULL, out);
+}
+
+ms_status ms_h5_open_update_step(const char *path, int parallel, const char *step,
+                                 ms_h5 **out, int *recovered)
+{
+    return open_update(path, parallel, step, recovered, out);
+}
+
+ms_status ms_h5_flush(ms_h5 *f)
+{
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) H5_FAIL(f, "flush failed", "%s", "");
+    return MS_OK;
+}
+
+int ms_h5_parallel(const ms_h5 *f) { return f->parallel; }
+
 ms_status ms_h5_commit(ms_h5 *f)
 {
     int64_t one = 1;
-    ms_status st = ms_h5_attr_set_i64(f, "/", "complete", &one, 1);
+    ms_status st = MS_OK;
+    if (f->step_marker && H5Adelete_by_name(f->file, "/", "updating", H5P_DEFAULT) < 0)
+        st = ms_error_set(MS_EHDF5, __FILE__, __LINE__, "%s: cannot remove the attribute "
+                          "'updating'", f->path);
+    if (st == MS_OK) st = ms_h5_attr_set_i64(f, "/", "complete", &one, 1);
     if (H5Fclose(f->file) < 0 && st == MS_OK)
         st = ms_error_set(MS_EHDF5, __FILE__, __LINE__, "%s: closing the file failed (disk "
                           "full?)", f->path);

@@ -1,5 +1,6 @@
 /* survey_fit.c: the survey job (see survey.h). */
 #include "mstars/catalog.h"
+#include "mstars/catalog_post.h"
 #include "mstars/csn.h"
 #include "mstars/fit.h"
 #include "mstars/h5.h"
@@ -34,6 +35,7 @@ typedef struct {
     double halpha_ew, e_halpha_ew, tio5, spt;   /* value-added (method.md 7) */
     char spt_label[8];
     int32_t n_pix_fit, iterations, evaluations, store_status, activity, vbflag;
+    int32_t cut_flags; /* 0 here; set by the cut pass (catalog_post.h) after the last chunk */
     uint32_t fit_flags, at_bound;
 } cat_row;
 
@@ -94,9 +96,13 @@ static const ms_catalog_column columns[] = {
     C("evaluations", MS_H5_I32, evaluations, "", "chi^2 and gradient evaluations"),
     C("fit_flags", MS_H5_U32, fit_flags, "",
       "fit status bits (attribute flag_names); 0 = clean fit"),
-    C("at_bound", MS_H5_U32, at_bound, "", "bit j: label j ended at its training bound"),
+    C("at_bound", MS_H5_U32, at_bound, "", "bit j: label j (attribute bit_names) ended at its "
+      "training bound; bit n_labels: dv at the edge of its window"),
     C("store_status", MS_H5_I32, store_status, "",
       "status of the spectrum in the store (0 usable; see the store's /meta/status)"),
+    C("cut_flags", MS_H5_I32, cut_flags, "",
+      "Z25 cuts, flags not deletions (attribute flag_names): teff_hot, at_boundary, "
+      "error_outlier, chi2_high; 0 for rows not fitted"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -590,6 +596,13 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         sum->fitted = counts[0];
         sum->failed = counts[1];
         sum->skipped = counts[2];
+        if (st == MS_OK && sum->complete) { /* Z25 cut flags: catalog-wide statistics */
+            const char *lab[MS_FIT_MAX_LABELS];
+            for (size_t j = 0; j < s.n_labels; j++) lab[j] = e.labels[j];
+            ms_catalog_cuts_opts cu = {cfg->fit.cut_teff_max, cfg->fit.cut_error_sigma,
+                                       cfg->fit.cut_chi2_red, lab, s.n_labels, 0, 0};
+            st = ms_catalog_cuts(ms_catalog_file(s.cat), &cu, NULL);
+        }
         if (st == MS_OK && sum->complete)
             st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
                                   o->csn ? csn_rec.emulator_hash : NULL, store_created ? store_created : "", sum, t_start);

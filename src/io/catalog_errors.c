@@ -1,0 +1,303 @@
+/* catalog_errors.c: mstars calibrate-errors, the catalog side (see catalog_post.h; the
+ * numerics are in src/fit/repeat_errors.c).
+ *
+ * Serial: it reads a handful of whole columns (ids, S/N, status, flags and five
+ * label/error pairs: about 100 bytes per row, 50 MB for 500,000 spectra) and writes two
+ * columns per parameter. Everything is computed before the file is opened for writing;
+ * the file is then marked incomplete (complete = 0, updating = "calibrate-errors", one
+ * flush) until the last write, so that a reader never takes a half-written catalog for a
+ * finished one, and an interrupted run is repaired by running the command again. */
+#include "mstars/catalog_post.h"
+#include "mstars/fit.h"
+#include "mstars/log.h"
+#include "mstars/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STEP "calibrate-errors"
+
+/* The parameters, in the order of Z25 Table 1. */
+static const char *const params[MS_CALIB_MAX_PARAMS] = {"rv", "teff", "logg", "m_h", "alpha_m"};
+
+typedef struct {
+    size_t n;
+    int32_t *status;
+    uint32_t *fit_flags;
+    int64_t *group;
+    double *snr;
+    uint8_t *use;
+    double *value[MS_CALIB_MAX_PARAMS], *error[MS_CALIB_MAX_PARAMS];
+    double *dev, *dof, *col;
+} calib_data;
+
+static void data_free(calib_data *d)
+{
+    void *ptrs[] = {d->status, d->fit_flags, d->group, d->snr, d->use, d->dev, d->dof, d->col};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
+    for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) {
+        ms_free(d->value[k]);
+        ms_free(d->error[k]);
+    }
+}
+
+void ms_calib_result_free(ms_calib_result *r)
+{
+    for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) ms_repeat_fit_free(&r->fit[k]);
+}
+
+static ms_status read_column(ms_h5 *f, const char *name, ms_h5_type type, size_t n, void **out,
+                             size_t elem)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/catalog/%s", name);
+    int rank;
+    size_t dims[2];
+    if (!ms_h5_exists(f, path))
+        MS_ERROR(MS_ENOTFOUND, "%s: no column %s", ms_h5_path(f), path);
+    MS_TRY(ms_h5_dims(f, path, &rank, dims));
+    if (rank != 1 || dims[0] != n)
+        MS_ERROR(MS_EFORMAT, "%s: %s has %zu rows, the catalog %zu", ms_h5_path(f), path,
+                 dims[0], n);
+    *out = ms_malloc_array("calib.column", n + 1, elem);
+    if (!*out) return MS_ENOMEM;
+    return ms_h5_read_rows(f, path, type, 0, 0, n, *out);
+}
+
+/* The grouping column: any integer column (read as int64). */
+static ms_status read_group(ms_h5 *f, const char *name, calib_data *d)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/catalog/%s", name);
+    ms_h5_type t;
+    size_t sl;
+    if (!ms_h5_exists(f, path))
+        MS_ERROR(MS_ENOTFOUND, "%s has no column %s to group repeat observations by (--group-by)",
+                 ms_h5_path(f), name);
+    MS_TRY(ms_h5_dset_type(f, path, &t, &sl));
+    if (t != MS_H5_I32 && t != MS_H5_I64 && t != MS_H5_U8 && t != MS_H5_U32)
+        MS_ERROR(MS_EINVAL, "%s: --group-by %s: the column is not an integer column (star ids "
+                 "such as source_id)", ms_h5_path(f), name);
+    return read_column(f, name, MS_H5_I64, d->n, (void **)&d->group, sizeof *d->group);
+}
+
+static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_calib_result *r)
+{
+    int rank;
+    size_t dims[2];
+    if (!ms_h5_exists(f, "/catalog/store_status") || !ms_h5_exists(f, "/catalog/fit_flags"))
+        MS_ERROR(MS_EFORMAT, "%s is not a catalog of mstars fit (no /catalog/store_status or "
+                 "fit_flags)", ms_h5_path(f));
+    MS_TRY(ms_h5_dims(f, "/catalog/store_status", &rank, dims));
+    d->n = dims[0];
+    MS_TRY(read_column(f, "store_status", MS_H5_I32, d->n, (void **)&d->status, sizeof(int32_t)));
+    MS_TRY(read_column(f, "fit_flags", MS_H5_U32, d->n, (void **)&d->fit_flags, sizeof(uint32_t)));
+    MS_TRY(read_group(f, o->group_by, d));
+    char path[128];
+    snprintf(path, sizeof path, "/catalog/%s", o->snr_column);
+    if (!ms_h5_exists(f, path))
+        MS_ERROR(MS_ENOTFOUND, "%s has no S/N column %s (--snr-column)", ms_h5_path(f),
+                 o->snr_column);
+    MS_TRY(read_column(f, o->snr_column, MS_H5_F64, d->n, (void **)&d->snr, sizeof(double)));
+    d->use = ms_malloc("calib.use", d->n + 1);
+    d->dev = ms_malloc_array("calib.dev", d->n + 1, sizeof(double));
+    d->dof = ms_malloc_array("calib.dof", d->n + 1, sizeof(double));
+    d->col = ms_malloc_array("calib.col", d->n + 1, sizeof(double));
+    if (!d->use || !d->dev || !d->dof || !d->col) return MS_ENOMEM;
+    r->rows = (long)d->n;
+    for (size_t i = 0; i < d->n; i++) {
+        d->use[i] = (uint8_t)ms_cut_row_fitted(d->status[i], d->fit_flags[i]);
+        r->fitted += d->use[i];
+        r->grouped += d->use[i] && d->group[i] >= 0;
+    }
+    for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) {
+        char v[64], e[64];
+        snprintf(v, sizeof v, "/catalog/%s", params[k]);
+        snprintf(e, sizeof e, "/catalog/e_%s", params[k]);
+        if (!ms_h5_exists(f, v) || !ms_h5_exists(f, e)) continue;
+        MS_TRY(read_column(f, params[k], MS_H5_F64, d->n, (void **)&d->value[k], sizeof(double)));
+        snprintf(e, sizeof e, "e_%s", params[k]);
+        MS_TRY(read_column(f, e, MS_H5_F64, d->n, (void **)&d->error[k], sizeof(double)));
+    }
+    return MS_OK;
+}
+
+/* Fit every parameter that has values in fitted rows. */
+static ms_status calibrate(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_calib_result *r)
+{
+    for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) {
+        if (!d->value[k]) continue;
+        size_t with_value = 0;
+        for (size_t i = 0; i < d->n; i++)
+            with_value += d->use[i] && isfinite(d->value[k][i]) && isfinite(d->error[k][i]);
+        if (with_value == 0) continue; /* e.g. alpha_m of a 2-label emulator, rv not fitted */
+        const size_t j = r->n_params;
+        snprintf(r->name[j], sizeof r->name[j], "%s", params[k]);
+        char e[64], *units = NULL;
+        snprintf(e, sizeof e, "/catalog/e_%s", params[k]);
+        if (ms_h5_attr_get_str(f, e, "units", &units) != MS_OK) ms_error_clear();
+        snprintf(r->units[j], sizeof r->units[j], "%s", units ? units : "");
+        ms_free(units);
+        size_t n_dev;
+        MS_TRY(ms_repeat_deviations(d->n, d->group, d->value[k], d->use, o->min_obs, d->dev,
+                                    d->dof, &r->n_stars[j], &n_dev));
+        ms_status st = ms_repeat_fit_snr(d->n, d->dev, d->dof, d->snr, o->bin_width,
+                                         o->min_per_bin, &r->fit[j]);
+        if (st != MS_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", ms_error_message());
+            return ms_error_set(st, __FILE__, __LINE__, "%s: %s: %s (%zu stars with >= %zu "
+                                "observations, grouped by %s)", ms_h5_path(f), params[k], msg,
+                                r->n_stars[j], o->min_obs, o->group_by);
+        }
+        r->n_params++;
+    }
+    if (r->n_params == 0)
+        MS_ERROR(MS_EFORMAT, "%s: no fitted row has a parameter with an uncertainty to "
+                 "calibrate (%ld fitted rows)", ms_h5_path(f), r->fitted);
+    return MS_OK;
+}
+
+/* A float64 column: written in place when it exists (a second run), else created. */
+static ms_status write_column(ms_h5 *f, const char *path, size_t n, const double *v,
+                              const char *units, const char *desc)
+{
+    if (ms_h5_exists(f, path)) {
+        ms_h5_type t;
+        size_t sl;
+        int rank;
+        size_t dims[2];
+        MS_TRY(ms_h5_dset_type(f, path, &t, &sl));
+        MS_TRY(ms_h5_dims(f, path, &rank, dims));
+        if (t != MS_H5_F64 || rank != 1 || dims[0] != n)
+            MS_ERROR(MS_EFORMAT, "%s: %s exists but is not a float64 column of %zu rows",
+                     ms_h5_path(f), path, n);
+        MS_TRY(ms_h5_attr_set_str(f, path, "units", units));
+        MS_TRY(ms_h5_attr_set_str(f, path, "description", desc));
+    } else {
+        MS_TRY(ms_h5_create_dataset(f, path, MS_H5_F64, 0, 1, &n, 0, units, desc));
+    }
+    return ms_h5_write_rows(f, path, 0, n, v);
+}
+
+static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
+                             const ms_calib_result *r, size_t j)
+{
+    int k = 0;
+    while (strcmp(params[k], r->name[j]) != 0) k++;
+    const ms_repeat_fit *fit = &r->fit[j];
+    const char *p = r->name[j];
+    char path[64], desc[512];
+    for (size_t i = 0; i < d->n; i++)
+        d->col[i] = d->use[i] && isfinite(d->value[k][i]) ? ms_repeat_error(fit->a, fit->b, d->snr[i])
+                                                         : NAN;
+    snprintf(path, sizeof path, "/catalog/e_%s_repeat", p);
+    snprintf(desc, sizeof desc, "Err_repeat of %s (Z25 Eq. 9): a / %s + b from stars with >= "
+             "%zu observations (a = %.6g, b = %.6g; attributes repeat_*)", p, o->snr_column,
+             o->min_obs, fit->a, fit->b);
+    MS_TRY(write_column(f, path, d->n, d->col, r->units[j], desc));
+    const double a = fit->a, b = fit->b;
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_a", &a, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_b", &b, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_a_err", &fit->a_err, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_b_err", &fit->b_err, 1));
+    const int64_t ns = (int64_t)r->n_stars[j], no = (int64_t)fit->n_dev;
+    MS_TRY(ms_h5_attr_set_i64(f, path, "repeat_n_stars", &ns, 1));
+    MS_TRY(ms_h5_attr_set_i64(f, path, "repeat_n_obs", &no, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_snr_min", fit->snr_min, fit->n_bins));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_snr_max", fit->snr_max, fit->n_bins));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_n", fit->n, fit->n_bins));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_scatter", fit->scatter, fit->n_bins));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_inv_snr", fit->inv_snr, fit->n_bins));
+    MS_TRY(ms_h5_attr_set_str(f, path, "repeat_group_by", o->group_by));
+    MS_TRY(ms_h5_attr_set_str(f, path, "repeat_snr_column", o->snr_column));
+    /* the total: repeat and fitting errors in quadrature (Z25 Eq. 8) */
+    for (size_t i = 0; i < d->n; i++)
+        d->col[i] = sqrt(d->col[i] * d->col[i] + d->error[k][i] * d->error[k][i]);
+    snprintf(path, sizeof path, "/catalog/e_%s_total", p);
+    snprintf(desc, sizeof desc, "total uncertainty of %s (Z25 Eq. 8): sqrt(e_%s_repeat^2 + "
+             "e_%s^2)", p, p, p);
+    MS_TRY(write_column(f, path, d->n, d->col, r->units[j], desc));
+    char names[128];
+    snprintf(names, sizeof names, "e_%s_repeat,e_%s_total", p, p);
+    return ms_catalog_column_order_append(f, names);
+}
+
+static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_result *r)
+{
+    char text[4096];
+    int len = snprintf(text, sizeof text, "%s; Err_repeat = a / %s + b (Z25 Eq. 9) from the "
+                       "repeats of %ld fitted rows grouped by %s (stars with >= %zu "
+                       "observations; S/N bins of %g with >= %zu deviations);",
+                       o->command ? o->command : "mstars calibrate-errors", o->snr_column,
+                       r->grouped, o->group_by, o->min_obs, o->bin_width, o->min_per_bin);
+    for (size_t j = 0; j < r->n_params && len > 0 && (size_t)len < sizeof text; j++)
+        len += snprintf(text + len, sizeof text - (size_t)len, " %s: a = %.6g +- %.3g, b = %.6g "
+                        "+- %.3g %s, %zu stars, %zu observations, %zu bins;", r->name[j],
+                        r->fit[j].a, r->fit[j].a_err, r->fit[j].b, r->fit[j].b_err,
+                        r->units[j], r->n_stars[j], r->fit[j].n_dev, r->fit[j].n_bins);
+    return ms_h5_attr_set_str(f, "/", "error_calibration", text);
+}
+
+/* Thresholds of the cuts: those the fit recorded, else the options'. */
+static void cut_thresholds(ms_h5 *f, const ms_calib_opts *o, ms_catalog_cuts_opts *co)
+{
+    double thr[3];
+    size_t n = 0;
+    co->teff_max = o->cut_teff_max;
+    co->error_sigma = o->cut_error_sigma;
+    co->chi2_red_max = o->cut_chi2_red;
+    if (ms_h5_attr_get_f64(f, "/catalog/cut_flags", "cut_thresholds", thr, 3, &n) == MS_OK &&
+        n == 3) {
+        co->teff_max = thr[0];
+        co->error_sigma = thr[1];
+        co->chi2_red_max = thr[2];
+    } else {
+        ms_error_clear();
+    }
+}
+
+ms_status ms_catalog_calibrate_errors(const char *path, const ms_calib_opts *o,
+                                      ms_calib_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (o->min_obs < 2) MS_ERROR(MS_EINVAL, "calibrate-errors: --min-obs must be >= 2");
+    ms_h5 *f;
+    ms_status st = ms_h5_open_update_step(path, 0, STEP, &f, &r->recovered);
+    if (st == MS_EFORMAT) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ms_error_message());
+        MS_ERROR(st, "%s (calibrate-errors needs a finished catalog of mstars fit)", msg);
+    }
+    MS_TRY(st);
+    calib_data d;
+    memset(&d, 0, sizeof d);
+    st = read_inputs(f, o, &d, r);
+    if (st == MS_OK) st = calibrate(f, o, &d, r);
+    if (st != MS_OK) {
+        /* nothing written yet: a complete catalog stays complete */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", ms_error_message());
+        data_free(&d);
+        if (r->recovered)
+            ms_h5_close(f);
+        else
+            ms_h5_commit(f);
+        return ms_error_set(st, __FILE__, __LINE__, "%s", msg);
+    }
+    for (size_t j = 0; st == MS_OK && j < r->n_params; j++) st = write_param(f, o, &d, r, j);
+    if (st == MS_OK) st = write_record(f, o, r);
+    data_free(&d);
+    ms_catalog_cuts_opts co = {0, 0, 0, NULL, 0, 1, 0};
+    cut_thresholds(f, o, &co);
+    if (st == MS_OK) st = ms_catalog_cuts(f, &co, &r->cuts);
+    if (st != MS_OK) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", ms_error_message());
+        ms_h5_close(f);
+        return ms_error_set(st, __FILE__, __LINE__, "%s; %s is left incomplete: run "
+                            "calibrate-errors again", msg, path);
+    }
+    return ms_h5_commit(f);
+}

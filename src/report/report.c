@@ -1,0 +1,78 @@
+/* report.c: `mstars report` (see report.h): read the catalog, compute the numbers, draw the
+ * figures, write summary.json and summary.md. */
+#include "report_internal.h"
+
+#include "mstars/log.h"
+#include "mstars/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* mkdir -p */
+static ms_status make_dir(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        MS_ERROR(MS_EINVAL, "output folder name too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            MS_ERROR(MS_EIO, "cannot create folder %s: %s", buf, strerror(errno));
+        *p = c;
+        if (c == '\0') break;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        MS_ERROR(MS_EIO, "%s is not a folder", path);
+    return MS_OK;
+}
+
+static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r)
+{
+    MS_TRY(rp_catalog_read(o->catalog, c)); /* first: nothing is written for a bad catalog */
+    MS_TRY(make_dir(o->out_dir));
+    ms_log_info("report: %s: %zu rows", o->catalog, c->n);
+    MS_TRY(rp_counts(c, r));
+    if (o->truth) MS_TRY(rp_compare(c, o->truth, "truth", 0, r));
+    if (o->reference) MS_TRY(rp_compare(c, o->reference, "reference", o->truth ? 1 : 0, r));
+    if (!o->truth && !o->reference)
+        rp_note(r, "recovery (Fig. 14/15): no --truth or --reference table given");
+    else if (r->cmp[0].have && r->cmp[0].matched == 0)
+        rp_note(r, "recovery: no catalog row matches a row of %s by obsid", r->cmp[0].path);
+    MS_TRY(rp_residuals(c, r));
+    MS_TRY(rp_emulator(c, o->emulator, r));
+    MS_TRY(rp_spt(c, r));
+    MS_TRY(rp_figures(c, o->out_dir, r));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
+    MS_TRY(rp_write_json(c, o, r, path));
+    snprintf(path, sizeof path, "%s/summary.md", o->out_dir);
+    MS_TRY(rp_write_markdown(c, o, r, path));
+    return MS_OK;
+}
+
+ms_status ms_report_write(const ms_report_opts *o, ms_report_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!o->catalog || !o->out_dir) MS_ERROR(MS_EINVAL, "report: a catalog and --out are needed");
+    rp_catalog c;
+    memset(&c, 0, sizeof c);
+    rp_results *r = ms_calloc("report.results", 1, sizeof *r);
+    if (!r) return MS_ENOMEM;
+    ms_status st = run(o, &c, r);
+    if (st == MS_OK) {
+        s->input = r->input;
+        s->fitted = r->fitted;
+        s->flagged = r->flagged;
+        s->figures = r->n_figures;
+        s->notes = r->n_notes;
+    }
+    rp_results_free(r);
+    ms_free(r);
+    rp_catalog_free(&c);
+    return st;
+}

@@ -1,0 +1,164 @@
+/* report_internal.h: the parts of `mstars report` (private to src/report).
+ *
+ *   report_catalog.c   reads the catalog (columns that exist, attributes, repeat fits)
+ *   report_numbers.c   counts, comparisons with truth/reference, residuals, SpT, emulator
+ *   report_figures.c   the PNG figures (through plot.h)
+ *   report_write.c     summary.json and summary.md
+ *   report.c           ms_report_write: the order of the steps
+ */
+#ifndef MSTARS_REPORT_INTERNAL_H
+#define MSTARS_REPORT_INTERNAL_H
+
+#include "mstars/h5.h"
+#include "mstars/report.h"
+#include "mstars/stats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The compared parameters, in the order of summary.json. */
+enum { RP_TEFF, RP_LOGG, RP_MH, RP_ALPHA, RP_RV, RP_N_PARAMS };
+
+typedef struct {
+    const char *name;  /* catalog / table column and JSON key */
+    const char *plot;  /* PLplot label with escapes, unit included */
+    const char *symbol; /* PLplot name without the unit */
+    const char *text;  /* Markdown label */
+    const char *unit;
+    int digits;        /* decimals for the page */
+} rp_param;
+
+extern const rp_param rp_params[RP_N_PARAMS];
+
+#define RP_N_SNR_BINS 4
+extern const double rp_snr_edges[RP_N_SNR_BINS + 1]; /* 5, 10, 20, 50, inf */
+
+#define RP_MAX_FLAG_BITS 32
+#define RP_NAME_LEN 48
+
+/* Err_repeat = a / (S/N) + b of one parameter (attributes on /catalog/e_<p>_repeat). */
+typedef struct {
+    int have;
+    double a, b, n_stars;
+    size_t n_bins;
+    double *bin_min, *bin_max, *bin_n, *bin_scatter; /* [n_bins], one allocation */
+    double *bin_inv_snr; /* [n_bins] RMS 1/(S/N) of a bin (the abscissa), NULL if absent */
+    char why[200]; /* when !have: what is missing */
+} rp_repeat;
+
+typedef struct {
+    const char *path;
+    size_t n;
+    /* strings: n entries of str_len + 1 bytes (NUL-terminated) */
+    char **obsid;           /* NULL when the column is absent */
+    char **subclass;
+    double *label[RP_N_PARAMS]; /* NULL when absent */
+    double *snr_r, *gmag, *bpmag, *rpmag, *plx, *spt, *resid, *resid_emu;
+    int32_t *store_status;
+    int64_t *fit_flags, *cut_flags; /* bits (NULL when absent) */
+    char fit_names[RP_MAX_FLAG_BITS][RP_NAME_LEN]; /* "" for unnamed bits */
+    char cut_names[RP_MAX_FLAG_BITS][RP_NAME_LEN];
+    /* root attributes ("" when absent) */
+    char emulator[4096], domain_adaptation[512], version[64], git_revision[64], created[64];
+    int csn_run; /* domain adaptation recorded, or resid_sigma_emu present */
+    rp_repeat repeat[RP_N_PARAMS];
+} rp_catalog;
+
+ms_status rp_catalog_read(const char *path, rp_catalog *c);
+void rp_catalog_free(rp_catalog *c);
+
+/* ------------------------------------------------------------------ results */
+
+#define RP_MAX_REASONS 96
+#define RP_MAX_NOTES 48
+#define RP_MAX_FIGURES 16
+#define RP_NOTE_LEN 400
+
+typedef struct {
+    char name[RP_NAME_LEN + 8];
+    size_t count;
+    int informational; /* not counted as "flagged" */
+    const char *source; /* "store_status", "fit_flags" or "cut_flags" */
+} rp_reason;
+
+typedef struct {
+    int have_column;         /* catalog and table both have the parameter */
+    ms_stats_summary all;    /* fitted rows matched to the table */
+    ms_stats_summary clean;  /* the same, unflagged rows only */
+    ms_stats_summary bins[RP_N_SNR_BINS];
+} rp_cmp;
+
+/* One comparison table (truth or reference). */
+typedef struct {
+    int have;
+    char kind[16];          /* "truth" or "reference" */
+    const char *path;
+    char format[8];
+    size_t table_rows, duplicates, matched; /* matched: catalog rows with a table row */
+    rp_cmp p[RP_N_PARAMS];
+    double *ref[RP_N_PARAMS]; /* [n] table values per catalog row (NaN unmatched) */
+} rp_comparison;
+
+typedef struct {
+    /* counts */
+    size_t input, fitted, flagged, failed, skipped, clean;
+    size_t n_reasons;
+    rp_reason reasons[RP_MAX_REASONS];
+    uint8_t *is_flagged; /* [n] */
+    uint8_t *is_clean;   /* [n] fitted and not flagged */
+    /* comparisons: [0] the primary (truth when given, else reference), [1] the reference
+     * when both were given */
+    rp_comparison cmp[2];
+    /* residuals (Fig. 8) */
+    double resid_with, resid_without;          /* means; NaN when unavailable */
+    ms_stats_summary resid_with_s, resid_without_s;
+    /* emulator (Fig. 3) */
+    char emulator_path[4096];
+    size_t emu_n, emu_d;
+    char emu_names[8][32];
+    double *emu_labels;   /* [emu_n, emu_d] */
+    double *emu_accuracy; /* [emu_n] */
+    ms_stats_summary emu_s;
+    /* SpT (Fig. 13) */
+    size_t spt_n, spt_n_subclass;
+    double spt_agree1;     /* fraction |SpT - subclass| <= 1 */
+    ms_stats_summary spt_diff;
+    double *subclass_num;  /* [n] LAMOST subclass as a number on the SpT scale */
+    /* figures and notes */
+    size_t n_figures;
+    struct {
+        char file[64];
+        char key[32];
+        char caption[RP_NOTE_LEN];
+    } figures[RP_MAX_FIGURES];
+    size_t n_notes;
+    char notes[RP_MAX_NOTES][RP_NOTE_LEN];
+} rp_results;
+
+void rp_results_free(rp_results *r);
+/* Add a line to the "left out" list of the page (and the JSON "notes"); also logged. */
+void rp_note(rp_results *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* report_numbers.c */
+ms_status rp_counts(const rp_catalog *c, rp_results *r);
+/* Compare with the table at path (kind "truth" or "reference") into r->cmp[slot]. */
+ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, int slot,
+                     rp_results *r);
+ms_status rp_residuals(const rp_catalog *c, rp_results *r);
+ms_status rp_emulator(const rp_catalog *c, const char *emulator_opt, rp_results *r);
+ms_status rp_spt(const rp_catalog *c, rp_results *r);
+/* LAMOST subclass text ("M3", "K7", "dM2.5") on the SpT scale (-2 K5, -1 K7, 0..9 M0..M9);
+ * NaN for anything else. */
+double rp_subclass_number(const char *s);
+
+/* report_figures.c: each returns MS_OK when it drew its figure or left it out with a note;
+ * an error only for a failure to write. */
+ms_status rp_figures(const rp_catalog *c, const char *out_dir, rp_results *r);
+
+/* report_write.c */
+ms_status rp_write_json(const rp_catalog *c, const ms_report_opts *o, const rp_results *r,
+                        const char *path);
+ms_status rp_write_markdown(const rp_catalog *c, const ms_report_opts *o,
+                            const rp_results *r, const char *path);
+
+#endif
