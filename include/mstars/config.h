@@ -140,6 +140,10 @@ typedef struct {
     long batch_size;           /* spectra advanced together (one network call per step) */
     char gradient[16];         /* auto | vjp | jacobian */
     int fit_rv;                /* fit a residual velocity with the labels */
+    int csn_fit_rv;            /* with a CSN: refit the residual velocity in the observed
+                                  domain (Z25 keeps the emulator fit's) */
+    int synthetic_start;       /* with a CSN: start the observed-domain fit from the fit of
+                                  the emulator to CSN_obs->synth(F_obs) (Z25 3.5 step 1) */
     double rv_window;          /* km/s, |dv| bound when the pipeline RV is known */
     double rv_scan_range;      /* km/s, wide scan when it is missing or the fit hits the window */
     double rv_scan_step;       /* km/s */

@@ -34,6 +34,7 @@ typedef struct {
     const char *out;       /* the catalog to write */
     const char *command;   /* command line (provenance) */
     int resume;            /* continue an interrupted run from its journals */
+    size_t limit;          /* > 0: fit only the first `limit` rows of the store (trials) */
 } ms_survey_opts;
 
 typedef struct {

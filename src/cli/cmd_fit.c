@@ -17,6 +17,7 @@ static const ms_cli_opt opts[] = {
     {"csn", "FILE", "a Cycle-StarNet model (mstars train-csn, on the same emulator): final fit in "
                     "the observed domain", 0},
     {"resume", NULL, "continue an interrupted run of the same catalog from its journals", 0},
+    {"limit", "N", "fit only the first N rows of the store (a trial run; the catalog has N rows)", 0},
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0 "
                                "(overrides run.max_runtime)", 0},
     {NULL, NULL, NULL, 0},
@@ -36,17 +37,30 @@ static int run(ms_cli_ctx *ctx)
         }
         cfg.run.max_runtime = v;
     }
+    long limit = 0;
+    const char *lim = ms_cli_get(ctx, "limit");
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (end == lim || *end || limit < 1) {
+            if (ms_par_rank() == 0)
+                fprintf(stderr, "mstars fit: --limit '%s' is not a positive number of rows\n", lim);
+            return 2;
+        }
+    }
     char command[4096];
     const char *csn = ms_cli_get(ctx, "csn");
-    snprintf(command, sizeof command, "mstars fit --spectra %s --emulator %s --out %s%s%s%s%s%s",
+    char limit_text[48] = "";
+    if (limit) snprintf(limit_text, sizeof limit_text, " --limit %ld", limit);
+    snprintf(command, sizeof command, "mstars fit --spectra %s --emulator %s --out %s%s%s%s%s%s%s",
              ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "out"),
              csn ? " --csn " : "", csn ? csn : "",
-             ms_cli_flag(ctx, "resume") ? " --resume" : "", ctx->config_path ? " --config " : "",
+             limit_text, ms_cli_flag(ctx, "resume") ? " --resume" : "", ctx->config_path ? " --config " : "",
              ctx->config_path ? ctx->config_path : "");
     ms_workq_install_signal_handlers();
     if (ms_par_bind(cfg.general.blas_threads, NULL) != MS_OK) return ms_cli_fail("fit");
     ms_survey_opts o = {ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"), csn,
-                        ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume")};
+                        ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"), (size_t)limit};
     ms_survey_summary s;
     if (ms_survey_fit(&cfg, &o, &s) != MS_OK) return ms_cli_fail("fit");
     double rate = s.seconds > 0 ? (double)(s.fitted + s.skipped) / s.seconds : 0.0;
@@ -80,7 +94,9 @@ const ms_cli_cmd ms_cmd_fit = {
     "or reaches --max-runtime (or receives SIGTERM, e.g. from Slurm's --signal) continues with "
     "--resume, losing no row and computing none twice. Rows whose store status is not 0 are "
     "kept, flagged, with NaN labels. With --csn the emulator-only fit (which gives the RV) "
-    "is followed by the final fit of Z25 in the observed domain, CSN_synth->obs(Payne(labels)) "
-    "with each star's split code, started from the emulator-only labels at their velocity; "
-    "the columns teff_emu .. alpha_m_emu and chi2_emu keep the emulator-only fit.",
+    "is followed by the two fits of Z25 3.5: the emulator against CSN_obs->synth(F_obs) (the "
+    "start, fit.synthetic_start) and the final fit in the observed domain, "
+    "CSN_synth->obs(Payne(labels)) with each star's split code at the emulator fit's velocity "
+    "(fit.csn_fit_rv refits it); the columns teff_emu .. alpha_m_emu, chi2_emu and "
+    "resid_sigma_emu keep the emulator-only fit.",
     opts, 1, run};

@@ -30,8 +30,9 @@ typedef struct {
     double gmag, bpmag, rpmag, plx, e_plx, ruwe;
     double rv, e_rv, rv_init, dv;
     double label[4], error[4], start[4]; /* teff, logg, m_h, alpha_m */
-    double chi2, chi2_red;
-    double emu_label[4], chi2_emu; /* the emulator-only fit (with --csn) */
+    double chi2, chi2_red, resid_sigma;
+    double emu_label[4], chi2_emu, resid_sigma_emu; /* the emulator-only fit (with --csn) */
+    double chi2_synth;             /* the synthetic-domain fit (with --csn) */
     double halpha_ew, e_halpha_ew, tio5, spt;   /* value-added (method.md 7) */
     char spt_label[8];
     int32_t n_pix_fit, iterations, evaluations, store_status, activity, vbflag;
@@ -84,13 +85,15 @@ static const ms_catalog_column columns[] = {
      "spectral subtype as text, e.g. M3.5 (empty when spt is -9999)"},
     C("vbflag", MS_H5_I32, vbflag, "",
       "1 variable candidate, 2 binary candidate, 0 neither (input catalog); -1 no flags given"),
-    L("teff_start", 0, start, "K", "Teff where the final fit started (pre-search best, or the "
-      "emulator-only fit with --csn)"),
+    L("teff_start", 0, start, "K", "Teff where the final fit started (pre-search best; with "
+      "--csn the synthetic-domain fit to CSN_obs->synth(F_obs), Z25 3.5)"),
     L("logg_start", 1, start, "dex", "log g where the final fit started (see teff_start)"),
     L("m_h_start", 2, start, "dex", "[M/H] where the final fit started"),
     L("alpha_m_start", 3, start, "dex", "[alpha/M] where the final fit started"),
     C("chi2", MS_H5_F64, chi2, "", "chi^2 over the fitted pixels"),
     C("chi2_red", MS_H5_F64, chi2_red, "", "chi^2 / (pixels - parameters)"),
+    C("resid_sigma", MS_H5_F64, resid_sigma, "",
+      "mean |F_obs - F_model| / sigma over the fitted pixels (Z25 Fig. 8)"),
     C("n_pix_fit", MS_H5_I32, n_pix_fit, "", "pixels in chi^2"),
     C("iterations", MS_H5_I32, iterations, "", "L-BFGS-B iterations"),
     C("evaluations", MS_H5_I32, evaluations, "", "chi^2 and gradient evaluations"),
@@ -113,6 +116,11 @@ static const ms_catalog_column csn_columns[] = {
     L("m_h_emu", 2, emu_label, "dex", "[M/H] of the emulator-only fit"),
     L("alpha_m_emu", 3, emu_label, "dex", "[alpha/M] of the emulator-only fit"),
     C("chi2_emu", MS_H5_F64, chi2_emu, "", "chi^2 of the emulator-only fit"),
+    C("resid_sigma_emu", MS_H5_F64, resid_sigma_emu, "",
+      "mean |F_obs - F_model| / sigma of the emulator-only fit (no domain adaptation)"),
+    C("chi2_synth", MS_H5_F64, chi2_synth, "",
+      "chi^2 of the synthetic-domain fit (emulator vs CSN_obs->synth(F_obs), observed ivar; "
+      "NaN with fit.synthetic_start = false)"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -140,6 +148,12 @@ typedef struct {
     ms_catalog *cat;
     ms_fitter *fitter;
     ms_fitter *csn_fitter;             /* --csn: the observed-domain fit, or NULL */
+    ms_fitter *synth_fitter;           /* --csn: the synthetic-domain fit (fixed dv), or NULL */
+    const ms_csn *csn_net;
+    ms_csn_ws *csn_ws;                 /* the obs->synth transfer */
+    float *osflux;                     /* [chunk, n_pix] CSN_obs->synth(F_obs) */
+    ms_fit_result *synth_res;          /* [chunk] */
+    float *model_fit, *model_emu;      /* [chunk, n_pix] best-fit models (final, emulator-only) */
     double *csn_start, *csn_dv;        /* [chunk, D], [chunk] its start labels and fixed dv */
     ms_fit_result *csn_res;            /* [chunk] */
     size_t n_rows, chunk, n_pix, n_labels;
@@ -196,6 +210,7 @@ static ms_status state_alloc(survey_state *s)
     ALLOC(s->cont, c * np);
     ALLOC(s->var_flag, c);
     ALLOC(s->bin_flag, c);
+    ALLOC(s->model_fit, c * np);
 #undef ALLOC
     return MS_OK;
 }
@@ -206,7 +221,7 @@ static void state_free(survey_state *s)
                     s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
                     s->mask, s->csn_start, s->csn_dv, s->csn_res, s->cont, s->var_flag,
-                    s->bin_flag};
+                    s->bin_flag, s->osflux, s->synth_res, s->model_fit, s->model_emu};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
 }
 
@@ -303,9 +318,58 @@ static void fill_result(survey_state *s, cat_row *r, const ms_fit_result *fr)
 static void fill_unfitted(cat_row *r)
 {
     for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = r->emu_label[k] = NAN;
-    r->chi2_emu = NAN;
+    r->chi2_emu = r->chi2_synth = r->resid_sigma = r->resid_sigma_emu = NAN;
     r->rv = r->e_rv = r->dv = r->chi2 = r->chi2_red = NAN;
     r->fit_flags = MS_FIT_BAD_INPUT;
+}
+
+/* Mean |F_obs - F_model| / sigma over the pixels of usable row k that the fit used (ivar
+ * > 0, finite flux, outside the fit mask, model defined): Z25's residual in units of the
+ * flux uncertainty (Fig. 8; 2.0 -> 1.68 with the domain adaptation). NaN when none. */
+static double resid_over_sigma(const survey_state *s, size_t k, const float *model)
+{
+    const float *f = s->fflux + k * s->n_pix, *iv = s->fivar + k * s->n_pix;
+    double sum = 0.0;
+    size_t n = 0;
+    for (size_t p = 0; p < s->n_pix; p++) {
+        if (s->mask[p] || !(iv[p] > 0.0f) || !isfinite(iv[p]) || !isfinite(f[p]) ||
+            !isfinite(model[p]))
+            continue;
+        sum += fabs((double)f[p] - (double)model[p]) * sqrt((double)iv[p]);
+        n++;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+/* Z25 3.5 with a CSN, after the emulator-only fit of the m usable rows (s->res: RV and
+ * labels). Step 1 (fit.synthetic_start): the synthetic-domain fit, the emulator against
+ * CSN_obs->synth(F_obs) at the emulator fit's velocity, weighted by the observed ivar (Z25
+ * writes the plain norm; the weights keep masked and noisy pixels out). Step 2: the
+ * observed-domain fit of CSN_synth->obs(Payne(y)) to F_obs from there, z_sp of the star
+ * fixed, same velocity. Results in s->synth_res and s->csn_res, the model in s->model_fit. */
+static ms_status fit_observed_domain(survey_state *s, size_t m)
+{
+    const size_t D = s->n_labels, np = s->n_pix;
+    for (size_t k = 0; k < m; k++) {
+        for (size_t j = 0; j < D; j++) s->csn_start[k * D + j] = s->res[k].labels[j];
+        s->csn_dv[k] = isfinite(s->res[k].dv) ? s->res[k].dv : 0.0;
+    }
+    if (s->synth_fitter) {
+        const size_t bmax = (size_t)s->cfg->fit.batch_size;
+        for (size_t i0 = 0; i0 < m; i0 += bmax) {
+            const size_t B = m - i0 < bmax ? m - i0 : bmax;
+            MS_TRY(ms_csn_transfer_o2s(s->csn_net, s->csn_ws, s->fflux + i0 * np, B,
+                                       s->osflux + i0 * np));
+        }
+        ms_fit_input sin = {m, s->osflux, s->fivar, s->mask, s->frv, s->fknown, s->csn_start, s->csn_dv};
+        MS_TRY(ms_fit_batch(s->synth_fitter, &sin, s->synth_res, NULL));
+        /* a failed synthetic-domain fit leaves the emulator-only start */
+        for (size_t k = 0; k < m; k++)
+            if (!(s->synth_res[k].flags & MS_FIT_FAILED))
+                for (size_t j = 0; j < D; j++) s->csn_start[k * D + j] = s->synth_res[k].labels[j];
+    }
+    ms_fit_input in = {m, s->fflux, s->fivar, s->mask, s->frv, s->fknown, s->csn_start, s->csn_dv};
+    return ms_fit_batch(s->csn_fitter, &in, s->csn_res, s->model_fit);
 }
 
 /* One chunk of work (ms_workq_fn). */
@@ -331,35 +395,30 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
     }
     if (m > 0) {
         ms_fit_input in = {m, s->fflux, s->fivar, s->mask, s->frv, s->fknown, NULL, NULL};
-        MS_TRY(ms_fit_batch(s->fitter, &in, s->res, NULL));
+        MS_TRY(ms_fit_batch(s->fitter, &in, s->res, s->model_emu ? s->model_emu : s->model_fit));
     }
-    if (m > 0 && s->csn_fitter) {
-        /* Z25: the final fit in the observed domain, CSN_s2o(Payne(y); z_sp), from the
-         * emulator-only labels, at that fit's velocity (held fixed: fit_rv off) */
-        const size_t D = s->n_labels;
-        for (size_t k = 0; k < m; k++) {
-            for (size_t j = 0; j < D; j++) s->csn_start[k * D + j] = s->res[k].labels[j];
-            s->csn_dv[k] = isfinite(s->res[k].dv) ? s->res[k].dv : 0.0;
-        }
-        ms_fit_input in = {m, s->fflux, s->fivar, s->mask, s->frv, s->fknown, s->csn_start, s->csn_dv};
-        MS_TRY(ms_fit_batch(s->csn_fitter, &in, s->csn_res, NULL));
-    }
+    if (m > 0 && s->csn_fitter) MS_TRY(fit_observed_domain(s, m));
     for (size_t k = 0; k < m; k++) {
         cat_row *r = &s->rows[s->usable[k]];
         for (int q = 0; q < 4; q++) r->emu_label[q] = NAN;
-        r->chi2_emu = NAN;
+        r->chi2_emu = r->chi2_synth = r->resid_sigma_emu = NAN;
         if (s->csn_fitter) {
             for (size_t j = 0; j < s->n_labels; j++)
                 if (s->label_slot[j] >= 0) r->emu_label[s->label_slot[j]] = s->res[k].labels[j];
             r->chi2_emu = s->res[k].chi2;
+            r->resid_sigma_emu = resid_over_sigma(s, k, s->model_emu + k * np);
+            if (s->synth_fitter) r->chi2_synth = s->synth_res[k].chi2;
             const double dv = s->res[k].dv, rv = s->res[k].rv, erv = s->res[k].rv_err;
             s->res[k] = s->csn_res[k];
-            /* the velocity is the emulator fit's (the CSN fit holds it fixed) */
-            s->res[k].dv = dv;
-            s->res[k].rv = rv;
-            s->res[k].rv_err = erv;
+            if (!s->cfg->fit.csn_fit_rv) {
+                /* the velocity is the emulator fit's (the CSN fit held it fixed) */
+                s->res[k].dv = dv;
+                s->res[k].rv = rv;
+                s->res[k].rv_err = erv;
+            }
         }
         fill_result(s, r, &s->res[k]);
+        r->resid_sigma = resid_over_sigma(s, k, s->model_fit + k * np);
         s->fitted++;
         if (s->res[k].flags & MS_FIT_FAILED) {
             s->failed++;
@@ -504,6 +563,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         size_t dims[2];
         st = ms_h5_dims(s.store, "/spectra/flux", &rank, dims);
         s.n_rows = dims[0];
+        if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
         if (st == MS_OK && ms_h5_attr_get_str(s.store, "/", "created", &store_created) != MS_OK)
             store_created = NULL;
     }
@@ -535,8 +595,29 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         if (st == MS_OK) st = ms_fit_model_csn(&e, &csn_net, (size_t)cfg->fit.batch_size, &csn_model);
         if (st == MS_OK) {
             ms_cfg_fit fc = cfg->fit;
-            fc.fit_rv = 0; /* the velocity of the emulator-only fit is kept */
+            /* Z25: the velocity of the emulator-only fit is kept; fit.csn_fit_rv refits it
+             * in the observed domain (from there, within the same window) */
+            fc.fit_rv = cfg->fit.fit_rv && cfg->fit.csn_fit_rv;
             st = ms_fitter_alloc(&fc, &csn_model, &s.csn_fitter);
+        }
+        if (st == MS_OK && cfg->fit.synthetic_start) {
+            /* the synthetic-domain fit: the emulator from a given start at a fixed velocity
+             * (no pre-search bank needed) */
+            ms_cfg_fit fc = cfg->fit;
+            fc.fit_rv = 0;
+            fc.presearch_points = 0;
+            s.csn_net = &csn_net;
+            st = ms_fitter_alloc(&fc, &model, &s.synth_fitter);
+            if (st == MS_OK) st = ms_csn_ws_alloc(&csn_net, (size_t)cfg->fit.batch_size, &s.csn_ws);
+            if (st == MS_OK) {
+                s.osflux = ms_malloc_array("survey.osflux", s.chunk * s.n_pix, sizeof(float));
+                s.synth_res = ms_calloc("survey.synth_res", s.chunk, sizeof(ms_fit_result));
+                if (!s.osflux || !s.synth_res) st = MS_ENOMEM;
+            }
+        }
+        if (st == MS_OK) {
+            s.model_emu = ms_malloc_array("survey.model_emu", s.chunk * s.n_pix, sizeof(float));
+            if (!s.model_emu) st = MS_ENOMEM;
         }
         if (st == MS_OK) {
             s.csn_start = ms_malloc_array("survey.csn_start", s.chunk * (s.n_labels ? s.n_labels : 1), sizeof(double));
@@ -616,6 +697,8 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     if (s.fitter) ms_fitter_free(s.fitter);
     ms_fit_model_free(&model);
     if (s.csn_fitter) ms_fitter_free(s.csn_fitter);
+    if (s.synth_fitter) ms_fitter_free(s.synth_fitter);
+    ms_csn_ws_free(s.csn_ws);
     ms_fit_model_free(&csn_model);
     if (have_csn) {
         ms_csn_free(&csn_net);

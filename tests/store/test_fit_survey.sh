@@ -10,7 +10,7 @@
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
-work=$(mktemp -d)
+work=${KEEP_DIR:-$(mktemp -d)}
 trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
 fails=0
 check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
@@ -139,8 +139,30 @@ check "fit --csn: chi2_emu == the emulator-only chi2" \
   same_values "$work/cat1.h5" "$work/catcsn.h5" /catalog/chi2 /catalog/chi2_emu
 check "fit --csn: RV of the emulator-only fit" \
   h5diff -q -p 1e-5 "$work/cat1.h5" "$work/catcsn.h5" /catalog/rv /catalog/rv
-check "fit --csn: every column present" sh -c "h5ls '$work/catcsn.h5/catalog' | grep -c . | grep -qx $(( $(h5ls "$work/cat1.h5/catalog" | grep -c .) + 5 ))"
-check "fit --csn: domain_adaptation names the CSN" sh -c "h5dump -a /domain_adaptation '$work/catcsn.h5' | grep -q 'Cycle-StarNet.*csn.h5'"
+check "fit --csn: every column present (7 more)" sh -c "h5ls '$work/catcsn.h5/catalog' | grep -c . | grep -qx $(( $(h5ls "$work/cat1.h5/catalog" | grep -c .) + 7 ))"
+check "fit --csn: resid_sigma_emu == the emulator-only resid_sigma" \
+  same_values "$work/cat1.h5" "$work/catcsn.h5" /catalog/resid_sigma /catalog/resid_sigma_emu
+# every fitted row: a finite residual (mean |r|/sigma: >= 0.3 even for a perfect model; this
+# tiny CSN fits badly, so no upper bound that means much) and a synthetic-domain chi^2;
+# unusable store rows: NaN
+paste <(values "$work/catcsn.h5" /catalog/store_status) <(values "$work/catcsn.h5" /catalog/resid_sigma) \
+      <(values "$work/catcsn.h5" /catalog/chi2_synth) > "$work/rs.txt"
+check "fit --csn: resid_sigma > 0.3 and chi2_synth finite for every fitted row" awk '
+  $1 == 0 { n++; ok += ($2 > 0.3 && $2 < 1e3 && $3 > 0 && $3 != "nan") }
+  $1 != 0 { bad += ($2 != "nan" || $3 != "nan") } END { exit !(n > 0 && ok == n && bad == 0) }' "$work/rs.txt"
+export -f values same_values
+mpi 2 "${fit[@]}" --csn "$work/csn.h5" --set fit.synthetic_start=false --out "$work/catcsn0.h5" >/dev/null
+check "fit --csn, synthetic_start off: the final fit starts at the emulator-only labels" \
+  same_values "$work/catcsn0.h5" "$work/catcsn0.h5" /catalog/teff_start /catalog/teff_emu
+check "fit --csn, synthetic_start off: chi2_synth all NaN" bash -c \
+  "! values '$work/catcsn0.h5' /catalog/chi2_synth | grep -qvx nan"
+check "fit --csn, synthetic_start on: starts differ from the emulator-only labels" bash -c \
+  "! same_values '$work/catcsn.h5' '$work/catcsn.h5' /catalog/teff_start /catalog/teff_emu"
+mpi 2 "${fit[@]}" --limit 10 --out "$work/cat10.h5" >/dev/null
+check "fit --limit 10: a catalog of 10 rows" bash -c "h5ls '$work/cat10.h5/catalog/teff' | grep -q 'Dataset {10}'"
+check "fit --limit 10: the first 10 rows of the full run" bash -c \
+  "diff <(values '$work/cat1.h5' /catalog/teff | head -10) <(values '$work/cat10.h5' /catalog/teff)"
+check "fit --csn: domain_adaptation names the CSN" bash -c "h5dump -a /domain_adaptation '$work/catcsn.h5' | grep -q 'Cycle-StarNet.*csn.h5'"
 "$exe" train-emulator "${opts[@]}" --set emulator.epochs=2 --grid "$work/grid.h5" --out "$work/emu2.h5" >/dev/null 2>&1
 "$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu2.h5" --csn "$work/csn.h5" \
   --out "$work/z.h5" >/dev/null 2>"$work/err.txt"
