@@ -6,7 +6,7 @@
 #   benchmarks/rehearsal.sh N_STARS [RANKS] [WORKDIR]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-exe=$root/build/src/mstars
+exe=${MSTARS:-$root/build/src/mstars}
 n=${1:?number of stars}; ranks=${2:-2}; work=${3:-$(mktemp -d)}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 cfg=(--config "$root/config/mock-small.cfg" --set simulate.n_stars="$n" --set emulator.epochs=100
