@@ -26,8 +26,15 @@
  *                      repeat_bin_snr_max, repeat_bin_n, repeat_bin_scatter,
  *                      repeat_bin_inv_snr (double arrays, one value per S/N bin used),
  *                      repeat_group_by, repeat_snr_column (text)
- *   e_<p>_total        sqrt(e_<p>_repeat^2 + e_<p>^2)
- * and the root attribute error_calibration (text: a, b and counts per parameter). */
+ *   e_<p>_total        sqrt(e_<p>_repeat^2 + e_<p>^2 + sys_p^2) (combine z25, Z25 Eq. 8) or
+ *                      sqrt(max(e_<p>_repeat, e_<p>)^2 + sys_p^2) (combine max); attributes
+ *                      combine (text), sys_floor, sys_bias (mean or median fit - reference,
+ *                      NaN without one), sys_spread0 (the normalised spread without the
+ *                      floor), sys_fraction (double), sys_n, sys_n_matched, sys_n_clipped
+ *                      (int64), sys_reference, sys_spread, sys_split (text); sys_floor = 0
+ *                      and sys_n = 0 without a reference (sys_errors.h)
+ * and the root attribute error_calibration (text: a, b, the floors and counts per
+ * parameter). */
 #ifndef MSTARS_CATALOG_POST_H
 #define MSTARS_CATALOG_POST_H
 
@@ -35,6 +42,7 @@
 #include "mstars/errors.h"
 #include "mstars/h5.h"
 #include "mstars/status.h"
+#include "mstars/sys_errors.h"
 
 #include <stddef.h>
 
@@ -80,6 +88,12 @@ typedef struct {
     const char *command;    /* recorded in error_calibration */
     /* cut thresholds when the catalog has none recorded (cut_thresholds attribute) */
     double cut_teff_max, cut_error_sigma, cut_chi2_red;
+    int combine_max;        /* 0: z25 quadrature sum of repeat and fitting; 1: their max */
+    /* the systematic floor against a reference table (CSV or FITS with obsid and any of
+     * the parameters, optionally e_<p>; table.h); NULL: none */
+    const char *reference;
+    double reference_fraction; /* stars (by group id) used for the floor: u(id) < it */
+    ms_sys_spread spread;      /* the spread the floor sets to 1 */
 } ms_calib_opts;
 
 typedef struct {
@@ -91,9 +105,18 @@ typedef struct {
     long rows, fitted, grouped;            /* catalog rows, fitted rows, fitted rows with an id */
     int recovered;                         /* an interrupted run was repaired */
     ms_catalog_cuts_summary cuts;
+    /* the reference (o->reference): its rows, catalog rows matched by obsid, duplicates */
+    size_t ref_rows, ref_matched, ref_duplicates;
+    int sys_have[MS_CALIB_MAX_PARAMS];       /* the reference has the parameter, a floor fit */
+    ms_sys_floor sys[MS_CALIB_MAX_PARAMS];   /* the floor (0 without a reference) */
+    size_t sys_matched[MS_CALIB_MAX_PARAMS]; /* fitted rows with a reference value (all stars) */
 } ms_calib_result;
 
-/* Serial. Refuses a catalog that is not complete (except one left incomplete by an
+/* Serial. With o->reference, the fitted rows are joined to the table by obsid and each
+ * parameter the table has gets a floor (sys_errors.h) from the rows of the stars with
+ * u(group) < o->reference_fraction, at least 10 of them (MS_ENOPROG otherwise; a table
+ * without obsid, without parameter columns or matching no row is refused too). Refuses a
+ * catalog that is not complete (except one left incomplete by an
  * interrupted calibrate-errors, which is repaired). Computes everything before it
  * modifies the file; while it writes, the catalog's complete attribute is 0 (and
  * updating = "calibrate-errors"); complete = 1 is written last. A second run replaces the

@@ -1,5 +1,6 @@
 /* cmd_calibrate_errors.c: `mstars calibrate-errors --catalog catalog.h5`: Err_repeat and
- * Err_total (Z25 Eq. 8-9) from repeat observations (catalog_post.h, errors.h). */
+ * Err_total (Z25 Eq. 8-9) from repeat observations, optionally with a systematic floor
+ * from a reference table (catalog_post.h, errors.h, sys_errors.h). */
 #include "cli.h"
 #include "mstars/catalog_post.h"
 #include "mstars/log.h"
@@ -8,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const ms_cli_opt opts[] = {
     {"catalog", "FILE", "the catalog of mstars fit (HDF5), updated in place", 1},
@@ -17,6 +19,14 @@ static const ms_cli_opt opts[] = {
     {"snr-column", "COLUMN", "the S/N of each spectrum (default snr_r)", 0},
     {"bin-width", "SNR", "width of the S/N bins (default 10, Z25)", 0},
     {"min-per-bin", "N", "deviations a S/N bin needs to enter the fit (default 10)", 0},
+    {"combine", "z25|max", "Err_total from the repeat and fitting errors: z25 = their "
+                           "quadrature sum (default, Z25 Eq. 8), max = the larger one", 0},
+    {"reference", "FILE", "CSV or FITS table with obsid and any of teff, logg, m_h, alpha_m, "
+                          "rv (and e_<p>): adds a systematic floor in quadrature", 0},
+    {"reference-fraction", "F", "use the stars (by --group-by id) with u(id) < F for the "
+                                "floor, leaving the rest for a check (default 1: all)", 0},
+    {"floor-spread", "clipped|mad", "the spread the floor makes 1: the 5-sigma clipped RMS "
+                                    "(default) or 1.4826 MAD", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -38,6 +48,58 @@ static int number(const ms_cli_ctx *ctx, const char *name, double dflt, double m
     return 1;
 }
 
+/* --combine, --reference-fraction, --floor-spread; 0 and a message when invalid. */
+static int reference_opts(const ms_cli_ctx *ctx, ms_calib_opts *o)
+{
+    const char *c = ms_cli_get(ctx, "combine"), *sp = ms_cli_get(ctx, "floor-spread");
+    if (c && strcmp(c, "z25") != 0 && strcmp(c, "max") != 0) {
+        fprintf(stderr, "mstars calibrate-errors: --combine '%s' must be z25 or max\n", c);
+        return 0;
+    }
+    o->combine_max = c && strcmp(c, "max") == 0;
+    if (!o->reference && (ms_cli_get(ctx, "reference-fraction") || sp)) {
+        fprintf(stderr, "mstars calibrate-errors: --reference-fraction and --floor-spread "
+                        "need --reference FILE\n");
+        return 0;
+    }
+    if (!number(ctx, "reference-fraction", 1.0, 0.0, 0, &o->reference_fraction)) return 0;
+    if (!(o->reference_fraction > 0.0 && o->reference_fraction <= 1.0)) {
+        fprintf(stderr, "mstars calibrate-errors: --reference-fraction %g must be > 0 and "
+                        "<= 1\n", o->reference_fraction);
+        return 0;
+    }
+    if (sp) {
+        const int how = ms_sys_spread_parse(sp);
+        if (how < 0) {
+            fprintf(stderr, "mstars calibrate-errors: --floor-spread '%s' must be clipped or "
+                            "mad\n", sp);
+            return 0;
+        }
+        o->spread = (ms_sys_spread)how;
+    }
+    return 1;
+}
+
+static void print_floor(const ms_calib_opts *o, const ms_calib_result *r)
+{
+    printf("systematic floor from %s (%zu rows, %zu catalog rows matched by obsid%s; %s "
+           "spread; stars with u(%s) < %g):\n", o->reference, r->ref_rows, r->ref_matched,
+           r->ref_duplicates ? ", repeated obsids: the first row" : "",
+           ms_sys_spread_name(o->spread), o->group_by, o->reference_fraction);
+    printf("  %-8s %-6s %12s %12s %10s %8s %8s %8s\n", "param", "units", "sys", "bias",
+           "spread0", "used", "matched", "clipped");
+    for (size_t j = 0; j < r->n_params; j++) {
+        const ms_sys_floor *f = &r->sys[j];
+        if (!r->sys_have[j]) {
+            printf("  %-8s %-6s (the reference has no column %s)\n", r->name[j], r->units[j],
+                   r->name[j]);
+            continue;
+        }
+        printf("  %-8s %-6s %12.5g %12.5g %10.4g %8zu %8zu %8zu\n", r->name[j], r->units[j],
+               f->floor, f->bias, f->spread0, f->n, r->sys_matched[j], f->n_clipped);
+    }
+}
+
 static void print_result(const char *path, const ms_calib_opts *o, const ms_calib_result *r)
 {
     printf("calibrate-errors: %s: %ld rows, %ld fitted, %ld of them with a %s%s\n", path,
@@ -53,6 +115,10 @@ static void print_result(const char *path, const ms_calib_opts *o, const ms_cali
                r->name[j], r->units[j], f->a, f->a_err, f->b, f->b_err, r->n_stars[j], f->n_dev,
                f->n_bins, ms_repeat_error(f->a, f->b, 10.0), ms_repeat_error(f->a, f->b, 100.0));
     }
+    if (o->reference) print_floor(o, r);
+    printf("Err_total = sqrt(%s%s)\n",
+           o->combine_max ? "max(Err_repeat, Err_fitting)^2" : "Err_repeat^2 + Err_fitting^2",
+           o->reference ? " + sys^2" : "");
     printf("cut_flags recomputed with the total errors: %ld of %ld fitted rows flagged "
            "(teff_hot %ld, at_boundary %ld, error_outlier %ld, chi2_high %ld)\n",
            r->cuts.flagged, r->cuts.fitted, r->cuts.count[0], r->cuts.count[1],
@@ -77,14 +143,28 @@ static int run(ms_cli_ctx *ctx)
         return 2;
     const char *path = ms_cli_get(ctx, "catalog");
     const ms_cfg_fit *fc = &ctx->cfg.fit;
-    ms_calib_opts o = {ms_cli_get(ctx, "group-by") ? ms_cli_get(ctx, "group-by") : "source_id",
-                       ms_cli_get(ctx, "snr-column") ? ms_cli_get(ctx, "snr-column") : "snr_r",
-                       (size_t)min_obs, width, (size_t)min_bin, NULL,
-                       fc->cut_teff_max, fc->cut_error_sigma, fc->cut_chi2_red};
+    ms_calib_opts o = {
+        .group_by = ms_cli_get(ctx, "group-by") ? ms_cli_get(ctx, "group-by") : "source_id",
+        .snr_column = ms_cli_get(ctx, "snr-column") ? ms_cli_get(ctx, "snr-column") : "snr_r",
+        .min_obs = (size_t)min_obs,
+        .bin_width = width,
+        .min_per_bin = (size_t)min_bin,
+        .cut_teff_max = fc->cut_teff_max,
+        .cut_error_sigma = fc->cut_error_sigma,
+        .cut_chi2_red = fc->cut_chi2_red,
+        .reference = ms_cli_get(ctx, "reference"),
+        .spread = MS_SYS_CLIPPED,
+    };
+    if (!reference_opts(ctx, &o)) return 2;
     char command[4096];
-    snprintf(command, sizeof command, "mstars calibrate-errors --catalog %s --group-by %s "
-             "--min-obs %zu --snr-column %s --bin-width %g --min-per-bin %zu", path, o.group_by,
-             o.min_obs, o.snr_column, o.bin_width, o.min_per_bin);
+    int len = snprintf(command, sizeof command, "mstars calibrate-errors --catalog %s --group-by "
+                       "%s --min-obs %zu --snr-column %s --bin-width %g --min-per-bin %zu "
+                       "--combine %s", path, o.group_by, o.min_obs, o.snr_column, o.bin_width,
+                       o.min_per_bin, o.combine_max ? "max" : "z25");
+    if (o.reference && len > 0 && (size_t)len < sizeof command)
+        snprintf(command + len, sizeof command - (size_t)len, " --reference %s "
+                 "--reference-fraction %.17g --floor-spread %s", o.reference,
+                 o.reference_fraction, ms_sys_spread_name(o.spread));
     o.command = command;
     ms_calib_result r;
     ms_status st = ms_catalog_calibrate_errors(path, &o, &r);
@@ -105,7 +185,14 @@ const ms_cli_cmd ms_cmd_calibrate_errors = {
     "--bin-width), takes the scatter of each bin with at least --min-per-bin deviations and "
     "fits Err_repeat = a / (S/N) + b (weighted least squares, a, b >= 0). Writes "
     "e_<p>_repeat and e_<p>_total = sqrt(e_<p>_repeat^2 + e_<p>^2) into the catalog (with the "
-    "fit and its bins as attributes), records the calibration in the root attribute "
+    "fit and its bins as attributes). --combine max takes the larger of the two instead of "
+    "the quadrature sum (the repeat scatter already contains the fitting noise). With "
+    "--reference, the fitted rows are joined to the table by obsid and each parameter gets a "
+    "constant floor sys >= 0 that makes the spread of (fit - ref - bias) / sqrt(Err_total^2 + "
+    "sys^2 + e_ref^2) equal to 1 (5-sigma clipped RMS, or 1.4826 MAD with --floor-spread mad; "
+    "0 when it is already <= 1), using only the stars whose hashed id u(id) is below "
+    "--reference-fraction so that the others can check it; e_<p>_total then includes sys^2 "
+    "(attributes sys_* of e_<p>_total). Records the calibration in the root attribute "
     "error_calibration, and recomputes cut_flags with the total errors. The catalog is marked "
     "incomplete while it is modified; an interrupted run is repaired by running the command "
     "again; a second run replaces the columns. Runs as one process.",

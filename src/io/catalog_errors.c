@@ -1,5 +1,6 @@
 /* catalog_errors.c: mstars calibrate-errors, the catalog side (see catalog_post.h; the
- * numerics are in src/fit/repeat_errors.c).
+ * numerics are in src/fit/repeat_errors.c and sys_errors.c, the reference table is joined
+ * in catalog_reference.c).
  *
  * Serial: it reads a handful of whole columns (ids, S/N, status, flags and five
  * label/error pairs: about 100 bytes per row, 50 MB for 500,000 spectra) and writes two
@@ -7,6 +8,7 @@
  * the file is then marked incomplete (complete = 0, updating = "calibrate-errors", one
  * flush) until the last write, so that a reader never takes a half-written catalog for a
  * finished one, and an interrupted run is repaired by running the command again. */
+#include "catalog_reference.h"
 #include "mstars/catalog_post.h"
 #include "mstars/fit.h"
 #include "mstars/log.h"
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #define STEP "calibrate-errors"
+#define MIN_REFERENCE_ROWS 10 /* matched rows a floor needs */
 
 /* The parameters, in the order of Z25 Table 1. */
 static const char *const params[MS_CALIB_MAX_PARAMS] = {"rv", "teff", "logg", "m_h", "alpha_m"};
@@ -30,12 +33,16 @@ typedef struct {
     uint8_t *use;
     double *value[MS_CALIB_MAX_PARAMS], *error[MS_CALIB_MAX_PARAMS];
     double *dev, *dof, *col;
+    uint8_t *sub;     /* rows that the floor may use (fitted, in the reference fraction) */
+    ms_calib_ref ref; /* the reference joined by obsid (o->reference) */
 } calib_data;
 
 static void data_free(calib_data *d)
 {
-    void *ptrs[] = {d->status, d->fit_flags, d->group, d->snr, d->use, d->dev, d->dof, d->col};
+    void *ptrs[] = {d->status, d->fit_flags, d->group, d->snr, d->use, d->dev, d->dof, d->col,
+                    d->sub};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
+    ms_calib_ref_free(&d->ref);
     for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) {
         ms_free(d->value[k]);
         ms_free(d->error[k]);
@@ -120,7 +127,66 @@ static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms
         snprintf(e, sizeof e, "e_%s", params[k]);
         MS_TRY(read_column(f, e, MS_H5_F64, d->n, (void **)&d->error[k], sizeof(double)));
     }
+    if (!o->reference) return MS_OK;
+    MS_TRY(ms_calib_ref_read(f, d->n, o->reference, params, MS_CALIB_MAX_PARAMS, &d->ref));
+    r->ref_rows = d->ref.table_rows;
+    r->ref_matched = d->ref.matched;
+    r->ref_duplicates = d->ref.duplicates;
+    d->sub = ms_malloc("calib.sub", d->n + 1);
+    if (!d->sub) return MS_ENOMEM;
+    /* the split by star: all rows, or those of stars (id >= 0) with u(id) < fraction */
+    for (size_t i = 0; i < d->n; i++)
+        d->sub[i] = d->use[i] && (o->reference_fraction >= 1.0 ||
+                                  (d->group[i] >= 0 &&
+                                   ms_sys_split_u(d->group[i]) < o->reference_fraction));
+    int any = 0;
+    for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) any |= d->ref.value[k] != NULL;
+    if (!any)
+        MS_ERROR(MS_EFORMAT, "%s: no column rv, teff, logg, m_h or alpha_m to compare with "
+                 "(--reference)", o->reference);
+    if (d->ref.matched == 0)
+        MS_ERROR(MS_ENOPROG, "%s: none of its %zu obsids is one of the %zu catalog rows of %s "
+                 "(--reference)", o->reference, d->ref.table_rows, d->n, ms_h5_path(f));
     return MS_OK;
+}
+
+/* e_<p>_total before the floor: Z25's quadrature sum of the repeat and the fitting error,
+ * or the larger of the two (the repeat scatter contains the fitting noise); NaN when
+ * either is NaN. */
+static double combined(int use_max, double rep, double fit)
+{
+    if (isnan(rep) || isnan(fit)) return NAN;
+    if (use_max) return rep > fit ? rep : fit;
+    return sqrt(rep * rep + fit * fit);
+}
+
+static double with_floor(double e, double sys) { return sys > 0 ? sqrt(e * e + sys * sys) : e; }
+
+/* The floor of parameter k (slot j) against the reference: the differences fit - ref of
+ * the fitted rows with a reference value, over sqrt(e_total^2 + e_ref^2), in the
+ * reference fraction. Uses d->dev, d->dof as scratch. */
+static ms_status floor_param(const ms_calib_opts *o, calib_data *d, ms_calib_result *r, int k,
+                             size_t j)
+{
+    const ms_repeat_fit *fit = &r->fit[j];
+    const double *ref = d->ref.value[k], *eref = d->ref.error[k];
+    size_t in_sub = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        const double e = combined(o->combine_max, ms_repeat_error(fit->a, fit->b, d->snr[i]),
+                                  d->error[k][i]);
+        d->dev[i] = d->value[k][i] - ref[i];
+        d->dof[i] = sqrt(e * e + eref[i] * eref[i]);
+        if (!d->use[i] || !isfinite(d->dev[i]) || !isfinite(d->dof[i]) || !(d->dof[i] > 0))
+            continue;
+        r->sys_matched[j]++;
+        in_sub += d->sub[i];
+    }
+    if (in_sub < MIN_REFERENCE_ROWS)
+        MS_ERROR(MS_ENOPROG, "%s: %zu fitted rows have a reference value in %s, %zu of them "
+                 "of the stars of --reference-fraction %g: a systematic floor needs at least "
+                 "%d", r->name[j], r->sys_matched[j], o->reference, in_sub,
+                 o->reference_fraction, MIN_REFERENCE_ROWS);
+    return ms_sys_floor_fit(d->n, d->dev, d->dof, d->sub, o->spread, &r->sys[j]);
 }
 
 /* Fit every parameter that has values in fitted rows. */
@@ -151,7 +217,12 @@ static ms_status calibrate(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_c
                                 "observations, grouped by %s)", ms_h5_path(f), params[k], msg,
                                 r->n_stars[j], o->min_obs, o->group_by);
         }
+        r->sys[j].bias = NAN;
         r->n_params++;
+        if (o->reference && d->ref.value[k]) {
+            r->sys_have[j] = 1;
+            MS_TRY(floor_param(o, d, r, k, j));
+        }
     }
     if (r->n_params == 0)
         MS_ERROR(MS_EFORMAT, "%s: no fitted row has a parameter with an uncertainty to "
@@ -179,6 +250,40 @@ static ms_status write_column(ms_h5 *f, const char *path, size_t n, const double
         MS_TRY(ms_h5_create_dataset(f, path, MS_H5_F64, 0, 1, &n, 0, units, desc));
     }
     return ms_h5_write_rows(f, path, 0, n, v);
+}
+
+/* How e_<p>_total was combined and the floor (zero and counts 0 without a reference). */
+static ms_status write_floor_attrs(ms_h5 *f, const char *path, const ms_calib_opts *o,
+                                   const ms_calib_result *r, size_t j)
+{
+    const ms_sys_floor *sf = &r->sys[j];
+    const int have = r->sys_have[j];
+    const double fraction = have ? o->reference_fraction : 0.0;
+    const double bias = have ? sf->bias : NAN, spread0 = have ? sf->spread0 : NAN;
+    const int64_t n = (int64_t)sf->n, matched = (int64_t)r->sys_matched[j],
+                  clipped = (int64_t)sf->n_clipped;
+    char split[512];
+    if (!have)
+        snprintf(split, sizeof split, "none");
+    else if (o->reference_fraction >= 1.0)
+        snprintf(split, sizeof split, "all matched fitted rows");
+    else
+        snprintf(split, sizeof split, "the matched fitted rows whose %s g >= 0 has u(g) < %.17g, "
+                 "u(g) = (splitmix64(g) >> 11) / 2^53 with splitmix64(g) = mix(g + "
+                 "0x9e3779b97f4a7c15) (include/mstars/sys_errors.h); the others (u(g) >= %.17g) "
+                 "are left for a check", o->group_by, o->reference_fraction,
+                 o->reference_fraction);
+    MS_TRY(ms_h5_attr_set_str(f, path, "combine", o->combine_max ? "max" : "z25"));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "sys_floor", &sf->floor, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "sys_bias", &bias, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "sys_spread0", &spread0, 1));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "sys_fraction", &fraction, 1));
+    MS_TRY(ms_h5_attr_set_i64(f, path, "sys_n", &n, 1));
+    MS_TRY(ms_h5_attr_set_i64(f, path, "sys_n_matched", &matched, 1));
+    MS_TRY(ms_h5_attr_set_i64(f, path, "sys_n_clipped", &clipped, 1));
+    MS_TRY(ms_h5_attr_set_str(f, path, "sys_reference", have ? o->reference : ""));
+    MS_TRY(ms_h5_attr_set_str(f, path, "sys_spread", have ? ms_sys_spread_name(o->spread) : ""));
+    return ms_h5_attr_set_str(f, path, "sys_split", split);
 }
 
 static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
@@ -212,13 +317,24 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
     MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_inv_snr", fit->inv_snr, fit->n_bins));
     MS_TRY(ms_h5_attr_set_str(f, path, "repeat_group_by", o->group_by));
     MS_TRY(ms_h5_attr_set_str(f, path, "repeat_snr_column", o->snr_column));
-    /* the total: repeat and fitting errors in quadrature (Z25 Eq. 8) */
+    /* the total: repeat and fitting errors in quadrature (Z25 Eq. 8) or their max, and the
+     * floor */
+    const ms_sys_floor *sf = &r->sys[j];
     for (size_t i = 0; i < d->n; i++)
-        d->col[i] = sqrt(d->col[i] * d->col[i] + d->error[k][i] * d->error[k][i]);
+        d->col[i] = with_floor(combined(o->combine_max, d->col[i], d->error[k][i]), sf->floor);
     snprintf(path, sizeof path, "/catalog/e_%s_total", p);
-    snprintf(desc, sizeof desc, "total uncertainty of %s (Z25 Eq. 8): sqrt(e_%s_repeat^2 + "
-             "e_%s^2)", p, p, p);
+    char floor_text[128] = "";
+    if (r->sys_have[j])
+        snprintf(floor_text, sizeof floor_text, " + sys^2), sys = %.6g %s from the reference "
+                 "(attributes sys_*)", sf->floor, r->units[j]);
+    if (o->combine_max)
+        snprintf(desc, sizeof desc, "total uncertainty of %s: sqrt(max(e_%s_repeat, e_%s)^2%s",
+                 p, p, p, r->sys_have[j] ? floor_text : ")");
+    else
+        snprintf(desc, sizeof desc, "total uncertainty of %s (Z25 Eq. 8): sqrt(e_%s_repeat^2 + "
+                 "e_%s^2%s", p, p, p, r->sys_have[j] ? floor_text : ")");
     MS_TRY(write_column(f, path, d->n, d->col, r->units[j], desc));
+    MS_TRY(write_floor_attrs(f, path, o, r, j));
     char names[128];
     snprintf(names, sizeof names, "e_%s_repeat,e_%s_total", p, p);
     return ms_catalog_column_order_append(f, names);
@@ -226,7 +342,7 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
 
 static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_result *r)
 {
-    char text[4096];
+    char text[8192];
     int len = snprintf(text, sizeof text, "%s; Err_repeat = a / %s + b (Z25 Eq. 9) from the "
                        "repeats of %ld fitted rows grouped by %s (stars with >= %zu "
                        "observations; S/N bins of %g with >= %zu deviations);",
@@ -237,6 +353,29 @@ static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_r
                         "+- %.3g %s, %zu stars, %zu observations, %zu bins;", r->name[j],
                         r->fit[j].a, r->fit[j].a_err, r->fit[j].b, r->fit[j].b_err,
                         r->units[j], r->n_stars[j], r->fit[j].n_dev, r->fit[j].n_bins);
+    if (len > 0 && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, " Err_total = sqrt(%s%s);",
+                        o->combine_max ? "max(Err_repeat, Err_fitting)^2" :
+                                         "Err_repeat^2 + Err_fitting^2",
+                        o->reference ? " + sys^2" : "");
+    if (o->reference && len > 0 && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, " systematic floor sys from %s "
+                        "(%zu rows, %zu catalog rows matched by obsid; %s spread of (fit - ref "
+                        "- bias) / sqrt(Err^2 + sys^2 + e_ref^2) = 1; stars with u(%s) < %g):",
+                        o->reference, r->ref_rows, r->ref_matched,
+                        ms_sys_spread_name(o->spread), o->group_by, o->reference_fraction);
+    for (size_t j = 0; o->reference && j < r->n_params && len > 0 && (size_t)len < sizeof text;
+         j++) {
+        if (!r->sys_have[j])
+            len += snprintf(text + len, sizeof text - (size_t)len, " %s: no reference column;",
+                            r->name[j]);
+        else
+            len += snprintf(text + len, sizeof text - (size_t)len, " %s: sys = %.6g %s, bias = "
+                            "%.6g, spread without it %.4g, from %zu of %zu matched rows (%zu "
+                            "clipped);", r->name[j], r->sys[j].floor, r->units[j],
+                            r->sys[j].bias, r->sys[j].spread0, r->sys[j].n, r->sys_matched[j],
+                            r->sys[j].n_clipped);
+    }
     return ms_h5_attr_set_str(f, "/", "error_calibration", text);
 }
 

@@ -1,0 +1,197 @@
+/* sys_errors.c: the systematic floor of the uncertainties against a reference (see
+ * sys_errors.h). */
+#include "mstars/sys_errors.h"
+#include "mstars/mem.h"
+#include "mstars/rng.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#define MAD_SCALE 1.482602218505602 /* 1 / Phi^-1(3/4): MAD -> sigma for normal data */
+#define MAX_CLIP_ITER 100
+#define MAX_BISECT 300
+
+const char *ms_sys_spread_name(ms_sys_spread how)
+{
+    return how == MS_SYS_MAD ? "mad" : "clipped";
+}
+
+int ms_sys_spread_parse(const char *name)
+{
+    if (strcmp(name, "clipped") == 0) return MS_SYS_CLIPPED;
+    if (strcmp(name, "mad") == 0) return MS_SYS_MAD;
+    return -1;
+}
+
+double ms_sys_split_u(int64_t group)
+{
+    uint64_t x = (uint64_t)group;
+    return (double)(ms_rng_splitmix64(&x) >> 11) * 0x1.0p-53;
+}
+
+/* The k-th smallest of a[n] (a reordered so that a[i] <= a[k] for i < k; Wirth). */
+static double select_k(double *a, ptrdiff_t n, ptrdiff_t k)
+{
+    ptrdiff_t l = 0, m = n - 1;
+    while (l < m) {
+        const double x = a[k];
+        ptrdiff_t i = l, j = m;
+        do {
+            while (a[i] < x) i++;
+            while (x < a[j]) j--;
+            if (i <= j) {
+                const double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+        } while (i <= j);
+        if (j < k) l = i;
+        if (k < i) m = j;
+    }
+    return a[k];
+}
+
+/* Median of a[n] (n >= 1; a reordered). */
+static double median(double *a, size_t n)
+{
+    const ptrdiff_t k = (ptrdiff_t)(n / 2);
+    const double hi = select_k(a, (ptrdiff_t)n, k);
+    if (n % 2) return hi;
+    double lo = a[0];
+    for (ptrdiff_t i = 1; i < k; i++)
+        if (a[i] > lo) lo = a[i];
+    return 0.5 * (lo + hi);
+}
+
+/* The rows taking part, compacted: d, err^2, and scratch. */
+typedef struct {
+    size_t m;
+    double *d, *e2, *r, *work;
+    uint8_t *keep;
+} rows;
+
+/* The spread of z = r / sqrt(e2 + s^2): MAD over all rows, or the RMS over the kept ones
+ * (m_kept - 1 degrees of freedom). */
+static double spread(const rows *w, ms_sys_spread how, double s, size_t m_kept)
+{
+    const double s2 = s * s;
+    if (how == MS_SYS_MAD) {
+        for (size_t i = 0; i < w->m; i++) w->work[i] = fabs(w->r[i]) / sqrt(w->e2[i] + s2);
+        return MAD_SCALE * median(w->work, w->m);
+    }
+    double q = 0;
+    for (size_t i = 0; i < w->m; i++)
+        if (w->keep[i]) q += w->r[i] * w->r[i] / (w->e2[i] + s2);
+    return sqrt(q / (double)(m_kept - 1));
+}
+
+/* The sys >= 0 with spread(sys) = 1 (0 when spread(0) <= 1), by bisection; *spread0 the
+ * spread at 0. */
+static double solve(const rows *w, ms_sys_spread how, size_t m_kept, double *spread0)
+{
+    const double f0 = spread(w, how, 0.0, m_kept);
+    *spread0 = f0;
+    if (!(f0 > 1.0)) return 0.0;
+    double scale = 0;
+    for (size_t i = 0; i < w->m; i++)
+        if (how == MS_SYS_MAD || w->keep[i]) scale += w->r[i] * w->r[i];
+    double hi = sqrt(scale / (double)w->m) + 1e-300, lo = 0.0;
+    for (int k = 0; k < MAX_BISECT && spread(w, how, hi, m_kept) > 1.0; k++) {
+        lo = hi;
+        hi *= 2.0;
+    }
+    for (int k = 0; k < MAX_BISECT && hi - lo > 1e-13 * hi; k++) {
+        const double mid = 0.5 * (lo + hi);
+        if (spread(w, how, mid, m_kept) > 1.0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* The MAD solution: bias = median d, sys from the MAD of z. */
+static void fit_mad(rows *w, ms_sys_floor *out)
+{
+    memcpy(w->work, w->d, w->m * sizeof *w->work);
+    out->bias = median(w->work, w->m);
+    for (size_t i = 0; i < w->m; i++) w->r[i] = w->d[i] - out->bias;
+    out->floor = solve(w, MS_SYS_MAD, w->m, &out->spread0);
+}
+
+/* Sigma clipping from the MAD solution: keep |d - bias| <= MS_SYS_CLIP sqrt(err^2 + sys^2),
+ * bias = mean of the kept d, sys from their RMS, until the kept rows stay the same. */
+static ms_status fit_clipped(rows *w, ms_sys_floor *out)
+{
+    fit_mad(w, out);
+    memset(w->keep, 1, w->m);
+    size_t kept = w->m;
+    for (int it = 1; it <= MAX_CLIP_ITER; it++) {
+        const double s2 = out->floor * out->floor;
+        int changed = it == 1;
+        kept = 0;
+        for (size_t i = 0; i < w->m; i++) {
+            const uint8_t k = fabs(w->d[i] - out->bias) <= MS_SYS_CLIP * sqrt(w->e2[i] + s2);
+            changed |= k != w->keep[i];
+            w->keep[i] = k;
+            kept += k;
+        }
+        if (!changed) break;
+        if (kept < 2)
+            MS_ERROR(MS_ENOPROG, "systematic floor: %zu of %zu differences within %g sigma "
+                     "of their mean (at least 2 are needed)", kept, w->m, MS_SYS_CLIP);
+        double mean = 0;
+        for (size_t i = 0; i < w->m; i++)
+            if (w->keep[i]) mean += w->d[i];
+        out->bias = mean / (double)kept;
+        for (size_t i = 0; i < w->m; i++) w->r[i] = w->d[i] - out->bias;
+        out->floor = solve(w, MS_SYS_CLIPPED, kept, &out->spread0);
+        out->iterations = it;
+    }
+    out->n_clipped = w->m - kept;
+    return MS_OK;
+}
+
+ms_status ms_sys_floor_fit(size_t n, const double *d, const double *err, const uint8_t *use,
+                           ms_sys_spread how, ms_sys_floor *out)
+{
+    memset(out, 0, sizeof *out);
+    out->bias = NAN;
+    if (how != MS_SYS_CLIPPED && how != MS_SYS_MAD)
+        MS_ERROR(MS_EINVAL, "systematic floor: unknown spread %d", (int)how);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += (!use || use[i]) && isfinite(d[i]) && isfinite(err[i]) && err[i] > 0;
+    out->n = m;
+    if (m < 2)
+        MS_ERROR(MS_ENOPROG, "systematic floor: %zu difference(s) with a finite value and an "
+                 "error > 0 (at least 2 are needed)", m);
+    rows w = {m, NULL, NULL, NULL, NULL, NULL};
+    w.d = ms_malloc_array("sys.d", m, sizeof *w.d);
+    w.e2 = ms_malloc_array("sys.e2", m, sizeof *w.e2);
+    w.r = ms_malloc_array("sys.r", m, sizeof *w.r);
+    w.work = ms_malloc_array("sys.work", m, sizeof *w.work);
+    w.keep = ms_malloc("sys.keep", m);
+    ms_status st = (!w.d || !w.e2 || !w.r || !w.work || !w.keep) ? MS_ENOMEM : MS_OK;
+    if (st == MS_OK) {
+        for (size_t i = 0, j = 0; i < n; i++)
+            if ((!use || use[i]) && isfinite(d[i]) && isfinite(err[i]) && err[i] > 0) {
+                w.d[j] = d[i];
+                w.e2[j] = err[i] * err[i];
+                j++;
+            }
+        if (how == MS_SYS_MAD)
+            fit_mad(&w, out);
+        else
+            st = fit_clipped(&w, out);
+    }
+    ms_free(w.d);
+    ms_free(w.e2);
+    ms_free(w.r);
+    ms_free(w.work);
+    ms_free(w.keep);
+    return st;
+}

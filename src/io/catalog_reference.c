@@ -1,0 +1,118 @@
+/* catalog_reference.c: the reference table of calibrate-errors joined by obsid (see
+ * catalog_reference.h). */
+#include "catalog_reference.h"
+#include "mstars/log.h"
+#include "mstars/mem.h"
+#include "mstars/table.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void ms_calib_ref_free(ms_calib_ref *r)
+{
+    for (size_t k = 0; k < MS_CALIB_REF_MAX; k++) {
+        ms_free(r->value[k]);
+        ms_free(r->error[k]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* /catalog/obsid as n trimmed strings: ptr[n] pointing into one block (free ptr). */
+static ms_status read_obsid(ms_h5 *f, size_t n, char ***out)
+{
+    *out = NULL;
+    const char *path = "/catalog/obsid";
+    if (!ms_h5_exists(f, path))
+        MS_ERROR(MS_ENOTFOUND, "%s has no column %s to join the reference on", ms_h5_path(f),
+                 path);
+    ms_h5_type type;
+    size_t len = 0, dims[2];
+    int rank;
+    MS_TRY(ms_h5_dset_type(f, path, &type, &len));
+    MS_TRY(ms_h5_dims(f, path, &rank, dims));
+    if (type != MS_H5_STR || rank != 1 || dims[0] != n)
+        MS_ERROR(MS_EFORMAT, "%s: %s is not a string column of %zu rows", ms_h5_path(f), path, n);
+    char *raw = ms_malloc_array("calib.obsid.raw", n + 1, len + 1);
+    char **ptr = ms_malloc_array("calib.obsid", n + 1, sizeof(char *) + len + 1);
+    ms_status st = (!raw || !ptr) ? MS_ENOMEM : MS_OK;
+    if (st == MS_OK && n) st = ms_h5_read_rows(f, path, MS_H5_STR, len, 0, n, raw);
+    if (st == MS_OK) {
+        char *text = (char *)(ptr + n);
+        for (size_t i = 0; i < n; i++) {
+            const char *s = raw + i * len;
+            size_t a = 0, b = strnlen(s, len);
+            while (a < b && isspace((unsigned char)s[a])) a++;
+            while (b > a && isspace((unsigned char)s[b - 1])) b--;
+            ptr[i] = text + i * (len + 1);
+            memcpy(ptr[i], s + a, b - a);
+            ptr[i][b - a] = '\0';
+        }
+        *out = ptr;
+    } else {
+        ms_free(ptr);
+    }
+    ms_free(raw);
+    return st;
+}
+
+ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *const *params,
+                            size_t n_par, ms_calib_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n_par > MS_CALIB_REF_MAX)
+        MS_ERROR(MS_EINVAL, "reference: %zu parameters (at most %d)", n_par, MS_CALIB_REF_MAX);
+    out->n = n;
+    out->n_par = n_par;
+    char names[2 * MS_CALIB_REF_MAX][24];
+    const char *cols[2 * MS_CALIB_REF_MAX];
+    for (size_t k = 0; k < n_par; k++) {
+        snprintf(names[k], sizeof names[k], "%s", params[k]);
+        snprintf(names[n_par + k], sizeof names[n_par + k], "e_%s", params[k]);
+        cols[k] = names[k];
+        cols[n_par + k] = names[n_par + k];
+    }
+    char **obsid = NULL;
+    MS_TRY(read_obsid(f, n, &obsid));
+    ms_table t;
+    memset(&t, 0, sizeof t);
+    long *row = ms_malloc_array("calib.ref.row", n + 1, sizeof *row);
+    ms_status st = row ? MS_OK : MS_ENOMEM;
+    if (st == MS_OK) st = ms_table_read(path, "obsid", cols, 2 * n_par, &t);
+    if (st == MS_OK)
+        st = ms_table_match(&t, (const char *const *)obsid, n, row, &out->duplicates);
+    if (st == MS_OK) {
+        out->table_rows = t.n_rows;
+        snprintf(out->format, sizeof out->format, "%s", t.format);
+        for (size_t i = 0; i < n; i++) out->matched += row[i] >= 0 && obsid[i][0] != '\0';
+        if (out->duplicates)
+            ms_log_warn("calibrate-errors: %s: %zu rows repeat an obsid of an earlier row (the "
+                        "first is used)", path, out->duplicates);
+    }
+    for (size_t k = 0; st == MS_OK && k < n_par; k++) {
+        if (!t.present[k]) continue;
+        out->value[k] = ms_malloc_array("calib.ref.value", n + 1, sizeof(double));
+        out->error[k] = ms_malloc_array("calib.ref.error", n + 1, sizeof(double));
+        if (!out->value[k] || !out->error[k]) {
+            st = MS_ENOMEM;
+            break;
+        }
+        out->have_error[k] = t.present[n_par + k];
+        const double *v = ms_table_column(&t, k), *e = ms_table_column(&t, n_par + k);
+        for (size_t i = 0; i < n; i++) {
+            const int ok = row[i] >= 0 && obsid[i][0] != '\0';
+            out->value[k][i] = ok ? v[row[i]] : NAN;
+            double err = 0.0;
+            if (out->have_error[k]) {
+                err = ok ? e[row[i]] : NAN;
+                if (!(err >= 0) || !isfinite(err)) err = NAN;
+            }
+            out->error[k][i] = err;
+        }
+    }
+    ms_free(row);
+    ms_free(obsid);
+    ms_table_free(&t);
+    return st;
+}
