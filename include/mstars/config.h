@@ -141,7 +141,7 @@ typedef struct {
     char gradient[16];         /* auto | vjp | jacobian */
     int fit_rv;                /* fit a residual velocity with the labels */
     int csn_fit_rv;            /* with a CSN: refit the residual velocity in the observed
-                                  domain (Z25 keeps the emulator fit's) */
+                                  domain (default; Z25 keeps the emulator fit's) */
     int synthetic_start;       /* with a CSN: start the observed-domain fit from the fit of
                                   the emulator to CSN_obs->synth(F_obs) (Z25 3.5 step 1) */
     double rv_window;          /* km/s, |dv| bound when the pipeline RV is known */

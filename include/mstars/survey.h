@@ -27,10 +27,10 @@ typedef struct {
     const char *spectra;   /* the spectra store (mstars ingest) */
     const char *emulator;  /* the emulator model file (mstars train-emulator) */
     const char *csn;       /* NULL, or a Cycle-StarNet model (mstars train-csn) trained on
-                              that emulator: after the emulator-only fit, the final fit is
-                              CSN_s2o(Payne(y); z_sp) from its labels at its velocity (fit_rv
-                              off); columns teff_emu .. alpha_m_emu, chi2_emu keep the
-                              emulator-only fit */
+                              that emulator: after the emulator-only fit, the synthetic-domain
+                              fit to CSN_o2s(F_obs) (fit.synthetic_start) and from there the
+                              final fit of CSN_s2o(Payne(y); z_sp) (velocity refitted with
+                              fit.csn_fit_rv); columns *_emu keep the emulator-only fit */
     const char *out;       /* the catalog to write */
     const char *command;   /* command line (provenance) */
     int resume;            /* continue an interrupted run from its journals */

@@ -97,6 +97,6 @@ const ms_cli_cmd ms_cmd_fit = {
     "is followed by the two fits of Z25 3.5: the emulator against CSN_obs->synth(F_obs) (the "
     "start, fit.synthetic_start) and the final fit in the observed domain, "
     "CSN_synth->obs(Payne(labels)) with each star's split code at the emulator fit's velocity "
-    "(fit.csn_fit_rv refits it); the columns teff_emu .. alpha_m_emu, chi2_emu and "
+    "(refitted from there unless fit.csn_fit_rv = false); the columns teff_emu .. alpha_m_emu, chi2_emu and "
     "resid_sigma_emu keep the emulator-only fit.",
     opts, 1, run};

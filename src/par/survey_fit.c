@@ -595,8 +595,8 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         if (st == MS_OK) st = ms_fit_model_csn(&e, &csn_net, (size_t)cfg->fit.batch_size, &csn_model);
         if (st == MS_OK) {
             ms_cfg_fit fc = cfg->fit;
-            /* Z25: the velocity of the emulator-only fit is kept; fit.csn_fit_rv refits it
-             * in the observed domain (from there, within the same window) */
+            /* fit.csn_fit_rv (default): the velocity is refitted in the observed domain,
+             * from the emulator fit's, within the same window; off: kept, as in Z25 */
             fc.fit_rv = cfg->fit.fit_rv && cfg->fit.csn_fit_rv;
             st = ms_fitter_alloc(&fc, &csn_model, &s.csn_fitter);
         }
