@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh: the main mstars job end to end on the embedded mock universe
 # (config/mock-small.cfg), under `mpirun -n 2`:
-#   simulate -> ingest-grid -> ingest -> train-emulator -> emulate -> fit -> report
+#   simulate -> ingest-grid -> ingest -> train-emulator -> emulate -> fit -> calibrate-errors
+#   -> report
 # Installs what is missing and builds first (jobs/setup.sh). Idempotent: every run
 # starts a fresh output folder. Prints where the outputs are.
 #
@@ -21,28 +22,31 @@ rm -rf "$out"
 mkdir -p "$out"
 step() { echo; echo "=== $*"; }
 
-step "1/7 simulate a mock universe (theory grid + LAMOST-format survey)"
+step "1/8 simulate a mock universe (theory grid + LAMOST-format survey)"
 "${mpi[@]}" "$exe" simulate --config "$cfg" --out "$out/mock"
 
-step "2/7 ingest the theory grid"
+step "2/8 ingest the theory grid"
 "${mpi[@]}" "$exe" ingest-grid --config "$cfg" --grid "$out/mock/grid" --out "$out/grid.h5"
 
-step "3/7 ingest the survey spectra"
+step "3/8 ingest the survey spectra"
 "${mpi[@]}" "$exe" ingest --config "$cfg" --spectra "$out/mock/spectra.lst" \
   --catalog "$out/mock/input_catalog.csv" --out "$out/spectra.h5"
 
-step "4/7 train The Payne emulator on the grid"
+step "4/8 train The Payne emulator on the grid"
 "${mpi[@]}" "$exe" train-emulator --config "$cfg" --grid "$out/grid.h5" --out "$out/emulator.h5"
 
-step "5/7 emulate one spectrum"
+step "5/8 emulate one spectrum"
 "$exe" emulate --config "$cfg" --model "$out/emulator.h5" --labels 3500,5.0,0.0,0.0 \
   --out "$out/emulated_3500_5.0.csv"
 
-step "6/7 fit every spectrum (emulator only) into the catalog"
+step "6/8 fit every spectrum (emulator only) into the catalog"
 "${mpi[@]}" "$exe" fit --config "$cfg" --spectra "$out/spectra.h5" --emulator "$out/emulator.h5" \
   --out "$out/catalog.h5"
 
-step "7/7 report: figures, summary page and summary.json against the truth"
+step "7/8 calibrate the uncertainties: Err_repeat = a/(S/N) + b from repeat observations"
+"$exe" calibrate-errors --catalog "$out/catalog.h5"
+
+step "8/8 report: figures, summary page and summary.json against the truth"
 "$exe" report "$out/catalog.h5" --truth "$out/mock/truth.csv" --out "$out/report"
 
 echo
