@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_slurm.sh: a real one-machine Slurm (munge, slurmctld, slurmd), the demo chain
-# submitted with jobs/submit_chain.sh (ingest-grid -> train-emulator, ingest -> fit with
+# submitted with WITH_CSN=1 jobs/submit_chain.sh (ingest-grid -> train-emulator, ingest ->
+# train-csn (a tiny network) -> fit --csn with
 # afterok dependencies, srun --mpi=pmix), waited for, its catalog checked, and the daemons
 # it started stopped. Skips (exit 77) with a message where Slurm cannot be installed or
 # started (e.g. not root, no package archive).
@@ -93,10 +94,16 @@ simulate = { n_stars = 60; grid_teff = [3000.0, 3400.0, 200.0]; grid_logg = [4.5
 emulator = { hidden = 32; epochs = 30; };
 run = { chunk_size = 8; };
 fit = { presearch_points = 64; };
+csn = { dom_filters = [4.0, 4.0]; dom_strides = [2.0, 2.0]; sh_filters = [8.0, 8.0, 8.0];
+        sh_strides = [2.0, 2.0, 2.0]; sp_filters = [4.0, 4.0, 4.0]; sp_strides = [2.0, 2.0, 2.0];
+        kernel = 3; z_shared = 4; z_split = 2; dis_x_filters = [4.0, 8.0];
+        dis_x_strides = [4.0, 4.0]; dis_z_filters = [8.0, 8.0]; iterations = 40;
+        validate_every = 20; checkpoint_every = 20; validation_spectra = 16;
+        mixture_size = 20000; };
 CONF
 "$exe" simulate --config "$cfg" --out "$scratch/mock" --log-level warn || { echo "FAIL simulate"; exit 1; }
 out=$scratch/out
-MSTARS=$exe bash "$root/jobs/submit_chain.sh" "$scratch/mock/grid" "$scratch/mock/spectra.lst" \
+MSTARS=$exe WITH_CSN=1 bash "$root/jobs/submit_chain.sh" "$scratch/mock/grid" "$scratch/mock/spectra.lst" \
   "$scratch/mock/input_catalog.csv" "$out" "$cfg" > "$scratch/submit.log" 2>&1
 check "submit_chain.sh submits the chain" test $? -eq 0
 cat "$scratch/submit.log"
@@ -105,8 +112,10 @@ check "all jobs left the queue within 5 minutes" test -z "$(squeue -h)"
 check "grid store written" test -f "$out/grid.h5"
 check "spectra store written" test -f "$out/spectra.h5"
 check "emulator written" test -f "$out/emulator.h5"
+check "Cycle-StarNet model written (train_csn.sbatch)" test -f "$out/csn.h5"
 check "catalog written and complete" test -f "$out/catalog.h5" -a ! -e "$out/catalog.h5.journal"
 check "catalog has a teff column" h5ls "$out/catalog.h5/catalog/teff"
+check "the fit went through the CSN (--csn: teff_emu column)" h5ls "$out/catalog.h5/catalog/teff_emu"
 check "the fit ran under srun with 2 tasks" grep -q "2 rank(s)" "$out"/mstars-fit-*.log
 if [ $fails -ne 0 ]; then
   for f in "$out"/*.log; do echo "== $f"; tail -5 "$f"; done
