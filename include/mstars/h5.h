@@ -87,6 +87,11 @@ ms_status ms_h5_write_rows(ms_h5 *f, const char *name, size_t row0, size_t nrows
 ms_status ms_h5_read_rows(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
                           size_t row0, size_t nrows, void *data);
 
+/* The first n rows of a 1-D fixed-length string dataset as n NUL-terminated strings:
+ * (*out)[i], all in one allocation (ms_free(*out)). MS_EFORMAT when it is not a string
+ * dataset. */
+ms_status ms_h5_read_strings(ms_h5 *f, const char *name, size_t n, char ***out);
+
 /* Convenience: create + write a whole 1-D or 2-D dataset in one call (parallel: rank 0's
  * data is written; every rank must call). */
 ms_status ms_h5_write_array(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,

@@ -27,34 +27,23 @@ static ms_status read_obsid(ms_h5 *f, size_t n, char ***out)
     if (!ms_h5_exists(f, path))
         MS_ERROR(MS_ENOTFOUND, "%s has no column %s to join the reference on", ms_h5_path(f),
                  path);
-    ms_h5_type type;
-    size_t len = 0, dims[2];
+    size_t dims[2];
     int rank;
-    MS_TRY(ms_h5_dset_type(f, path, &type, &len));
     MS_TRY(ms_h5_dims(f, path, &rank, dims));
-    if (type != MS_H5_STR || rank != 1 || dims[0] != n)
+    if (rank != 1 || dims[0] != n)
         MS_ERROR(MS_EFORMAT, "%s: %s is not a string column of %zu rows", ms_h5_path(f), path, n);
-    char *raw = ms_malloc_array("calib.obsid.raw", n + 1, len + 1);
-    char **ptr = ms_malloc_array("calib.obsid", n + 1, sizeof(char *) + len + 1);
-    ms_status st = (!raw || !ptr) ? MS_ENOMEM : MS_OK;
-    if (st == MS_OK && n) st = ms_h5_read_rows(f, path, MS_H5_STR, len, 0, n, raw);
-    if (st == MS_OK) {
-        char *text = (char *)(ptr + n);
-        for (size_t i = 0; i < n; i++) {
-            const char *s = raw + i * len;
-            size_t a = 0, b = strnlen(s, len);
-            while (a < b && isspace((unsigned char)s[a])) a++;
-            while (b > a && isspace((unsigned char)s[b - 1])) b--;
-            ptr[i] = text + i * (len + 1);
-            memcpy(ptr[i], s + a, b - a);
-            ptr[i][b - a] = '\0';
-        }
-        *out = ptr;
-    } else {
-        ms_free(ptr);
+    char **ptr;
+    MS_TRY(ms_h5_read_strings(f, path, n, &ptr));
+    for (size_t i = 0; i < n; i++) { /* trimmed in place: an all-blank obsid matches nothing */
+        char *s = ptr[i];
+        size_t a = 0, b = strlen(s);
+        while (a < b && isspace((unsigned char)s[a])) a++;
+        while (b > a && isspace((unsigned char)s[b - 1])) b--;
+        memmove(s, s + a, b - a);
+        s[b - a] = '\0';
     }
-    ms_free(raw);
-    return st;
+    *out = ptr;
+    return MS_OK;
 }
 
 ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *const *params,

@@ -796,6 +796,33 @@ ms_status ms_h5_list(ms_h5 *f, const char *group, ms_strlist *names)
     return MS_OK;
 }
 
+ms_status ms_h5_read_strings(ms_h5 *f, const char *name, size_t n, char ***out)
+{
+    *out = NULL;
+    ms_h5_type type;
+    size_t len = 0;
+    MS_TRY(ms_h5_dset_type(f, name, &type, &len));
+    if (type != MS_H5_STR)
+        MS_ERROR(MS_EFORMAT, "%s: %s is not a string column", ms_h5_path(f), name);
+    char *raw = ms_malloc_array("h5.strings.raw", n ? n : 1, len ? len : 1);
+    char **ptr = ms_malloc_array("h5.strings", n ? n : 1, sizeof(char *) + len + 1);
+    ms_status st = (!raw || !ptr) ? MS_ENOMEM : MS_OK;
+    if (st == MS_OK && n) st = ms_h5_read_rows(f, name, MS_H5_STR, len, 0, n, raw);
+    if (st == MS_OK) {
+        char *text = (char *)(ptr + n);
+        for (size_t i = 0; i < n; i++) {
+            ptr[i] = text + i * (len + 1);
+            memcpy(ptr[i], raw + i * len, len);
+            ptr[i][len] = '\0';
+        }
+        *out = ptr;
+    } else {
+        ms_free(ptr);
+    }
+    ms_free(raw);
+    return st;
+}
+
 ms_status ms_h5_dset_type(ms_h5 *f, const char *name, ms_h5_type *type, size_t *str_len)
 {
     hid_t dset = H5Dopen2(f->file, name, H5P_DEFAULT);

@@ -76,28 +76,7 @@ static ms_status read_strings(ms_h5 *f, const rp_catalog *c, const char *name, c
     MS_TRY(column_path(c, name, path, sizeof path));
     if (!ms_h5_exists(f, path)) return MS_OK;
     MS_TRY(check_column(f, c, path));
-    ms_h5_type type;
-    size_t len = 0;
-    MS_TRY(ms_h5_dset_type(f, path, &type, &len));
-    if (type != MS_H5_STR) MS_ERROR(MS_EFORMAT, "%s: %s is not a string column", c->path, path);
-    size_t n = c->n;
-    char *raw = ms_malloc_array("report.strings.raw", n ? n : 1, len ? len : 1);
-    char **ptr = ms_malloc_array("report.strings", n ? n : 1, sizeof(char *) + len + 1);
-    ms_status st = (!raw || !ptr) ? MS_ENOMEM : MS_OK;
-    if (st == MS_OK && n) st = ms_h5_read_rows(f, path, MS_H5_STR, len, 0, n, raw);
-    if (st == MS_OK) {
-        char *text = (char *)(ptr + n);
-        for (size_t i = 0; i < n; i++) {
-            ptr[i] = text + i * (len + 1);
-            memcpy(ptr[i], raw + i * len, len);
-            ptr[i][len] = '\0';
-        }
-        *out = ptr;
-    } else {
-        ms_free(ptr);
-    }
-    ms_free(raw);
-    return st;
+    return ms_h5_read_strings(f, path, c->n, out);
 }
 
 /* A root string attribute into buf ("" when absent). */
