@@ -66,6 +66,27 @@ static void colour_range(fig_ctx *g, const double *v, size_t n, double *lo, doub
 
 /* ------------------------------------------------------------------ Kiel and HR */
 
+/* A diagram of the m points (g->x, g->y) coloured by [M/H] (g->z), y axis reversed (magnitudes,
+ * log g), x reversed too when flip_x (Teff): the Kiel and HR diagrams. */
+static ms_status coloured_diagram(fig_ctx *g, size_t m, int flip_x, const char *file,
+                                  const char *tag, const char *title, const char *xlabel,
+                                  const char *ylabel, const char *caption)
+{
+    double x0, x1, y0, y1, c0, c1;
+    data_range(g, g->x, m, 0.002, 0.05, &x0, &x1);
+    data_range(g, g->y, m, 0.002, 0.05, &y0, &y1);
+    colour_range(g, g->z, m, &c0, &c1);
+    ms_plot *p;
+    MS_TRY(open_fig(g, file, 1100, 850, 1, 1, &p));
+    ms_status st = ms_plot_panel(p, flip_x ? x1 : x0, flip_x ? x0 : x1, y1, y0, xlabel, ylabel,
+                                 title, MS_PLOT_COLORBAR);
+    if (st == MS_OK) {
+        ms_plot_points_coloured(p, g->x, g->y, g->z, m, c0, c1, 1.0);
+        ms_plot_colorbar(p, c0, c1, rp_params[RP_MH].plot);
+    }
+    return close_fig(g, p, st, file, tag, caption);
+}
+
 static ms_status fig_kiel(fig_ctx *g)
 {
     const rp_catalog *c = g->c;
@@ -86,24 +107,13 @@ static ms_status fig_kiel(fig_ctx *g)
         rp_note(g->r, "Kiel diagram (Fig. 9): no fitted row");
         return MS_OK;
     }
-    double x0, x1, y0, y1, c0, c1;
-    data_range(g, g->x, m, 0.002, 0.05, &x0, &x1);
-    data_range(g, g->y, m, 0.002, 0.05, &y0, &y1);
-    colour_range(g, g->z, m, &c0, &c1);
-    ms_plot *p;
-    MS_TRY(open_fig(g, "kiel.png", 1100, 850, 1, 1, &p));
+    if (!mh) rp_note(g->r, "Kiel diagram: no m_h column, points not coloured");
     char title[128];
     snprintf(title, sizeof title, "Kiel diagram: %zu fitted spectra", m);
-    ms_status st = ms_plot_panel(p, x1, x0, y1, y0, rp_params[RP_TEFF].plot,
-                                 rp_params[RP_LOGG].plot, title, MS_PLOT_COLORBAR);
-    if (st == MS_OK) {
-        ms_plot_points_coloured(p, g->x, g->y, g->z, m, c0, c1, 1.0);
-        ms_plot_colorbar(p, c0, c1, rp_params[RP_MH].plot);
-    }
-    if (!mh) rp_note(g->r, "Kiel diagram: no m_h column, points not coloured");
-    return close_fig(g, p, st, "kiel.png", "kiel",
-                     "Kiel diagram (Z25 Fig. 9): log g against Teff of every fitted spectrum, "
-                     "coloured by [M/H]");
+    return coloured_diagram(g, m, 1, "kiel.png", "kiel", title, rp_params[RP_TEFF].plot,
+                            rp_params[RP_LOGG].plot,
+                            "Kiel diagram (Z25 Fig. 9): log g against Teff of every fitted "
+                            "spectrum, coloured by [M/H]");
 }
 
 static ms_status fig_hr(fig_ctx *g)
@@ -130,23 +140,11 @@ static ms_status fig_hr(fig_ctx *g)
                       "parallax");
         return MS_OK;
     }
-    double x0, x1, y0, y1, c0, c1;
-    data_range(g, g->x, m, 0.002, 0.05, &x0, &x1);
-    data_range(g, g->y, m, 0.002, 0.05, &y0, &y1);
-    colour_range(g, g->z, m, &c0, &c1);
-    ms_plot *p;
-    MS_TRY(open_fig(g, "hr.png", 1100, 850, 1, 1, &p));
     char title[128];
     snprintf(title, sizeof title, "HR diagram: %zu fitted spectra with parallax > 0", m);
-    ms_status st = ms_plot_panel(p, x0, x1, y1, y0, "BP - RP (mag)", "M#dG#u (mag)", title,
-                                 MS_PLOT_COLORBAR);
-    if (st == MS_OK) {
-        ms_plot_points_coloured(p, g->x, g->y, g->z, m, c0, c1, 1.0);
-        ms_plot_colorbar(p, c0, c1, rp_params[RP_MH].plot);
-    }
-    return close_fig(g, p, st, "hr.png", "hr",
-                     "HR diagram (Z25 Fig. 11): absolute G magnitude M_G = G + 5 log10(plx/100) "
-                     "(plx in mas, > 0) against BP - RP, coloured by [M/H]");
+    return coloured_diagram(g, m, 0, "hr.png", "hr", title, "BP - RP (mag)", "M#dG#u (mag)",
+                            "HR diagram (Z25 Fig. 11): absolute G magnitude M_G = G + 5 "
+                            "log10(plx/100) (plx in mas, > 0) against BP - RP, coloured by [M/H]");
 }
 
 /* ------------------------------------------------------------------ precision vs S/N */
