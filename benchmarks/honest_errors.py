@@ -74,6 +74,8 @@ def evaluate(path, truth, check_fraction):
                     cells[(lo, hi)] = (np.std(z[s]), int(s.sum()))
             desc = "combine %s, floor %.4g" % (attr(e, "combine", "z25"),
                                                float(attr(e, "sys_floor", 0.0)))
+            if attr(e, "sys_model", "") == "scaled":
+                desc += ", k %.3g" % float(attr(e, "sys_scale", 1.0))
             out[p] = (desc, frac, cells)
     return out
 

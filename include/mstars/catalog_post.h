@@ -94,6 +94,8 @@ typedef struct {
     const char *reference;
     double reference_fraction; /* stars (by group id) used for the floor: u(id) < it */
     ms_sys_spread spread;      /* the spread the floor sets to 1 */
+    int scaled;                /* 0: a floor only; 1: the scaled model, k Err_total and a
+                                  floor by maximum likelihood (ms_sys_scaled_fit) */
 } ms_calib_opts;
 
 typedef struct {

@@ -25,6 +25,19 @@
  *     (e.g. a bimodal systematic) with a std above 1; its statistical error is ~1.65
  *     times that of the RMS for normal data.
  *
+ * The scaled model (ms_sys_scaled_fit) also rescales the survey's own errors: when they
+ * are too large at low S/N (a fit whose noise is damped, e.g. through Cycle-StarNet) and
+ * too small at high S/N (the systematics) no constant floor makes both honest, but
+ *
+ *     var_i = k^2 e_i^2 + sys^2 + e_ref,i^2
+ *
+ * can. (bias, k, sys) maximise the normal likelihood of the d_i, sum_i [log var_i +
+ * (d_i - bias)^2 / var_i] being minimised by Fisher scoring in (k^2, sys^2) >= 0 (the
+ * expected Hessian of that sum is sum_i dvar_i dvar_i / var_i^2), bias = the
+ * 1/var-weighted mean, and rows beyond MS_SYS_CLIP sqrt(var_i) are dropped and the fit
+ * repeated until the kept rows no longer change. k and sys are told apart only by rows
+ * whose e_i differ: errors of one size are refused (MS_ENOPROG).
+ *
  * The split (ms_sys_split_u) chooses the reference stars that the floor is estimated from
  * by a hash of the star's id, so that the repeats of a star fall on the same side and the
  * other side is left for an independent check:
@@ -49,7 +62,8 @@ typedef struct {
     double spread0;   /* the spread of z at sys = 0 (over the kept rows) */
     size_t n;         /* rows that took part (use, d finite, err finite and > 0) */
     size_t n_clipped; /* of them, rows beyond MS_SYS_CLIP at the solution (MS_SYS_CLIPPED) */
-    int iterations;   /* clipping iterations (MS_SYS_CLIPPED) */
+    int iterations;   /* clipping iterations (MS_SYS_CLIPPED, ms_sys_scaled_fit) */
+    double scale;     /* k: 1 for ms_sys_floor_fit, fitted by ms_sys_scaled_fit */
 } ms_sys_floor;
 
 /* The floor of differences d[n] with known errors err[n]. Row i takes part when use[i]
@@ -58,6 +72,15 @@ typedef struct {
  * spread, MS_ENOMEM. */
 ms_status ms_sys_floor_fit(size_t n, const double *d, const double *err, const uint8_t *use,
                            ms_sys_spread how, ms_sys_floor *out);
+
+/* The scaled model (above) of differences d[n] with the survey's errors e[n] (scaled by k)
+ * and the reference's errors e_ref[n] (not scaled; NULL: 0). Row i takes part when use[i]
+ * (NULL: all), d[i] and e[i] are finite, e[i] > 0 and e_ref[i] is finite and >= 0.
+ * out->spread0 is the clipped RMS of (d - bias) / sqrt(e^2 + e_ref^2) at the solution's
+ * rows (k = 1, sys = 0). MS_ENOPROG when fewer than 3 rows take part or are kept, when the
+ * e_i are all (nearly) equal, or when the scoring does not converge; MS_ENOMEM. */
+ms_status ms_sys_scaled_fit(size_t n, const double *d, const double *e, const double *e_ref,
+                            const uint8_t *use, ms_sys_floor *out);
 
 /* "clipped" or "mad"; ms_sys_spread_parse returns -1 for another name. */
 const char *ms_sys_spread_name(ms_sys_spread how);

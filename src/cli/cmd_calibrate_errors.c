@@ -27,6 +27,9 @@ static const ms_cli_opt opts[] = {
                                 "floor, leaving the rest for a check (default 1: all)", 0},
     {"floor-spread", "clipped|mad", "the spread the floor makes 1: the 5-sigma clipped RMS "
                                     "(default) or 1.4826 MAD", 0},
+    {"error-model", "floor|scaled", "floor (default): Err_total + a constant floor in "
+                                    "quadrature; scaled: k Err_total + a floor, k and the "
+                                    "floor by maximum likelihood against the reference", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -51,15 +54,27 @@ static int number(const ms_cli_ctx *ctx, const char *name, double dflt, double m
 /* --combine, --reference-fraction, --floor-spread; 0 and a message when invalid. */
 static int reference_opts(const ms_cli_ctx *ctx, ms_calib_opts *o)
 {
-    const char *c = ms_cli_get(ctx, "combine"), *sp = ms_cli_get(ctx, "floor-spread");
+    const char *c = ms_cli_get(ctx, "combine"), *sp = ms_cli_get(ctx, "floor-spread"),
+               *model = ms_cli_get(ctx, "error-model");
     if (c && strcmp(c, "z25") != 0 && strcmp(c, "max") != 0) {
         fprintf(stderr, "mstars calibrate-errors: --combine '%s' must be z25 or max\n", c);
         return 0;
     }
     o->combine_max = c && strcmp(c, "max") == 0;
-    if (!o->reference && (ms_cli_get(ctx, "reference-fraction") || sp)) {
-        fprintf(stderr, "mstars calibrate-errors: --reference-fraction and --floor-spread "
-                        "need --reference FILE\n");
+    if (!o->reference && (ms_cli_get(ctx, "reference-fraction") || sp || model)) {
+        fprintf(stderr, "mstars calibrate-errors: --reference-fraction, --floor-spread and "
+                        "--error-model need --reference FILE\n");
+        return 0;
+    }
+    if (model && strcmp(model, "floor") != 0 && strcmp(model, "scaled") != 0) {
+        fprintf(stderr, "mstars calibrate-errors: --error-model '%s' must be floor or scaled\n",
+                model);
+        return 0;
+    }
+    o->scaled = model && strcmp(model, "scaled") == 0;
+    if (o->scaled && sp) {
+        fprintf(stderr, "mstars calibrate-errors: --floor-spread applies to --error-model "
+                        "floor (the scaled model is a maximum-likelihood fit)\n");
         return 0;
     }
     if (!number(ctx, "reference-fraction", 1.0, 0.0, 0, &o->reference_fraction)) return 0;
@@ -82,11 +97,13 @@ static int reference_opts(const ms_cli_ctx *ctx, ms_calib_opts *o)
 
 static void print_floor(const ms_calib_opts *o, const ms_calib_result *r)
 {
-    printf("systematic floor from %s (%zu rows, %zu catalog rows matched by obsid%s; %s "
-           "spread; stars with u(%s) < %g):\n", o->reference, r->ref_rows, r->ref_matched,
+    printf("%s from %s (%zu rows, %zu catalog rows matched by obsid%s; %s; stars with u(%s) "
+           "< %g):\n", o->scaled ? "error scale k and floor" : "systematic floor", o->reference,
+           r->ref_rows, r->ref_matched,
            r->ref_duplicates ? ", repeated obsids: the first row" : "",
-           ms_sys_spread_name(o->spread), o->group_by, o->reference_fraction);
-    printf("  %-8s %-6s %12s %12s %10s %8s %8s %8s\n", "param", "units", "sys", "bias",
+           o->scaled ? "maximum likelihood" : ms_sys_spread_name(o->spread), o->group_by,
+           o->reference_fraction);
+    printf("  %-8s %-6s %8s %12s %12s %10s %8s %8s %8s\n", "param", "units", "k", "sys", "bias",
            "spread0", "used", "matched", "clipped");
     for (size_t j = 0; j < r->n_params; j++) {
         const ms_sys_floor *f = &r->sys[j];
@@ -95,8 +112,9 @@ static void print_floor(const ms_calib_opts *o, const ms_calib_result *r)
                    r->name[j]);
             continue;
         }
-        printf("  %-8s %-6s %12.5g %12.5g %10.4g %8zu %8zu %8zu\n", r->name[j], r->units[j],
-               f->floor, f->bias, f->spread0, f->n, r->sys_matched[j], f->n_clipped);
+        printf("  %-8s %-6s %8.4g %12.5g %12.5g %10.4g %8zu %8zu %8zu\n", r->name[j],
+               r->units[j], f->scale, f->floor, f->bias, f->spread0, f->n, r->sys_matched[j],
+               f->n_clipped);
     }
 }
 
@@ -116,8 +134,10 @@ static void print_result(const char *path, const ms_calib_opts *o, const ms_cali
                f->n_bins, ms_repeat_error(f->a, f->b, 10.0), ms_repeat_error(f->a, f->b, 100.0));
     }
     if (o->reference) print_floor(o, r);
-    printf("Err_total = sqrt(%s%s)\n",
-           o->combine_max ? "max(Err_repeat, Err_fitting)^2" : "Err_repeat^2 + Err_fitting^2",
+    printf("Err_total = sqrt(%s%s%s)\n", o->scaled ? "k^2 " : "",
+           o->combine_max ? "max(Err_repeat, Err_fitting)^2"
+           : o->scaled    ? "(Err_repeat^2 + Err_fitting^2)"
+                          : "Err_repeat^2 + Err_fitting^2",
            o->reference ? " + sys^2" : "");
     printf("cut_flags recomputed with the total errors: %ld of %ld fitted rows flagged "
            "(teff_hot %ld, at_boundary %ld, error_outlier %ld, chi2_high %ld)\n",
@@ -163,8 +183,9 @@ static int run(ms_cli_ctx *ctx)
                        o.min_per_bin, o.combine_max ? "max" : "z25");
     if (o.reference && len > 0 && (size_t)len < sizeof command)
         snprintf(command + len, sizeof command - (size_t)len, " --reference %s "
-                 "--reference-fraction %.17g --floor-spread %s", o.reference,
-                 o.reference_fraction, ms_sys_spread_name(o.spread));
+                 "--reference-fraction %.17g --error-model %s%s%s", o.reference,
+                 o.reference_fraction, o.scaled ? "scaled" : "floor",
+                 o.scaled ? "" : " --floor-spread ", o.scaled ? "" : ms_sys_spread_name(o.spread));
     o.command = command;
     ms_calib_result r;
     ms_status st = ms_catalog_calibrate_errors(path, &o, &r);
@@ -192,7 +213,10 @@ const ms_cli_cmd ms_cmd_calibrate_errors = {
     "sys^2 + e_ref^2) equal to 1 (5-sigma clipped RMS, or 1.4826 MAD with --floor-spread mad; "
     "0 when it is already <= 1), using only the stars whose hashed id u(id) is below "
     "--reference-fraction so that the others can check it; e_<p>_total then includes sys^2 "
-    "(attributes sys_* of e_<p>_total). Records the calibration in the root attribute "
+    "(attributes sys_* of e_<p>_total). --error-model scaled also scales Err_total by a factor "
+    "k: k and sys maximise the normal likelihood of fit - ref ~ N(bias, k^2 Err_total^2 + "
+    "sys^2 + e_ref^2) (5-sigma clipped), for fits whose own errors are too large at low S/N "
+    "and too small at high S/N. Records the calibration in the root attribute "
     "error_calibration, and recomputes cut_flags with the total errors. The catalog is marked "
     "incomplete while it is modified; an interrupted run is repaired by running the command "
     "again; a second run replaces the columns. Runs as one process.",

@@ -160,7 +160,12 @@ static double combined(int use_max, double rep, double fit)
     return sqrt(rep * rep + fit * fit);
 }
 
-static double with_floor(double e, double sys) { return sys > 0 ? sqrt(e * e + sys * sys) : e; }
+/* k e with the floor sys in quadrature (k = 1 without the scaled model). */
+static double with_floor(double e, const ms_sys_floor *sf)
+{
+    const double ke = sf->scale * e;
+    return sf->floor > 0 ? sqrt(ke * ke + sf->floor * sf->floor) : ke;
+}
 
 /* The floor of parameter k (slot j) against the reference: the differences fit - ref of
  * the fitted rows with a reference value, over sqrt(e_total^2 + e_ref^2), in the
@@ -175,6 +180,7 @@ static ms_status floor_param(const ms_calib_opts *o, calib_data *d, ms_calib_res
         const double e = combined(o->combine_max, ms_repeat_error(fit->a, fit->b, d->snr[i]),
                                   d->error[k][i]);
         d->dev[i] = d->value[k][i] - ref[i];
+        d->col[i] = e; /* scratch until write_param */
         d->dof[i] = sqrt(e * e + eref[i] * eref[i]);
         if (!d->use[i] || !isfinite(d->dev[i]) || !isfinite(d->dof[i]) || !(d->dof[i] > 0))
             continue;
@@ -186,6 +192,7 @@ static ms_status floor_param(const ms_calib_opts *o, calib_data *d, ms_calib_res
                  "of the stars of --reference-fraction %g: a systematic floor needs at least "
                  "%d", r->name[j], r->sys_matched[j], o->reference, in_sub,
                  o->reference_fraction, MIN_REFERENCE_ROWS);
+    if (o->scaled) return ms_sys_scaled_fit(d->n, d->dev, d->col, eref, d->sub, &r->sys[j]);
     return ms_sys_floor_fit(d->n, d->dev, d->dof, d->sub, o->spread, &r->sys[j]);
 }
 
@@ -218,6 +225,7 @@ static ms_status calibrate(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_c
                                 r->n_stars[j], o->min_obs, o->group_by);
         }
         r->sys[j].bias = NAN;
+        r->sys[j].scale = 1.0; /* no reference: Err_total unscaled */
         r->n_params++;
         if (o->reference && d->ref.value[k]) {
             r->sys_have[j] = 1;
@@ -275,6 +283,9 @@ static ms_status write_floor_attrs(ms_h5 *f, const char *path, const ms_calib_op
                  o->reference_fraction);
     MS_TRY(ms_h5_attr_set_str(f, path, "combine", o->combine_max ? "max" : "z25"));
     MS_TRY(ms_h5_attr_set_f64(f, path, "sys_floor", &sf->floor, 1));
+    const double scale = have ? sf->scale : 1.0;
+    MS_TRY(ms_h5_attr_set_f64(f, path, "sys_scale", &scale, 1));
+    MS_TRY(ms_h5_attr_set_str(f, path, "sys_model", !have ? "" : o->scaled ? "scaled" : "floor"));
     MS_TRY(ms_h5_attr_set_f64(f, path, "sys_bias", &bias, 1));
     MS_TRY(ms_h5_attr_set_f64(f, path, "sys_spread0", &spread0, 1));
     MS_TRY(ms_h5_attr_set_f64(f, path, "sys_fraction", &fraction, 1));
@@ -282,7 +293,8 @@ static ms_status write_floor_attrs(ms_h5 *f, const char *path, const ms_calib_op
     MS_TRY(ms_h5_attr_set_i64(f, path, "sys_n_matched", &matched, 1));
     MS_TRY(ms_h5_attr_set_i64(f, path, "sys_n_clipped", &clipped, 1));
     MS_TRY(ms_h5_attr_set_str(f, path, "sys_reference", have ? o->reference : ""));
-    MS_TRY(ms_h5_attr_set_str(f, path, "sys_spread", have ? ms_sys_spread_name(o->spread) : ""));
+    MS_TRY(ms_h5_attr_set_str(f, path, "sys_spread",
+                              have && !o->scaled ? ms_sys_spread_name(o->spread) : ""));
     return ms_h5_attr_set_str(f, path, "sys_split", split);
 }
 
@@ -321,18 +333,19 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
      * floor */
     const ms_sys_floor *sf = &r->sys[j];
     for (size_t i = 0; i < d->n; i++)
-        d->col[i] = with_floor(combined(o->combine_max, d->col[i], d->error[k][i]), sf->floor);
+        d->col[i] = with_floor(combined(o->combine_max, d->col[i], d->error[k][i]), sf);
     snprintf(path, sizeof path, "/catalog/e_%s_total", p);
-    char floor_text[128] = "";
+    char floor_text[160] = "", scale_text[48] = "";
     if (r->sys_have[j])
-        snprintf(floor_text, sizeof floor_text, " + sys^2), sys = %.6g %s from the reference "
-                 "(attributes sys_*)", sf->floor, r->units[j]);
+        snprintf(floor_text, sizeof floor_text, " + sys^2), sys = %.6g %s%s from the reference "
+                 "(attributes sys_*)", sf->floor, r->units[j], o->scaled ? " and k" : "");
+    if (o->scaled) snprintf(scale_text, sizeof scale_text, "k^2 (k = %.6g) ", sf->scale);
     if (o->combine_max)
-        snprintf(desc, sizeof desc, "total uncertainty of %s: sqrt(max(e_%s_repeat, e_%s)^2%s",
-                 p, p, p, r->sys_have[j] ? floor_text : ")");
+        snprintf(desc, sizeof desc, "total uncertainty of %s: sqrt(%smax(e_%s_repeat, e_%s)^2%s",
+                 p, scale_text, p, p, r->sys_have[j] ? floor_text : ")");
     else
-        snprintf(desc, sizeof desc, "total uncertainty of %s (Z25 Eq. 8): sqrt(e_%s_repeat^2 + "
-                 "e_%s^2%s", p, p, p, r->sys_have[j] ? floor_text : ")");
+        snprintf(desc, sizeof desc, "total uncertainty of %s (Z25 Eq. 8): sqrt(%s(e_%s_repeat^2 "
+                 "+ e_%s^2)%s", p, scale_text, p, p, r->sys_have[j] ? floor_text : ")");
     MS_TRY(write_column(f, path, d->n, d->col, r->units[j], desc));
     MS_TRY(write_floor_attrs(f, path, o, r, j));
     char names[128];
@@ -354,11 +367,19 @@ static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_r
                         r->fit[j].a, r->fit[j].a_err, r->fit[j].b, r->fit[j].b_err,
                         r->units[j], r->n_stars[j], r->fit[j].n_dev, r->fit[j].n_bins);
     if (len > 0 && (size_t)len < sizeof text)
-        len += snprintf(text + len, sizeof text - (size_t)len, " Err_total = sqrt(%s%s);",
+        len += snprintf(text + len, sizeof text - (size_t)len, " Err_total = sqrt(%s%s%s);",
+                        o->scaled ? "k^2 " : "",
                         o->combine_max ? "max(Err_repeat, Err_fitting)^2" :
-                                         "Err_repeat^2 + Err_fitting^2",
+                                         o->scaled ? "(Err_repeat^2 + Err_fitting^2)"
+                                                   : "Err_repeat^2 + Err_fitting^2",
                         o->reference ? " + sys^2" : "");
-    if (o->reference && len > 0 && (size_t)len < sizeof text)
+    if (o->reference && o->scaled && len > 0 && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, " scale k and floor sys from %s "
+                        "(%zu rows, %zu catalog rows matched by obsid; maximum likelihood of "
+                        "fit - ref ~ N(bias, k^2 Err^2 + sys^2 + e_ref^2), 5-sigma clipped; "
+                        "stars with u(%s) < %g):", o->reference, r->ref_rows, r->ref_matched,
+                        o->group_by, o->reference_fraction);
+    else if (o->reference && len > 0 && (size_t)len < sizeof text)
         len += snprintf(text + len, sizeof text - (size_t)len, " systematic floor sys from %s "
                         "(%zu rows, %zu catalog rows matched by obsid; %s spread of (fit - ref "
                         "- bias) / sqrt(Err^2 + sys^2 + e_ref^2) = 1; stars with u(%s) < %g):",
@@ -370,9 +391,10 @@ static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_r
             len += snprintf(text + len, sizeof text - (size_t)len, " %s: no reference column;",
                             r->name[j]);
         else
-            len += snprintf(text + len, sizeof text - (size_t)len, " %s: sys = %.6g %s, bias = "
-                            "%.6g, spread without it %.4g, from %zu of %zu matched rows (%zu "
-                            "clipped);", r->name[j], r->sys[j].floor, r->units[j],
+            len += snprintf(text + len, sizeof text - (size_t)len, " %s: k = %.6g, sys = %.6g "
+                            "%s, bias = %.6g, spread without them %.4g, from %zu of %zu matched "
+                            "rows (%zu clipped);", r->name[j], r->sys[j].scale, r->sys[j].floor,
+                            r->units[j],
                             r->sys[j].bias, r->sys[j].spread0, r->sys[j].n, r->sys_matched[j],
                             r->sys[j].n_clipped);
     }

@@ -6,7 +6,12 @@
  *     error following from the sample size (below), and the pulls over many seeds;
  *   - gross outliers: the clipped floor equals the floor without them;
  *   - the rows taking part (use, NaN, err <= 0) and the refusals;
- *   - the split by star id against values computed independently (Python).
+ *   - the split by star id against values computed independently (Python);
+ *   - the scaled model (k and the floor by maximum likelihood): two error sizes with
+ *     residuals symmetric about the bias, where the solution is closed (each group's
+ *     variance is its mean square), inside the bounds and at the floor's bound 0;
+ *     recovery of known (bias, k, sys) within 4 standard errors from the inverse Fisher
+ *     matrix; gross outliers; the refusals (one error size, too few rows).
  *
  * Standard error of the RMS floor: it solves sum_i r_i^2 / (e_i^2 + s^2) = m - 1, a sum of
  * m terms of variance 2 (chi^2 with one degree of freedom) whose derivative by s^2 is
@@ -287,6 +292,137 @@ static void test_split(void **state)
     assert_true(fabs((double)fifth - 0.2 * N) < 4.0 * sqrt(0.16 * N));
 }
 
+
+/* ---------------------------------------------------------------- the scaled model */
+
+/* Groups g = 0, 1 of n_g rows with error e_g, reference error c_g and d = bias +- r_g
+ * (half each): the 1/var-weighted mean is bias whatever the weights, and the likelihood
+ * is maximised by var_g = r_g^2 when that is reachable with A, B >= 0. */
+static void two_groups(size_t n0, size_t n1, const double e[2], const double c[2],
+                       const double r[2], double bias, double *d, double *err, double *eref)
+{
+    for (size_t i = 0; i < n0 + n1; i++) {
+        const int g = i >= n0;
+        d[i] = bias + (i % 2 ? r[g] : -r[g]);
+        err[i] = e[g];
+        eref[i] = c[g];
+    }
+}
+
+static void test_scaled_analytic(void **state)
+{
+    (void)state;
+    enum { N0 = 40, N1 = 60 };
+    double d[N0 + N1], err[N0 + N1], eref[N0 + N1];
+    const double e[2] = {12.0, 45.0}, c[2] = {5.0, 0.0}, r[2] = {20.0, 31.0}, bias = -17.5;
+    two_groups(N0, N1, e, c, r, bias, d, err, eref);
+    /* A e0^2 + B + c0^2 = r0^2, A e1^2 + B + c1^2 = r1^2 */
+    const double A = ((r[1] * r[1] - c[1] * c[1]) - (r[0] * r[0] - c[0] * c[0])) /
+                     (e[1] * e[1] - e[0] * e[0]);
+    const double B = r[0] * r[0] - c[0] * c[0] - A * e[0] * e[0];
+    assert_true(A > 0 && B > 0);
+    ms_sys_floor f;
+    assert_int_equal(ms_sys_scaled_fit(N0 + N1, d, err, eref, NULL, &f), MS_OK);
+    printf("scaled, analytic: k %.10g (%.10g), sys %.10g (%.10g), %d clipping pass(es)\n",
+           f.scale, sqrt(A), f.floor, sqrt(B), f.iterations);
+    assert_close(f.scale, sqrt(A), 1e-8, 0, "k");
+    assert_close(f.floor, sqrt(B), 1e-8, 0, "sys");
+    assert_close(f.bias, bias, 1e-12, 0, "bias");
+    assert_int_equal(f.n, N0 + N1);
+    assert_int_equal(f.n_clipped, 0);
+    /* spread at k = 1, sys = 0: RMS of r / sqrt(e^2 + c^2) with m - 1 degrees of freedom */
+    const double q = N0 * r[0] * r[0] / (e[0] * e[0] + c[0] * c[0]) +
+                     N1 * r[1] * r[1] / (e[1] * e[1] + c[1] * c[1]);
+    assert_close(f.spread0, sqrt(q / (N0 + N1 - 1)), 1e-12, 0, "spread at k = 1, sys = 0");
+
+    /* the interior solution would need B < 0: B = 0 and A = the mean of r^2 / (e^2) (c = 0) */
+    const double e2[2] = {1.0, 2.0}, c2[2] = {0.0, 0.0}, r2[2] = {1.0, 2.2};
+    two_groups(N0, N1, e2, c2, r2, 3.0, d, err, eref);
+    assert_int_equal(ms_sys_scaled_fit(N0 + N1, d, err, eref, NULL, &f), MS_OK);
+    const double A2 = (N0 * 1.0 + N1 * 1.21) / (N0 + N1);
+    assert_close(f.scale, sqrt(A2), 1e-8, 0, "k with the floor at its bound");
+    assert_true(f.floor < 1e-6);
+    assert_close(f.bias, 3.0, 1e-12, 0, "bias with the floor at its bound");
+}
+
+/* Recovery of a known model: errors log-uniform over a factor 20, reference errors on
+ * half the rows, d = bias + sqrt(k^2 e^2 + sys^2 + e_ref^2) N(0, 1); within 4 standard
+ * errors from the inverse Fisher matrix of log L (I = 1/2 sum dvar dvar / var^2). */
+static void test_scaled_recovery(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    const double bias = 50.0, k = 0.6, sys = 30.0;
+    double *d = ms_malloc_array("t", N, sizeof *d), *err = ms_malloc_array("t", N, sizeof *err),
+           *eref = ms_malloc_array("t", N, sizeof *eref);
+    assert_non_null(d);
+    assert_non_null(err);
+    assert_non_null(eref);
+    uint64_t s[4];
+    seed_rng(20261121, s);
+    double iAA = 0, iAB = 0, iBB = 0, sw = 0;
+    for (size_t i = 0; i < N; i++) {
+        err[i] = 10.0 * exp(log(20.0) * uniform(s));
+        eref[i] = i % 2 ? 15.0 : 0.0;
+        const double v = k * k * err[i] * err[i] + sys * sys + eref[i] * eref[i];
+        d[i] = bias + sqrt(v) * gauss(s);
+        const double a = err[i] * err[i];
+        iAA += 0.5 * a * a / (v * v);
+        iAB += 0.5 * a / (v * v);
+        iBB += 0.5 / (v * v);
+        sw += 1.0 / v;
+    }
+    const double det = iAA * iBB - iAB * iAB;
+    const double se_A = sqrt(iBB / det), se_B = sqrt(iAA / det);
+    const double se_k = se_A / (2.0 * k), se_sys = se_B / (2.0 * sys), se_bias = sqrt(1.0 / sw);
+    ms_sys_floor f;
+    assert_int_equal(ms_sys_scaled_fit(N, d, err, eref, NULL, &f), MS_OK);
+    printf("scaled, recovery: k %.4f (true %.2f, SE %.4f), sys %.3f (true %.1f, SE %.3f), "
+           "bias %.3f (true %.1f, SE %.3f), %zu clipped\n", f.scale, k, se_k, f.floor, sys,
+           se_sys, f.bias, bias, se_bias, f.n_clipped);
+    assert_true(fabs(f.scale - k) < 4.0 * se_k);
+    assert_true(fabs(f.floor - sys) < 4.0 * se_sys);
+    assert_true(fabs(f.bias - bias) < 4.0 * se_bias);
+    /* the standard errors are small enough for the test to mean something */
+    assert_true(se_k < 0.02 && se_sys < 2.0);
+    /* gross outliers are clipped: the same solution as without them */
+    ms_sys_floor clean = f;
+    for (size_t i = 0; i < 10; i++) d[i * 7] = bias + (i % 2 ? 1e5 : -3e4);
+    ms_sys_floor dirty;
+    /* the rows those 10 replaced differ, so compare against a fit without those rows */
+    uint8_t *use = ms_malloc("t", N);
+    assert_non_null(use);
+    for (size_t i = 0; i < N; i++) use[i] = !(i % 7 == 0 && i / 7 < 10);
+    assert_int_equal(ms_sys_scaled_fit(N, d, err, eref, use, &clean), MS_OK);
+    assert_int_equal(ms_sys_scaled_fit(N, d, err, eref, NULL, &dirty), MS_OK);
+    assert_int_equal(dirty.n_clipped, clean.n_clipped + 10);
+    assert_close(dirty.scale, clean.scale, 1e-8, 0, "k with outliers");
+    assert_close(dirty.floor, clean.floor, 1e-8, 0, "sys with outliers");
+    assert_close(dirty.bias, clean.bias, 1e-8, 1e-12, "bias with outliers");
+    ms_free(use);
+    ms_free(d);
+    ms_free(err);
+    ms_free(eref);
+}
+
+static void test_scaled_refusals(void **state)
+{
+    (void)state;
+    double d[6] = {1, 2, 3, 4, 5, 6}, err[6] = {2, 2, 2, 2, 2, 2}, eref[6] = {0, 0, 0, 0, 0, NAN};
+    ms_sys_floor f;
+    /* one error size: k cannot be told from sys */
+    assert_int_equal(ms_sys_scaled_fit(6, d, err, NULL, NULL, &f), MS_ENOPROG);
+    assert_non_null(strstr(ms_error_message(), "same size"));
+    ms_error_clear();
+    /* rows taking part: NaN e_ref, e <= 0, NaN d, use = 0 are left out; < 3 refused */
+    double e2[6] = {1, 2, 0, 3, -1, 4}, d2[6] = {1, 2, 3, NAN, 5, 6};
+    const uint8_t use[6] = {1, 0, 1, 1, 1, 1};
+    assert_int_equal(ms_sys_scaled_fit(6, d2, e2, eref, use, &f), MS_ENOPROG);
+    assert_int_equal(f.n, 1); /* only row 0: 1 no use, 2 e = 0, 3 NaN d, 4 e < 0, 5 NaN e_ref */
+    ms_error_clear();
+    assert_true(isnan(f.scale));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +434,9 @@ int main(void)
         cmocka_unit_test(test_outliers),
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_scaled_analytic),
+        cmocka_unit_test(test_scaled_recovery),
+        cmocka_unit_test(test_scaled_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

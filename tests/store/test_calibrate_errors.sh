@@ -17,7 +17,9 @@
 #     bad values, a reference without obsid, without parameter columns, matching nothing,
 #     too few rows); with python: e_<p>_total against its formula from the other columns,
 #     the split reproduced independently, and the std of (fit - truth) / e_total on the
-#     stars NOT used for the floor.
+#     stars NOT used for the floor;
+#   - the scaled error model (--error-model scaled): k and sys recorded, the formula, the
+#     refusals, and the honest-error check on the other half.
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
@@ -140,7 +142,7 @@ for p in teff logg m_h alpha_m; do
 done
 ns=$(num "$work/ref.h5" /catalog/e_teff_total/sys_n); nm=$(num "$work/ref.h5" /catalog/e_teff_total/sys_n_matched)
 check "about half of the matched rows make the floor ($ns of $nm)" awk -v a="$ns" -v b="$nm" 'BEGIN { exit !(b > 500 && a > 0.35 * b && a < 0.65 * b) }'
-check "error_calibration records the floors" sh -c "h5dump -a /error_calibration '$work/ref.h5' | grep -q 'systematic floor sys from .*teff: sys = '"
+check "error_calibration records the floors" sh -c "h5dump -a /error_calibration '$work/ref.h5' | grep -q 'systematic floor sys from .*teff: k = 1, sys = '"
 cp "$work/ref.h5" "$work/ref_once.h5"
 "$exe" calibrate-errors --catalog "$work/ref.h5" --combine max --reference "$truth" \
   --reference-fraction 0.5 --log-level warn >/dev/null 2>&1
@@ -177,7 +179,27 @@ check "a reference matching no row is refused" grep -q "none of its .* obsids" "
 head -9 "$truth" > "$work/few.csv"
 "$exe" calibrate-errors --catalog "$work/ref.h5" --reference "$work/few.csv" >/dev/null 2>"$work/err.txt"
 check "a reference with too few rows is refused, naming the counts" grep -q "needs at least 10" "$work/err.txt"
+"$exe" calibrate-errors --catalog "$work/ref.h5" --reference "$truth" --error-model linear >/dev/null 2>"$work/err.txt"
+check "--error-model linear is refused" grep -q "must be floor or scaled" "$work/err.txt"
+"$exe" calibrate-errors --catalog "$work/ref.h5" --reference "$truth" --error-model scaled --floor-spread mad >/dev/null 2>"$work/err.txt"
+check "--floor-spread with --error-model scaled is refused" grep -q "applies to --error-model floor" "$work/err.txt"
+"$exe" calibrate-errors --catalog "$work/ref.h5" --error-model scaled >/dev/null 2>"$work/err.txt"
+check "--error-model without --reference is refused" grep -q "need --reference" "$work/err.txt"
 check "refused reference calibrations leave the catalog unchanged" h5diff -q "$work/ref_once.h5" "$work/ref.h5"
+
+# the scaled error model: k Err_total and a floor by maximum likelihood (half of the stars)
+cp "$work/cat.h5" "$work/scaled.h5"
+"$exe" calibrate-errors --catalog "$work/scaled.h5" --error-model scaled --reference "$truth" \
+  --reference-fraction 0.5 --log-level warn >"$work/scaled.txt" 2>&1
+check "calibrate-errors --error-model scaled exits 0" test $? -eq 0
+cat "$work/scaled.txt"
+check "the scaled formula is printed" grep -qF "Err_total = sqrt(k^2 (Err_repeat^2 + Err_fitting^2) + sys^2)" "$work/scaled.txt"
+check "sys_model = scaled recorded" sh -c "h5dump -a /catalog/e_teff_total/sys_model '$work/scaled.h5' | grep -q '\"scaled\"'"
+k=$(num "$work/scaled.h5" /catalog/e_teff_total/sys_scale)
+check "a scale k > 0 for teff ($k)" awk -v k="$k" 'BEGIN { exit !(k > 0.05 && k < 20) }'
+check "error_calibration records k" sh -c "h5dump -a /error_calibration '$work/scaled.h5' | grep -q 'scale k and floor sys from .*teff: k = '"
+k=$(num "$work/ref.h5" /catalog/e_teff_total/sys_scale)
+check "the floor model records k = 1 ($k)" awk -v k="$k" 'BEGIN { exit !(k == 1) }'
 
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
@@ -296,6 +318,49 @@ PY
     awk '/^pooled_min/ { lo = $2 } /^pooled_max/ { hi = $2 } END { exit !(lo > 0.8 && hi < 1.25) }' "$work/floor.txt"
   check "max + floor, other half: every S/N bin within a factor 1.6 of 1, better than z25 alone" \
     awk '/^worst_z25/ { z = $2 } /^worst_floor/ { f = $2 } END { exit !(f < 1.6 && f < z) }' "$work/floor.txt"
+  # the scaled model: e_<p>_total against its formula; honest on the other half
+  "$py" - "$work/scaled.h5" "$truth" >"$work/scaled_check.txt" <<'PY'
+import csv, sys
+import h5py, numpy as np
+M = (1 << 64) - 1
+def u(g):
+    z = (int(g) + 0x9e3779b97f4a7c15) & M
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M
+    return ((z ^ (z >> 31)) >> 11) * 2.0 ** -53
+c = h5py.File(sys.argv[1], 'r')['catalog']
+truth = {r['obsid']: r for r in csv.DictReader(open(sys.argv[2]))}
+obs = [o.decode() for o in c['obsid'][:]]
+ok = (c['store_status'][:] == 0) & ((c['fit_flags'][:] & (16 | 32 | 64)) == 0)
+g = c['source_id'][:]
+check = ok & np.array([x >= 0 and u(x) >= 0.5 for x in g])
+snr = c['snr_r'][:]
+formula, worst = True, 0.0
+for p in ['rv', 'teff', 'logg', 'm_h', 'alpha_m']:
+    e = c['e_%s_total' % p]
+    k, s = (float(np.ravel(e.attrs[a])[0]) for a in ('sys_scale', 'sys_floor'))
+    rep, fit = c['e_%s_repeat' % p][:], c['e_%s' % p][:]
+    want = np.sqrt(k * k * (rep ** 2 + fit ** 2) + s * s)
+    f = ok & np.isfinite(want)
+    formula &= bool(np.allclose(e[:][f], want[f], rtol=1e-12, atol=0))
+    t = np.array([float(truth[o][p]) if o in truth else np.nan for o in obs])
+    z = (c[p][:] - t) / e[:]
+    cells = []
+    for lo, hi in [(5, 10), (10, 20), (20, 50), (50, 1e9)]:
+        b = check & (snr >= lo) & (snr < hi) & np.isfinite(z)
+        if b.sum() < 40: continue
+        sd = np.std(z[b])
+        worst = max(worst, sd, 1 / sd)
+        cells.append('S/N %g-%g: %.2f (%d)' % (lo, min(hi, 999), sd, b.sum()))
+    print('%-8s scaled k %.3f sys %.4g | %s' % (p, k, s, ' | '.join(cells)))
+print('formula', 'ok' if formula else 'FAIL')
+print('worst_scaled %.3f' % worst)
+PY
+  check "the scaled-model check ran" test $? -eq 0
+  cat "$work/scaled_check.txt"
+  check "e_<p>_total = sqrt(k^2 (rep^2 + fit^2) + sys^2) (scaled)" grep -qx "formula ok" "$work/scaled_check.txt"
+  check "scaled, other half: every S/N bin within a factor 1.6 of 1" \
+    awk '/^worst_scaled/ { exit !($2 < 1.6) }' "$work/scaled_check.txt"
 else
   echo "skip the complete = 0 and truth checks: python3 with h5py and numpy is not available"
 fi
