@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Compare mstars catalogs with the mock universe's truth (benchmarks for issues 6 and 7).
 
-usage: compare_truth.py TRUTH.csv CATALOG.h5 [CATALOG.h5 ...] [--json OUT]
+usage: compare_truth.py TRUTH.csv CATALOG.h5 [CATALOG.h5 ...] [--json OUT] [--calibrated]
+                        [--check-fraction F]
 
 For each catalog: bias (mean of fit - truth) and scatter (standard deviation) of Teff,
 log g, [M/H], [alpha/M] and RV over the fitted rows (finite labels, no failed-fit bit),
 overall and in S/N_r bins 5-10, 10-20, 20-50, 50+, and the mean best-fit residual over the
 flux uncertainty (resid_sigma; with --csn also resid_sigma_emu, the emulator-only fit).
 Stars with an unresolved companion (truth binary = 1) are left out of the label statistics
-(their truth is the primary's; the fit sees the blend) and counted separately."""
+(their truth is the primary's; the fit sees the blend) and counted separately.
+
+--calibrated compares <p>_cal (mstars calibrate-errors --zero-point: the labels on the
+reference's zero point) instead of <p> where a catalog has it; --check-fraction F keeps only
+the stars with u(source_id) >= F (the split of include/mstars/sys_errors.h), i.e. those a
+calibration with --reference-fraction F did not use."""
 import csv
 import json
 import sys
@@ -36,11 +42,26 @@ def stats(d):
             "mad_scatter": float(1.4826 * np.median(np.abs(d - np.median(d))))}
 
 
-def analyse(truth, path):
+def split_u(g):
+    """u(g) of include/mstars/sys_errors.h (splitmix64 of the star id), written again."""
+    m = (1 << 64) - 1
+    z = (int(g) + 0x9e3779b97f4a7c15) & m
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & m
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & m
+    return ((z ^ (z >> 31)) >> 11) * 2.0 ** -53
+
+
+def analyse(truth, path, calibrated=False, check_fraction=None):
     with h5py.File(path, "r") as f:
         c = f["catalog"]
         obsid = [x.decode() if isinstance(x, bytes) else str(x) for x in c["obsid"][:]]
         cols = {k: c[k][:] for k in c.keys() if c[k].dtype.kind in "fiu"}
+    used_cal = []
+    if calibrated:
+        for p in PARAMS:
+            if p + "_cal" in cols:
+                cols[p] = cols[p + "_cal"]
+                used_cal.append(p)
     n = len(obsid)
     tr = {p: np.full(n, np.nan) for p in PARAMS}
     binary = np.zeros(n, bool)
@@ -53,7 +74,10 @@ def analyse(truth, path):
             tr[p][i] = float(r[p])
         binary[i] = r["binary"] == "1"
     ok = np.isfinite(cols["teff"]) & ((cols["fit_flags"] & FAILED) == 0) & ~binary & np.isfinite(tr["teff"])
+    if check_fraction is not None:
+        ok &= np.array([g >= 0 and split_u(g) >= check_fraction for g in cols["source_id"]])
     out = {"catalog": path, "rows": n, "fitted": int(np.sum(np.isfinite(cols["teff"]))),
+           "calibrated": used_cal, "check_fraction": check_fraction,
            "compared": int(ok.sum()), "binaries_left_out": int(np.sum(binary & np.isfinite(cols["teff"])))}
     for key in ("resid_sigma", "resid_sigma_emu"):
         if key in cols:
@@ -93,11 +117,24 @@ def main():
         i = args.index("--json")
         jpath = args[i + 1]
         del args[i:i + 2]
+    calibrated = "--calibrated" in args
+    if calibrated:
+        args.remove("--calibrated")
+    check_fraction = None
+    if "--check-fraction" in args:
+        i = args.index("--check-fraction")
+        check_fraction = float(args[i + 1])
+        del args[i:i + 2]
     truth = read_truth(args[0])
-    res = [analyse(truth, p) for p in args[1:]]
+    res = [analyse(truth, p, calibrated, check_fraction) for p in args[1:]]
     for r in res:
+        extra = ""
+        if r["calibrated"]:
+            extra += "; on the reference's zero point: " + ",".join(r["calibrated"])
+        if check_fraction is not None:
+            extra += f"; stars with u(source_id) >= {check_fraction}"
         print(f"== {r['catalog']}: {r['compared']} compared of {r['fitted']} fitted "
-              f"({r['binaries_left_out']} binaries left out)")
+              f"({r['binaries_left_out']} binaries left out{extra})")
         for key in ("resid_sigma", "resid_sigma_emu"):
             if key in r:
                 print(f"   mean {key}: {r[key]:.4f}")

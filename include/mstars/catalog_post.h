@@ -74,6 +74,8 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
 /* Append names (comma-separated) that are not in it yet to the column_order attribute of
  * /catalog (mstars export lists columns in that order). Collective in parallel mode. */
 ms_status ms_catalog_column_order_append(ms_h5 *f, const char *names);
+/* Remove the names (comma-separated) from it (those absent are ignored). */
+ms_status ms_catalog_column_order_remove(ms_h5 *f, const char *names);
 
 /* ---- mstars calibrate-errors --------------------------------------------------------- */
 
@@ -96,6 +98,7 @@ typedef struct {
     ms_sys_spread spread;      /* the spread the floor sets to 1 */
     int scaled;                /* 0: a floor only; 1: the scaled model, k Err_total and a
                                   floor by maximum likelihood (ms_sys_scaled_fit) */
+    int zero_point;            /* write <p>_cal = <p> - bias (the reference's zero point) */
 } ms_calib_opts;
 
 typedef struct {

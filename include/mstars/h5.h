@@ -107,6 +107,9 @@ ms_status ms_h5_dset_write_rows(ms_h5_dset *d, size_t row0, size_t nrows, const 
 void ms_h5_dset_close(ms_h5_dset *d);
 
 int ms_h5_exists(ms_h5 *f, const char *name);
+/* Remove the link `name` (a dataset or group; serial files). The space is not reclaimed
+ * until the file is repacked (h5repack). MS_EHDF5 naming the file and path on failure. */
+ms_status ms_h5_unlink(ms_h5 *f, const char *name);
 /* Rank (1 or 2) and dims of a dataset. */
 ms_status ms_h5_dims(ms_h5 *f, const char *name, int *rank, size_t dims[2]);
 

@@ -30,6 +30,8 @@ static const ms_cli_opt opts[] = {
     {"error-model", "floor|scaled", "floor (default): Err_total + a constant floor in "
                                     "quadrature; scaled: k Err_total + a floor, k and the "
                                     "floor by maximum likelihood against the reference", 0},
+    {"zero-point", NULL, "also write <p>_cal = <p> - bias: the labels on the reference's "
+                         "zero point", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -61,9 +63,10 @@ static int reference_opts(const ms_cli_ctx *ctx, ms_calib_opts *o)
         return 0;
     }
     o->combine_max = c && strcmp(c, "max") == 0;
-    if (!o->reference && (ms_cli_get(ctx, "reference-fraction") || sp || model)) {
-        fprintf(stderr, "mstars calibrate-errors: --reference-fraction, --floor-spread and "
-                        "--error-model need --reference FILE\n");
+    o->zero_point = ms_cli_flag(ctx, "zero-point");
+    if (!o->reference && (ms_cli_get(ctx, "reference-fraction") || sp || model || o->zero_point)) {
+        fprintf(stderr, "mstars calibrate-errors: --reference-fraction, --floor-spread, "
+                        "--error-model and --zero-point need --reference FILE\n");
         return 0;
     }
     if (model && strcmp(model, "floor") != 0 && strcmp(model, "scaled") != 0) {
@@ -134,6 +137,9 @@ static void print_result(const char *path, const ms_calib_opts *o, const ms_cali
                f->n_bins, ms_repeat_error(f->a, f->b, 10.0), ms_repeat_error(f->a, f->b, 100.0));
     }
     if (o->reference) print_floor(o, r);
+    if (o->zero_point)
+        printf("labels on the reference's zero point: <p>_cal = <p> - bias (the bias column "
+               "above) for each parameter the reference has\n");
     printf("Err_total = sqrt(%s%s%s)\n", o->scaled ? "k^2 " : "",
            o->combine_max ? "max(Err_repeat, Err_fitting)^2"
            : o->scaled    ? "(Err_repeat^2 + Err_fitting^2)"
@@ -186,6 +192,7 @@ static int run(ms_cli_ctx *ctx)
                  "--reference-fraction %.17g --error-model %s%s%s", o.reference,
                  o.reference_fraction, o.scaled ? "scaled" : "floor",
                  o.scaled ? "" : " --floor-spread ", o.scaled ? "" : ms_sys_spread_name(o.spread));
+    if (o.zero_point && strlen(command) + 14 < sizeof command) strcat(command, " --zero-point");
     o.command = command;
     ms_calib_result r;
     ms_status st = ms_catalog_calibrate_errors(path, &o, &r);
@@ -216,7 +223,9 @@ const ms_cli_cmd ms_cmd_calibrate_errors = {
     "(attributes sys_* of e_<p>_total). --error-model scaled also scales Err_total by a factor "
     "k: k and sys maximise the normal likelihood of fit - ref ~ N(bias, k^2 Err_total^2 + "
     "sys^2 + e_ref^2) (5-sigma clipped), for fits whose own errors are too large at low S/N "
-    "and too small at high S/N. Records the calibration in the root attribute "
+    "and too small at high S/N. --zero-point also writes <p>_cal = <p> - bias, the labels on "
+    "the reference's zero point (bias = the fitted mean difference; attribute zero_point), and "
+    "a run without it removes them. Records the calibration in the root attribute "
     "error_calibration, and recomputes cut_flags with the total errors. The catalog is marked "
     "incomplete while it is modified; an interrupted run is repaired by running the command "
     "again; a second run replaces the columns. Runs as one process.",

@@ -361,3 +361,43 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
     if (sum) *sum = s;
     return MS_OK;
 }
+
+/* Is the name of length l at s one of the comma-separated names? */
+static int listed(const char *names, const char *s, size_t l)
+{
+    for (const char *t = names; *t;) {
+        const char *e = strchr(t, ',');
+        const size_t tl = e ? (size_t)(e - t) : strlen(t);
+        if (tl == l && strncmp(t, s, l) == 0) return 1;
+        t = e ? e + 1 : t + tl;
+    }
+    return 0;
+}
+
+ms_status ms_catalog_column_order_remove(ms_h5 *f, const char *names)
+{
+    char *order = NULL;
+    if (ms_h5_attr_get_str(f, "/catalog", "column_order", &order) != MS_OK) {
+        ms_error_clear();
+        return MS_OK; /* nothing to remove from */
+    }
+    char *text = ms_malloc("catalog.order", strlen(order) + 1);
+    if (!text) {
+        ms_free(order);
+        return MS_ENOMEM;
+    }
+    text[0] = '\0';
+    for (const char *s = order; *s;) {
+        const char *e = strchr(s, ',');
+        const size_t l = e ? (size_t)(e - s) : strlen(s);
+        if (!listed(names, s, l)) {
+            if (text[0]) strcat(text, ",");
+            strncat(text, s, l);
+        }
+        s = e ? e + 1 : s + l;
+    }
+    ms_status st = ms_h5_attr_set_str(f, "/catalog", "column_order", text);
+    ms_free(text);
+    ms_free(order);
+    return st;
+}

@@ -353,6 +353,36 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
     return ms_catalog_column_order_append(f, names);
 }
 
+/* <p>_cal = <p> - bias (o->zero_point, a parameter with a reference), or remove a <p>_cal
+ * that an earlier run wrote (a calibration without it resets the catalog). */
+static ms_status write_zero_point(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
+                                  const ms_calib_result *r, size_t j)
+{
+    int k = 0;
+    while (strcmp(params[k], r->name[j]) != 0) k++;
+    const char *p = r->name[j];
+    char path[64], name[32];
+    snprintf(name, sizeof name, "%s_cal", p);
+    snprintf(path, sizeof path, "/catalog/%s", name);
+    if (!o->zero_point || !r->sys_have[j]) {
+        if (!ms_h5_exists(f, path)) return MS_OK;
+        MS_TRY(ms_h5_unlink(f, path));
+        return ms_catalog_column_order_remove(f, name);
+    }
+    const double zp = r->sys[j].bias;
+    for (size_t i = 0; i < d->n; i++)
+        d->col[i] = d->use[i] && isfinite(d->value[k][i]) ? d->value[k][i] - zp : NAN;
+    char desc[512];
+    snprintf(desc, sizeof desc, "%s on the zero point of the reference %s: %s - %.6g %s (the "
+             "mean fit - reference of the stars with u(%s) < %g; attribute zero_point)", p,
+             o->reference, p, zp, r->units[j], o->group_by, o->reference_fraction);
+    MS_TRY(write_column(f, path, d->n, d->col, r->units[j], desc));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "zero_point", &zp, 1));
+    MS_TRY(ms_h5_attr_set_str(f, path, "zero_point_reference", o->reference));
+    MS_TRY(ms_h5_attr_set_f64(f, path, "zero_point_fraction", &o->reference_fraction, 1));
+    return ms_catalog_column_order_append(f, name);
+}
+
 static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_result *r)
 {
     char text[8192];
@@ -385,6 +415,9 @@ static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_r
                         "- bias) / sqrt(Err^2 + sys^2 + e_ref^2) = 1; stars with u(%s) < %g):",
                         o->reference, r->ref_rows, r->ref_matched,
                         ms_sys_spread_name(o->spread), o->group_by, o->reference_fraction);
+    if (o->zero_point && len > 0 && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, " labels on the reference's "
+                        "zero point written as <p>_cal = <p> - bias;");
     for (size_t j = 0; o->reference && j < r->n_params && len > 0 && (size_t)len < sizeof text;
          j++) {
         if (!r->sys_have[j])
@@ -448,6 +481,7 @@ ms_status ms_catalog_calibrate_errors(const char *path, const ms_calib_opts *o,
         return ms_error_set(st, __FILE__, __LINE__, "%s", msg);
     }
     for (size_t j = 0; st == MS_OK && j < r->n_params; j++) st = write_param(f, o, &d, r, j);
+    for (size_t j = 0; st == MS_OK && j < r->n_params; j++) st = write_zero_point(f, o, &d, r, j);
     if (st == MS_OK) st = write_record(f, o, r);
     data_free(&d);
     ms_catalog_cuts_opts co = {0, 0, 0, NULL, 0, 1, 0};

@@ -339,6 +339,15 @@ ms_status ms_h5_close(ms_h5 *f)
 
 /* ---------------------------------------------------------------- datasets */
 
+ms_status ms_h5_unlink(ms_h5 *f, const char *name)
+{
+    if (H5Ldelete(f->file, name, H5P_DEFAULT) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        MS_ERROR(MS_EHDF5, "%s: cannot remove %s", f->path, name);
+    }
+    return MS_OK;
+}
+
 int ms_h5_exists(ms_h5 *f, const char *name)
 {
     /* H5Lexists needs each parent to exist: check the path component by component */

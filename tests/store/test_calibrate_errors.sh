@@ -19,7 +19,9 @@
 #     the split reproduced independently, and the std of (fit - truth) / e_total on the
 #     stars NOT used for the floor;
 #   - the scaled error model (--error-model scaled): k and sys recorded, the formula, the
-#     refusals, and the honest-error check on the other half.
+#     refusals, and the honest-error check on the other half;
+#   - --zero-point: <p>_cal = <p> - bias with its attribute, in column_order, removed again
+#     by a run without it.
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
@@ -200,6 +202,26 @@ check "a scale k > 0 for teff ($k)" awk -v k="$k" 'BEGIN { exit !(k > 0.05 && k 
 check "error_calibration records k" sh -c "h5dump -a /error_calibration '$work/scaled.h5' | grep -q 'scale k and floor sys from .*teff: k = '"
 k=$(num "$work/ref.h5" /catalog/e_teff_total/sys_scale)
 check "the floor model records k = 1 ($k)" awk -v k="$k" 'BEGIN { exit !(k == 1) }'
+# --zero-point: <p>_cal = <p> - bias, listed in column_order; a run without it removes them
+cp "$work/cat.h5" "$work/zp.h5"
+"$exe" calibrate-errors --catalog "$work/zp.h5" --error-model scaled --zero-point --reference "$truth" \
+  --reference-fraction 0.5 --log-level warn >/dev/null 2>&1
+check "calibrate-errors --zero-point exits 0" test $? -eq 0
+for p in rv teff logg m_h alpha_m; do
+  zp=$(num "$work/zp.h5" /catalog/${p}_cal/zero_point); b=$(num "$work/zp.h5" /catalog/e_${p}_total/sys_bias)
+  [ -n "$zp" ] && [ "$zp" = "$b" ] || { echo "zero point of $p: '$zp', bias '$b'"; bad_zp=1; }
+done
+check "<p>_cal carries zero_point = the bias of e_<p>_total" test -z "${bad_zp:-}"
+check "column_order lists the <p>_cal columns" sh -c "h5dump -a /catalog/column_order '$work/zp.h5' | grep -q 'teff_cal'"
+cp "$work/zp.h5" "$work/zp_reset.h5"
+"$exe" calibrate-errors --catalog "$work/zp_reset.h5" --error-model scaled --reference "$truth" \
+  --reference-fraction 0.5 --log-level warn >/dev/null 2>&1
+check "a run without --zero-point removes the <p>_cal columns and their column_order names" sh -c "
+  ! h5ls '$work/zp_reset.h5/catalog' | grep -q '_cal ' &&
+  ! h5dump -a /catalog/column_order '$work/zp_reset.h5' | grep -q '_cal'"
+check "... and leaves the catalog as a run that never had them" h5diff -q "$work/scaled.h5" "$work/zp_reset.h5" /catalog /catalog
+"$exe" calibrate-errors --catalog "$work/zp.h5" --zero-point >/dev/null 2>"$work/err.txt"
+check "--zero-point without --reference is refused" grep -q "need --reference" "$work/err.txt"
 
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
@@ -319,7 +341,7 @@ PY
   check "max + floor, other half: every S/N bin within a factor 1.6 of 1, better than z25 alone" \
     awk '/^worst_z25/ { z = $2 } /^worst_floor/ { f = $2 } END { exit !(f < 1.6 && f < z) }' "$work/floor.txt"
   # the scaled model: e_<p>_total against its formula; honest on the other half
-  "$py" - "$work/scaled.h5" "$truth" >"$work/scaled_check.txt" <<'PY'
+  "$py" - "$work/scaled.h5" "$truth" "$work/zp.h5" >"$work/scaled_check.txt" <<'PY'
 import csv, sys
 import h5py, numpy as np
 M = (1 << 64) - 1
@@ -355,10 +377,29 @@ for p in ['rv', 'teff', 'logg', 'm_h', 'alpha_m']:
     print('%-8s scaled k %.3f sys %.4g | %s' % (p, k, s, ' | '.join(cells)))
 print('formula', 'ok' if formula else 'FAIL')
 print('worst_scaled %.3f' % worst)
+z = h5py.File(sys.argv[3], 'r')['catalog']
+cal = shrinks = True
+for p in ['rv', 'teff', 'logg', 'm_h', 'alpha_m']:
+    zp = float(np.ravel(z['%s_cal' % p].attrs['zero_point'])[0])
+    want = np.where(ok, z[p][:] - zp, np.nan)
+    got = z['%s_cal' % p][:]
+    cal &= bool(np.array_equal(np.isnan(got), np.isnan(want)) and
+                np.allclose(got[ok], want[ok], rtol=0, atol=1e-12 * max(1.0, abs(zp))))
+    t = np.array([float(truth[o][p]) if o in truth else np.nan for o in obs])
+    b = check & np.isfinite(got) & np.isfinite(t)
+    raw_bias, cal_bias = np.mean(z[p][:][b] - t[b]), np.mean(got[b] - t[b])
+    print('%-8s zero point %.4g: mean (raw - truth) %.4g, (cal - truth) %.4g on the other half'
+          % (p, zp, raw_bias, cal_bias))
+    if p in ('teff', 'm_h'):  # offsets of the synthetic gap, far above their noise here
+        shrinks &= abs(cal_bias) < 0.5 * abs(raw_bias)
+print('cal', 'ok' if cal else 'FAIL')
+print('shrinks', 'ok' if shrinks else 'FAIL')
 PY
   check "the scaled-model check ran" test $? -eq 0
   cat "$work/scaled_check.txt"
   check "e_<p>_total = sqrt(k^2 (rep^2 + fit^2) + sys^2) (scaled)" grep -qx "formula ok" "$work/scaled_check.txt"
+  check "<p>_cal = <p> - zero_point on the fitted rows, NaN elsewhere" grep -qx "cal ok" "$work/scaled_check.txt"
+  check "on the other half the teff and m_h offsets against the truth shrink at least 2x in <p>_cal" grep -qx "shrinks ok" "$work/scaled_check.txt"
   check "scaled, other half: every S/N bin within a factor 1.6 of 1" \
     awk '/^worst_scaled/ { exit !($2 < 1.6) }' "$work/scaled_check.txt"
 else
