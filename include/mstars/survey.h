@@ -35,6 +35,12 @@ typedef struct {
     const char *command;   /* command line (provenance) */
     int resume;            /* continue an interrupted run from its journals */
     size_t limit;          /* > 0: fit only the first `limit` rows of the store (trials) */
+    const char *models;    /* NULL, or a file for the best-fit model spectra: /models/flux
+                              [rows, n_pix] (the final fit), /models/flux_emu (the
+                              emulator-only fit of a --csn run), /models/wavelength; row i
+                              is catalog row i, on the store's grid and at the fitted
+                              velocity; NaN where a row was not fitted or the fit failed.
+                              Not with resume (models are not journaled). */
 } ms_survey_opts;
 
 typedef struct {

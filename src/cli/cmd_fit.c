@@ -20,6 +20,8 @@ static const ms_cli_opt opts[] = {
     {"limit", "N", "fit only the first N rows of the store (a trial run; the catalog has N rows)", 0},
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0 "
                                "(overrides run.max_runtime)", 0},
+    {"models", "FILE", "also write the best-fit model spectra (HDF5, row i = catalog row i; "
+                       "not with --resume)", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -50,8 +52,11 @@ static int run(ms_cli_ctx *ctx)
     }
     char command[4096];
     const char *csn = ms_cli_get(ctx, "csn");
-    char limit_text[48] = "";
+    char limit_text[48 + MS_CFG_STR_MAX] = "";
     if (limit) snprintf(limit_text, sizeof limit_text, " --limit %ld", limit);
+    if (ms_cli_get(ctx, "models"))
+        snprintf(limit_text + strlen(limit_text), sizeof limit_text - strlen(limit_text),
+                 " --models %s", ms_cli_get(ctx, "models"));
     snprintf(command, sizeof command, "mstars fit --spectra %s --emulator %s --out %s%s%s%s%s%s%s",
              ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "out"),
              csn ? " --csn " : "", csn ? csn : "",
@@ -60,7 +65,8 @@ static int run(ms_cli_ctx *ctx)
     ms_workq_install_signal_handlers();
     if (ms_par_bind(cfg.general.blas_threads, NULL) != MS_OK) return ms_cli_fail("fit");
     ms_survey_opts o = {ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "emulator"), csn,
-                        ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"), (size_t)limit};
+                        ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"), (size_t)limit,
+                        ms_cli_get(ctx, "models")};
     ms_survey_summary s;
     if (ms_survey_fit(&cfg, &o, &s) != MS_OK) return ms_cli_fail("fit");
     double rate = s.seconds > 0 ? (double)(s.fitted + s.skipped) / s.seconds : 0.0;
@@ -81,7 +87,8 @@ static int run(ms_cli_ctx *ctx)
                      "Resubmit the same command with --resume to finish %s", o.out);
         return 0;
     }
-    ms_log0_info("fit: wrote %s", o.out);
+    ms_log0_info("fit: wrote %s%s%s", o.out, o.models ? " and the models " : "",
+                 o.models ? o.models : "");
     return 0;
 }
 
@@ -98,5 +105,7 @@ const ms_cli_cmd ms_cmd_fit = {
     "start, fit.synthetic_start) and the final fit in the observed domain, "
     "CSN_synth->obs(Payne(labels)) with each star's split code at the emulator fit's velocity "
     "(refitted from there unless fit.csn_fit_rv = false); the columns teff_emu .. alpha_m_emu, chi2_emu and "
-    "resid_sigma_emu keep the emulator-only fit.",
+    "resid_sigma_emu keep the emulator-only fit. --models FILE also writes the best-fit model "
+    "spectra (/models/flux, and /models/flux_emu with --csn; row i = catalog row i, on the "
+    "store's grid at the fitted velocity, NaN where not fitted), committed with the catalog.",
     opts, 1, run};

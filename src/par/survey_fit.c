@@ -178,6 +178,10 @@ typedef struct {
     ms_fit_result *res;                /* [chunk] */
     cat_row *rows;                     /* [chunk] */
     long fitted, failed, skipped;
+    /* --models: the best-fit model spectra, written per chunk by the rank that fitted it */
+    ms_h5 *models;
+    ms_h5_dset *models_flux, *models_flux_emu;
+    float *models_buf;                 /* [chunk, n_pix] */
 } survey_state;
 
 static ms_status state_alloc(survey_state *s)
@@ -221,7 +225,8 @@ static void state_free(survey_state *s)
                     s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
                     s->mask, s->csn_start, s->csn_dv, s->csn_res, s->cont, s->var_flag,
-                    s->bin_flag, s->osflux, s->synth_res, s->model_fit, s->model_emu};
+                    s->bin_flag, s->osflux, s->synth_res, s->model_fit, s->model_emu,
+                    s->models_buf};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
 }
 
@@ -372,6 +377,55 @@ static ms_status fit_observed_domain(survey_state *s, size_t m)
     return ms_fit_batch(s->csn_fitter, &in, s->csn_res, s->model_fit);
 }
 
+/* ------------------------------------------------------------- --models */
+
+/* Create the models file (collective): the wavelength grid and the model datasets, opened
+ * for independent writes by the rank that fits each chunk. */
+static ms_status models_open(survey_state *s, const ms_config *cfg, const ms_survey_opts *o)
+{
+    MS_TRY(ms_h5_create(o->models, 1, &s->models));
+    ms_h5 *f = s->models;
+    double *w = ms_malloc_array("survey.models.wave", s->n_pix, sizeof *w);
+    if (!w) return MS_ENOMEM;
+    ms_status st = ms_h5_read_rows(s->store, "/spectra/wavelength", MS_H5_F64, 0, 0, s->n_pix, w);
+    if (st == MS_OK)
+        st = ms_h5_write_array(f, "/models/wavelength", MS_H5_F64, 0, 1, &s->n_pix, w, "Angstrom",
+                               "the spectra store's wavelength grid (vacuum, rest frame)");
+    ms_free(w);
+    MS_TRY(st);
+    const size_t dims[2] = {s->n_rows, s->n_pix};
+    char desc[512];
+    snprintf(desc, sizeof desc, "best-fit model of catalog row i (%s), on the grid of "
+             "/spectra/flux of %s at the fitted velocity, to compare with that row's "
+             "normalised flux; NaN where the row was not fitted, the fit failed or the model "
+             "is not defined (grid edges)", o->csn ? "the observed-domain fit through "
+             "Cycle-StarNet" : "the emulator-only fit", o->spectra);
+    MS_TRY(ms_h5_create_dataset(f, "/models/flux", MS_H5_F32, 0, 2, dims, s->chunk, "", desc));
+    MS_TRY(ms_h5_dset_open(f, "/models/flux", &s->models_flux));
+    if (o->csn) {
+        snprintf(desc, sizeof desc, "best-fit model of the emulator-only fit of catalog row i "
+                 "(the columns *_emu), as /models/flux");
+        MS_TRY(ms_h5_create_dataset(f, "/models/flux_emu", MS_H5_F32, 0, 2, dims, s->chunk, "",
+                                    desc));
+        MS_TRY(ms_h5_dset_open(f, "/models/flux_emu", &s->models_flux_emu));
+    }
+    MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "catalog", o->out));
+    s->models_buf = ms_malloc_array("survey.models_buf", s->chunk * s->n_pix, sizeof(float));
+    return s->models_buf ? MS_OK : MS_ENOMEM;
+}
+
+/* Rows [row0, row0 + n) of one model dataset: the usable rows' models, NaN elsewhere. */
+static ms_status models_write(survey_state *s, ms_h5_dset *d, const float *model, size_t row0,
+                              size_t n, size_t m)
+{
+    const size_t np = s->n_pix;
+    for (size_t i = 0; i < n * np; i++) s->models_buf[i] = NAN;
+    for (size_t k = 0; k < m; k++)
+        memcpy(s->models_buf + s->usable[k] * np, model + k * np, np * sizeof(float));
+    return ms_h5_dset_write_rows(d, row0, n, s->models_buf);
+}
+
 /* One chunk of work (ms_workq_fn). */
 static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
 {
@@ -425,6 +479,9 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
             ++*n_failed;
         }
     }
+    /* the models before the catalog rows: a chunk in the journal has its models written */
+    if (s->models_flux) MS_TRY(models_write(s, s->models_flux, s->model_fit, row0, n, m));
+    if (s->models_flux_emu) MS_TRY(models_write(s, s->models_flux_emu, s->model_emu, row0, n, m));
     return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
 }
 
@@ -554,6 +611,10 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     size_t *pending = NULL;
 
     /* fail fast, before any work: the model, the store, their agreement */
+    if (o->models && o->resume)
+        MS_ERROR(MS_EINVAL, "--models cannot be combined with --resume: the models of the "
+                 "chunks done before the interruption are not journaled; run the fit again "
+                 "with --models (or with --limit N for a sample to plot)");
     ms_status st = ms_emulator_read(o->emulator, &e);
     if (st == MS_OK) st = ms_h5_open_read(o->spectra, 0, &s.store);
     if (st == MS_OK) st = check_store(s.store, o->spectra);
@@ -640,6 +701,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
                      "of %zu", s.n_rows, o->spectra, o->emulator, e.content_hash, s.n_labels,
                      ms_par_size(), s.chunk);
 
+    if (st == MS_OK && o->models) st = ms_par_any_failed(models_open(&s, cfg, o));
     size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
     if (st == MS_OK) {
         ms_catalog_opts co = {o->out, o->csn ? all_columns : columns, sizeof(cat_row), s.n_rows, s.chunk,
@@ -687,8 +749,32 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         if (st == MS_OK && sum->complete)
             st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
                                   o->csn ? csn_rec.emulator_hash : NULL, store_created ? store_created : "", sum, t_start);
-        ms_status fst = ms_catalog_finish(s.cat, st == MS_OK && sum->complete);
+        const int complete = st == MS_OK && sum->complete;
+        if (s.models) {
+            /* committed only with the catalog; otherwise deleted (never looks complete) */
+            ms_h5_dset_close(s.models_flux);
+            ms_h5_dset_close(s.models_flux_emu);
+            s.models_flux = s.models_flux_emu = NULL;
+            ms_status mst = MS_OK;
+            if (complete) {
+                const int64_t rows = (int64_t)s.n_rows;
+                mst = ms_h5_attr_set_i64(s.models, "/", "rows", &rows, 1);
+                mst = ms_par_any_failed(mst);
+                if (mst == MS_OK) mst = ms_h5_commit(s.models);
+                else ms_h5_abort(s.models);
+            } else {
+                ms_h5_abort(s.models);
+            }
+            s.models = NULL;
+            if (st == MS_OK) st = mst;
+        }
+        ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
         if (st == MS_OK) st = fst;
+    }
+    if (s.models) { /* failed before the work queue ran */
+        ms_h5_dset_close(s.models_flux);
+        ms_h5_dset_close(s.models_flux_emu);
+        ms_h5_abort(s.models);
     }
     sum->seconds = ms_par_wtime() - t0;
     ms_free(pending);

@@ -6,7 +6,9 @@
 #   - a run killed with SIGKILL (all ranks) resumes with no row lost or doubled and the
 #     same catalog;
 #   - SIGTERM (Slurm's time limit) saves the state and exits 0;
-#   - a bad emulator or store fails fast with a message naming the file.
+#   - a bad emulator or store fails fast with a message naming the file;
+#   - --models writes the best-fit models (checked against resid_sigma by check_models.py),
+#     is committed with the catalog only, and is refused with --resume.
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
@@ -171,4 +173,27 @@ check "fit --csn: domain_adaptation names the CSN" bash -c "h5dump -a /domain_ad
   --out "$work/z.h5" >/dev/null 2>"$work/err.txt"
 check "fit --csn with another emulator: refused naming both files" grep -q "csn.h5.*emu2.h5" "$work/err.txt"
 check "fit --csn with another emulator: nothing written" test ! -e "$work/z.h5" -a ! -e "$work/z.h5.journal"
+# --models: the best-fit model spectra, committed with the catalog
+mpi 2 "${fit[@]}" --csn "$work/csn.h5" --out "$work/catcsn_m.h5" --models "$work/models.h5" >/dev/null
+check "fit --csn --models exits 0" test $? -eq 0
+check "fit --models: the catalog is the one without --models" \
+  h5diff -q "$work/catcsn.h5" "$work/catcsn_m.h5" /catalog /catalog
+check "fit --models: /models/flux and flux_emu [rows, pixels], complete" sh -c "
+  h5ls '$work/models.h5/models/flux' | grep -q 'Dataset {[0-9]*, 2901}' &&
+  h5ls '$work/models.h5/models/flux_emu' | grep -q 'Dataset {[0-9]*, 2901}' &&
+  h5dump -a /complete '$work/models.h5' | grep -q '(0): 1'"
+if /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
+  /usr/bin/python3 "$root/tests/store/check_models.py" "$work/catcsn_m.h5" "$work/models.h5" \
+    "$work/spectra.h5" > "$work/models.txt" 2>&1
+  cat "$work/models.txt"
+  check "fit --models: the models reproduce resid_sigma and resid_sigma_emu; NaN where not fitted" \
+    grep -qx ok "$work/models.txt"
+else
+  echo "skip the models check: python3 with h5py and numpy is not available"
+fi
+mpi 2 "${fit[@]}" --out "$work/lim_m.h5" --models "$work/lim_models.h5" --max-runtime 0.0001 >/dev/null
+check "fit --models stopped by --max-runtime: no models file, complete or partial" \
+  test ! -e "$work/lim_models.h5" -a ! -e "$work/lim_models.h5.partial"
+mpi 2 "${fit[@]}" --out "$work/lim_m.h5" --models "$work/lim_models.h5" --resume >/dev/null 2>"$work/err.txt"
+check "fit --models --resume is refused, saying why" grep -q "models .* not journaled" "$work/err.txt"
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
