@@ -130,14 +130,16 @@ void ms_csn_describe(const ms_csn *net, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------------------- */
 /* Inference for the fit: the two transfers and their vector-Jacobian products with
- * respect to the input spectrum, for batches. A workspace holds the activations of the
+ * respect to the input spectrum (and, for synthetic -> observed, the Jacobian-vector
+ * products that give the fit's Jacobian), for batches. A workspace holds the activations of the
  * last call of each transfer (so that its _vjp can follow) and may serve any number of
  * calls of up to max_batch spectra. One workspace per thread; the network is read-only.
  *
  * The fit in the observed domain minimises chi2(y) = sum_p w_p (F_obs - T(P(y)))_p^2
  * with T = ms_csn_transfer_s2o (z_sp fixed, from the star) and P the emulator: with
  * r = F_obs - T(P(y)), dchi2/dP = ms_csn_transfer_s2o_vjp(v = -2 w r), then
- * dchi2/dy = ms_payne_vjp of that (payne.h). */
+ * dchi2/dy = ms_payne_vjp of that (payne.h); the full Jacobian dT(P(y))/dy (scaling and
+ * errors) = ms_csn_transfer_s2o_jvp of ms_payne_jacobian's D rows. */
 typedef struct ms_csn_ws ms_csn_ws;
 ms_status ms_csn_ws_alloc(const ms_csn *net, size_t max_batch, ms_csn_ws **ws);
 void ms_csn_ws_free(ms_csn_ws *ws);
@@ -160,6 +162,15 @@ ms_status ms_csn_transfer_s2o(const ms_csn *net, ms_csn_ws *ws, const float *x_s
  * d out / d x_s (the gradient of sum v . out with respect to the input spectrum). */
 ms_status ms_csn_transfer_s2o_vjp(const ms_csn *net, ms_csn_ws *ws, const float *v, size_t B,
                                   float *gx);
+/* After ms_csn_transfer_s2o(x_s, z_sp, B) on the same ws: Jacobian-vector products (forward
+ * mode), dout [B, T, n_pix] = d out / d x_s . dx [B, T, n_pix] for T tangent directions of
+ * each spectrum (row t of spectrum b is one direction in normalised flux, e.g. the emulator's
+ * d flux / d label_t, ms_payne_jacobian's layout; dout may be dx). The tangents follow the
+ * forward's layers at its saved activations (z_sp fixed: no tangent through D_sp), up to
+ * the workspace's max_batch tangent columns per GEMM; pixels outside the window in crop mode
+ * pass through (dout = dx there). The exact transpose of ms_csn_transfer_s2o_vjp. */
+ms_status ms_csn_transfer_s2o_jvp(const ms_csn *net, ms_csn_ws *ws, const float *dx, size_t B,
+                                  size_t T, float *dout);
 /* Observed -> synthetic: out [B, n_pix] = G_synth(D_sh(E_sh(E_obs(x_o)))) for x_o [B, n_pix]
  * (non-finite pixels are replaced by the mean flux and get no gradient). */
 ms_status ms_csn_transfer_o2s(const ms_csn *net, ms_csn_ws *ws, const float *x_o, size_t B,

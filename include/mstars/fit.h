@@ -107,7 +107,9 @@
  *
  * Plugging in Cycle-StarNet: eval = Payne forward (ms_payne_forward / _jacobian) ->
  * standardise -> E_synth -> E_sh -> D_sh (+) D_sp(z_sp[ids[b]]) -> G_obs -> crop to n_pix;
- * vjp = the reverse sweep of the same chain ending in ms_payne_vjp; per_spectrum = 1. */
+ * vjp = the reverse sweep of the same chain ending in ms_payne_vjp; the Jacobian = the
+ * forward-mode tangents of ms_payne_jacobian through ms_csn_transfer_s2o_jvp;
+ * per_spectrum = 1. */
 typedef struct {
     size_t n_labels;   /* D */
     size_t n_pix;
@@ -132,10 +134,10 @@ ms_status ms_fit_model_emulator(const ms_emulator *e, size_t max_batch, ms_fit_m
 /* The observed-domain model of Z25 (method.md 5.3): M(x) = CSN_synth->obs(Payne(x); z_sp)
  * with z_sp = E_sp(E_obs(F_obs)) of each spectrum, computed in begin() (per_spectrum = 1;
  * a non-finite flux enters E_obs as the mean flux, as in CSN training). vjp is exact
- * (reverse sweep through the CSN transfer and The Payne); the Jacobian (eval with jac,
- * used by the fitter only at the start and the optimum: scaling and errors) is central
- * finite differences of the whole chain with a step of 1e-3 in scaled labels (the CSN has
- * no forward mode). Labels, ranges and grid from e (checked as ms_fit_model_emulator
+ * (reverse sweep through the CSN transfer and The Payne); so is the Jacobian (eval with
+ * jac, used by the fitter only at the start and the optimum: scaling and errors), in
+ * forward mode: The Payne's Jacobian carried through the CSN by ms_csn_transfer_s2o_jvp
+ * (csn.h). Labels, ranges and grid from e (checked as ms_fit_model_emulator
  * does); net must take e's n_pix. e and net must outlive the model. MS_EINVAL, MS_ENOMEM.
  * Free with ms_fit_model_free. */
 ms_status ms_fit_model_csn(const ms_emulator *e, const ms_csn *net, size_t max_batch,

@@ -260,6 +260,11 @@ void ms_nn_instnorm_forward(float *out, float *mean, float *rstd, const float *i
 void ms_nn_instnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                              const float *in, const float *mean, const float *rstd,
                              const float *gamma, size_t B, size_t C, size_t L);
+/* Forward-mode tangent (the linearisation at the forward's input in, mean, rstd):
+ * dout [B, C, L] = rstd gamma (din - mean(din) - xhat mean(xhat din)), xhat = (in - mean)
+ * rstd, means over L (the mean and variance terms of the normalisation). */
+void ms_nn_instnorm_jvp(float *dout, const float *din, const float *in, const float *mean,
+                        const float *rstd, const float *gamma, size_t B, size_t C, size_t L);
 
 /* ------------------------------------------------------------------------------------- */
 /* Max pooling along the length: out [B, C, l_out], l_out = (l_in + 2 padding - kernel) /

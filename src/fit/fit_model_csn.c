@@ -7,16 +7,13 @@
  * ms_payne_vjp), so with fit.gradient = auto the fitter's L-BFGS-B uses it for every
  * chi^2 gradient.
  *
- * Jacobian (eval with jac != NULL): the CSN code has no forward mode, and n_pix VJPs per
- * spectrum would cost far more than the fit. The fitter asks for the full Jacobian only
- * twice per spectrum: at the start (the Jacobi scaling of the variables) and at the optimum
- * (the Gauss-Newton covariance, i.e. the reported errors). There this model returns
- * CENTRAL FINITE DIFFERENCES of the whole chain over the D scaled labels, step
- * CSN_FD_STEP (2 D extra batched evaluations). Float32 rounding of the flux (~1e-7) over
- * a step of 1e-3 in box units leaves a relative error of ~1e-3 on the Jacobian columns;
- * the truncation error is O(h^2) of the label curvature (the box is [-0.5, 0.5]). Rows
- * whose +-h point leaves the box are still evaluated there (the networks are smooth
- * functions outside the box too), so the step is always symmetric.
+ * Jacobian (eval with jac != NULL; the fitter asks for it twice per spectrum: at the start
+ * for the Jacobi scaling of the variables, at the optimum for the Gauss-Newton covariance,
+ * i.e. the reported errors): exact, in forward mode, J = J_s2o . J_Payne. The emulator's
+ * Jacobian dP/dx [B, D, n_pix] (ms_payne_jacobian, with P itself) gives D tangent spectra
+ * per row, and ms_csn_transfer_s2o_jvp carries them through the CSN at the activations of
+ * the one s2o forward that makes the flux: one Payne Jacobian, one CSN forward and D
+ * tangent sweeps, no step size.
  *
  * Bad pixels in begin(): the observed spectrum goes into E_obs as it is, like in CSN
  * training (csn_to_internal: a non-finite flux is replaced by the mean flux, i.e. 0 in
@@ -31,8 +28,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CSN_FD_STEP 1e-3 /* finite-difference step of the Jacobian, scaled label units */
-
 typedef struct {
     ms_fit_model emu;      /* the emulator model (Payne forward / vjp on scaled labels) */
     const ms_csn *net;
@@ -43,8 +38,6 @@ typedef struct {
     float *zrows;          /* [max_batch, zf] gathered per call */
     float *pflux;          /* [max_batch, n_pix] Payne spectra */
     float *gp;             /* [max_batch, n_pix] v . d out / d payne */
-    float *fp;             /* [max_batch, n_pix] finite-difference scratch (+h) */
-    double *xp;            /* [max_batch, D] shifted labels */
     size_t last_B;         /* rows of the last eval without Jacobian (for vjp) */
     int have_fwd;
 } csn_ctx;
@@ -72,29 +65,16 @@ static ms_status csn_eval(void *vctx, size_t B, const size_t *ids, const double 
             MS_ERROR(MS_EINVAL, "fit model (CSN): spectrum %zu but begin() saw %zu", ids[b], c->n);
         memcpy(c->zrows + b * c->zf, c->zsp + ids[b] * c->zf, c->zf * sizeof(float));
     }
-    const size_t D = c->D, n = c->n_pix;
     if (jac) {
-        /* central differences of the whole chain (see the top of the file) */
-        for (size_t j = 0; j < D; j++) {
-            memcpy(c->xp, x, B * D * sizeof(double));
-            for (size_t b = 0; b < B; b++) c->xp[b * D + j] += CSN_FD_STEP;
-            MS_TRY(csn_forward(c, B, c->xp, c->fp));
-            for (size_t b = 0; b < B; b++) c->xp[b * D + j] -= 2.0 * CSN_FD_STEP;
-            float *Jj = c->gp; /* scratch: the -h spectra */
-            MS_TRY(csn_forward(c, B, c->xp, Jj));
-            for (size_t b = 0; b < B; b++) {
-                float *dst = jac + (b * D + j) * n;
-                const float *p = c->fp + b * n, *m = Jj + b * n;
-                for (size_t i = 0; i < n; i++)
-                    dst[i] = (float)(((double)p[i] - (double)m[i]) / (2.0 * CSN_FD_STEP));
-            }
-        }
+        /* J = J_s2o . J_Payne (see the top of the file): jac first holds dP/dx, then in
+         * place the tangents through the CSN */
+        MS_TRY(c->emu.eval(c->emu.ctx, B, NULL, x, c->pflux, jac));
+        MS_TRY(ms_csn_transfer_s2o(c->net, c->ws, c->pflux, c->zrows, B, flux));
+        return ms_csn_transfer_s2o_jvp(c->net, c->ws, jac, B, c->D, jac);
     }
     MS_TRY(csn_forward(c, B, x, flux));
-    if (!jac) {
-        c->have_fwd = 1;
-        c->last_B = B;
-    }
+    c->have_fwd = 1;
+    c->last_B = B;
     return MS_OK;
 }
 
@@ -145,8 +125,6 @@ static void csn_free(void *vctx)
     ms_free(c->zrows);
     ms_free(c->pflux);
     ms_free(c->gp);
-    ms_free(c->fp);
-    ms_free(c->xp);
     ms_free(c);
 }
 
@@ -174,10 +152,7 @@ ms_status ms_fit_model_csn(const ms_emulator *e, const ms_csn *net, size_t max_b
     c->zrows = ms_malloc_array("fit.csn.zrows", max_batch * (c->zf ? c->zf : 1), sizeof(float));
     c->pflux = ms_malloc_array("fit.csn.pflux", max_batch * n, sizeof(float));
     c->gp = ms_malloc_array("fit.csn.gp", max_batch * n, sizeof(float));
-    c->fp = ms_malloc_array("fit.csn.fp", max_batch * n, sizeof(float));
-    c->xp = ms_malloc_array("fit.csn.xp", max_batch * c->D, sizeof(double));
-    st = (c->zrows && c->pflux && c->gp && c->fp && c->xp) ? ms_csn_ws_alloc(net, max_batch, &c->ws)
-                                                           : MS_ENOMEM;
+    st = (c->zrows && c->pflux && c->gp) ? ms_csn_ws_alloc(net, max_batch, &c->ws) : MS_ENOMEM;
     if (st != MS_OK) {
         csn_free(c);
         return st;

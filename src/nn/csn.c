@@ -1,6 +1,6 @@
 /* csn.c: the Cycle-StarNet architecture (csn.h): configuration checks, exact lengths,
  * parameter layout, initialisation, and the two transfers with their vector-Jacobian
- * products for the fit. */
+ * products for the fit (and the synthetic -> observed one's Jacobian-vector products). */
 #include "csn_internal.h"
 
 #include "mstars/mem.h"
@@ -369,7 +369,7 @@ struct ms_csn_ws {
     /* encoders */
     float *enc_x; /* [cap, n_len] */
     csn_tape enc_e, enc_sh, enc_sp;
-    /* backward buffers */
+    /* backward buffers (also the tangent columns of ms_csn_transfer_s2o_jvp) */
     float *g_x;   /* [cap, n_len] */
     float *g_cat; /* [cap, c_d + c_p, l_h] */
     float *g_d;   /* [cap, c_d, l_h] */
@@ -559,6 +559,75 @@ ms_status ms_csn_transfer_s2o_vjp(const ms_csn *net, ms_csn_ws *ws, const float 
     memset(ws->g_x, 0, B * net->n_len * sizeof(float));
     csn_stack_backward(&b[MS_CSN_E_SYNTH], &net->gen, 0, &ws->s2o_es, ws->g_h, ws->g_x, 0, B, sl, s);
     add_input_grad(net, ws->g_x, v, NULL, B, gx);
+    return MS_OK;
+}
+
+/* tx [nc, n_len] = the internal tangent of the input tangents dx [nc, n_pix]: dx / std
+ * inside the window, 0 at the pads (they hold the constant mean flux). */
+static void input_tangent(const ms_csn *net, const float *dx, size_t nc, float *tx)
+{
+    const size_t N = net->n_len, P = net->n_pix;
+    const float rs = 1.0f / net->std;
+    for (size_t j = 0; j < nc; j++) {
+        const float *d = dx + j * P;
+        float *t = tx + j * N;
+        if (net->crop) {
+            for (size_t i = 0; i < N; i++) t[i] = d[i + net->offset] * rs;
+        } else {
+            memset(t, 0, N * sizeof(float));
+            for (size_t p = 0; p < P; p++) t[p + net->offset] = d[p] * rs;
+        }
+    }
+}
+
+/* dout [nc, n_pix] = std ty [nc, n_len] inside the window; crop: the pixels outside it
+ * pass through, dout = dx there (dout may be dx). */
+static void output_tangent(const ms_csn *net, const float *ty, const float *dx, size_t nc,
+                           float *dout)
+{
+    const size_t N = net->n_len, P = net->n_pix;
+    for (size_t j = 0; j < nc; j++) {
+        const float *t = ty + j * N, *d = dx + j * P;
+        float *o = dout + j * P;
+        for (size_t p = 0; p < P; p++) {
+            if (!net->crop)
+                o[p] = t[p + net->offset] * net->std;
+            else if (p >= net->offset && p - net->offset < N)
+                o[p] = t[p - net->offset] * net->std;
+            else
+                o[p] = d[p];
+        }
+    }
+}
+
+ms_status ms_csn_transfer_s2o_jvp(const ms_csn *net, ms_csn_ws *ws, const float *dx, size_t B,
+                                  size_t T, float *dout)
+{
+    if (B == 0 || B != ws->s2o_B)
+        MS_ERROR(MS_EINVAL, "csn transfer_s2o_jvp: batch %zu does not match the last "
+                            "transfer_s2o (%zu)", B, ws->s2o_B);
+    if (T == 0) MS_ERROR(MS_EINVAL, "csn transfer_s2o_jvp: no tangent directions");
+    const ms_csn_stack *b = net->block;
+    const float sl = net->slope;
+    csn_scratch *s = &ws->s;
+    const size_t cd = b[MS_CSN_D_SH].c_out, cp = b[MS_CSN_D_SP].c_out, lh = b[MS_CSN_D_SH].l_out;
+    const size_t P = net->n_pix, nt = B * T;
+    /* chunks of up to cap tangent columns through the backward buffers (each sized for cap
+     * samples at its stage); the fixed D_sp(z_sp) branch has no tangent: zeros in the concat */
+    for (size_t c0 = 0; c0 < nt; c0 += ws->cap) {
+        const size_t nc = nt - c0 < ws->cap ? nt - c0 : ws->cap;
+        input_tangent(net, dx + c0 * P, nc, ws->g_x);
+        csn_stack_jvp(&b[MS_CSN_E_SYNTH], &net->gen, &ws->s2o_es, ws->g_x, ws->g_h, c0, nc, T, sl, s);
+        csn_stack_jvp(&b[MS_CSN_E_SH], &net->gen, &ws->s2o_esh, ws->g_h, ws->g_z, c0, nc, T, sl, s);
+        csn_stack_jvp(&b[MS_CSN_D_SH], &net->gen, &ws->s2o_dsh, ws->g_z, ws->g_d, c0, nc, T, sl, s);
+        for (size_t j = 0; j < nc; j++) {
+            float *cat = ws->g_cat + j * (cd + cp) * lh;
+            memcpy(cat, ws->g_d + j * cd * lh, cd * lh * sizeof(float));
+            memset(cat + cd * lh, 0, cp * lh * sizeof(float));
+        }
+        csn_stack_jvp(&b[MS_CSN_G_OBS], &net->gen, &ws->s2o_go, ws->g_cat, ws->g_x, c0, nc, T, sl, s);
+        output_tangent(net, ws->g_x, dx + c0 * P, nc, dout + c0 * P);
+    }
     return MS_OK;
 }
 

@@ -76,6 +76,15 @@ void csn_stack_backward(const ms_csn_stack *st, const ms_nn_params *p, int with_
                         const csn_tape *t, const float *dout, float *din, size_t b0, size_t nb,
                         float slope, csn_scratch *s);
 
+/* Forward-mode tangents (csn_jvp.c) through the stack linearised at its last forward
+ * (tape t, batch t->B): T tangents per sample, column c of the t->B * T belonging to sample
+ * c / T; this call takes columns [c0, c0 + nc), nc <= s->cap: din [nc, c_in, l_in] ->
+ * dout [nc, c_out, l_out] (overwritten; neither may be s->g[0] or s->g[1], which hold the
+ * intermediate layers). */
+void csn_stack_jvp(const ms_csn_stack *st, const ms_nn_params *p, const csn_tape *t,
+                   const float *din, float *dout, size_t c0, size_t nc, size_t T, float slope,
+                   csn_scratch *s);
+
 /* t->prob [B] = critic(x [B, 1, n_len], concat(za [B, ca, L], zb [B, cb, L])) (zb NULL:
  * za alone, cb 0). */
 void csn_critic_forward(const ms_csn_critic *c, const ms_nn_params *p, csn_critic_tape *t,

@@ -56,3 +56,27 @@ void ms_nn_instnorm_backward(float *din, float *dgamma, float *dbeta, const floa
         }
     }
 }
+
+void ms_nn_instnorm_jvp(float *dout, const float *din, const float *in, const float *mean,
+                        const float *rstd, const float *gamma, size_t B, size_t C, size_t L)
+{
+    /* dout, din, in [B, C, L]; mean, rstd [B, C]; gamma [C]. With xhat = (x - m) rs:
+     * dm = mean(dx), d rs = -rs^3 mean((x - m) dx) = -rs^2 mean(xhat dx), so
+     * dy = g (rs (dx - dm) + (x - m) d rs) = g rs (dx - dm - xhat mean(xhat dx)). */
+    for (size_t r = 0; r < B * C; r++) {
+        const float *x = in + r * L, *dx = din + r * L;
+        double m = mean[r], rs = rstd[r], g = gamma ? gamma[r % C] : 1.0;
+        double sum_dx = 0.0, sum_xhat_dx = 0.0;
+        for (size_t t = 0; t < L; t++) {
+            double xhat = ((double)x[t] - m) * rs;
+            sum_dx += dx[t];
+            sum_xhat_dx += xhat * dx[t];
+        }
+        double dm = sum_dx / (double)L, c = sum_xhat_dx / (double)L;
+        float *dy = dout + r * L;
+        for (size_t t = 0; t < L; t++) {
+            double xhat = ((double)x[t] - m) * rs;
+            dy[t] = (float)(g * rs * ((double)dx[t] - dm - xhat * c));
+        }
+    }
+}
