@@ -10,6 +10,8 @@
 #include "mstars/config.h"
 #include "mstars/spec.h"
 
+#include "bench_util.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,19 +32,6 @@ static double uniform01(void)
 static double gauss(void)
 {
     return sqrt(-2.0 * log(uniform01())) * cos(6.283185307179586 * uniform01());
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* A smooth red continuum with TiO-like band heads and absorption lines (arbitrary). */
