@@ -20,6 +20,8 @@ typedef struct {
     const char *truth;     /* truth table, or NULL */
     const char *reference; /* reference table, or NULL */
     const char *emulator;  /* emulator file for Fig. 3; NULL: the catalog's `emulator` */
+    int calibrated;        /* the labels <p>_cal of calibrate-errors --zero-point instead of
+                              <p> (every parameter that has one; MS_ENOTFOUND when none has) */
 } ms_report_opts;
 
 typedef struct {

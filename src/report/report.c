@@ -33,7 +33,8 @@ static ms_status make_dir(const char *path)
 
 static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r)
 {
-    MS_TRY(rp_catalog_read(o->catalog, c)); /* first: nothing is written for a bad catalog */
+    /* first: nothing is written for a bad catalog */
+    MS_TRY(rp_catalog_read(o->catalog, o->calibrated, c));
     MS_TRY(make_dir(o->out_dir));
     ms_log_info("report: %s: %zu rows", o->catalog, c->n);
     MS_TRY(rp_counts(c, r));

@@ -220,10 +220,34 @@ static ms_status row_count(ms_h5 *f, rp_catalog *c)
     return MS_OK;
 }
 
-static ms_status read_all(ms_h5 *f, rp_catalog *c)
+/* The labels: <p>, or with calibrated <p>_cal where it exists (calibrate-errors
+ * --zero-point); refused when no parameter has one. */
+static ms_status read_labels(ms_h5 *f, rp_catalog *c, int calibrated)
+{
+    for (int p = 0; p < RP_N_PARAMS; p++) {
+        char name[48], path[160];
+        snprintf(name, sizeof name, "%s_cal", rp_params[p].name);
+        MS_TRY(column_path(c, name, path, sizeof path));
+        if (calibrated && ms_h5_exists(f, path)) {
+            MS_TRY(read_f64(f, c, name, &c->label[p]));
+            const size_t len = strlen(c->calibrated);
+            snprintf(c->calibrated + len, sizeof c->calibrated - len, "%s%s", len ? "," : "",
+                     rp_params[p].name);
+        } else {
+            MS_TRY(read_f64(f, c, rp_params[p].name, &c->label[p]));
+        }
+    }
+    if (calibrated && !c->calibrated[0])
+        MS_ERROR(MS_ENOTFOUND, "%s has no column teff_cal, logg_cal, m_h_cal, alpha_m_cal or "
+                 "rv_cal for --calibrated: run mstars calibrate-errors --reference FILE "
+                 "--zero-point first", c->path);
+    return MS_OK;
+}
+
+static ms_status read_all(ms_h5 *f, rp_catalog *c, int calibrated)
 {
     MS_TRY(row_count(f, c));
-    for (int p = 0; p < RP_N_PARAMS; p++) MS_TRY(read_f64(f, c, rp_params[p].name, &c->label[p]));
+    MS_TRY(read_labels(f, c, calibrated));
     MS_TRY(read_f64(f, c, "snr_r", &c->snr_r));
     MS_TRY(read_f64(f, c, "gmag", &c->gmag));
     MS_TRY(read_f64(f, c, "bpmag", &c->bpmag));
@@ -255,13 +279,13 @@ static ms_status read_all(ms_h5 *f, rp_catalog *c)
     return MS_OK;
 }
 
-ms_status rp_catalog_read(const char *path, rp_catalog *c)
+ms_status rp_catalog_read(const char *path, int calibrated, rp_catalog *c)
 {
     memset(c, 0, sizeof *c);
     c->path = path;
     ms_h5 *f = NULL;
     MS_TRY(ms_h5_open_read(path, 0, &f)); /* refuses a catalog without complete = 1 */
-    ms_status st = read_all(f, c);
+    ms_status st = read_all(f, c, calibrated);
     ms_status cs = ms_h5_close(f);
     if (st == MS_OK) st = cs;
     if (st != MS_OK) rp_catalog_free(c);

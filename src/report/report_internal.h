@@ -61,10 +61,12 @@ typedef struct {
     /* root attributes ("" when absent) */
     char emulator[4096], domain_adaptation[512], version[64], git_revision[64], created[64];
     int csn_run; /* domain adaptation recorded, or resid_sigma_emu present */
+    char calibrated[64]; /* the parameters read from <p>_cal (--calibrated), comma-separated */
     rp_repeat repeat[RP_N_PARAMS];
 } rp_catalog;
 
-ms_status rp_catalog_read(const char *path, rp_catalog *c);
+/* calibrated: read <p>_cal for <p> where the catalog has it (report --calibrated). */
+ms_status rp_catalog_read(const char *path, int calibrated, rp_catalog *c);
 void rp_catalog_free(rp_catalog *c);
 
 /* ------------------------------------------------------------------ results */

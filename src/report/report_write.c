@@ -79,6 +79,7 @@ static void json_body(ms_json *j, const rp_catalog *c, const ms_report_opts *o,
     ms_json_end_object(j);
     ms_json_string(j, "truth", o->truth);
     ms_json_string(j, "reference", o->reference);
+    ms_json_string(j, "calibrated_labels", c->calibrated[0] ? c->calibrated : NULL);
 
     ms_json_begin_object(j, "counts");
     ms_json_int(j, "input", (int64_t)r->input);
@@ -237,6 +238,9 @@ static void md_body(FILE *f, const rp_catalog *c, const ms_report_opts *o, const
             o->truth ? "`" : "");
     fprintf(f, "- reference: %s%s%s\n", o->reference ? "`" : "",
             o->reference ? o->reference : "none", o->reference ? "`" : "");
+    if (c->calibrated[0])
+        fprintf(f, "- labels on the reference's zero point (`<p>_cal` of calibrate-errors "
+                "--zero-point) for: %s\n", c->calibrated);
     fprintf(f, "- every number below is also in `summary.json`\n\n");
 
     fprintf(f, "## Counts\n\n| spectra | number |\n|---|---|\n");

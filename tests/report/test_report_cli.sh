@@ -7,7 +7,9 @@
 #   - a FITS reference (the catalog's own export): bias and scatter 0 for every label;
 #   - without --truth, or without the emulator file: exit 0, the numbers null, the page
 #     says why, the figures that need them absent;
-#   - after calibrate-errors: the precision figure and precision_vs_snr numbers;
+#   - after calibrate-errors: the precision figure and precision_vs_snr numbers; --calibrated
+#     with the <p>_cal labels of --zero-point (named on the page and in the JSON, Teff bias
+#     against the truth ~0) and refused without them;
 #   - an unfinished catalog is refused.
 # summary.json is read with python3's json module (checks skipped without python3).
 set -u
@@ -144,6 +146,33 @@ if "$exe" help 2>/dev/null | grep -q calibrate-errors; then
   else
     echo "skip precision checks: calibrate-errors failed on this tiny catalog"
   fi
+  # --calibrated: the labels on the zero point of a reference (here the truth itself, all stars)
+  cp "$work/cat.h5" "$work/zp.h5"
+  if "$exe" calibrate-errors --catalog "$work/zp.h5" --min-per-bin 2 --reference "$m/truth.csv" \
+       --zero-point --log-level warn >/dev/null 2>&1; then
+    "$exe" report "$work/zp.h5" --truth "$m/truth.csv" --calibrated --out "$work/zpr" --log-level warn >/dev/null 2>&1
+    check "report --calibrated exits 0" test $? -eq 0
+    check "the page names the calibrated labels" grep -q "labels on the reference's zero point.*teff" "$work/zpr/summary.md"
+    if [ $have_py = 1 ]; then
+      "$exe" report "$work/zp.h5" --truth "$m/truth.csv" --out "$work/zpraw" --log-level warn >/dev/null 2>&1
+      check "summary.json lists calibrated_labels" test "$(json "$work/zpr/summary.json" \
+        '"teff" in s["calibrated_labels"].split(",")')" = True
+      # the zero point is the clipped mean of fit - truth over the same rows: the recovered
+      # bias is ~0 (clipping aside), and smaller than the raw labels' unless that was ~0 too
+      check "--calibrated: |Teff bias| against the truth < 1 K, and <= the raw one" python3 - \
+        "$work/zpr/summary.json" "$work/zpraw/summary.json" <<'PY'
+import json, sys
+cal, raw = (json.load(open(p))["recovery"]["teff"]["bias"] for p in sys.argv[1:3])
+print("Teff bias raw %.3f, calibrated %.3f" % (raw, cal))
+sys.exit(0 if abs(cal) < 1.0 and abs(cal) <= abs(raw) + 1e-9 else 1)
+PY
+    fi
+  else
+    echo "FAIL calibrate-errors --zero-point on the report catalog"; fails=$((fails + 1))
+  fi
+  "$exe" report "$work/cat.h5" --calibrated --out "$work/nocal" --log-level warn 2>"$work/err.txt"
+  check "--calibrated without <p>_cal columns: refused, saying what to run" sh -c \
+    "[ $? -ne 0 ] && grep -q 'zero-point first' '$work/err.txt' && test ! -e '$work/nocal/summary.json'"
 fi
 
 # ---- unfinished catalogs are refused
