@@ -13,6 +13,10 @@
 #   (bias and scatter per S/N bin, mean |residual| / sigma, with and without adaptation).
 # For gap 0 on the same stars and noise, reuse the emulator: the grid does not depend on the
 # gap (copy WORKDIR/emulator.h5 into the new WORKDIR first).
+# LR_DECAY_AT=N: a step decay of the learning rate by 10 after iteration N (csn.lr_milestones
+# = N, csn.lr_gamma = 0.1; O'Briain's schedule decays at 50,000, beyond this training), e.g.
+# `benchmarks/csn_proof.sh W 1.0 12000` and then `LR_DECAY_AT=12000 benchmarks/csn_proof.sh W
+# 1.0 18000` (the recorded run: RESULTS.md).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exe=${MSTARS:-$root/build/src/mstars}
@@ -20,6 +24,7 @@ work=${1:?work directory}; gap=${2:-1.0}; iters=${3:-6000}; ranks=${4:-2}
 py=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 cfg=(--config "$root/config/mock-csn.cfg" --set simulate.gap_strength="$gap" --set csn.iterations="$iters")
+[ -n "${LR_DECAY_AT:-}" ] && cfg+=(--set csn.lr_milestones="$LR_DECAY_AT" --set csn.lr_gamma=0.1)
 mpi=(mpirun --oversubscribe -n "$ranks")
 mkdir -p "$work"
 stage() { # stage NAME OUTPUT command...: run unless OUTPUT exists; log and time it
