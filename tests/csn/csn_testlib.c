@@ -65,3 +65,23 @@ void csn_fx_load_params(const nn_fx *f, ms_nn_params *p)
         for (size_t j = 0; j < a->n; j++) dst[j] = (float)a->v[j];
     }
 }
+
+void csn_test_random_gen_weights(ms_csn *net, ms_nn_rng *rng, float gain)
+{
+    ms_csn_init_weights(net, rng);
+    for (size_t i = 0; i < net->gen.n_tensors; i++) {
+        float *w = ms_nn_param(&net->gen, i);
+        const ms_nn_tensor *t = &net->gen.t[i];
+        if (t->ndim == 3)
+            for (size_t j = 0; j < t->size; j++) w[j] *= gain;
+        else
+            nn_fill(w, t->size, -0.1, 0.1, rng);
+    }
+}
+
+double csn_test_dot(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}

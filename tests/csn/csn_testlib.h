@@ -11,6 +11,11 @@
  * configuration in pad mode, crop = 1 its variant (dom strides 2,1, kernel 5) in crop mode. */
 ms_cfg_csn csn_test_tiny_cfg(int crop);
 void csn_test_set_list(ms_cfg_list *l, int n, const double *v);
+/* Random generator weights from rng: xavier (ms_csn_init_weights) with the conv weights times
+ * gain, every 1-D tensor (biases) uniform in +-0.1. */
+void csn_test_random_gen_weights(ms_csn *net, ms_nn_rng *rng, float gain);
+/* sum_i a_i b_i in double. */
+double csn_test_dot(const float *a, const float *b, size_t n);
 /* Load tests/fixtures/csn/<name>.txt. */
 nn_fx *csn_fx_load(const char *name);
 /* Copy the fixture's "p.<tensor>" arrays into every tensor of p. */

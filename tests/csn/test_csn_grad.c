@@ -120,15 +120,7 @@ static void tiny_net(ms_csn *net, int crop, size_t n_pix, uint64_t seed, float g
     assert_int_equal(ms_csn_init(net, &k, n_pix), MS_OK);
     ms_nn_rng rng;
     ms_nn_rng_seed(&rng, seed);
-    ms_csn_init_weights(net, &rng);
-    for (size_t i = 0; i < net->gen.n_tensors; i++) {
-        float *w = ms_nn_param(&net->gen, i);
-        const ms_nn_tensor *t = &net->gen.t[i];
-        if (t->ndim == 3)
-            for (size_t j = 0; j < t->size; j++) w[j] *= gain;
-        else
-            nn_fill(w, t->size, -0.1, 0.1, &rng);
-    }
+    csn_test_random_gen_weights(net, &rng, gain);
     for (size_t i = 0; i < net->dis.n_tensors; i++) {
         float *w = ms_nn_param(&net->dis, i);
         const ms_nn_tensor *t = &net->dis.t[i];
@@ -138,12 +130,6 @@ static void tiny_net(ms_csn *net, int crop, size_t n_pix, uint64_t seed, float g
     }
 }
 
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
 
 /* sum v . T(x + h u) for T = s2o (dir 0) or o2s (dir 1) */
 static double transfer_dot(const ms_csn *net, ms_csn_ws *ws, int dir, const float *x,
@@ -156,7 +142,7 @@ static double transfer_dot(const ms_csn *net, ms_csn_ws *ws, int dir, const floa
         assert_int_equal(ms_csn_transfer_s2o(net, ws, xp, z_sp, B, out), MS_OK);
     else
         assert_int_equal(ms_csn_transfer_o2s(net, ws, xp, B, out), MS_OK);
-    return dot(v, out, n);
+    return csn_test_dot(v, out, n);
 }
 
 static void check_transfer_vjp(int crop)
@@ -199,7 +185,7 @@ static void check_transfer_vjp(int crop)
             double fm = transfer_dot(&net, ws, dir, x, u, -h, z_sp, v, B, xp, out);
             for (size_t i = 0; i < n; i++) du[i] -= xp[i];
             fd[trial] = fp - fm;
-            an[trial] = dot(gx, du, n);
+            an[trial] = csn_test_dot(gx, du, n);
             scale = fabs(an[trial]) > scale ? fabs(an[trial]) : scale;
         }
         for (int trial = 0; trial < 4; trial++) {
@@ -289,7 +275,7 @@ static void check_param_grads(int crop)
             }
             for (size_t i = 0; i < p->n; i++) du[i] -= p->param[i];
             memcpy(p->param, keep, p->n * sizeof *keep);
-            double fd = f[0] - f[1], an = dot(g, du, p->n);
+            double fd = f[0] - f[1], an = csn_test_dot(g, du, p->n);
             char what[96];
             snprintf(what, sizeof what, "%s: d %s / d params, direction %d (loss %.4g)",
                      crop ? "crop" : "pad", terms[t], trial, base);

@@ -30,22 +30,7 @@ static void random_weights(ms_csn *net, uint64_t seed, float gain)
 {
     ms_nn_rng rng;
     ms_nn_rng_seed(&rng, seed);
-    ms_csn_init_weights(net, &rng);
-    for (size_t i = 0; i < net->gen.n_tensors; i++) {
-        float *w = ms_nn_param(&net->gen, i);
-        const ms_nn_tensor *t = &net->gen.t[i];
-        if (t->ndim == 3)
-            for (size_t j = 0; j < t->size; j++) w[j] *= gain;
-        else
-            nn_fill(w, t->size, -0.1, 0.1, &rng);
-    }
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
+    csn_test_random_gen_weights(net, &rng, gain);
 }
 
 static double dot_abs(const float *a, const float *b, size_t n)
@@ -100,7 +85,8 @@ static void test_instnorm_jvp(void **state)
     }
     /* adjoint: <u, J dx> == <J^T u, dx> */
     ms_nn_instnorm_backward(gx, NULL, NULL, u, x, mean, rstd, gamma, B, C, L);
-    assert_close(dot(u, dy, n), dot(gx, dx, n), 0, 1e-6 * dot_abs(u, dy, n), "instnorm adjoint");
+    assert_close(csn_test_dot(u, dy, n), csn_test_dot(gx, dx, n), 0, 1e-6 * dot_abs(u, dy, n),
+                 "instnorm adjoint");
     float *ptrs[] = {x, y, dx, dy, u, gx, mean, rstd};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) ms_free(ptrs[i]);
 }
@@ -168,7 +154,8 @@ static double dot_product_test(const ms_csn *net, ms_csn_ws *ws, case_bufs *c, d
     for (size_t t = 0; t < T; t++) {
         for (size_t b = 0; b < B; b++) {
             const float *ub = c->u + (b * T + t) * P, *jb = c->jv + (b * T + t) * P;
-            const double lhs = dot(ub, jb, P), rhs = dot(c->gx + (t * B + b) * P, c->dx + (b * T + t) * P, P);
+            const double lhs = csn_test_dot(ub, jb, P),
+                         rhs = csn_test_dot(c->gx + (t * B + b) * P, c->dx + (b * T + t) * P, P);
             const double scale = dot_abs(ub, jb, P);
             assert_true(scale > 0.0);
             const double rel = fabs(lhs - rhs) / scale;
