@@ -22,6 +22,8 @@ import sys
 import h5py
 import numpy as np
 
+from honest_errors import split_u  # the star split of include/mstars/sys_errors.h
+
 PARAMS = ["teff", "logg", "m_h", "alpha_m", "rv"]
 BINS = [(5, 10), (10, 20), (20, 50), (50, np.inf)]
 FAILED = (1 << 4) | (1 << 5) | (1 << 6)
@@ -40,15 +42,6 @@ def stats(d):
         return {"n": int(len(d)), "bias": None, "scatter": None}
     return {"n": int(len(d)), "bias": float(np.mean(d)), "scatter": float(np.std(d, ddof=1)),
             "mad_scatter": float(1.4826 * np.median(np.abs(d - np.median(d))))}
-
-
-def split_u(g):
-    """u(g) of include/mstars/sys_errors.h (splitmix64 of the star id), written again."""
-    m = (1 << 64) - 1
-    z = (int(g) + 0x9e3779b97f4a7c15) & m
-    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & m
-    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & m
-    return ((z ^ (z >> 31)) >> 11) * 2.0 ** -53
 
 
 def analyse(truth, path, calibrated=False, check_fraction=None):
