@@ -4,7 +4,7 @@
 usage: compare_truth.py TRUTH.csv CATALOG.h5 [CATALOG.h5 ...] [--json OUT] [--calibrated]
                         [--check-fraction F]
 
-For each catalog: bias (mean of fit - truth) and scatter (standard deviation) of Teff,
+For each catalog: bias (mean of fit - truth), scatter (standard deviation) and total error (rms) of Teff,
 log g, [M/H], [alpha/M] and RV over the fitted rows (finite labels, no failed-fit bit),
 overall and in S/N_r bins 5-10, 10-20, 20-50, 50+, and the mean best-fit residual over the
 flux uncertainty (resid_sigma; with --csn also resid_sigma_emu, the emulator-only fit).
@@ -40,8 +40,11 @@ def stats(d):
     d = d[np.isfinite(d)]
     if len(d) < 2:
         return {"n": int(len(d)), "bias": None, "scatter": None}
+    # rms: the total error against the truth, sqrt(bias^2 + scatter^2) up to n / (n - 1);
+    # bias_se: the standard error of the bias
     return {"n": int(len(d)), "bias": float(np.mean(d)), "scatter": float(np.std(d, ddof=1)),
-            "mad_scatter": float(1.4826 * np.median(np.abs(d - np.median(d))))}
+            "mad_scatter": float(1.4826 * np.median(np.abs(d - np.median(d)))),
+            "rms": float(np.sqrt(np.mean(d * d))), "bias_se": float(np.std(d, ddof=1) / np.sqrt(len(d)))}
 
 
 def analyse(truth, path, calibrated=False, check_fraction=None):
@@ -92,6 +95,11 @@ def analyse(truth, path, calibrated=False, check_fraction=None):
         if p + "_emu" in cols:
             s["emu"] = stats((cols[p + "_emu"] - tr[p])[ok])
             s["emu_snr50"] = stats((cols[p + "_emu"] - tr[p])[ok & (snr >= 50)])
+            s["snr50"] = stats(d[ok & (snr >= 50)])
+            # the same spectra fitted both ways: the standard error of the change of the bias
+            # is that of the paired differences (much smaller than either bias's own)
+            for key, sel in (("paired", ok), ("paired_snr50", ok & (snr >= 50))):
+                s[key] = stats((cols[p] - cols[p + "_emu"])[sel])
         rec[p] = s
     out["recovery"] = rec
     return out
@@ -139,6 +147,10 @@ def main():
             if "emu" in s:
                 print(f"            emulator-only: bias {fmt(s['emu']['bias'], p)} scatter {fmt(s['emu']['scatter'], p)};"
                       f" S/N>50 bias {fmt(s['emu_snr50']['bias'], p)} scatter {fmt(s['emu_snr50']['scatter'], p)}")
+                print(f"            total error (rms) with / without adaptation: all {fmt(s['rms'], p)} / "
+                      f"{fmt(s['emu']['rms'], p)}; S/N>50 {fmt(s['snr50']['rms'], p)} / {fmt(s['emu_snr50']['rms'], p)}"
+                      f"; bias change (paired) all {fmt(s['paired']['bias'], p)} +- {fmt(s['paired']['bias_se'], p)},"
+                      f" S/N>50 {fmt(s['paired_snr50']['bias'], p)} +- {fmt(s['paired_snr50']['bias_se'], p)}")
     if jpath:
         with open(jpath, "w") as f:
             json.dump(res, f, indent=1)

@@ -4,23 +4,26 @@
 #
 #   benchmarks/csn_proof.sh WORKDIR [GAP_STRENGTH] [CSN_ITERATIONS] [RANKS]
 #
+# Defaults: gap 1.0, 36,000 iterations (the learning rate divided by 10 after 12,000:
+# config/mock-csn.cfg), 2 ranks: the recorded proof, ~110 min of training and ~2.5 min per
+# 2,000 fitted spectra on 2 cores. The gap-0 half of the proof: the same with GAP 0.0 in a
+# second WORKDIR (copy WORKDIR/emulator.h5 there first: the grid does not depend on the gap).
+#
 # Steps (each skipped when its output exists, so a run can be continued or extended):
 #   simulate (config/mock-csn.cfg, simulate.gap_strength = GAP) -> ingest-grid -> ingest ->
 #   train-emulator -> fit without adaptation (catalog_emu.h5) -> the reference (Teff, [M/H])
 #   distribution (below) -> train-csn (CSN_ITERATIONS; rerunning with a larger number
-#   resumes from the checkpoint) -> fit --csn (catalog_csn_<iterations>.h5; FIT_LIMIT=N for
-#   the first N rows) -> benchmarks/compare_truth.py of both catalogs against truth.csv
-#   (bias and scatter per S/N bin, mean |residual| / sigma, with and without adaptation).
-# For gap 0 on the same stars and noise, reuse the emulator: the grid does not depend on the
-# gap (copy WORKDIR/emulator.h5 into the new WORKDIR first).
-# LR_DECAY_AT=N: a step decay of the learning rate by 10 after iteration N (csn.lr_milestones
-# = N, csn.lr_gamma = 0.1; O'Briain's schedule decays at 50,000, beyond this training), e.g.
-# `benchmarks/csn_proof.sh W 1.0 12000` and then `LR_DECAY_AT=12000 benchmarks/csn_proof.sh W
-# 1.0 18000` (the recorded run: RESULTS.md).
+#   resumes from the checkpoint; a resumed run is bit-identical to a straight one) ->
+#   fit --csn (catalog_csn_<iterations>.h5; FIT_LIMIT=N for the first N rows, the recorded
+#   runs used FIT_LIMIT=2000) -> benchmarks/compare_truth.py of both catalogs against
+#   truth.csv (bias, scatter and rms per S/N bin, mean |residual| / sigma, with and without
+#   adaptation).
+# LR_DECAY_AT=N moves the step decay (csn.lr_milestones = N, csn.lr_gamma = 0.1; O'Briain's
+# schedule decays at 50,000, beyond this training).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exe=${MSTARS:-$root/build/src/mstars}
-work=${1:?work directory}; gap=${2:-1.0}; iters=${3:-6000}; ranks=${4:-2}
+work=${1:?work directory}; gap=${2:-1.0}; iters=${3:-36000}; ranks=${4:-2}
 py=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 cfg=(--config "$root/config/mock-csn.cfg" --set simulate.gap_strength="$gap" --set csn.iterations="$iters")
