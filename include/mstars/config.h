@@ -50,6 +50,7 @@ typedef struct {
 typedef struct {
     long n_stars;
     double gap_strength;       /* 0: observed = model physics through the instrument */
+    ms_cfg_list gap_components; /* multipliers of the gap's 6 ingredients (sim/gap.c) */
     double repeat_fraction;    /* stars with 2-4 observations */
     double active_fraction;    /* stars with H-alpha emission */
     double binary_fraction;    /* unresolved binaries */

@@ -59,6 +59,9 @@ const ms_cfg_key ms_config_keys[] = {
      "number of distinct stars in the mock survey"},
     {"simulate.gap_strength", MS_CFG_DOUBLE, FIELD(simulate, gap_strength), "1", 0, 10, "",
      "scale of the synthetic gap between model physics and observed physics (0: none)"},
+    {"simulate.gap_components", MS_CFG_LIST, FIELD(simulate, gap_components), "1,1,1,1,1,1", 0, 10,
+     "", "multipliers of the gap's six ingredients (TiO scale, CaH scale, missing opacity, "
+         "unmodelled band, shifted features, other TiO line list), each times gap_strength"},
     {"simulate.repeat_fraction", MS_CFG_DOUBLE, FIELD(simulate, repeat_fraction), "0.2", 0, 1, "",
      "fraction of stars observed 2-4 times"},
     {"simulate.active_fraction", MS_CFG_DOUBLE, FIELD(simulate, active_fraction), "0.1", 0, 1, "",

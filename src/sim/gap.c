@@ -1,8 +1,9 @@
 /* gap.c: the "synthetic gap" between the theory grid's physics and the observed stars.
  *
  * The observed domain uses the synthetic physics plus six independent ingredients, each
- * scaled by g = simulate.gap_strength (all vanish at g = 0, where the observed physics is the
- * synthetic one bit for bit):
+ * scaled by its own g = simulate.gap_strength x simulate.gap_components[i] (m->gap_part[i],
+ * numbered as below from 0; all vanish at g = 0, where the observed physics is the synthetic
+ * one bit for bit):
  *   1. mis-scaled TiO (Teff dependent): observed TiO strength x (1 + 0.12 g S((3400 - Teff)/200))
  *      -- the models' TiO is too weak for mid/late M;
  *   2. mis-scaled CaH 6830-7030 A (Teff dependent): x (1 + 0.35 g S((Teff - 3500)/200)) --
@@ -23,10 +24,11 @@
 
 double sim_gap_scale(const ms_sim_model *m, sim_gapscale gs, const ms_sim_labels *lab)
 {
-    double g = m->gap, T = lab->teff;
+    double T = lab->teff;
     switch (gs) {
-    case GAPSCALE_TIO: return 1.0 + 0.12 * g * sim_sigmoid((3400.0 - T) / 200.0);
-    case GAPSCALE_CAH_RED: return 1.0 + 0.35 * g * sim_sigmoid((T - 3500.0) / 200.0);
+    case GAPSCALE_TIO: return 1.0 + 0.12 * m->gap_part[0] * sim_sigmoid((3400.0 - T) / 200.0);
+    case GAPSCALE_CAH_RED:
+        return 1.0 + 0.35 * m->gap_part[1] * sim_sigmoid((T - 3500.0) / 200.0);
     case GAPSCALE_NONE: break;
     }
     return 1.0;
@@ -35,27 +37,32 @@ double sim_gap_scale(const ms_sim_model *m, sim_gapscale gs, const ms_sim_labels
 ms_status sim_gap_build(ms_sim_model *m)
 {
     if (m->gap == 0.0) return MS_OK;
-    double g = m->gap;
 
     /* 5. shifted features: the originals become synthetic-only, shifted copies observed-only */
-    int n0 = m->ncomp;
-    for (int i = 0; i < n0; i++) {
-        const char *nm = m->comp[i].name;
-        if (strcmp(nm, "VO") == 0 || strcmp(nm, "K I") == 0 || strcmp(nm, "K I wings") == 0)
-            m->comp[i].domains = DOM_SYNTH;
+    double g = m->gap_part[4];
+    if (g > 0.0) {
+        int n0 = m->ncomp;
+        for (int i = 0; i < n0; i++) {
+            const char *nm = m->comp[i].name;
+            if (strcmp(nm, "VO") == 0 || strcmp(nm, "K I") == 0 || strcmp(nm, "K I wings") == 0)
+                m->comp[i].domains = DOM_SYNTH;
+        }
+        MS_TRY(sim_model_add_vo(m, 1.2 * g, DOM_OBS));
+        MS_TRY(sim_model_add_ki(m, 0.5 * g, DOM_OBS));
     }
-    MS_TRY(sim_model_add_vo(m, 1.2 * g, DOM_OBS));
-    MS_TRY(sim_model_add_ki(m, 0.5 * g, DOM_OBS));
 
     /* 6. another line list for the TiO 8432 A band: tau_obs = (1 - w) tau + w tau_alt */
-    double w = g < 1.0 ? g : 1.0;
-    sim_component *c = sim_model_add(m, "TiO 8432 line list", STR_TIO, GAPSCALE_TIO, DOM_OBS,
-                                     8425.0, 8815.0);
-    if (!c) return MS_ENOMEM;
-    sim_model_tio_band(m, c, SIM_TIO8432, 7109, w);
-    sim_model_tio_band(m, c, SIM_TIO8432, SIM_TIO8432_SEED, -w);
+    sim_component *c;
+    g = m->gap_part[5];
+    if (g > 0.0) {
+        double w = g < 1.0 ? g : 1.0;
+        c = sim_model_add(m, "TiO 8432 line list", STR_TIO, GAPSCALE_TIO, DOM_OBS, 8425.0, 8815.0);
+        if (!c) return MS_ENOMEM;
+        sim_model_tio_band(m, c, SIM_TIO8432, 7109, w);
+        sim_model_tio_band(m, c, SIM_TIO8432, SIM_TIO8432_SEED, -w);
+    }
 
-    /* 3. missing pseudo-continuum opacity */
+    /* 3. missing pseudo-continuum opacity (its strength carries m->gap_part[2], model.c) */
     c = sim_model_add(m, "missing opacity", STR_GAP_MISSING, GAPSCALE_NONE, DOM_OBS, 3550.0,
                       9350.0);
     if (!c) return MS_ENOMEM;
@@ -65,7 +72,7 @@ ms_status sim_gap_build(ms_sim_model *m)
         c->tau[j - c->j0] = exp(-(lam - 3550.0) / 700.0) + 0.5 * exp(-d * d);
     }
 
-    /* 4. the unmodelled band */
+    /* 4. the unmodelled band (strength with m->gap_part[3], model.c) */
     static const sim_band xband = {8345.0, 70.0, 40.0, 1.0, 0.40, 2.0, 0.30};
     c = sim_model_add(m, "unmodelled band 8345", STR_GAP_XBAND, GAPSCALE_NONE, DOM_OBS, 8340.0,
                       8416.0);

@@ -418,8 +418,8 @@ static void strengths(const ms_sim_model *m, const ms_sim_labels *lab, double ti
     s[STR_HALPHA] = 0.8 * sim_sigmoid((T - 3200.0) / 250.0) * pow(10.0, -0.1 * dg);
     s[STR_METALS] = (0.7 + 0.5 * sim_sigmoid((3500.0 - T) / 400.0)) * pow(10.0, 0.9 * mh + 0.2 * am);
     /* gap components: their scalar carries gap_strength (gap.c documents them) */
-    s[STR_GAP_MISSING] = m->gap * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);
-    s[STR_GAP_XBAND] = m->gap * 0.30 * sim_sigmoid((3500.0 - T) / 250.0) * pow(10.0, 0.5 * mh);
+    s[STR_GAP_MISSING] = m->gap_part[2] * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);
+    s[STR_GAP_XBAND] = m->gap_part[3] * 0.30 * sim_sigmoid((3500.0 - T) / 250.0) * pow(10.0, 0.5 * mh);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -657,19 +657,42 @@ static ms_status calibrate_tio(ms_sim_model *m)
 /* ------------------------------------------------------------------------------------------
  * Life cycle. */
 
+ms_status ms_sim_gap_parts(const ms_cfg_simulate *s, double gap[MS_SIM_GAP_PARTS])
+{
+    if (s->gap_components.n != MS_SIM_GAP_PARTS)
+        MS_ERROR(MS_EINVAL, "configuration key 'simulate.gap_components' needs %d values (one per "
+                            "gap ingredient), got %d", MS_SIM_GAP_PARTS, s->gap_components.n);
+    for (int i = 0; i < MS_SIM_GAP_PARTS; i++) gap[i] = s->gap_strength * s->gap_components.v[i];
+    return MS_OK;
+}
+
 ms_status ms_sim_model_alloc(double hires_step, double gap_strength, ms_sim_model **out)
+{
+    double gap[MS_SIM_GAP_PARTS];
+    for (int i = 0; i < MS_SIM_GAP_PARTS; i++) gap[i] = gap_strength;
+    return ms_sim_model_alloc_parts(hires_step, gap, out);
+}
+
+ms_status ms_sim_model_alloc_parts(double hires_step, const double gap[MS_SIM_GAP_PARTS],
+                                   ms_sim_model **out)
 {
     *out = NULL;
     if (!(hires_step >= 0.01 && hires_step <= 0.25))
         MS_ERROR(MS_EINVAL, "simulate.hires_step = %g: must lie in [0.01, 0.25] A", hires_step);
-    if (!(gap_strength >= 0 && gap_strength <= 10))
-        MS_ERROR(MS_EINVAL, "simulate.gap_strength = %g: must lie in [0, 10]", gap_strength);
+    double gmax = 0.0;
+    for (int i = 0; i < MS_SIM_GAP_PARTS; i++) {
+        if (!(gap[i] >= 0 && gap[i] <= 10))
+            MS_ERROR(MS_EINVAL, "simulate.gap_strength x gap_components[%d] = %g: must lie in "
+                                "[0, 10]", i, gap[i]);
+        if (gap[i] > gmax) gmax = gap[i];
+    }
     ms_sim_model *m = ms_calloc("sim.model", 1, sizeof *m);
     if (!m) return MS_ENOMEM;
     m->h = hires_step / GRID_HI;
     m->lnw0 = log(GRID_LO);
     m->n = (size_t)floor((log(GRID_HI) - m->lnw0) / m->h) + 1;
-    m->gap = gap_strength;
+    m->gap = gmax;
+    memcpy(m->gap_part, gap, sizeof m->gap_part);
     m->wave = ms_malloc_array("sim.wave", m->n, sizeof *m->wave);
     ms_status st = m->wave ? MS_OK : MS_ENOMEM;
     if (st == MS_OK) {

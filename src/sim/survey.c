@@ -446,8 +446,10 @@ ms_status ms_sim_run(const ms_config *cfg, const char *out_dir, int what, ms_sim
 
     ms_sim_model *m = NULL;
     double t0 = ms_par_wtime();
-    st = ms_par_any_failed(ms_sim_model_alloc(cfg->simulate.hires_step,
-                                              cfg->simulate.gap_strength, &m));
+    double gap[MS_SIM_GAP_PARTS];
+    st = ms_sim_gap_parts(&cfg->simulate, gap);
+    if (st == MS_OK) st = ms_sim_model_alloc_parts(cfg->simulate.hires_step, gap, &m);
+    st = ms_par_any_failed(st);
     if (st != MS_OK) {
         ms_sim_model_free(m);
         return st;
