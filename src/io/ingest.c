@@ -113,6 +113,19 @@ static double initial_rv(double z)
     return isfinite(v) && fabs(v) < 3000.0 ? v : 0.0;
 }
 
+/* The reader's messages start with the file's full path, and the reason column is short: a
+ * deep directory would push what went wrong out of it. Name the file by its base name (the
+ * row's full path is in the file list) and keep the rest of the message. */
+static void reason_with_base_name(char *out, size_t len, const char *message, const char *path)
+{
+    size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    if (slash && strncmp(message, path, n) == 0 && message[n] == ':')
+        snprintf(out, len, "%s%s", slash + 1, message + n);
+    else
+        snprintf(out, len, "%s", message);
+}
+
 static void ingest_one(const ms_config *cfg, ms_spec_work *work, const char *path,
                        ms_store_meta *m, row_pixels px, size_t n_pix, uint8_t **bad_buf,
                        size_t *bad_cap)
@@ -123,8 +136,8 @@ static void ingest_one(const ms_config *cfg, ms_spec_work *work, const char *pat
     char reason[MS_REASON_LEN];
     ms_status st = ms_lamost_read(path, &s, &h);
     if (st != MS_OK) {
-        flag_row(m, st == MS_EIO ? MS_ROW_UNREADABLE : MS_ROW_BAD_STRUCTURE, ms_error_message(),
-                 px, n_pix);
+        reason_with_base_name(reason, sizeof reason, ms_error_message(), path);
+        flag_row(m, st == MS_EIO ? MS_ROW_UNREADABLE : MS_ROW_BAD_STRUCTURE, reason, px, n_pix);
         return;
     }
     copy_meta(m, &h);
