@@ -96,7 +96,16 @@ ms_status ms_sim_model_alloc(double hires_step, double gap_strength, ms_sim_mode
  * CaH scale, missing opacity, unmodelled band, shifted features, other TiO line list), e.g.
  * to see which of them a method cannot undo; ms_sim_model_alloc(h, g) = all six equal to g.
  * ms_sim_model_gap_strength then returns the largest. */
-#define MS_SIM_GAP_PARTS 6
+/* the gap's ingredients, in the order of simulate.gap_components (gap.c describes each) */
+enum {
+    MS_SIM_GAP_TIO_SCALE,   /* TiO too weak below ~3400 K: degenerate with Teff */
+    MS_SIM_GAP_CAH_SCALE,   /* CaH 6830-7030 A mis-scaled near 4000 K */
+    MS_SIM_GAP_OPACITY,     /* missing pseudo-continuum opacity */
+    MS_SIM_GAP_XBAND,       /* an unmodelled band at 8345 A */
+    MS_SIM_GAP_SHIFTS,      /* VO and K I features at shifted wavelengths */
+    MS_SIM_GAP_LINE_LIST,   /* another line list for the TiO 8432 A band */
+    MS_SIM_GAP_PARTS
+};
 ms_status ms_sim_model_alloc_parts(double hires_step, const double gap[MS_SIM_GAP_PARTS],
                                    ms_sim_model **out);
 /* gap[i] = simulate.gap_strength x simulate.gap_components[i] (the list must have 6 values). */

@@ -2,7 +2,7 @@
  *
  * The observed domain uses the synthetic physics plus six independent ingredients, each
  * scaled by its own g = simulate.gap_strength x simulate.gap_components[i] (m->gap_part[i],
- * numbered as below from 0; all vanish at g = 0, where the observed physics is the synthetic
+ * numbered as below from 0, named MS_SIM_GAP_* in sim.h; all vanish at g = 0, where the observed physics is the synthetic
  * one bit for bit):
  *   1. mis-scaled TiO (Teff dependent): observed TiO strength x (1 + 0.12 g S((3400 - Teff)/200))
  *      -- the models' TiO is too weak for mid/late M;
@@ -26,9 +26,9 @@ double sim_gap_scale(const ms_sim_model *m, sim_gapscale gs, const ms_sim_labels
 {
     double T = lab->teff;
     switch (gs) {
-    case GAPSCALE_TIO: return 1.0 + 0.12 * m->gap_part[0] * sim_sigmoid((3400.0 - T) / 200.0);
+    case GAPSCALE_TIO: return 1.0 + 0.12 * m->gap_part[MS_SIM_GAP_TIO_SCALE] * sim_sigmoid((3400.0 - T) / 200.0);
     case GAPSCALE_CAH_RED:
-        return 1.0 + 0.35 * m->gap_part[1] * sim_sigmoid((T - 3500.0) / 200.0);
+        return 1.0 + 0.35 * m->gap_part[MS_SIM_GAP_CAH_SCALE] * sim_sigmoid((T - 3500.0) / 200.0);
     case GAPSCALE_NONE: break;
     }
     return 1.0;
@@ -39,7 +39,7 @@ ms_status sim_gap_build(ms_sim_model *m)
     if (m->gap == 0.0) return MS_OK;
 
     /* 5. shifted features: the originals become synthetic-only, shifted copies observed-only */
-    double g = m->gap_part[4];
+    double g = m->gap_part[MS_SIM_GAP_SHIFTS];
     if (g > 0.0) {
         int n0 = m->ncomp;
         for (int i = 0; i < n0; i++) {
@@ -53,7 +53,7 @@ ms_status sim_gap_build(ms_sim_model *m)
 
     /* 6. another line list for the TiO 8432 A band: tau_obs = (1 - w) tau + w tau_alt */
     sim_component *c;
-    g = m->gap_part[5];
+    g = m->gap_part[MS_SIM_GAP_LINE_LIST];
     if (g > 0.0) {
         double w = g < 1.0 ? g : 1.0;
         c = sim_model_add(m, "TiO 8432 line list", STR_TIO, GAPSCALE_TIO, DOM_OBS, 8425.0, 8815.0);
@@ -62,7 +62,7 @@ ms_status sim_gap_build(ms_sim_model *m)
         sim_model_tio_band(m, c, SIM_TIO8432, SIM_TIO8432_SEED, -w);
     }
 
-    /* 3. missing pseudo-continuum opacity (its strength carries m->gap_part[2], model.c) */
+    /* 3. missing pseudo-continuum opacity (strength m->gap_part[MS_SIM_GAP_OPACITY], model.c) */
     c = sim_model_add(m, "missing opacity", STR_GAP_MISSING, GAPSCALE_NONE, DOM_OBS, 3550.0,
                       9350.0);
     if (!c) return MS_ENOMEM;
@@ -72,7 +72,7 @@ ms_status sim_gap_build(ms_sim_model *m)
         c->tau[j - c->j0] = exp(-(lam - 3550.0) / 700.0) + 0.5 * exp(-d * d);
     }
 
-    /* 4. the unmodelled band (strength with m->gap_part[3], model.c) */
+    /* 4. the unmodelled band (strength m->gap_part[MS_SIM_GAP_XBAND], model.c) */
     static const sim_band xband = {8345.0, 70.0, 40.0, 1.0, 0.40, 2.0, 0.30};
     c = sim_model_add(m, "unmodelled band 8345", STR_GAP_XBAND, GAPSCALE_NONE, DOM_OBS, 8340.0,
                       8416.0);

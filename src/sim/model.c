@@ -417,9 +417,9 @@ static void strengths(const ms_sim_model *m, const ms_sim_labels *lab, double ti
                          pow(10.0, 0.5 * (mh + am) + 0.3 * dg);
     s[STR_HALPHA] = 0.8 * sim_sigmoid((T - 3200.0) / 250.0) * pow(10.0, -0.1 * dg);
     s[STR_METALS] = (0.7 + 0.5 * sim_sigmoid((3500.0 - T) / 400.0)) * pow(10.0, 0.9 * mh + 0.2 * am);
-    /* gap components: their scalar carries gap_strength (gap.c documents them) */
-    s[STR_GAP_MISSING] = m->gap_part[2] * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);
-    s[STR_GAP_XBAND] = m->gap_part[3] * 0.30 * sim_sigmoid((3500.0 - T) / 250.0) * pow(10.0, 0.5 * mh);
+    /* gap ingredients 3 and 4: each scaled by its own strength (gap.c documents them) */
+    s[STR_GAP_MISSING] = m->gap_part[MS_SIM_GAP_OPACITY] * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);
+    s[STR_GAP_XBAND] = m->gap_part[MS_SIM_GAP_XBAND] * 0.30 * sim_sigmoid((3500.0 - T) / 250.0) * pow(10.0, 0.5 * mh);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ struct ms_sim_model {
     double lnw0, h;    /* ln(wave[0]), ln step */
     double *wave;      /* [n] */
     double gap;        /* gap strength: the largest of gap_part */
-    double gap_part[6]; /* strength of each gap ingredient (MS_SIM_GAP_PARTS, gap.c) */
+    double gap_part[MS_SIM_GAP_PARTS]; /* strength of each gap ingredient (gap.c) */
     int ncomp;
     sim_component comp[SIM_MAX_COMPONENTS];
     /* natural cubic spline of ln C_TiO(Teff) on the calibration nodes */

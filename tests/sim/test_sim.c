@@ -288,7 +288,8 @@ static void test_gap_components(void **state)
     assert_int_equal(ms_sim_model_flux(model1, &lab, MS_SIM_SYNTHETIC, 0, N, NULL, syn), MS_OK);
 
     double ones[MS_SIM_GAP_PARTS] = {1, 1, 1, 1, 1, 1}, zeros[MS_SIM_GAP_PARTS] = {0};
-    double band[MS_SIM_GAP_PARTS] = {0, 0, 0, 1, 0, 0};
+    double band[MS_SIM_GAP_PARTS] = {0};
+    band[MS_SIM_GAP_XBAND] = 1.0;
     ms_sim_model *m = NULL;
     assert_int_equal(ms_sim_model_alloc_parts(0.25, ones, &m), MS_OK);
     assert_int_equal(ms_sim_model_flux(m, &lab, MS_SIM_OBSERVED, 0, N, NULL, f), MS_OK);
@@ -323,7 +324,7 @@ static void test_gap_components(void **state)
     double gap[MS_SIM_GAP_PARTS];
     cfg.simulate.gap_strength = 0.5;
     assert_int_equal(ms_sim_gap_parts(&cfg.simulate, gap), MS_OK);
-    assert_true(gap[0] == 0.5 && gap[5] == 0.5);
+    assert_true(gap[MS_SIM_GAP_TIO_SCALE] == 0.5 && gap[MS_SIM_GAP_LINE_LIST] == 0.5);
     cfg.simulate.gap_components.n = 5;
     assert_int_equal(ms_sim_gap_parts(&cfg.simulate, gap), MS_EINVAL);
     assert_non_null(strstr(ms_error_message(), "simulate.gap_components"));
