@@ -20,6 +20,11 @@
 #   adaptation).
 # LR_DECAY_AT=N moves the step decay (csn.lr_milestones = N, csn.lr_gamma = 0.1; O'Briain's
 # schedule decays at 50,000, beyond this training).
+# GAP_COMPONENTS=a,b,c,d,e,f scales the gap's six ingredients (simulate.gap_components; the
+# no-TiO run of RESULTS.md used 0,1,1,1,1,1). CSN_SET="key=value ..." passes settings to
+# train-csn only (the loss-setting runs of RESULTS.md: CSN_SET="csn.lambda_adv=3" or
+# CSN_SET="csn.lambda_synth=90 csn.lambda_obs=90 csn.z_split=1", with 18000 iterations and
+# LR_DECAY_AT=12000). Use a new WORKDIR for each: its outputs are kept and reused.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 exe=${MSTARS:-$root/build/src/mstars}
@@ -28,6 +33,8 @@ py=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 cfg=(--config "$root/config/mock-csn.cfg" --set simulate.gap_strength="$gap" --set csn.iterations="$iters")
 [ -n "${LR_DECAY_AT:-}" ] && cfg+=(--set csn.lr_milestones="$LR_DECAY_AT" --set csn.lr_gamma=0.1)
+[ -n "${GAP_COMPONENTS:-}" ] && cfg+=(--set simulate.gap_components="$GAP_COMPONENTS")
+csn_set=(); for kv in ${CSN_SET:-}; do csn_set+=(--set "$kv"); done
 mpi=(mpirun --oversubscribe -n "$ranks")
 mkdir -p "$work"
 stage() { # stage NAME OUTPUT command...: run unless OUTPUT exists; log and time it
@@ -75,7 +82,7 @@ if [ ! -e "$csn" ]; then
   # continue the longest earlier training when there is one (same schedule: resume)
   ckpt=$work/csn.ckpt
   resume=(); [ -e "$ckpt" ] && resume=(--resume)
-  stage train-csn-$iters "$csn" "${mpi[@]}" "$exe" train-csn "${cfg[@]}" --emulator "$work/emulator.h5" \
+  stage train-csn-$iters "$csn" "${mpi[@]}" "$exe" train-csn "${cfg[@]}" "${csn_set[@]}" --emulator "$work/emulator.h5" \
     --observed "$work/spectra.h5" --reference "$work/reference.csv" --checkpoint "$ckpt" "${resume[@]}" --out "$csn"
 fi
 # the CSN fit costs ~0.3 s per spectrum per core: FIT_LIMIT=N fits the first N rows only (the
