@@ -92,10 +92,6 @@ typedef struct ms_sim_model ms_sim_model; /* opaque; read-only after alloc (thre
  * every opacity template, the gap components for `gap_strength`, and the TiO5 calibration.
  * Takes about 0.1-0.5 s. */
 ms_status ms_sim_model_alloc(double hires_step, double gap_strength, ms_sim_model **out);
-/* The same with a separate strength for each of the gap's six ingredients (gap.c: TiO scale,
- * CaH scale, missing opacity, unmodelled band, shifted features, other TiO line list), e.g.
- * to see which of them a method cannot undo; ms_sim_model_alloc(h, g) = all six equal to g.
- * ms_sim_model_gap_strength then returns the largest. */
 /* the gap's ingredients, in the order of simulate.gap_components (gap.c describes each) */
 enum {
     MS_SIM_GAP_TIO_SCALE,   /* TiO too weak below ~3400 K: degenerate with Teff */
@@ -106,6 +102,9 @@ enum {
     MS_SIM_GAP_LINE_LIST,   /* another line list for the TiO 8432 A band */
     MS_SIM_GAP_PARTS
 };
+/* ms_sim_model_alloc with a separate strength for each of the gap's six ingredients (indexed
+ * by the enum above), e.g. to see which of them a method cannot undo; ms_sim_model_alloc(h, g)
+ * is all six equal to g. ms_sim_model_gap_strength then returns the largest. */
 ms_status ms_sim_model_alloc_parts(double hires_step, const double gap[MS_SIM_GAP_PARTS],
                                    ms_sim_model **out);
 /* gap[i] = simulate.gap_strength x simulate.gap_components[i] (the list must have 6 values). */

@@ -2,8 +2,8 @@
  *
  * The observed domain uses the synthetic physics plus six independent ingredients, each
  * scaled by its own g = simulate.gap_strength x simulate.gap_components[i] (m->gap_part[i],
- * numbered as below from 0, named MS_SIM_GAP_* in sim.h; all vanish at g = 0, where the observed physics is the synthetic
- * one bit for bit):
+ * numbered as below from 0 and named MS_SIM_GAP_* in sim.h; all vanish at g = 0, where the
+ * observed physics is the synthetic one bit for bit):
  *   1. mis-scaled TiO (Teff dependent): observed TiO strength x (1 + 0.12 g S((3400 - Teff)/200))
  *      -- the models' TiO is too weak for mid/late M;
  *   2. mis-scaled CaH 6830-7030 A (Teff dependent): x (1 + 0.35 g S((Teff - 3500)/200)) --
@@ -26,7 +26,8 @@ double sim_gap_scale(const ms_sim_model *m, sim_gapscale gs, const ms_sim_labels
 {
     double T = lab->teff;
     switch (gs) {
-    case GAPSCALE_TIO: return 1.0 + 0.12 * m->gap_part[MS_SIM_GAP_TIO_SCALE] * sim_sigmoid((3400.0 - T) / 200.0);
+    case GAPSCALE_TIO:
+        return 1.0 + 0.12 * m->gap_part[MS_SIM_GAP_TIO_SCALE] * sim_sigmoid((3400.0 - T) / 200.0);
     case GAPSCALE_CAH_RED:
         return 1.0 + 0.35 * m->gap_part[MS_SIM_GAP_CAH_SCALE] * sim_sigmoid((T - 3500.0) / 200.0);
     case GAPSCALE_NONE: break;

@@ -418,8 +418,10 @@ static void strengths(const ms_sim_model *m, const ms_sim_labels *lab, double ti
     s[STR_HALPHA] = 0.8 * sim_sigmoid((T - 3200.0) / 250.0) * pow(10.0, -0.1 * dg);
     s[STR_METALS] = (0.7 + 0.5 * sim_sigmoid((3500.0 - T) / 400.0)) * pow(10.0, 0.9 * mh + 0.2 * am);
     /* gap ingredients 3 and 4: each scaled by its own strength (gap.c documents them) */
-    s[STR_GAP_MISSING] = m->gap_part[MS_SIM_GAP_OPACITY] * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);
-    s[STR_GAP_XBAND] = m->gap_part[MS_SIM_GAP_XBAND] * 0.30 * sim_sigmoid((3500.0 - T) / 250.0) * pow(10.0, 0.5 * mh);
+    s[STR_GAP_MISSING] =
+        m->gap_part[MS_SIM_GAP_OPACITY] * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);
+    s[STR_GAP_XBAND] = m->gap_part[MS_SIM_GAP_XBAND] * 0.30 * sim_sigmoid((3500.0 - T) / 250.0) *
+                       pow(10.0, 0.5 * mh);
 }
 
 /* ------------------------------------------------------------------------------------------

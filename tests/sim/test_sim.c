@@ -267,7 +267,6 @@ static void test_gap_zero_is_grid_physics(void **state)
     ms_free(survey);
 }
 
-/* S/N: about 60% of spectra below S/N_r = 20, all within 3-300, S/N_i > S/N_r for most. */
 /* simulate.gap_components: all six at 1 is the plain gap bit for bit, all at 0 is no gap, and
  * the unmodelled band alone (ingredient 3) changes the observed spectrum only inside its
  * window 8340-8416 A; a list of the wrong length is refused naming the key. */
@@ -334,6 +333,7 @@ static void test_gap_components(void **state)
     free(f);
 }
 
+/* S/N: about 60% of spectra below S/N_r = 20, all within 3-300, S/N_i > S/N_r for most. */
 static void test_snr_distribution(void **state)
 {
     (void)state;

@@ -65,9 +65,10 @@ if [ $fails -ne 0 ]; then
   echo "$fails check(s) failed"
   # each row whose status differs from its truth: the file, the pathology and the store's reason
   # (this check failed once in many CI runs and never alone: keep what it saw)
+  file_col=$(head -1 "$work/mock/truth.csv" | tr ',' '\n' | grep -n '^file$' | cut -d: -f1)
   paste -d' ' "$work/status.txt" "$work/expected.txt" | awk '$1 != $2 { print NR, $1, $2 }' |
     head -n 10 | while read -r row got want; do
-      line=$(sed -n "$((row + 1))p" "$work/mock/truth.csv" | cut -d, -f5,10)
+      line=$(sed -n "$((row + 1))p" "$work/mock/truth.csv" | cut -d, -f"$file_col,$col")
       reason=$(h5dump -A 0 -y -w 0 -d /meta/status_reason -s $((row - 1)) -c 1 "$work/spectra2.h5" |
         sed -n '/DATA {/,/}/p' | sed '1d;$d' | sed 's/\\000//g')
       echo "  row $row ($line): status $got, truth says $want; reason: $reason"
