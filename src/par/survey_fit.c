@@ -10,6 +10,7 @@
 #include "mstars/mem.h"
 #include "mstars/par.h"
 #include "mstars/payne.h"
+#include "mstars/schema.h"
 #include "mstars/spec.h"
 #include "mstars/survey.h"
 #include "mstars/workq.h"
@@ -123,6 +124,15 @@ static const ms_catalog_column csn_columns[] = {
       "NaN with fit.synthetic_start = false)"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
+
+/* The catalog column groups of the Z25 fit (schema.h). Flag bit names are written as
+ * attributes by the fit (fit_flags, at_bound) and the cut pass (cut_flags). */
+const ms_column_group ms_group_z25 = {
+    "z25", "Zhang et al. 2025: The Payne emulator fit (L-BFGS-B), RV, activity, SpT, cuts",
+    columns, sizeof(cat_row), NULL};
+const ms_column_group ms_group_csn = {
+    "csn", "Zhang et al. 2025 with Cycle-StarNet: the emulator-only and synthetic-domain fits",
+    csn_columns, sizeof(cat_row), NULL};
 
 static const char *const label_names[4] = {"teff", "logg", "m_h", "alpha_m"};
 

@@ -1,0 +1,52 @@
+/* schema.c: the table of catalog column groups (schema.h). A new method adds its group
+ * here: one extern line and one entry. */
+#include "mstars/schema.h"
+
+#include <string.h>
+
+const char *const ms_label_names[MS_N_LABELS] = {"teff", "logg", "m_h", "alpha_m"};
+const char *const ms_label_units[MS_N_LABELS] = {"K", "dex", "dex", "dex"};
+
+/* Each group is defined beside its method's row struct. */
+extern const ms_column_group ms_group_z25;
+extern const ms_column_group ms_group_csn;
+
+static const ms_column_group *const groups[] = {
+    &ms_group_z25,
+    &ms_group_csn,
+};
+
+const ms_column_group *const *ms_schema_groups(size_t *n)
+{
+    *n = sizeof groups / sizeof groups[0];
+    return groups;
+}
+
+const ms_column_group *ms_schema_group(const char *name)
+{
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        if (strcmp(groups[g]->name, name) == 0) return groups[g];
+    return NULL;
+}
+
+const ms_catalog_column *ms_schema_column(const char *name, const ms_column_group **group)
+{
+    size_t prefix = strlen(MS_CATALOG_GROUP "/");
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (const ms_catalog_column *c = groups[g]->cols; c->name; c++)
+            if (strncmp(c->name, MS_CATALOG_GROUP "/", prefix) == 0 &&
+                strcmp(c->name + prefix, name) == 0) {
+                if (group) *group = groups[g];
+                return c;
+            }
+    if (group) *group = NULL;
+    return NULL;
+}
+
+const char *const *ms_schema_flag_bits(const char *column)
+{
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (const ms_flag_bits *f = groups[g]->flags; f && f->column; f++)
+            if (strcmp(f->column, column) == 0) return f->bits;
+    return NULL;
+}
