@@ -68,7 +68,7 @@ static ms_status bench_train(ms_config *cfg, size_t P, int iters, int repeat, do
         /* warm-up: 2 iterations */
         net.cfg.iterations = 2;
         net.cfg.validate_every = 1000000000;
-        ms_csn_train_opts o = {1, NULL, 0, 0.0, 1};
+        ms_csn_train_opts o = {1, NULL, 0, 0.0, 1, NULL};
         MS_TRY(ms_csn_train(&net, &sets, &o, &st));
         MS_TRY(ms_par_barrier());
         double t0 = now_s();

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *name;   /* dataset path, e.g. "/catalog/teff" */
+    const char *name;   /* dataset path, e.g. /catalog/teff (MS_CATALOG_GROUP) */
     ms_h5_type type;
     size_t str_len;     /* MS_H5_STR only */
     size_t offset;      /* into the row struct */

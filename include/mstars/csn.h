@@ -40,6 +40,7 @@
 #ifndef MSTARS_CSN_H
 #define MSTARS_CSN_H
 
+#include "mstars/comm.h"
 #include "mstars/config.h"
 #include "mstars/nn.h"
 #include "mstars/status.h"
@@ -296,6 +297,7 @@ typedef struct {
     int resume;             /* continue from the checkpoint */
     double max_seconds;     /* stop with a checkpoint after this wall time (0: none) */
     int quiet;              /* no progress lines */
+    const ms_comm *comm;    /* the ranks training together (NULL: this process alone) */
 } ms_csn_train_opts;
 
 /* Optimizer state of a training run (what a checkpoint holds besides the weights). */
@@ -321,7 +323,8 @@ ms_status ms_csn_train(ms_csn *net, const ms_csn_sets *sets, const ms_csn_train_
  * row[MS_CSN_H_VREC_S .. MS_CSN_H_VZSH_DOM]; uses up to csn.validation_spectra spectra of
  * each domain. */
 ms_status ms_csn_validate(const ms_csn *net, ms_csn_step *s, const ms_csn_data *synth,
-                          const ms_csn_data *obs, size_t max_spectra, double *row);
+                          const ms_csn_data *obs, size_t max_spectra, const ms_comm *comm,
+                          double *row);
 
 /* ------------------------------------------------------------------------------------- */
 /* Files (src/io/csn_h5.c, HDF5 through h5.h; written by one rank, atomically).

@@ -42,7 +42,7 @@ typedef struct {
     ms_export_format format;
     int force;         /* overwrite an existing output */
     size_t block_rows; /* rows per block (0: MS_EXPORT_BLOCK_ROWS) */
-    const char *group; /* NULL: "/catalog" */
+    const char *group; /* NULL: MS_CATALOG_GROUP */
 } ms_export_opts;
 
 #define MS_EXPORT_BLOCK_ROWS 65536

@@ -75,4 +75,9 @@ char *ms_index_spt_string(double spt, char *buf, size_t len);
  * candidate, 0 otherwise. */
 int ms_index_vbflag(int variable_candidate, int binary_candidate);
 
+/* Main-sequence surface gravity of an M dwarf: a smooth fit to 5 Gyr isochrone gravities
+ * (4.65 at 4000 K, 4.80 at 3500 K, 5.03 at 3000 K, 5.25 at 2600 K; metal-poor stars are
+ * denser). Used by the mock universe (sim) and by the CSN's synthetic label draw (nn). */
+double ms_mdwarf_logg_ms(double teff, double m_h);
+
 #endif

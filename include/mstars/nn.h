@@ -22,6 +22,7 @@
 #ifndef MSTARS_NN_H
 #define MSTARS_NN_H
 
+#include "mstars/comm.h"
 #include "mstars/status.h"
 
 #include <stddef.h>
@@ -71,6 +72,15 @@ typedef struct {
     float *param; /* [n] values, owned (NULL before ms_nn_params_alloc) */
     float *grad;  /* [n] gradients, owned */
 } ms_nn_params;
+
+/* The tensors of a parameter set as segments of its flat gradient (comm.h), for the exact
+ * all-reduce of the trainers. */
+typedef struct {
+    size_t *off, *len;
+    ms_segments segs;
+} ms_nn_segments;
+ms_status ms_nn_segments_of(const ms_nn_params *p, ms_nn_segments *out);
+void ms_nn_segments_free(ms_nn_segments *s);
 
 void ms_nn_params_init(ms_nn_params *p);
 /* Declare a tensor (before ms_nn_params_alloc). *index (may be NULL) receives its index.

@@ -1,5 +1,6 @@
-/* par.h: the MPI layer. Only src/par and src/io include mpi.h; science code calls these
- * wrappers, which check every MPI return code and translate it to ms_status. */
+/* par.h: the MPI layer: start-up, topology and binding, the work queue (workq.h), checked
+ * collectives. Only src/par and src/io include mpi.h, and only the stage drivers (src/stage)
+ * and io call par: library modules get the job's ranks as an ms_comm (comm.h). */
 #ifndef MSTARS_PAR_H
 #define MSTARS_PAR_H
 
@@ -44,6 +45,10 @@ double ms_par_wtime(void);
  * set the BLAS thread count (blas_threads, or the rank's cores when 0); logs the
  * topology and the binding. */
 ms_status ms_par_bind(long blas_threads, int *threads_out);
+
+/* This job as an ms_comm (comm.h): what the stage drivers hand to library modules. */
+struct ms_comm;
+const struct ms_comm *ms_par_comm(void);
 
 /* Human-readable MPI library version (for --version). */
 void ms_par_library_version(char *buf, size_t len);

@@ -24,6 +24,7 @@
 #define MSTARS_PAYNE_H
 
 #include "mstars/config.h"
+#include "mstars/comm.h"
 #include "mstars/nn.h"
 #include "mstars/status.h"
 
@@ -155,6 +156,7 @@ typedef struct {
     int resume;                /* continue from the checkpoint */
     double max_seconds;        /* stop (with a checkpoint) after this wall time; 0: none */
     int quiet;                 /* no progress lines */
+    const ms_comm *comm;       /* the ranks training together (NULL: this process alone) */
 } ms_payne_train_opts;
 
 /* A training set read from a grid store (`mstars ingest-grid`; store.h): the usable rows
@@ -175,8 +177,8 @@ ms_status ms_emulator_parse_labels(const char *csv, char names[][MS_PAYNE_LABEL_
 /* Read the grid store at path (serial; src/io/emulator_h5.c). Errors name the file and
  * dataset. */
 ms_status ms_payne_grid_load(const char *path, const char *labels_csv, ms_payne_grid *g);
-/* Collective: rank 0's loaded grid to every rank (the others pass a zeroed g). */
-ms_status ms_payne_grid_bcast(ms_payne_grid *g);
+/* Collective over comm: rank 0's loaded grid to every rank (the others pass a zeroed g). */
+ms_status ms_payne_grid_bcast(ms_payne_grid *g, const ms_comm *comm);
 void ms_payne_grid_free(ms_payne_grid *g);
 
 /* Train e->net from data; fills the scaling, the training record, the history and the

@@ -28,6 +28,44 @@
 #define MS_STORE_INPUT "/input"                   /* /input/<column>, N rows */
 #define MS_STORE_LABELS "/labels"                 /* grid store: /labels/<label> */
 
+/* /meta/<field> (one value per row, from the FITS headers and the reader) and the input
+ * catalog's columns that the survey job reads (/input/<column>, joined at ingest). */
+#define MS_INPUT_BINARY_FLAG       "/input/binary_flag"
+#define MS_INPUT_PARALLAX          "/input/parallax"
+#define MS_INPUT_PARALLAX_ERROR    "/input/parallax_error"
+#define MS_INPUT_PHOT_BP_MEAN_MAG  "/input/phot_bp_mean_mag"
+#define MS_INPUT_PHOT_G_MEAN_MAG   "/input/phot_g_mean_mag"
+#define MS_INPUT_PHOT_RP_MEAN_MAG  "/input/phot_rp_mean_mag"
+#define MS_INPUT_RUWE              "/input/ruwe"
+#define MS_INPUT_SOURCE_ID         "/input/source_id"
+#define MS_INPUT_VARIABLE_FLAG     "/input/variable_flag"
+#define MS_META_CLASS              "/meta/class"
+#define MS_META_DATA_V             "/meta/data_v"
+#define MS_META_DEC                "/meta/dec"
+#define MS_META_DESIGNATION        "/meta/designation"
+#define MS_META_FIBERID            "/meta/fiberid"
+#define MS_META_FILENAME           "/meta/filename"
+#define MS_META_FORMAT             "/meta/format"
+#define MS_META_LAYOUT             "/meta/layout"
+#define MS_META_LMJD               "/meta/lmjd"
+#define MS_META_N_GOOD             "/meta/n_good"
+#define MS_META_N_PIX_NATIVE       "/meta/n_pix_native"
+#define MS_META_OBSID              "/meta/obsid"
+#define MS_META_PLANID             "/meta/planid"
+#define MS_META_RA                 "/meta/ra"
+#define MS_META_RV_INIT            "/meta/rv_init"
+#define MS_META_SNR_G              "/meta/snr_g"
+#define MS_META_SNR_I              "/meta/snr_i"
+#define MS_META_SNR_R              "/meta/snr_r"
+#define MS_META_SNR_U              "/meta/snr_u"
+#define MS_META_SNR_Z              "/meta/snr_z"
+#define MS_META_SPID               "/meta/spid"
+#define MS_META_STATUS             "/meta/status"
+#define MS_META_STATUS_REASON      "/meta/status_reason"
+#define MS_META_SUBCLASS           "/meta/subclass"
+#define MS_META_Z                  "/meta/z"
+#define MS_META_Z_ERR              "/meta/z_err"
+
 /* ---------------------------------------------------------- catalog column groups */
 #define MS_CATALOG_GROUP "/catalog"
 
@@ -53,6 +91,17 @@ const ms_column_group *ms_schema_group(const char *name);
 const ms_catalog_column *ms_schema_column(const char *name, const ms_column_group **group);
 /* The bit names of flag column `column`, or NULL. */
 const char *const *ms_schema_flag_bits(const char *column);
+
+/* Columns that modules other than their group's owner read (calibrate-errors, the cuts, the
+ * report, joins); tests/core/test_schema.c checks that each is declared by a group. */
+#define MS_COL_FIT_FLAGS       MS_CATALOG_GROUP "/fit_flags"
+#define MS_COL_CUT_FLAGS       MS_CATALOG_GROUP "/cut_flags"
+#define MS_COL_AT_BOUND        MS_CATALOG_GROUP "/at_bound"
+#define MS_COL_STORE_STATUS    MS_CATALOG_GROUP "/store_status"
+#define MS_COL_TEFF            MS_CATALOG_GROUP "/teff"
+#define MS_COL_CHI2_RED        MS_CATALOG_GROUP "/chi2_red"
+#define MS_COL_OBSID           MS_CATALOG_GROUP "/obsid"
+#define MS_COL_TEFF_EMU        MS_CATALOG_GROUP "/teff_emu"
 
 /* The stellar labels every method reports, in this order. */
 #define MS_N_LABELS 4

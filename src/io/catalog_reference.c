@@ -2,6 +2,7 @@
  * catalog_reference.h). */
 #include "catalog_reference.h"
 #include "mstars/log.h"
+#include "mstars/schema.h"
 #include "mstars/mem.h"
 #include "mstars/table.h"
 
@@ -23,7 +24,7 @@ void ms_calib_ref_free(ms_calib_ref *r)
 static ms_status read_obsid(ms_h5 *f, size_t n, char ***out)
 {
     *out = NULL;
-    const char *path = "/catalog/obsid";
+    const char *path = MS_COL_OBSID;
     if (!ms_h5_exists(f, path))
         MS_ERROR(MS_ENOTFOUND, "%s has no column %s to join the reference on", ms_h5_path(f),
                  path);

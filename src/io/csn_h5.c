@@ -14,6 +14,7 @@
  * padding included), /history; attributes kind = "mstars-csn-checkpoint", csn_settings,
  * layout_hash, iteration, seconds, steps (Adam steps of both sides), flux_mean_std. */
 #include "mstars/csn.h"
+#include "mstars/schema.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/mem.h"
@@ -318,7 +319,7 @@ static ms_status model_write(ms_h5 *f, const ms_csn *net, const ms_csn_record *r
     MS_TRY(write_tensors(f, &net->dis, "discriminator"));
     if (r->wavelength) {
         size_t P = net->n_pix;
-        MS_TRY(ms_h5_write_array(f, "/spectra/wavelength", MS_H5_F64, 0, 1, &P, r->wavelength, "A",
+        MS_TRY(ms_h5_write_array(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 1, &P, r->wavelength, "A",
                                  "wavelength of each pixel (vacuum, rest frame)"));
     }
     MS_TRY(write_history(f, &r->hist, "/training/history"));
@@ -380,10 +381,10 @@ static ms_status model_read(ms_h5 *f, ms_csn *net, ms_csn_record *r)
     MS_TRY(read_mean_std(f, net));
     MS_TRY(read_tensors(f, &net->gen, "generator"));
     MS_TRY(read_tensors(f, &net->dis, "discriminator"));
-    if (ms_h5_exists(f, "/spectra/wavelength")) {
+    if (ms_h5_exists(f, MS_STORE_WAVELENGTH)) {
         r->wavelength = ms_malloc_array("csn.wavelength", (size_t)np, sizeof(double));
         if (!r->wavelength) return MS_ENOMEM;
-        MS_TRY(read_exact(f, "/spectra/wavelength", MS_H5_F64, (size_t)np, 0, r->wavelength));
+        MS_TRY(read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, (size_t)np, 0, r->wavelength));
     }
     MS_TRY(read_history(f, "/training/history", &r->hist));
     get_str(f, "emulator_hash", r->emulator_hash, sizeof r->emulator_hash);

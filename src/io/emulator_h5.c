@@ -17,6 +17,7 @@
  * and the training record (train_*). */
 #include "mstars/h5.h"
 #include "mstars/mem.h"
+#include "mstars/schema.h"
 #include "mstars/payne.h"
 
 #include <inttypes.h>
@@ -71,7 +72,7 @@ static ms_status write_model(ms_h5 *f, const ms_emulator *e, const ms_config *cf
                              "training maximum per label (scaled +0.5)"));
     size_t P = n->n_pix;
     if (!e->wavelength) MS_ERROR(MS_EINVAL, "%s: emulator without a wavelength grid", ms_h5_path(f));
-    MS_TRY(ms_h5_write_array(f, "/spectra/wavelength", MS_H5_F64, 0, 1, &P, e->wavelength, "A",
+    MS_TRY(ms_h5_write_array(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 1, &P, e->wavelength, "A",
                              "wavelength of each output pixel (vacuum, rest frame)"));
     if (e->n_history > 0) {
         size_t nh = e->n_history;
@@ -184,7 +185,7 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
             MS_ERROR(MS_EFORMAT, "%s: label %s has an empty training range", path, e->labels[j]);
     e->wavelength = ms_malloc_array("emulator.wavelength", P, sizeof(double));
     if (!e->wavelength) return MS_ENOMEM;
-    MS_TRY(read_exact(f, "/spectra/wavelength", MS_H5_F64, 0, P, 0, e->wavelength));
+    MS_TRY(read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, P, 0, e->wavelength));
 
     char *s = NULL;
     MS_TRY(ms_h5_attr_get_str(f, "/", "content_hash", &s));
@@ -281,7 +282,7 @@ static ms_status load_grid(ms_h5 *f, const char *labels_csv, ms_payne_grid *g)
     MS_TRY(ms_emulator_parse_labels(labels_csv, g->names, &D));
     int rank;
     size_t dims[2];
-    MS_TRY(ms_h5_dims(f, "/spectra/flux", &rank, dims));
+    MS_TRY(ms_h5_dims(f, MS_STORE_FLUX, &rank, dims));
     if (rank != 2 || dims[0] == 0 || dims[1] == 0)
         MS_ERROR(MS_EFORMAT, "%s: /spectra/flux is not a non-empty N x n_pix array", path);
     const size_t N = dims[0], P = dims[1];
@@ -294,10 +295,10 @@ static ms_status load_grid(ms_h5 *f, const char *labels_csv, ms_payne_grid *g)
     int32_t *status = ms_calloc("grid.status", N, sizeof(int32_t));
     ms_status st = (g->flux && g->labels && g->rows && g->wavelength && col && status) ? MS_OK
                                                                                      : MS_ENOMEM;
-    if (st == MS_OK) st = read_exact(f, "/spectra/flux", MS_H5_F32, 0, N, P, g->flux);
-    if (st == MS_OK) st = read_exact(f, "/spectra/wavelength", MS_H5_F64, 0, P, 0, g->wavelength);
-    if (st == MS_OK && ms_h5_exists(f, "/meta/status"))
-        st = read_exact(f, "/meta/status", MS_H5_I32, 0, N, 0, status);
+    if (st == MS_OK) st = read_exact(f, MS_STORE_FLUX, MS_H5_F32, 0, N, P, g->flux);
+    if (st == MS_OK) st = read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, P, 0, g->wavelength);
+    if (st == MS_OK && ms_h5_exists(f, MS_META_STATUS))
+        st = read_exact(f, MS_META_STATUS, MS_H5_I32, 0, N, 0, status);
     for (size_t j = 0; st == MS_OK && j < D; j++) {
         char name[64];
         snprintf(name, sizeof name, "/labels/%s", g->names[j]);

@@ -1,6 +1,7 @@
 /* ingest_util.c: see ingest_util.h. */
 #include "ingest_util.h"
 #include "mstars/hash.h"
+#include "mstars/schema.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
 
@@ -46,13 +47,13 @@ ms_status ms_store_create_pixels(ms_h5 *f, const ms_config *cfg, size_t n_rows,
     ms_wgrid grid = ms_spec_grid(&cfg->preprocess);
     size_t dims[2] = {n_rows, grid.n};
     /* chunks of 32 rows (~370 KB): whole-row access for readers, large collective writes */
-    MS_TRY(ms_h5_create_dataset(f, "/spectra/flux", MS_H5_F32, 0, 2, dims, 32, "",
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_FLUX, MS_H5_F32, 0, 2, dims, 32, "",
                                 "continuum-normalised flux on the rest-frame grid "
                                 "(NaN where no good data)"));
-    MS_TRY(ms_h5_create_dataset(f, "/spectra/ivar", MS_H5_F32, 0, 2, dims, 32, "",
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_IVAR, MS_H5_F32, 0, 2, dims, 32, "",
                                 "inverse variance of the normalised flux (0 = bad pixel)"));
     if (with_continuum)
-        MS_TRY(ms_h5_create_dataset(f, "/spectra/continuum", MS_H5_F32, 0, 2, dims, 32,
+        MS_TRY(ms_h5_create_dataset(f, MS_STORE_CONTINUUM, MS_H5_F32, 0, 2, dims, 32,
                                     "input flux units",
                                     "Gaussian-kernel pseudo-continuum (Z25 2.4)"));
     double *wave = ms_malloc_array("store.wave", grid.n, sizeof *wave);
@@ -62,10 +63,10 @@ ms_status ms_store_create_pixels(ms_h5 *f, const ms_config *cfg, size_t n_rows,
         for (size_t i = 0; i < grid.n; i++) wave[i] = grid.start + (double)i * grid.step;
         ms_spec_fit_mask(&cfg->preprocess, grid, mask);
         size_t d1 = grid.n;
-        st = ms_h5_write_array(f, "/spectra/wavelength", MS_H5_F64, 0, 1, &d1, wave, "Angstrom",
+        st = ms_h5_write_array(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 1, &d1, wave, "Angstrom",
                                "rest-frame vacuum wavelength of each pixel");
         if (st == MS_OK)
-            st = ms_h5_write_array(f, "/spectra/fit_mask", MS_H5_U8, 0, 1, &d1, mask, "",
+            st = ms_h5_write_array(f, MS_STORE_FIT_MASK, MS_H5_U8, 0, 1, &d1, mask, "",
                                    "1 where the pixel lies in a fit mask (preprocess.fit_masks)");
     }
     ms_free(wave);

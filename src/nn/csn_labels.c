@@ -1,6 +1,6 @@
 /* csn_labels.c: labels of the synthetic training set (Z25 3.3.2, csn.h):
  *   1. isochrone points: Teff on csn.iso_teff, [M/H] on csn.iso_mh, log g from the 5 Gyr
- *      main-sequence relation (ms_sim_logg_ms: the smooth fit to M-dwarf isochrones that
+ *      main-sequence relation (ms_mdwarf_logg_ms: the smooth fit to M-dwarf isochrones that
  *      the mock universe also follows), kept inside csn.iso_logg; [alpha/M] = 0.0 / 0.2 /
  *      0.4 at [M/H] >= 0 / -0.5 / -1.0 (linear in between, clamped);
  *   2. a Gaussian mixture around them (one component per point, equal weights, widths
@@ -14,7 +14,7 @@
 
 #include "mstars/csv.h"
 #include "mstars/mem.h"
-#include "mstars/sim.h"
+#include "mstars/indices.h"
 
 #include <math.h>
 #include <string.h>
@@ -63,7 +63,7 @@ ms_status ms_csn_sample_labels(const ms_cfg_csn *c, uint64_t seed, const char *r
         for (size_t j = 0; j < nm; j++) {
             double T = c->iso_teff.v[0] + (double)i * c->iso_teff.v[2];
             double m = c->iso_mh.v[0] + (double)j * c->iso_mh.v[2];
-            double g = ms_sim_logg_ms(T, m);
+            double g = ms_mdwarf_logg_ms(T, m);
             if (g < c->iso_logg.v[0] || g > c->iso_logg.v[1]) continue;
             double *p = iso + 4 * n_iso++;
             p[0] = T, p[1] = g, p[2] = m, p[3] = alpha_of(m);

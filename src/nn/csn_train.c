@@ -5,7 +5,6 @@
 
 #include "mstars/log.h"
 #include "mstars/mem.h"
-#include "mstars/par.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -151,14 +150,15 @@ static void minmax_update(const float *z, size_t nb, size_t n, double *mn, doubl
 }
 
 ms_status ms_csn_validate(const ms_csn *net, ms_csn_step *s, const ms_csn_data *synth,
-                          const ms_csn_data *obs, size_t max_spectra, double *row)
+                          const ms_csn_data *obs, size_t max_spectra, const ms_comm *comm,
+                          double *row)
 {
     for (int k = MS_CSN_H_VREC_S; k <= MS_CSN_H_VZSH_DOM; k++) row[k] = NAN;
     size_t n = max_spectra;
     if (synth->n < n) n = synth->n;
     if (obs->n < n) n = obs->n;
     if (n == 0) return MS_OK;
-    const int rank = ms_par_rank(), size = ms_par_size();
+    const int rank = comm->rank, size = comm->size;
     const size_t Bg = (size_t)net->cfg.batch_size, P = net->n_pix;
     const size_t nzh = ms_csn_z_sh_floats(net), nzp = ms_csn_z_sp_floats(net);
     /* this rank's samples: a slice of every chunk of Bg */
@@ -228,7 +228,7 @@ ms_status ms_csn_validate(const ms_csn *net, ms_csn_step *s, const ms_csn_data *
     }
     for (size_t j = 0; j < nzh; j++) mn_sh[j] = -mn_sh[j];
     for (size_t j = 0; j < nzp; j++) mn_sp[j] = -mn_sp[j];
-    if ((st = ms_par_allreduce_max_d(mm, 2 * (nzh + nzp))) != MS_OK) goto done;
+    if ((st = comm->max_d(mm, 2 * (nzh + nzp))) != MS_OK) goto done;
     for (size_t j = 0; j < nzh; j++) mn_sh[j] = -mn_sh[j];
     for (size_t j = 0; j < nzp; j++) mn_sp[j] = -mn_sp[j];
     double sums[8] = {acc[0], acc[1], acc[2], acc[3], 0, 0, 0, 0};
@@ -241,7 +241,7 @@ ms_status ms_csn_validate(const ms_csn *net, ms_csn_step *s, const ms_csn_data *
         sums[6] += latent_absdiff(zsp_o, zsp_so, mn_sp, mx_sp, 1, nzp);
         sums[7] += latent_absdiff(z_s, zsh_o, mn_sh, mx_sh, 1, nzh);
     }
-    if ((st = ms_par_allreduce_sum_d(sums, 8)) != MS_OK) goto done;
+    if ((st = comm->sum_d(sums, 8)) != MS_OK) goto done;
     row[MS_CSN_H_VREC_S] = sums[0];
     row[MS_CSN_H_VCYC_S] = sums[1];
     row[MS_CSN_H_VREC_O] = sums[2];
@@ -261,15 +261,14 @@ done:
     return st;
 }
 
-/* Exact sums over ranks: every local sample's gradient (store [nb, p->n]) is turned, per
- * tensor, into 64-bit integers with a power-of-two scale from the global max |g| (room
- * for n_global terms), summed as integers over samples and ranks (order-independent),
- * and converted back into p->grad. */
+/* Exact sums over ranks (comm.h, the trainers' one exact all-reduce): every local sample's
+ * gradient (store [nb, p->n]) is summed in 64-bit fixed point per tensor into p->grad, the
+ * same bits for any number of ranks. */
 typedef struct {
     float *store;  /* [cap, n] per-sample gradients */
     long *isum;    /* [n] */
-    double *tmax;  /* [n_tensors] */
     double *scale; /* [n_tensors] */
+    ms_nn_segments segs;
 } exact_buf;
 
 static ms_status exact_alloc(exact_buf *x, const ms_nn_params *p, size_t cap)
@@ -277,66 +276,31 @@ static ms_status exact_alloc(exact_buf *x, const ms_nn_params *p, size_t cap)
     memset(x, 0, sizeof *x);
     x->store = ms_malloc_array("csn.exact.store", cap * p->n, sizeof(float));
     x->isum = ms_malloc_array("csn.exact.isum", p->n, sizeof(long));
-    x->tmax = ms_malloc_array("csn.exact.tmax", p->n_tensors, sizeof(double));
     x->scale = ms_malloc_array("csn.exact.scale", p->n_tensors, sizeof(double));
-    return x->store && x->isum && x->tmax && x->scale ? MS_OK : MS_ENOMEM;
+    if (!x->store || !x->isum || !x->scale) return MS_ENOMEM;
+    return ms_nn_segments_of(p, &x->segs);
 }
 
 static void exact_free(exact_buf *x)
 {
     ms_free(x->store);
     ms_free(x->isum);
-    ms_free(x->tmax);
     ms_free(x->scale);
+    ms_nn_segments_free(&x->segs);
     memset(x, 0, sizeof *x);
 }
 
-static ms_status exact_reduce(ms_nn_params *p, exact_buf *x, size_t nb, size_t n_global,
-                              const char *side)
+static ms_status exact_reduce(const ms_comm *comm, ms_nn_params *p, exact_buf *x, size_t nb,
+                              size_t n_global, const char *side)
 {
-    const size_t n = p->n, nt = p->n_tensors;
-    for (size_t k = 0; k < nt; k++) {
-        const ms_nn_tensor *t = &p->t[k];
-        float m = 0.0f, chk = 0.0f; /* chk turns NaN on any non-finite value */
-        for (size_t s = 0; s < nb; s++) {
-            const float *g = x->store + s * n + t->offset;
-            for (size_t i = 0; i < t->size; i++) {
-                float a = fabsf(g[i]);
-                m = a > m ? a : m;
-                chk += g[i] * 0.0f;
-            }
-        }
-        x->tmax[k] = isfinite(chk) && isfinite(m) ? (double)m : INFINITY;
-    }
-    MS_TRY(ms_par_allreduce_max_d(x->tmax, nt));
-    memset(x->isum, 0, n * sizeof *x->isum);
-    for (size_t k = 0; k < nt; k++) {
-        const ms_nn_tensor *t = &p->t[k];
-        if (!isfinite(x->tmax[k]))
-            MS_ERROR(MS_ENOPROG, "csn training: non-finite %s gradient in %s ---> HINT: lower "
-                                 "csn.learning_rate or check the training spectra",
-                     side, t->name);
-        int ex = 0;
-        if (x->tmax[k] > 0.0) frexp(x->tmax[k] * (double)n_global, &ex);
-        x->scale[k] = x->tmax[k] > 0.0 ? ldexp(1.0, 62 - ex) : 1.0;
-        /* g scale is exact in float (a power of two, far from overflow): lrintf of it is
-         * lrint((double) g scale) */
-        const float fs = (float)x->scale[k];
-        long *acc = x->isum + t->offset;
-        for (size_t s = 0; s < nb; s++) {
-            const float *g = x->store + s * n + t->offset;
-            for (size_t i = 0; i < t->size; i++) acc[i] += lrintf(g[i] * fs);
-        }
-    }
-    MS_TRY(ms_par_allreduce_sum_l(x->isum, n));
-    for (size_t k = 0; k < nt; k++) {
-        const ms_nn_tensor *t = &p->t[k];
-        const double inv = 1.0 / x->scale[k];
-        float *g = p->grad + t->offset;
-        const long *acc = x->isum + t->offset;
-        for (size_t i = 0; i < t->size; i++) g[i] = (float)((double)acc[i] * inv);
-    }
-    return MS_OK;
+    size_t bad = 0;
+    ms_status st = ms_comm_sum_exact(comm, x->store, nb, p->n, &x->segs.segs, n_global, x->isum,
+                                     x->scale, p->grad, &bad);
+    if (st == MS_ENOPROG)
+        MS_ERROR(MS_ENOPROG, "csn training: non-finite %s gradient in %s ---> HINT: lower "
+                             "csn.learning_rate or check the training spectra",
+                 side, p->t[bad].name);
+    return st;
 }
 
 static ms_status check_sets(const ms_csn *net, const ms_csn_sets *sets)
@@ -360,7 +324,8 @@ ms_status ms_csn_train(ms_csn *net, const ms_csn_sets *sets, const ms_csn_train_
 {
     MS_TRY(check_sets(net, sets));
     const ms_cfg_csn *c = &net->cfg;
-    const int rank = ms_par_rank(), size = ms_par_size();
+    const ms_comm *comm = opt->comm ? opt->comm : ms_comm_serial();
+    const int rank = comm->rank, size = comm->size;
     const size_t Bg = (size_t)c->batch_size, P = net->n_pix;
     size_t lo, hi;
     slice(Bg, 0, size, &lo, &hi);
@@ -432,11 +397,11 @@ ms_status ms_csn_train(ms_csn *net, const ms_csn_sets *sets, const ms_csn_train_
                 st = csn_gen_backward_slice(net, s, &gw, i, 1);
             }
             net->gen.grad = keep;
-            if (st == MS_OK) st = exact_reduce(&net->gen, &xg, nb, Bg, "generator");
+            if (st == MS_OK) st = exact_reduce(comm, &net->gen, &xg, nb, Bg, "generator");
         } else {
             ms_nn_params_zero_grad(&net->gen);
             st = ms_csn_gen_backward(net, s, &gw);
-            if (st == MS_OK && size > 1) st = ms_par_allreduce_sum_f(net->gen.grad, net->gen.n);
+            if (st == MS_OK && size > 1) st = comm->sum_f(net->gen.grad, net->gen.n);
         }
         if (st != MS_OK) goto done;
         ms_nn_optim_step(&state->gen, net->gen.param, net->gen.grad);
@@ -450,11 +415,11 @@ ms_status ms_csn_train(ms_csn *net, const ms_csn_sets *sets, const ms_csn_train_
                 st = csn_dis_backward_slice(net, s, c->lambda_dis, i, 1);
             }
             net->dis.grad = keep;
-            if (st == MS_OK) st = exact_reduce(&net->dis, &xd, nb, Bg, "discriminator");
+            if (st == MS_OK) st = exact_reduce(comm, &net->dis, &xd, nb, Bg, "discriminator");
         } else {
             ms_nn_params_zero_grad(&net->dis);
             st = csn_dis_backward_slice(net, s, c->lambda_dis, 0, nb);
-            if (st == MS_OK && size > 1) st = ms_par_allreduce_sum_f(net->dis.grad, net->dis.n);
+            if (st == MS_OK && size > 1) st = comm->sum_f(net->dis.grad, net->dis.n);
         }
         if (st != MS_OK) goto done;
         ms_nn_optim_step(&state->dis, net->dis.param, net->dis.grad);
@@ -470,12 +435,12 @@ ms_status ms_csn_train(ms_csn *net, const ms_csn_sets *sets, const ms_csn_train_
         const int last = state->iteration == c->iterations;
         if (state->iteration % c->validate_every == 0 || last) {
             double row[MS_CSN_H_COLS];
-            if ((st = ms_par_allreduce_sum_d(acc, 7)) != MS_OK) goto done;
+            if ((st = comm->sum_d(acc, 7)) != MS_OK) goto done;
             row[MS_CSN_H_ITER] = (double)state->iteration;
             row[MS_CSN_H_LR] = lr;
             for (int k = 0; k < 7; k++) row[MS_CSN_H_REC_S + k] = acc[k] / (double)acc_n;
             if ((st = ms_csn_validate(net, s, &sets->synth_val, &sets->obs_val,
-                                      (size_t)c->validation_spectra, row)) != MS_OK)
+                                      (size_t)c->validation_spectra, comm, row)) != MS_OK)
                 goto done;
             double now = wall_now();
             state->seconds = now - t0;
@@ -501,13 +466,13 @@ ms_status ms_csn_train(ms_csn *net, const ms_csn_sets *sets, const ms_csn_train_
         int stop = opt->max_seconds > 0.0 && wall_now() - t_run >= opt->max_seconds;
         if (size > 1) {
             long flag = stop;
-            if ((st = ms_par_allreduce_sum_l(&flag, 1)) != MS_OK) goto done;
+            if ((st = comm->sum_l(&flag, 1)) != MS_OK) goto done;
             stop = flag > 0;
         }
         if (opt->checkpoint && !last &&
             (stop || state->iteration % c->checkpoint_every == 0)) {
             ms_status w = rank == 0 ? ms_csn_checkpoint_write(opt->checkpoint, net, state) : MS_OK;
-            if ((st = ms_par_agree(w)) != MS_OK) goto done;
+            if ((st = comm->agree(w)) != MS_OK) goto done;
         }
         if (stop && !last) {
             ms_log0_info("csn: stopped after %.0f s at iteration %ld (checkpoint %s)",

@@ -115,3 +115,27 @@ void ms_nn_params_free(ms_nn_params *p)
     ms_free(p->grad);
     ms_nn_params_init(p);
 }
+
+ms_status ms_nn_segments_of(const ms_nn_params *p, ms_nn_segments *out)
+{
+    memset(out, 0, sizeof *out);
+    out->off = ms_malloc_array("nn.segments", p->n_tensors + 1, sizeof(size_t));
+    out->len = ms_malloc_array("nn.segments", p->n_tensors + 1, sizeof(size_t));
+    if (!out->off || !out->len) {
+        ms_nn_segments_free(out);
+        return MS_ENOMEM;
+    }
+    for (size_t k = 0; k < p->n_tensors; k++) {
+        out->off[k] = p->t[k].offset;
+        out->len[k] = p->t[k].size;
+    }
+    out->segs = (ms_segments){out->off, out->len, p->n_tensors};
+    return MS_OK;
+}
+
+void ms_nn_segments_free(ms_nn_segments *s)
+{
+    ms_free(s->off);
+    ms_free(s->len);
+    memset(s, 0, sizeof *s);
+}

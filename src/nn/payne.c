@@ -1,6 +1,7 @@
 /* payne.c: The Payne network: batched forward, forward-mode Jacobian, VJP and parameter
  * backward on OpenBLAS; emulator scaling and hashing (see payne.h). */
 #include "mstars/payne.h"
+#include "mstars/schema.h"
 
 #include "mstars/hash.h"
 #include "mstars/mem.h"
@@ -391,7 +392,7 @@ double ms_emulator_eq1(const float *f_model, const float *f_recon, size_t n_pix)
 
 ms_status ms_emulator_parse_labels(const char *csv, char names[][MS_PAYNE_LABEL_LEN], size_t *n)
 {
-    static const char *known[] = {"teff", "logg", "m_h", "alpha_m"};
+    const char *const *known = ms_label_names;
     *n = 0;
     const char *p = csv;
     while (*p) {
@@ -402,7 +403,7 @@ ms_status ms_emulator_parse_labels(const char *csv, char names[][MS_PAYNE_LABEL_
             MS_ERROR(MS_EINVAL, "emulator.labels: more than %d labels in '%s'", MS_PAYNE_MAX_LABELS,
                      csv);
         int ok = 0;
-        for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+        for (size_t k = 0; k < MS_N_LABELS; k++)
             if (strlen(known[k]) == len && strncmp(known[k], p, len) == 0) ok = 1;
         if (!ok)
             MS_ERROR(MS_EINVAL, "emulator.labels: unknown label '%.*s' (expected teff, logg, m_h, "

@@ -26,7 +26,7 @@
 #include "mstars/hash.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
-#include "mstars/par.h"
+#include "mstars/comm.h"
 #include "nn_internal.h"
 #include "simd.h"
 
@@ -224,6 +224,7 @@ static ms_status ckpt_read(const char *path, ckpt_header *hd, uint64_t want_sett
 typedef struct {
     const ms_payne_data *d;
     const ms_payne_train_opts *o;
+    const ms_comm *comm; /* the ranks (opt->comm, or one process) */
     ms_payne net;
     ms_payne_ws *ws;
     ms_nn_optim opt;
@@ -241,7 +242,8 @@ typedef struct {
     double *mloss;       /* [n_val] per-model validation loss */
     float *shard_grad;   /* [own shards, params.n] gradients of this rank's shards */
     long *isum;          /* [params.n] fixed-point gradient sums */
-    double *tmax, *tscale; /* [n_tensors] */
+    double *tscale;      /* [n_tensors] fixed-point scales */
+    ms_nn_segments segs; /* the tensors, for the exact all-reduce */
 } trainer;
 
 static void trainer_free(trainer *t)
@@ -262,8 +264,8 @@ static void trainer_free(trainer *t)
     ms_free(t->mloss);
     ms_free(t->shard_grad);
     ms_free(t->isum);
-    ms_free(t->tmax);
     ms_free(t->tscale);
+    ms_nn_segments_free(&t->segs);
 }
 
 /* Gather models idx[0..nb) into the local batch buffers. */
@@ -295,9 +297,9 @@ static void model_losses(const trainer *t, size_t nb, double *out)
 /* Sum of per-model values v[0..n) that each rank filled for its own models (zeros
  * elsewhere): the all-reduce adds zeros only, so it is exact, and the final sum runs in
  * model order: the same bits for any rank count. */
-static ms_status exact_sum(double *v, size_t n, double *sum)
+static ms_status exact_sum(const ms_comm *comm, double *v, size_t n, double *sum)
 {
-    MS_TRY(ms_par_allreduce_sum_d(v, n));
+    MS_TRY(comm->sum_d(v, n));
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += v[i];
     *sum = s;
@@ -313,7 +315,7 @@ static ms_status eval_models(trainer *t, const size_t *idx, size_t n, double *lo
     memset(loss, 0, n * sizeof *loss);
     if (acc) memset(acc, 0, n * sizeof *acc);
     size_t n_units = (n + t->unit - 1) / t->unit, lo, hi;
-    slice(n_units, ms_par_rank(), ms_par_size(), &lo, &hi);
+    slice(n_units, t->comm->rank, t->comm->size, &lo, &hi);
     for (size_t u = lo; u < hi; u++) {
         size_t i = u * t->unit, nb = n - i < t->unit ? n - i : t->unit;
         gather(t, idx + i, nb);
@@ -322,8 +324,8 @@ static ms_status eval_models(trainer *t, const size_t *idx, size_t n, double *lo
         for (size_t b = 0; acc && b < nb; b++)
             acc[i + b] = ms_emulator_eq1(t->fb + b * t->P, t->pred + b * t->P, t->P);
     }
-    MS_TRY(ms_par_allreduce_sum_d(loss, n));
-    if (acc) MS_TRY(ms_par_allreduce_sum_d(acc, n));
+    MS_TRY(t->comm->sum_d(loss, n));
+    if (acc) MS_TRY(t->comm->sum_d(acc, n));
     return MS_OK;
 }
 
@@ -363,82 +365,20 @@ static ms_status grad_of(trainer *t, const size_t *idx, size_t nb, size_t ng, do
 static ms_status exact_reduce(trainer *t, size_t k_own, size_t n_sh)
 {
     ms_nn_params *p = &t->net.params;
-    const size_t n = p->n, nt = p->n_tensors;
-    double *tmax = t->tmax; /* [n_tensors] */
-    for (size_t k = 0; k < nt; k++) {
-        float m = 0.0f;
-        int bad = 0;
-        const ms_nn_tensor *tt = &p->t[k];
-        for (size_t s = 0; s < k_own; s++) {
-            const float *g = t->shard_grad + s * n + tt->offset;
-            size_t i = 0;
-#if MS_VL > 0
-            ms_vf vm = ms_v_zero();
-            for (; i + MS_VL <= tt->size; i += MS_VL) {
-                ms_vf a = ms_v_load(g + i);
-                bad |= ms_v_nonfinite(a);
-                vm = ms_v_max(vm, ms_v_abs(a));
-            }
-            float lanes[MS_VL > 0 ? MS_VL : 1];
-            ms_v_store(lanes, vm);
-            for (int l = 0; l < MS_VL; l++) m = lanes[l] > m ? lanes[l] : m;
-#endif
-            for (; i < tt->size; i++) {
-                float a = fabsf(g[i]);
-                bad |= !(a <= FLT_MAX); /* inf or NaN */
-                m = a > m ? a : m;
-            }
-        }
-        tmax[k] = bad ? INFINITY : (double)m;
-    }
-    MS_TRY(ms_par_allreduce_max_d(tmax, nt));
-    for (size_t k = 0; k < nt; k++) {
-        const ms_nn_tensor *tt = &p->t[k];
-        if (!isfinite(tmax[k]))
-            MS_ERROR(MS_ENOPROG, "emulator training: non-finite gradient in %s ---> HINT: lower "
-                                 "emulator.learning_rate", tt->name);
-        int ex = 0;
-        if (tmax[k] > 0.0) frexp(tmax[k] * (double)n_sh, &ex); /* tmax n_sh < 2^ex */
-        const double scale = tmax[k] > 0.0 ? ldexp(1.0, 62 - ex) : 1.0;
-        t->tscale[k] = scale;
-        /* blocks that stay in cache while every shard is added; the conversion truncates
-         * toward zero (exact for all but values below 2^24 units, i.e. 2^-38 of the max) */
-        for (size_t b0 = 0; b0 < tt->size; b0 += 2048) {
-            const size_t nb = tt->size - b0 < 2048 ? tt->size - b0 : 2048;
-            long *acc = t->isum + tt->offset + b0;
-            for (size_t i = 0; i < nb; i++) acc[i] = 0;
-            for (size_t s = 0; s < k_own; s++) {
-                const float *g = t->shard_grad + s * n + tt->offset + b0;
-                size_t i = 0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-                const __m512d sc = _mm512_set1_pd(scale);
-                for (; i + 8 <= nb; i += 8) {
-                    __m512d x = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + i)), sc);
-                    __m512i q = _mm512_add_epi64(_mm512_loadu_si512(acc + i),
-                                                 _mm512_cvttpd_epi64(x));
-                    _mm512_storeu_si512(acc + i, q);
-                }
-#endif
-                for (; i < nb; i++) acc[i] += (long)((double)g[i] * scale);
-            }
-        }
-    }
-    if (ms_par_size() > 1) MS_TRY(ms_par_allreduce_sum_l(t->isum, n));
-    for (size_t k = 0; k < nt; k++) {
-        const ms_nn_tensor *tt = &p->t[k];
-        const double inv = 1.0 / t->tscale[k];
-        float *g = p->grad + tt->offset;
-        const long *acc = t->isum + tt->offset;
-        for (size_t i = 0; i < tt->size; i++) g[i] = (float)((double)acc[i] * inv);
-    }
-    return MS_OK;
+    size_t bad = 0;
+    ms_status st = ms_comm_sum_exact(t->comm, t->shard_grad, k_own, p->n, &t->segs.segs, n_sh,
+                                     t->isum, t->tscale, p->grad, &bad);
+    if (st == MS_ENOPROG)
+        MS_ERROR(MS_ENOPROG, "emulator training: non-finite gradient in %s ---> HINT: lower "
+                             "emulator.learning_rate", p->t[bad].name);
+    return st;
 }
 
 /* One epoch over the training set; *mean = the mean training loss (unscaled). */
 static ms_status run_epoch(trainer *t, long epoch, size_t *perm, double *mean)
 {
     const size_t Bg = (size_t)t->o->cfg.batch_size, S = (size_t)t->o->cfg.shard_size;
-    const int rank = ms_par_rank(), size = ms_par_size();
+    const int rank = t->comm->rank, size = t->comm->size;
     memcpy(perm, t->train, t->n_train * sizeof *perm);
     ms_nn_rng rng;
     ms_nn_rng_seed(&rng, mix((uint64_t)t->o->seed, 0x5348554646ULL + (uint64_t)epoch));
@@ -454,7 +394,7 @@ static ms_status run_epoch(trainer *t, long epoch, size_t *perm, double *mean)
             slice(ng, rank, size, &lo, &hi);
             ms_nn_params_zero_grad(p);
             if (hi > lo) MS_TRY(grad_of(t, perm + b0 + lo, hi - lo, ng, eloss + b0 + lo, NULL));
-            if (size > 1) MS_TRY(ms_par_allreduce_sum_f(p->grad, p->n));
+            if (size > 1) MS_TRY(t->comm->sum_f(p->grad, p->n));
         } else {
             /* exact: whole shards of S models per rank, gradients summed in fixed point */
             size_t n_sh = (ng + S - 1) / S, lo, hi;
@@ -468,7 +408,7 @@ static ms_status run_epoch(trainer *t, long epoch, size_t *perm, double *mean)
         ms_nn_optim_step(&t->opt, p->param, p->grad);
     }
     double s;
-    MS_TRY(exact_sum(eloss, t->n_train, &s));
+    MS_TRY(exact_sum(t->comm, eloss, t->n_train, &s));
     *mean = s / ((double)t->n_train * (double)t->P);
     return MS_OK;
 }
@@ -554,7 +494,7 @@ static ms_status setup(trainer *t, ms_emulator *e, uint64_t *data_hash)
     MS_TRY(ms_nn_params_alloc(&t->best));
     MS_TRY(ms_nn_params_copy(&t->best, &t->net.params));
     if (c->shard_size < 0) MS_ERROR(MS_EINVAL, "emulator.shard_size must be >= 0");
-    size_t Bg = (size_t)c->batch_size, size = (size_t)ms_par_size(), S = (size_t)c->shard_size;
+    size_t Bg = (size_t)c->batch_size, size = (size_t)t->comm->size, S = (size_t)c->shard_size;
     if (S > Bg) S = Bg;
     if (S == 0) {
         t->maxb = (Bg + size - 1) / size; /* the largest slice of a global batch */
@@ -565,9 +505,9 @@ static ms_status setup(trainer *t, ms_emulator *e, uint64_t *data_hash)
         /* zero-filled: the padding between tensors is never written */
         t->shard_grad = ms_calloc("payne.shard_grad", own * t->net.params.n, sizeof(float));
         t->isum = ms_malloc_array("payne.isum", t->net.params.n, sizeof(long));
-        t->tmax = ms_malloc_array("payne.tmax", t->net.params.n_tensors, sizeof(double));
         t->tscale = ms_malloc_array("payne.tscale", t->net.params.n_tensors, sizeof(double));
-        if (!t->shard_grad || !t->isum || !t->tmax || !t->tscale) return MS_ENOMEM;
+        if (!t->shard_grad || !t->isum || !t->tscale) return MS_ENOMEM;
+        MS_TRY(ms_nn_segments_of(&t->net.params, &t->segs));
     }
     t->eloss = ms_malloc_array("payne.eloss", t->n_train, sizeof(double));
     t->mloss = ms_malloc_array("payne.mloss", t->n_val, sizeof(double));
@@ -610,9 +550,10 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
     memset(&t, 0, sizeof t);
     t.d = data;
     t.o = opt;
+    t.comm = opt->comm ? opt->comm : ms_comm_serial();
     uint64_t data_hash = 0;
     const ms_cfg_emulator *c = &opt->cfg;
-    const int rank = ms_par_rank();
+    const int rank = t.comm->rank;
     size_t *perm = NULL;
     ms_status st = setup(&t, e, &data_hash);
     if (st != MS_OK) goto done;
@@ -643,21 +584,21 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
         int found = 0;
         uint64_t want = hd.settings_hash;
         if (rank == 0) st = ckpt_read(opt->checkpoint, &hd, want, &t.net, &t.opt, &t.best, &t.hist, &found);
-        st = ms_par_agree(st);
+        st = t.comm->agree(st);
         if (st != MS_OK) goto done;
-        if ((st = ms_par_bcast(&found, sizeof found)) != MS_OK) goto done;
+        if ((st = t.comm->bcast(&found, sizeof found)) != MS_OK) goto done;
         if (found) {
             size_t nh = 0;
             if (rank == 0) nh = t.hist.n;
-            if ((st = ms_par_bcast(&hd, sizeof hd)) != MS_OK) goto done;
-            if ((st = ms_par_bcast(&nh, sizeof nh)) != MS_OK) goto done;
+            if ((st = t.comm->bcast(&hd, sizeof hd)) != MS_OK) goto done;
+            if ((st = t.comm->bcast(&nh, sizeof nh)) != MS_OK) goto done;
             for (size_t i = t.hist.n; st == MS_OK && i < nh; i++) st = history_push(&t.hist, 0, 0, 0);
-            if (st == MS_OK) st = ms_par_bcast(t.net.params.param, t.net.params.n * sizeof(float));
-            if (st == MS_OK) st = ms_par_bcast(t.opt.moments, 2 * t.net.params.n * sizeof(float));
-            if (st == MS_OK) st = ms_par_bcast(t.best.param, t.net.params.n * sizeof(float));
-            if (st == MS_OK) st = ms_par_bcast(t.hist.epoch, nh * sizeof(double));
-            if (st == MS_OK) st = ms_par_bcast(t.hist.train, nh * sizeof(double));
-            if (st == MS_OK) st = ms_par_bcast(t.hist.val, nh * sizeof(double));
+            if (st == MS_OK) st = t.comm->bcast(t.net.params.param, t.net.params.n * sizeof(float));
+            if (st == MS_OK) st = t.comm->bcast(t.opt.moments, 2 * t.net.params.n * sizeof(float));
+            if (st == MS_OK) st = t.comm->bcast(t.best.param, t.net.params.n * sizeof(float));
+            if (st == MS_OK) st = t.comm->bcast(t.hist.epoch, nh * sizeof(double));
+            if (st == MS_OK) st = t.comm->bcast(t.hist.train, nh * sizeof(double));
+            if (st == MS_OK) st = t.comm->bcast(t.hist.val, nh * sizeof(double));
             if (st != MS_OK) goto done;
             start = (long)hd.epochs_done;
             t.opt.step = (long)hd.opt_step;
@@ -672,7 +613,7 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
         ms_log0_info("training The Payne %zu -> %ld x %ld -> %zu (%zu parameters) on %zu models "
                      "(%zu validation), %s loss, %s lr %g, batch %ld over %d rank(s)",
                      t.D, c->layers, c->hidden, t.P, t.net.params.n, t.n_train, t.n_val, c->loss,
-                     c->optimizer, c->learning_rate, c->batch_size, ms_par_size());
+                     c->optimizer, c->learning_rate, c->batch_size, t.comm->size);
 
     const double t0 = now();
     double last_train = NAN, tlast = t0;
@@ -683,7 +624,7 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
         int stop = 0;
         if (opt->max_seconds > 0) {
             stop = now() - t0 >= opt->max_seconds && done_ep < c->epochs;
-            if ((st = ms_par_bcast(&stop, sizeof stop)) != MS_OK) goto done;
+            if ((st = t.comm->bcast(&stop, sizeof stop)) != MS_OK) goto done;
         }
         /* validation points: multiples of validate_every and the last epoch (not a
          * time-limit stop, so that a resumed run validates where an uninterrupted one does) */
@@ -720,7 +661,7 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
             hd.elapsed = elapsed0 + now() - t0;
             hd.n_history = t.hist.n;
             if (rank == 0) st = ckpt_write(opt->checkpoint, &hd, &t.net, &t.opt, &t.best, &t.hist);
-            if ((st = ms_par_agree(st)) != MS_OK) goto done;
+            if ((st = t.comm->agree(st)) != MS_OK) goto done;
         }
         if (stop) {
             ms_log0_warn("stopping after %ld epochs: the time limit (%.0f s) is reached; the "
@@ -736,12 +677,12 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
     if ((st = accuracy(&t, e)) != MS_OK) goto done;
 
     /* the replicas must agree (MPI reductions are deterministic; this guards the claim) */
-    if (ms_par_size() > 1) {
+    if (t.comm->size > 1) {
         uint64_t h = ms_hash_bytes(MS_HASH_INIT, t.net.params.param, t.net.params.n * sizeof(float));
         double mine[2] = {(double)(h >> 32), (double)(h & 0xffffffffu)}, mx[2] = {mine[0], mine[1]};
-        if ((st = ms_par_allreduce_max_d(mx, 2)) != MS_OK) goto done;
+        if ((st = t.comm->max_d(mx, 2)) != MS_OK) goto done;
         double neg[2] = {-mine[0], -mine[1]};
-        if ((st = ms_par_allreduce_max_d(neg, 2)) != MS_OK) goto done;
+        if ((st = t.comm->max_d(neg, 2)) != MS_OK) goto done;
         if (mx[0] != -neg[0] || mx[1] != -neg[1]) {
             st = ms_error_set(MS_EMPI, __FILE__, __LINE__,
                               "emulator training: the ranks' weights differ after training");
@@ -761,7 +702,7 @@ ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *o
     e->best_epoch = (long)hd.best_epoch;
     e->best_val_loss = hd.best_val;
     e->seed = opt->seed;
-    e->ranks = ms_par_size();
+    e->ranks = t.comm->size;
     e->train_seconds = elapsed0 + now() - t0;
     e->n_train = t.n_train;
     e->n_history = t.hist.n;

@@ -1,5 +1,6 @@
 /* mpi_env.c: MPI start-up and checked collective wrappers (see par.h). */
 #include "mstars/par.h"
+#include "mstars/comm.h"
 #include "mstars/log.h"
 
 #include <limits.h>
@@ -177,4 +178,18 @@ void ms_par_library_version(char *buf, size_t len)
     int major = 0, minor = 0;
     MPI_Get_version(&major, &minor);
     snprintf(buf, len, "%s (MPI %d.%d)", v, major, minor);
+}
+
+/* The MPI job as an ms_comm (comm.h), for the library modules a stage driver calls. Rank and
+ * size are read when it is asked for, after ms_par_init. */
+static ms_comm par_comm;
+
+const ms_comm *ms_par_comm(void)
+{
+    par_comm = (ms_comm){
+        par_rank, par_size, ms_par_barrier, ms_par_bcast, ms_par_agree, ms_par_any_failed,
+        ms_par_allreduce_sum_f, ms_par_allreduce_sum_d, ms_par_allreduce_sum_l,
+        ms_par_allreduce_max_d, ms_par_wtime,
+    };
+    return &par_comm;
 }

@@ -3,6 +3,7 @@
 #include "report_internal.h"
 
 #include "mstars/log.h"
+#include "mstars/schema.h"
 #include "mstars/mem.h"
 #include "mstars/strlist.h"
 
@@ -23,7 +24,7 @@ const double rp_snr_edges[RP_N_SNR_BINS + 1] = {5, 10, 20, 50, HUGE_VAL};
 
 static ms_status column_path(const rp_catalog *c, const char *name, char *buf, size_t len)
 {
-    if (snprintf(buf, len, "/catalog/%s", name) >= (int)len)
+    if (snprintf(buf, len, MS_CATALOG_GROUP "/%s", name) >= (int)len)
         MS_ERROR(MS_EINVAL, "%s: column name too long: %s", c->path, name);
     return MS_OK;
 }
@@ -147,7 +148,7 @@ static ms_status read_repeat(ms_h5 *f, const rp_catalog *c, const char *p, rp_re
         ms_status st = ms_h5_attr_get_f64(f, path, scalars[k], dst[k], 1, &n);
         if (st == MS_ENOTFOUND || (st == MS_OK && n != 1)) {
             ms_error_clear();
-            snprintf(r->why, sizeof r->why, "/catalog/%s has no attribute %s", col, scalars[k]);
+            snprintf(r->why, sizeof r->why, MS_CATALOG_GROUP "/%s has no attribute %s", col, scalars[k]);
             return MS_OK;
         }
         MS_TRY(st);
@@ -175,7 +176,7 @@ static ms_status read_repeat(ms_h5 *f, const rp_catalog *c, const char *p, rp_re
             break;
         }
         if (got != nb) {
-            snprintf(r->why, sizeof r->why, "/catalog/%s: attribute %s has %zu values, %s %zu",
+            snprintf(r->why, sizeof r->why, MS_CATALOG_GROUP "/%s: attribute %s has %zu values, %s %zu",
                      col, arrays[k], got, arrays[0], nb);
             ms_free(buf);
             return MS_OK;
@@ -197,7 +198,7 @@ static ms_status read_repeat(ms_h5 *f, const rp_catalog *c, const char *p, rp_re
 static ms_status row_count(ms_h5 *f, rp_catalog *c)
 {
     ms_strlist names = {0};
-    ms_status st = ms_h5_list(f, "/catalog", &names);
+    ms_status st = ms_h5_list(f, MS_CATALOG_GROUP, &names);
     if (st == MS_ENOTFOUND) {
         ms_strlist_free(&names);
         MS_ERROR(MS_EFORMAT, "%s has no /catalog group: not a catalog of mstars fit", c->path);
@@ -265,15 +266,15 @@ static ms_status read_all(ms_h5 *f, rp_catalog *c, int calibrated)
     c->cut_flags = v;
     MS_TRY(read_strings(f, c, "obsid", &c->obsid));
     MS_TRY(read_strings(f, c, "subclass", &c->subclass));
-    if (c->fit_flags) MS_TRY(flag_names(f, "/catalog/fit_flags", c->fit_names));
-    if (c->cut_flags) MS_TRY(flag_names(f, "/catalog/cut_flags", c->cut_names));
+    if (c->fit_flags) MS_TRY(flag_names(f, MS_COL_FIT_FLAGS, c->fit_names));
+    if (c->cut_flags) MS_TRY(flag_names(f, MS_COL_CUT_FLAGS, c->cut_names));
     MS_TRY(root_attr(f, "emulator", c->emulator, sizeof c->emulator));
     MS_TRY(root_attr(f, "domain_adaptation", c->domain_adaptation, sizeof c->domain_adaptation));
     MS_TRY(root_attr(f, "mstars_version", c->version, sizeof c->version));
     MS_TRY(root_attr(f, "git_revision", c->git_revision, sizeof c->git_revision));
     MS_TRY(root_attr(f, "created", c->created, sizeof c->created));
     c->csn_run = strncmp(c->domain_adaptation, "Cycle-StarNet", 13) == 0 ||
-                 c->resid_emu != NULL || ms_h5_exists(f, "/catalog/teff_emu");
+                 c->resid_emu != NULL || ms_h5_exists(f, MS_COL_TEFF_EMU);
     for (int p = 0; p < RP_N_PARAMS; p++)
         MS_TRY(read_repeat(f, c, rp_params[p].name, &c->repeat[p]));
     return MS_OK;

@@ -18,6 +18,7 @@
  * Hi-res grid: log-uniform from 3550 to 9350 A with d(ln lambda) = hires_step / 9350, so the
  * sampling is at most hires_step everywhere (0.25 A: about 35,600 pixels). */
 #include "model_internal.h"
+#include "mstars/indices.h"
 
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -69,13 +70,7 @@ double ms_sim_tio5_target(double teff)
     return (8.2 - spt) / 10.775;
 }
 
-double ms_sim_logg_ms(double teff, double m_h)
-{
-    /* smooth fit to 5 Gyr M-dwarf isochrone gravities: 4.65 at 4000 K, 4.80 at 3500 K,
-     * 5.03 at 3000 K, 5.25 at 2600 K; metal-poor stars are denser */
-    double x = (teff - 3500.0) / 500.0;
-    return 4.80 - 0.19 * x + 0.04 * x * x - 0.06 * m_h;
-}
+double ms_sim_logg_ms(double teff, double m_h) { return ms_mdwarf_logg_ms(teff, m_h); }
 
 double ms_sim_alpha_lower(double m_h)
 {

@@ -140,3 +140,9 @@ int ms_index_vbflag(int variable_candidate, int binary_candidate)
     if (variable_candidate) return 1;
     return 0;
 }
+
+double ms_mdwarf_logg_ms(double teff, double m_h)
+{
+    double x = (teff - 3500.0) / 500.0;
+    return 4.80 - 0.19 * x + 0.04 * x * x - 0.06 * m_h;
+}

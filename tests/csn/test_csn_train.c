@@ -167,7 +167,7 @@ static void test_transfer_loss_falls(void **state)
     setup_net(&net, &k, &s_train, wseed);
     double e0 = transfer_error(&net, &test), base = identity_error(&test);
     ms_csn_sets sets = toy_sets(&s_train, &o_train, &val);
-    ms_csn_train_opts opt = {20250101, NULL, 0, 0.0, 1};
+    ms_csn_train_opts opt = {20250101, NULL, 0, 0.0, 1, NULL};
     ms_csn_state st;
     assert_int_equal(ms_csn_state_init(&st, &net), MS_OK);
     assert_int_equal(ms_csn_train(&net, &sets, &opt, &st), MS_OK);
@@ -215,7 +215,7 @@ static void test_checkpoint_resume(void **state)
     /* straight */
     ms_csn a;
     setup_net(&a, &k, &s_train, 9);
-    ms_csn_train_opts opt = {5, NULL, 0, 0.0, 1};
+    ms_csn_train_opts opt = {5, NULL, 0, 0.0, 1, NULL};
     ms_csn_state sa;
     assert_int_equal(ms_csn_state_init(&sa, &a), MS_OK);
     assert_int_equal(ms_csn_train(&a, &sets, &opt, &sa), MS_OK);
@@ -227,7 +227,7 @@ static void test_checkpoint_resume(void **state)
     k20.checkpoint_every = 20;
     ms_csn b;
     setup_net(&b, &k20, &s_train, 9);
-    ms_csn_train_opts ob = {5, path, 0, 0.0, 1};
+    ms_csn_train_opts ob = {5, path, 0, 0.0, 1, NULL};
     ms_csn_state sb;
     assert_int_equal(ms_csn_state_init(&sb, &b), MS_OK);
     assert_int_equal(ms_csn_train(&b, &sets, &ob, &sb), MS_OK);
@@ -236,7 +236,7 @@ static void test_checkpoint_resume(void **state)
     ms_csn c;
     setup_net(&c, &k, &s_train, 1234); /* different weights: the checkpoint replaces them */
     c.mean = c.std = 1.0f;
-    ms_csn_train_opts oc = {5, path, 1, 0.0, 1};
+    ms_csn_train_opts oc = {5, path, 1, 0.0, 1, NULL};
     ms_csn_state sc;
     assert_int_equal(ms_csn_state_init(&sc, &c), MS_OK);
     assert_int_equal(ms_csn_train(&c, &sets, &oc, &sc), MS_OK);

@@ -325,7 +325,7 @@ static void test_grid_loader(void **state)
     assert_true(g.labels[5 * 3 + 2] == s.labels[6 * 4 + 3]);
     assert_memory_equal(g.flux + 5 * 50, s.flux + 6 * 50, 50 * sizeof(float));
     assert_true(g.wavelength[49] == s.wavelength[49]);
-    assert_int_equal(ms_payne_grid_bcast(&g), MS_OK); /* one rank: nothing to do */
+    assert_int_equal(ms_payne_grid_bcast(&g, ms_comm_serial()), MS_OK); /* one rank: nothing to do */
     ms_payne_grid_free(&g);
     assert_int_equal(ms_payne_grid_load(path, "teff,vmic", &g), MS_EINVAL);
     assert_non_null(strstr(ms_error_message(), "vmic"));

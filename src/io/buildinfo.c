@@ -1,4 +1,5 @@
-/* buildinfo.c: the multi-line build description (see buildinfo.h). */
+/* buildinfo.c: the multi-line build description (see buildinfo.h). In io, which may ask par
+ * (the MPI library) and nn (BLAS) for their versions; core stays at the bottom. */
 #include "mstars/buildinfo.h"
 #include "mstars/par.h"
 

@@ -4,8 +4,9 @@
  * in sorted file-name order). Each model is read in its native format, convolved to the
  * synthetic resolution, resampled and continuum-normalised (method.md section 2). A
  * model that cannot be read becomes a flagged row. */
-#include "ingest_util.h"
+#include "../io/ingest_util.h"
 #include "mstars/grid.h"
+#include "mstars/schema.h"
 #include "mstars/hash.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -34,10 +35,10 @@ static const ms_column grid_columns[] = {
     GCOL("/labels/logg", MS_H5_F64, 0, logg, "dex", "surface gravity log10(g / cm s^-2)"),
     GCOL("/labels/m_h", MS_H5_F64, 0, m_h, "dex", "metallicity [M/H]"),
     GCOL("/labels/alpha_m", MS_H5_F64, 0, alpha_m, "dex", "alpha enhancement [alpha/M]"),
-    GCOL("/meta/filename", MS_H5_STR, 256, filename, "", "model file"),
-    GCOL("/meta/format", MS_H5_STR, 16, format, "", "spec7, cifist-fits or ascii2"),
-    GCOL("/meta/status", MS_H5_I32, 0, status, "", "0 usable; 1 unreadable; 3 no data"),
-    GCOL("/meta/status_reason", MS_H5_STR, MS_REASON_LEN, reason, "",
+    GCOL(MS_META_FILENAME, MS_H5_STR, 256, filename, "", "model file"),
+    GCOL(MS_META_FORMAT, MS_H5_STR, 16, format, "", "spec7, cifist-fits or ascii2"),
+    GCOL(MS_META_STATUS, MS_H5_I32, 0, status, "", "0 usable; 1 unreadable; 3 no data"),
+    GCOL(MS_META_STATUS_REASON, MS_H5_STR, MS_REASON_LEN, reason, "",
          "why the model is not usable (empty when status is 0)"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
@@ -120,9 +121,9 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
             by_status[rows[i].status]++;
         }
         st = ms_columns_write(f, grid_columns, rows, sizeof *rows, row0, n, buf);
-        if (st == MS_OK) st = ms_h5_write_rows(f, "/spectra/flux", row0, n, flux);
-        if (st == MS_OK) st = ms_h5_write_rows(f, "/spectra/ivar", row0, n, ivar);
-        if (st == MS_OK) st = ms_h5_write_rows(f, "/spectra/continuum", row0, n, cont);
+        if (st == MS_OK) st = ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, flux);
+        if (st == MS_OK) st = ms_h5_write_rows(f, MS_STORE_IVAR, row0, n, ivar);
+        if (st == MS_OK) st = ms_h5_write_rows(f, MS_STORE_CONTINUUM, row0, n, cont);
         st = ms_par_any_failed(st); /* a write can fail on one rank only (disk full) */
     }
     if (st == MS_OK) st = ms_par_allreduce_sum_l(by_status, MS_ROW_N_STATUS);

@@ -8,8 +8,9 @@
  * the file is then marked incomplete (complete = 0, updating = "calibrate-errors", one
  * flush) until the last write, so that a reader never takes a half-written catalog for a
  * finished one, and an interrupted run is repaired by running the command again. */
-#include "catalog_reference.h"
+#include "../io/catalog_reference.h"
 #include "mstars/catalog_post.h"
+#include "mstars/schema.h"
 #include "mstars/fit.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -58,7 +59,7 @@ static ms_status read_column(ms_h5 *f, const char *name, ms_h5_type type, size_t
                              size_t elem)
 {
     char path[128];
-    snprintf(path, sizeof path, "/catalog/%s", name);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", name);
     int rank;
     size_t dims[2];
     if (!ms_h5_exists(f, path))
@@ -76,7 +77,7 @@ static ms_status read_column(ms_h5 *f, const char *name, ms_h5_type type, size_t
 static ms_status read_group(ms_h5 *f, const char *name, calib_data *d)
 {
     char path[128];
-    snprintf(path, sizeof path, "/catalog/%s", name);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", name);
     ms_h5_type t;
     size_t sl;
     if (!ms_h5_exists(f, path))
@@ -93,16 +94,16 @@ static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms
 {
     int rank;
     size_t dims[2];
-    if (!ms_h5_exists(f, "/catalog/store_status") || !ms_h5_exists(f, "/catalog/fit_flags"))
+    if (!ms_h5_exists(f, MS_COL_STORE_STATUS) || !ms_h5_exists(f, MS_COL_FIT_FLAGS))
         MS_ERROR(MS_EFORMAT, "%s is not a catalog of mstars fit (no /catalog/store_status or "
                  "fit_flags)", ms_h5_path(f));
-    MS_TRY(ms_h5_dims(f, "/catalog/store_status", &rank, dims));
+    MS_TRY(ms_h5_dims(f, MS_COL_STORE_STATUS, &rank, dims));
     d->n = dims[0];
     MS_TRY(read_column(f, "store_status", MS_H5_I32, d->n, (void **)&d->status, sizeof(int32_t)));
     MS_TRY(read_column(f, "fit_flags", MS_H5_U32, d->n, (void **)&d->fit_flags, sizeof(uint32_t)));
     MS_TRY(read_group(f, o->group_by, d));
     char path[128];
-    snprintf(path, sizeof path, "/catalog/%s", o->snr_column);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->snr_column);
     if (!ms_h5_exists(f, path))
         MS_ERROR(MS_ENOTFOUND, "%s has no S/N column %s (--snr-column)", ms_h5_path(f),
                  o->snr_column);
@@ -120,8 +121,8 @@ static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms
     }
     for (int k = 0; k < MS_CALIB_MAX_PARAMS; k++) {
         char v[64], e[64];
-        snprintf(v, sizeof v, "/catalog/%s", params[k]);
-        snprintf(e, sizeof e, "/catalog/e_%s", params[k]);
+        snprintf(v, sizeof v, MS_CATALOG_GROUP "/%s", params[k]);
+        snprintf(e, sizeof e, MS_CATALOG_GROUP "/e_%s", params[k]);
         if (!ms_h5_exists(f, v) || !ms_h5_exists(f, e)) continue;
         MS_TRY(read_column(f, params[k], MS_H5_F64, d->n, (void **)&d->value[k], sizeof(double)));
         snprintf(e, sizeof e, "e_%s", params[k]);
@@ -208,7 +209,7 @@ static ms_status calibrate(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_c
         const size_t j = r->n_params;
         snprintf(r->name[j], sizeof r->name[j], "%s", params[k]);
         char e[64], *units = NULL;
-        snprintf(e, sizeof e, "/catalog/e_%s", params[k]);
+        snprintf(e, sizeof e, MS_CATALOG_GROUP "/e_%s", params[k]);
         if (ms_h5_attr_get_str(f, e, "units", &units) != MS_OK) ms_error_clear();
         snprintf(r->units[j], sizeof r->units[j], "%s", units ? units : "");
         ms_free(units);
@@ -309,7 +310,7 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
     for (size_t i = 0; i < d->n; i++)
         d->col[i] = d->use[i] && isfinite(d->value[k][i]) ? ms_repeat_error(fit->a, fit->b, d->snr[i])
                                                          : NAN;
-    snprintf(path, sizeof path, "/catalog/e_%s_repeat", p);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/e_%s_repeat", p);
     snprintf(desc, sizeof desc, "Err_repeat of %s (Z25 Eq. 9): a / %s + b from stars with >= "
              "%zu observations (a = %.6g, b = %.6g; attributes repeat_*)", p, o->snr_column,
              o->min_obs, fit->a, fit->b);
@@ -334,7 +335,7 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
     const ms_sys_floor *sf = &r->sys[j];
     for (size_t i = 0; i < d->n; i++)
         d->col[i] = with_floor(combined(o->combine_max, d->col[i], d->error[k][i]), sf);
-    snprintf(path, sizeof path, "/catalog/e_%s_total", p);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/e_%s_total", p);
     char floor_text[160] = "", scale_text[48] = "";
     if (r->sys_have[j])
         snprintf(floor_text, sizeof floor_text, " + sys^2), sys = %.6g %s%s from the reference "
@@ -363,7 +364,7 @@ static ms_status write_zero_point(ms_h5 *f, const ms_calib_opts *o, calib_data *
     const char *p = r->name[j];
     char path[64], name[32];
     snprintf(name, sizeof name, "%s_cal", p);
-    snprintf(path, sizeof path, "/catalog/%s", name);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", name);
     if (!o->zero_point || !r->sys_have[j]) {
         if (!ms_h5_exists(f, path)) return MS_OK;
         MS_TRY(ms_h5_unlink(f, path));
@@ -442,7 +443,7 @@ static void cut_thresholds(ms_h5 *f, const ms_calib_opts *o, ms_catalog_cuts_opt
     co->teff_max = o->cut_teff_max;
     co->error_sigma = o->cut_error_sigma;
     co->chi2_red_max = o->cut_chi2_red;
-    if (ms_h5_attr_get_f64(f, "/catalog/cut_flags", "cut_thresholds", thr, 3, &n) == MS_OK &&
+    if (ms_h5_attr_get_f64(f, MS_COL_CUT_FLAGS, "cut_thresholds", thr, 3, &n) == MS_OK &&
         n == 3) {
         co->teff_max = thr[0];
         co->error_sigma = thr[1];

@@ -42,18 +42,18 @@ typedef struct {
 } cat_row;
 
 #define C(name, type, field, units, desc)                                                  \
-    {"/catalog/" name, type, 0, offsetof(cat_row, field), units, desc}
+    {MS_CATALOG_GROUP "/" name, type, 0, offsetof(cat_row, field), units, desc}
 #define L(name, k, field, units, desc)                                                     \
-    {"/catalog/" name, MS_H5_F64, 0, offsetof(cat_row, field) + (k) * sizeof(double), units, desc}
+    {MS_CATALOG_GROUP "/" name, MS_H5_F64, 0, offsetof(cat_row, field) + (k) * sizeof(double), units, desc}
 
 static const ms_catalog_column columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
-    {"/catalog/obsid", MS_H5_STR, 32, offsetof(cat_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_OBSID, MS_H5_STR, 32, offsetof(cat_row, obsid), "", "LAMOST OBSID"},
     C("ra", MS_H5_F64, ra, "deg", "right ascension"),
     C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
     C("snr_i", MS_H5_F64, snr_i, "", "LAMOST S/N in i (SNRI)"),
-    {"/catalog/subclass", MS_H5_STR, 16, offsetof(cat_row, subclass), "",
+    {MS_CATALOG_GROUP "/subclass", MS_H5_STR, 16, offsetof(cat_row, subclass), "",
      "LAMOST pipeline subclass"},
     C("source_id", MS_H5_I64, source_id, "", "Gaia DR3 source_id from the input catalog (-1: none)"),
     C("gmag", MS_H5_F64, gmag, "mag", "Gaia G (input catalog)"),
@@ -82,7 +82,7 @@ static const ms_catalog_column columns[] = {
       "TiO5 = mean flux 7126-7135 A / mean flux 7042-7046 A (-9999: cannot be computed)"),
     C("spt", MS_H5_F64, spt, "",
       "spectral subtype -10.775 TiO5 + 8.2 (-2 K5, -1 K7, 0..7 M0..M7; -9999 outside or missing)"),
-    {"/catalog/spt_label", MS_H5_STR, 8, offsetof(cat_row, spt_label), "",
+    {MS_CATALOG_GROUP "/spt_label", MS_H5_STR, 8, offsetof(cat_row, spt_label), "",
      "spectral subtype as text, e.g. M3.5 (empty when spt is -9999)"},
     C("vbflag", MS_H5_I32, vbflag, "",
       "1 variable candidate, 2 binary candidate, 0 neither (input catalog); -1 no flags given"),
@@ -134,19 +134,19 @@ const ms_column_group ms_group_csn = {
     "csn", "Zhang et al. 2025 with Cycle-StarNet: the emulator-only and synthetic-domain fits",
     csn_columns, sizeof(cat_row), NULL};
 
-static const char *const label_names[4] = {"teff", "logg", "m_h", "alpha_m"};
+static const char *const *const label_names = ms_label_names;
 
 /* Optional input-catalog columns of the store, read when present. */
 static const struct {
     const char *dataset;
     size_t offset;
 } gaia_columns[] = {
-    {"/input/phot_g_mean_mag", offsetof(cat_row, gmag)},
-    {"/input/phot_bp_mean_mag", offsetof(cat_row, bpmag)},
-    {"/input/phot_rp_mean_mag", offsetof(cat_row, rpmag)},
-    {"/input/parallax", offsetof(cat_row, plx)},
-    {"/input/parallax_error", offsetof(cat_row, e_plx)},
-    {"/input/ruwe", offsetof(cat_row, ruwe)},
+    {MS_INPUT_PHOT_G_MEAN_MAG, offsetof(cat_row, gmag)},
+    {MS_INPUT_PHOT_BP_MEAN_MAG, offsetof(cat_row, bpmag)},
+    {MS_INPUT_PHOT_RP_MEAN_MAG, offsetof(cat_row, rpmag)},
+    {MS_INPUT_PARALLAX, offsetof(cat_row, plx)},
+    {MS_INPUT_PARALLAX_ERROR, offsetof(cat_row, e_plx)},
+    {MS_INPUT_RUWE, offsetof(cat_row, ruwe)},
 };
 #define N_GAIA (sizeof gaia_columns / sizeof gaia_columns[0])
 
@@ -259,17 +259,17 @@ static void value_added(const survey_state *s, cat_row *r, size_t i)
 static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
 {
     ms_h5 *f = s->store;
-    MS_TRY(ms_h5_read_rows(f, "/spectra/flux", MS_H5_F32, 0, row0, n, s->flux));
-    MS_TRY(ms_h5_read_rows(f, "/spectra/ivar", MS_H5_F32, 0, row0, n, s->ivar));
-    MS_TRY(ms_h5_read_rows(f, "/meta/rv_init", MS_H5_F64, 0, row0, n, s->rv_init));
-    MS_TRY(ms_h5_read_rows(f, "/meta/z", MS_H5_F64, 0, row0, n, s->z));
-    MS_TRY(ms_h5_read_rows(f, "/meta/ra", MS_H5_F64, 0, row0, n, s->ra));
-    MS_TRY(ms_h5_read_rows(f, "/meta/dec", MS_H5_F64, 0, row0, n, s->dec));
-    MS_TRY(ms_h5_read_rows(f, "/meta/snr_r", MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, "/meta/snr_i", MS_H5_F64, 0, row0, n, s->snr_i));
-    MS_TRY(ms_h5_read_rows(f, "/meta/status", MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(f, "/meta/obsid", MS_H5_STR, 32, row0, n, s->obsid));
-    MS_TRY(ms_h5_read_rows(f, "/meta/subclass", MS_H5_STR, 16, row0, n, s->subclass));
+    MS_TRY(ms_h5_read_rows(f, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
+    MS_TRY(ms_h5_read_rows(f, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
+    MS_TRY(ms_h5_read_rows(f, MS_META_RV_INIT, MS_H5_F64, 0, row0, n, s->rv_init));
+    MS_TRY(ms_h5_read_rows(f, MS_META_Z, MS_H5_F64, 0, row0, n, s->z));
+    MS_TRY(ms_h5_read_rows(f, MS_META_RA, MS_H5_F64, 0, row0, n, s->ra));
+    MS_TRY(ms_h5_read_rows(f, MS_META_DEC, MS_H5_F64, 0, row0, n, s->dec));
+    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
+    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
+    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
+    MS_TRY(ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
+    MS_TRY(ms_h5_read_rows(f, MS_META_SUBCLASS, MS_H5_STR, 16, row0, n, s->subclass));
     for (size_t i = 0; i < n; i++) {
         cat_row *r = &s->rows[i];
         memset(r, 0, sizeof *r);
@@ -296,13 +296,13 @@ static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
             *(double *)((char *)&s->rows[i] + gaia_columns[g].offset) = s->col[i];
     }
     if (s->has_source_id) {
-        MS_TRY(ms_h5_read_rows(f, "/input/source_id", MS_H5_I64, 0, row0, n, s->source_id));
+        MS_TRY(ms_h5_read_rows(f, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, row0, n, s->source_id));
         for (size_t i = 0; i < n; i++) s->rows[i].source_id = s->source_id[i];
     }
-    MS_TRY(ms_h5_read_rows(f, "/spectra/continuum", MS_H5_F32, 0, row0, n, s->cont));
+    MS_TRY(ms_h5_read_rows(f, MS_STORE_CONTINUUM, MS_H5_F32, 0, row0, n, s->cont));
     if (s->has_vbflags) {
-        MS_TRY(ms_h5_read_rows(f, "/input/variable_flag", MS_H5_I64, 0, row0, n, s->var_flag));
-        MS_TRY(ms_h5_read_rows(f, "/input/binary_flag", MS_H5_I64, 0, row0, n, s->bin_flag));
+        MS_TRY(ms_h5_read_rows(f, MS_INPUT_VARIABLE_FLAG, MS_H5_I64, 0, row0, n, s->var_flag));
+        MS_TRY(ms_h5_read_rows(f, MS_INPUT_BINARY_FLAG, MS_H5_I64, 0, row0, n, s->bin_flag));
     }
     for (size_t i = 0; i < n; i++) value_added(s, &s->rows[i], i);
     return MS_OK;
@@ -397,7 +397,7 @@ static ms_status models_open(survey_state *s, const ms_config *cfg, const ms_sur
     ms_h5 *f = s->models;
     double *w = ms_malloc_array("survey.models.wave", s->n_pix, sizeof *w);
     if (!w) return MS_ENOMEM;
-    ms_status st = ms_h5_read_rows(s->store, "/spectra/wavelength", MS_H5_F64, 0, 0, s->n_pix, w);
+    ms_status st = ms_h5_read_rows(s->store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, s->n_pix, w);
     if (st == MS_OK)
         st = ms_h5_write_array(f, "/models/wavelength", MS_H5_F64, 0, 1, &s->n_pix, w, "Angstrom",
                                "the spectra store's wavelength grid (vacuum, rest frame)");
@@ -406,7 +406,7 @@ static ms_status models_open(survey_state *s, const ms_config *cfg, const ms_sur
     const size_t dims[2] = {s->n_rows, s->n_pix};
     char desc[512];
     snprintf(desc, sizeof desc, "best-fit model of catalog row i (%s), on the grid of "
-             "/spectra/flux of %s at the fitted velocity, to compare with that row's "
+             MS_STORE_FLUX " of %s at the fitted velocity, to compare with that row's "
              "normalised flux; NaN where the row was not fitted, the fit failed or the model "
              "is not defined (grid edges)", o->csn ? "the observed-domain fit through "
              "Cycle-StarNet" : "the emulator-only fit", o->spectra);
@@ -500,10 +500,10 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
 /* A spectra store has every dataset the job reads (checked before any work). */
 static ms_status check_store(ms_h5 *store, const char *path)
 {
-    static const char *required[] = {"/spectra/flux", "/spectra/ivar", "/spectra/wavelength",
-                                     "/spectra/fit_mask", "/spectra/continuum", "/meta/rv_init", "/meta/z",
-                                     "/meta/ra", "/meta/dec", "/meta/snr_r", "/meta/snr_i",
-                                     "/meta/status", "/meta/obsid", "/meta/subclass", NULL};
+    static const char *required[] = {MS_STORE_FLUX, MS_STORE_IVAR, MS_STORE_WAVELENGTH,
+                                     MS_STORE_FIT_MASK, MS_STORE_CONTINUUM, MS_META_RV_INIT, MS_META_Z,
+                                     MS_META_RA, MS_META_DEC, MS_META_SNR_R, MS_META_SNR_I,
+                                     MS_META_STATUS, MS_META_OBSID, MS_META_SUBCLASS, NULL};
     for (int i = 0; required[i]; i++)
         if (!ms_h5_exists(store, required[i]))
             MS_ERROR(MS_EFORMAT, "%s is not a spectra store of mstars ingest: it has no %s", path,
@@ -517,7 +517,7 @@ static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epa
 {
     int rank;
     size_t dims[2];
-    MS_TRY(ms_h5_dims(store, "/spectra/wavelength", &rank, dims));
+    MS_TRY(ms_h5_dims(store, MS_STORE_WAVELENGTH, &rank, dims));
     size_t np = dims[0];
     if (np != ms_emulator_n_pix(e))
         MS_ERROR(MS_EINVAL, "%s has %zu pixels per spectrum but the emulator %s makes %zu: "
@@ -525,7 +525,7 @@ static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epa
                  epath, ms_emulator_n_pix(e));
     double *w = ms_malloc_array("survey.wave", np, sizeof *w);
     if (!w) return MS_ENOMEM;
-    ms_status st = ms_h5_read_rows(store, "/spectra/wavelength", MS_H5_F64, 0, 0, np, w);
+    ms_status st = ms_h5_read_rows(store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, np, w);
     for (size_t i = 0; st == MS_OK && i < np; i++)
         if (fabs(w[i] - e->wavelength[i]) > 1e-6 * w[i])
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "%s and the emulator %s have "
@@ -587,7 +587,7 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_surve
         size_t len = strlen(flags);
         snprintf(flags + len, sizeof flags - len, "%s%d=%s", b ? "," : "", b, name ? name : "?");
     }
-    MS_TRY(ms_h5_attr_set_str(f, "/catalog/fit_flags", "flag_names", flags));
+    MS_TRY(ms_h5_attr_set_str(f, MS_COL_FIT_FLAGS, "flag_names", flags));
     double times[2] = {t_start, (double)time(NULL)};
     MS_TRY(ms_par_bcast(times, sizeof times));
     MS_TRY(ms_h5_attr_set_f64(f, "/", "start_end_unix_time", times, 2));
@@ -632,7 +632,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     if (st == MS_OK) {
         int rank;
         size_t dims[2];
-        st = ms_h5_dims(s.store, "/spectra/flux", &rank, dims);
+        st = ms_h5_dims(s.store, MS_STORE_FLUX, &rank, dims);
         s.n_rows = dims[0];
         if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
         if (st == MS_OK && ms_h5_attr_get_str(s.store, "/", "created", &store_created) != MS_OK)
@@ -646,12 +646,12 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
                 if (strcmp(e.labels[j], label_names[k]) == 0) s.label_slot[j] = k;
         }
         for (size_t g = 0; g < N_GAIA; g++) s.has_gaia[g] = ms_h5_exists(s.store, gaia_columns[g].dataset);
-        s.has_source_id = ms_h5_exists(s.store, "/input/source_id");
-        s.has_vbflags = ms_h5_exists(s.store, "/input/variable_flag") &&
-                        ms_h5_exists(s.store, "/input/binary_flag");
+        s.has_source_id = ms_h5_exists(s.store, MS_INPUT_SOURCE_ID);
+        s.has_vbflags = ms_h5_exists(s.store, MS_INPUT_VARIABLE_FLAG) &&
+                        ms_h5_exists(s.store, MS_INPUT_BINARY_FLAG);
         st = state_alloc(&s);
     }
-    if (st == MS_OK) st = ms_h5_read_rows(s.store, "/spectra/fit_mask", MS_H5_U8, 0, 0, s.n_pix, s.mask);
+    if (st == MS_OK) st = ms_h5_read_rows(s.store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s.n_pix, s.mask);
     if (st == MS_OK) st = ms_fit_model_emulator(&e, (size_t)cfg->fit.batch_size, &model);
     if (st == MS_OK) st = ms_fitter_alloc(&cfg->fit, &model, &s.fitter);
     if (st == MS_OK && o->csn) {

@@ -8,8 +8,9 @@
  * partial store is deleted. When the output store already exists with the same
  * preprocessing settings, rows of files it already holds are copied instead of read
  * again, so re-running over a list that grew only processes the new files. */
-#include "ingest_util.h"
+#include "../io/ingest_util.h"
 #include "mstars/csv.h"
+#include "mstars/schema.h"
 #include "mstars/hash.h"
 #include "mstars/lamost.h"
 #include "mstars/log.h"
@@ -36,34 +37,34 @@ const char *ms_row_status_name(int status)
     {name, type, len, offsetof(ms_store_meta, field), units, desc}
 
 static const ms_column meta_columns[] = {
-    COL("/meta/filename", MS_H5_STR, 256, filename, "", "input file as listed"),
-    COL("/meta/obsid", MS_H5_STR, 32, obsid, "", "LAMOST observation id (OBSID)"),
-    COL("/meta/designation", MS_H5_STR, 48, desig, "", "LAMOST designation (DESIG)"),
-    COL("/meta/ra", MS_H5_F64, 0, ra, "deg", "right ascension (RA)"),
-    COL("/meta/dec", MS_H5_F64, 0, dec, "deg", "declination (DEC)"),
-    COL("/meta/class", MS_H5_STR, 16, cls, "", "LAMOST pipeline class (CLASS)"),
-    COL("/meta/subclass", MS_H5_STR, 16, subclass, "", "LAMOST pipeline subclass (SUBCLASS)"),
-    COL("/meta/z", MS_H5_F64, 0, z, "", "LAMOST pipeline redshift (Z)"),
-    COL("/meta/z_err", MS_H5_F64, 0, z_err, "", "uncertainty of Z (Z_ERR)"),
-    COL("/meta/rv_init", MS_H5_F64, 0, rv_init, "km/s",
+    COL(MS_META_FILENAME, MS_H5_STR, 256, filename, "", "input file as listed"),
+    COL(MS_META_OBSID, MS_H5_STR, 32, obsid, "", "LAMOST observation id (OBSID)"),
+    COL(MS_META_DESIGNATION, MS_H5_STR, 48, desig, "", "LAMOST designation (DESIG)"),
+    COL(MS_META_RA, MS_H5_F64, 0, ra, "deg", "right ascension (RA)"),
+    COL(MS_META_DEC, MS_H5_F64, 0, dec, "deg", "declination (DEC)"),
+    COL(MS_META_CLASS, MS_H5_STR, 16, cls, "", "LAMOST pipeline class (CLASS)"),
+    COL(MS_META_SUBCLASS, MS_H5_STR, 16, subclass, "", "LAMOST pipeline subclass (SUBCLASS)"),
+    COL(MS_META_Z, MS_H5_F64, 0, z, "", "LAMOST pipeline redshift (Z)"),
+    COL(MS_META_Z_ERR, MS_H5_F64, 0, z_err, "", "uncertainty of Z (Z_ERR)"),
+    COL(MS_META_RV_INIT, MS_H5_F64, 0, rv_init, "km/s",
         "initial radial velocity Z*c removed before resampling (0 when Z is missing)"),
-    {"/meta/snr_u", MS_H5_F64, 0, offsetof(ms_store_meta, snr), "", "S/N in u (SNRU / SN_U)"},
-    {"/meta/snr_g", MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 8, "", "S/N in g (SNRG)"},
-    {"/meta/snr_r", MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 16, "", "S/N in r (SNRR)"},
-    {"/meta/snr_i", MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 24, "", "S/N in i (SNRI)"},
-    {"/meta/snr_z", MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 32, "", "S/N in z (SNRZ)"},
-    COL("/meta/lmjd", MS_H5_I64, 0, lmjd, "d", "local modified Julian date (LMJD)"),
-    COL("/meta/planid", MS_H5_STR, 48, planid, "", "plan id (PLANID)"),
-    COL("/meta/spid", MS_H5_I32, 0, spid, "", "spectrograph id (SPID)"),
-    COL("/meta/fiberid", MS_H5_I32, 0, fiberid, "", "fibre id (FIBERID)"),
-    COL("/meta/data_v", MS_H5_STR, 32, data_v, "", "data release (DATA_V)"),
-    COL("/meta/layout", MS_H5_STR, 16, layout, "", "file layout detected by the reader"),
-    COL("/meta/n_pix_native", MS_H5_I32, 0, n_pix_native, "", "pixels in the file"),
-    COL("/meta/n_good", MS_H5_I32, 0, n_good, "", "good pixels on the output grid"),
-    COL("/meta/status", MS_H5_I32, 0, status, "",
+    {MS_META_SNR_U, MS_H5_F64, 0, offsetof(ms_store_meta, snr), "", "S/N in u (SNRU / SN_U)"},
+    {MS_META_SNR_G, MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 8, "", "S/N in g (SNRG)"},
+    {MS_META_SNR_R, MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 16, "", "S/N in r (SNRR)"},
+    {MS_META_SNR_I, MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 24, "", "S/N in i (SNRI)"},
+    {MS_META_SNR_Z, MS_H5_F64, 0, offsetof(ms_store_meta, snr) + 32, "", "S/N in z (SNRZ)"},
+    COL(MS_META_LMJD, MS_H5_I64, 0, lmjd, "d", "local modified Julian date (LMJD)"),
+    COL(MS_META_PLANID, MS_H5_STR, 48, planid, "", "plan id (PLANID)"),
+    COL(MS_META_SPID, MS_H5_I32, 0, spid, "", "spectrograph id (SPID)"),
+    COL(MS_META_FIBERID, MS_H5_I32, 0, fiberid, "", "fibre id (FIBERID)"),
+    COL(MS_META_DATA_V, MS_H5_STR, 32, data_v, "", "data release (DATA_V)"),
+    COL(MS_META_LAYOUT, MS_H5_STR, 16, layout, "", "file layout detected by the reader"),
+    COL(MS_META_N_PIX_NATIVE, MS_H5_I32, 0, n_pix_native, "", "pixels in the file"),
+    COL(MS_META_N_GOOD, MS_H5_I32, 0, n_good, "", "good pixels on the output grid"),
+    COL(MS_META_STATUS, MS_H5_I32, 0, status, "",
         "0 usable; 1 unreadable, 2 bad structure, 3 no data, 4 coverage, 5 not a star, "
         "6 too few good pixels"),
-    COL("/meta/status_reason", MS_H5_STR, MS_REASON_LEN, reason, "",
+    COL(MS_META_STATUS_REASON, MS_H5_STR, MS_REASON_LEN, reason, "",
         "why the row is not usable (empty when status is 0)"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
@@ -269,7 +270,7 @@ static long catalog_find(const catalog *c, const char *obsid)
 
 static void dataset_name(char *buf, size_t len, const char *column)
 {
-    snprintf(buf, len, "/input/%s", column);
+    snprintf(buf, len, MS_STORE_INPUT "/%s", column);
     for (char *p = buf + 7; *p; p++)
         if (*p == '/' || *p == ' ') *p = '_';
 }
@@ -358,15 +359,15 @@ static ms_status old_store_open(const ms_config *cfg, const char *path, old_stor
     ms_free(hash_text);
     int rank;
     size_t dims[2];
-    MS_TRY(ms_h5_dims(f, "/meta/filename", &rank, dims));
+    MS_TRY(ms_h5_dims(f, MS_META_FILENAME, &rank, dims));
     o->f = f;
     o->n = dims[0];
     o->names = ms_malloc_array("old.names", o->n + 1, sizeof *o->names);
     o->order = ms_malloc_array("old.order", o->n + 1, sizeof *o->order);
     o->status = ms_malloc_array("old.status", o->n + 1, sizeof *o->status);
     if (!o->names || !o->order || !o->status) return MS_ENOMEM;
-    MS_TRY(ms_h5_read_rows(f, "/meta/filename", MS_H5_STR, 256, 0, o->n, o->names));
-    MS_TRY(ms_h5_read_rows(f, "/meta/status", MS_H5_I32, 0, 0, o->n, o->status));
+    MS_TRY(ms_h5_read_rows(f, MS_META_FILENAME, MS_H5_STR, 256, 0, o->n, o->names));
+    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, 0, o->n, o->status));
     for (size_t i = 0; i < o->n; i++) {
         o->names[i][255] = '\0';
         o->order[i] = i;
@@ -410,9 +411,9 @@ static ms_status old_store_copy(const old_store *o, size_t old0, size_t n, ms_st
                                 float *flux, float *ivar, float *cont, size_t n_pix, void *buf)
 {
     MS_TRY(ms_columns_read(o->f, meta_columns, meta, sizeof *meta, old0, n, buf));
-    MS_TRY(ms_h5_read_rows(o->f, "/spectra/flux", MS_H5_F32, 0, old0, n, flux));
-    MS_TRY(ms_h5_read_rows(o->f, "/spectra/ivar", MS_H5_F32, 0, old0, n, ivar));
-    MS_TRY(ms_h5_read_rows(o->f, "/spectra/continuum", MS_H5_F32, 0, old0, n, cont));
+    MS_TRY(ms_h5_read_rows(o->f, MS_STORE_FLUX, MS_H5_F32, 0, old0, n, flux));
+    MS_TRY(ms_h5_read_rows(o->f, MS_STORE_IVAR, MS_H5_F32, 0, old0, n, ivar));
+    MS_TRY(ms_h5_read_rows(o->f, MS_STORE_CONTINUUM, MS_H5_F32, 0, old0, n, cont));
     (void)n_pix;
     return MS_OK;
 }
@@ -493,9 +494,9 @@ static ms_status write_batch(ms_h5 *f, const catalog *cat, size_t row0, size_t n
                              batch_buffers *b)
 {
     MS_TRY(ms_columns_write(f, meta_columns, b->meta, sizeof *b->meta, row0, n, b->buf));
-    MS_TRY(ms_h5_write_rows(f, "/spectra/flux", row0, n, b->flux));
-    MS_TRY(ms_h5_write_rows(f, "/spectra/ivar", row0, n, b->ivar));
-    MS_TRY(ms_h5_write_rows(f, "/spectra/continuum", row0, n, b->cont));
+    MS_TRY(ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, b->flux));
+    MS_TRY(ms_h5_write_rows(f, MS_STORE_IVAR, row0, n, b->ivar));
+    MS_TRY(ms_h5_write_rows(f, MS_STORE_CONTINUUM, row0, n, b->cont));
     if (cat) MS_TRY(catalog_write(f, cat, b->meta, row0, n, b->buf, b->buf_len));
     return MS_OK;
 }

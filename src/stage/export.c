@@ -1,5 +1,6 @@
 /* export.c: a catalog's /catalog group as a FITS binary table or CSV (see export.h). */
 #include "mstars/export.h"
+#include "mstars/schema.h"
 #include "mstars/h5.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -511,7 +512,7 @@ ms_status ms_export_catalog(const char *catalog, const char *out, const ms_expor
 
     ms_status st = ms_h5_open_read(catalog, 0, &e.h5);
     if (st != MS_OK) return st;
-    st = load_columns(&e, opts->group ? opts->group : "/catalog");
+    st = load_columns(&e, opts->group ? opts->group : MS_CATALOG_GROUP);
     if (st == MS_OK) {
         if (unlink(e.partial) != 0 && errno != ENOENT)
             st = ms_error_set(MS_EIO, __FILE__, __LINE__, "%s: cannot remove: %s", e.partial,

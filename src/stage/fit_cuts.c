@@ -9,6 +9,7 @@
  * the same sequence of HDF5 calls (blocks past the end of a short slice read and write 0
  * rows): the catalog is opened with collective metadata operations. */
 #include "mstars/catalog_post.h"
+#include "mstars/schema.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -17,11 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CUT_FLAGS "/catalog/cut_flags"
+#define CUT_FLAGS MS_COL_CUT_FLAGS
 #define DEFAULT_BLOCK 65536
 #define N_LABEL_COLS 4
 
-static const char *const label_cols[N_LABEL_COLS] = {"teff", "logg", "m_h", "alpha_m"};
+static const char *const *const label_cols = ms_label_names; /* [N_LABEL_COLS] */
 
 typedef struct {
     ms_h5 *f;
@@ -73,8 +74,8 @@ static void block_rows(const cut_pass *p, size_t blk, size_t *row0, size_t *n)
 static ms_status read_block(cut_pass *p, size_t row0, size_t n, int what)
 {
     ms_h5 *f = p->f;
-    MS_TRY(ms_h5_read_rows(f, "/catalog/store_status", MS_H5_I32, 0, row0, n, p->status));
-    MS_TRY(ms_h5_read_rows(f, "/catalog/fit_flags", MS_H5_U32, 0, row0, n, p->fit_flags));
+    MS_TRY(ms_h5_read_rows(f, MS_COL_STORE_STATUS, MS_H5_I32, 0, row0, n, p->status));
+    MS_TRY(ms_h5_read_rows(f, MS_COL_FIT_FLAGS, MS_H5_U32, 0, row0, n, p->fit_flags));
     if (what & READ_ERRORS)
         for (int k = 0; k < MS_CUT_N_ERRORS; k++) {
             if (p->err_col[k][0])
@@ -83,14 +84,14 @@ static ms_status read_block(cut_pass *p, size_t row0, size_t n, int what)
                 for (size_t i = 0; i < n; i++) p->err[k][i] = NAN;
         }
     if (what & READ_ROW) {
-        MS_TRY(ms_h5_read_rows(f, "/catalog/at_bound", MS_H5_U32, 0, row0, n, p->at_bound));
-        MS_TRY(ms_h5_read_rows(f, "/catalog/teff", MS_H5_F64, 0, row0, n, p->teff));
-        MS_TRY(ms_h5_read_rows(f, "/catalog/chi2_red", MS_H5_F64, 0, row0, n, p->chi2_red));
+        MS_TRY(ms_h5_read_rows(f, MS_COL_AT_BOUND, MS_H5_U32, 0, row0, n, p->at_bound));
+        MS_TRY(ms_h5_read_rows(f, MS_COL_TEFF, MS_H5_F64, 0, row0, n, p->teff));
+        MS_TRY(ms_h5_read_rows(f, MS_COL_CHI2_RED, MS_H5_F64, 0, row0, n, p->chi2_red));
     }
     if (what & READ_LABELS)
         for (int k = 0; k < N_LABEL_COLS; k++) {
             char name[64];
-            snprintf(name, sizeof name, "/catalog/%s", label_cols[k]);
+            snprintf(name, sizeof name, MS_CATALOG_GROUP "/%s", label_cols[k]);
             MS_TRY(ms_h5_read_rows(f, name, MS_H5_F64, 0, row0, n, p->lab[k]));
         }
     return MS_OK;
@@ -105,7 +106,7 @@ static ms_status allreduce(const cut_pass *p, double *v, size_t n)
 static uint32_t label_bits_from_names(ms_h5 *f)
 {
     char *names = NULL;
-    if (ms_h5_attr_get_str(f, "/catalog/at_bound", "bit_names", &names) != MS_OK) {
+    if (ms_h5_attr_get_str(f, MS_COL_AT_BOUND, "bit_names", &names) != MS_OK) {
         ms_error_clear();
         return 0;
     }
@@ -125,7 +126,7 @@ static uint32_t label_bits_from_names(ms_h5 *f)
 ms_status ms_catalog_column_order_append(ms_h5 *f, const char *names)
 {
     char *order = NULL;
-    if (ms_h5_attr_get_str(f, "/catalog", "column_order", &order) != MS_OK) {
+    if (ms_h5_attr_get_str(f, MS_CATALOG_GROUP, "column_order", &order) != MS_OK) {
         ms_error_clear();
         order = NULL;
     }
@@ -153,7 +154,7 @@ ms_status ms_catalog_column_order_append(ms_h5 *f, const char *names)
             strcat(text, tok);
         }
     }
-    ms_status st = ms_h5_attr_set_str(f, "/catalog", "column_order", text);
+    ms_status st = ms_h5_attr_set_str(f, MS_CATALOG_GROUP, "column_order", text);
     ms_free(text);
     ms_free(order);
     return st;
@@ -220,7 +221,7 @@ static ms_status write_attributes(ms_h5 *f, const ms_catalog_cuts_opts *o, const
             snprintf(text + l, sizeof text - l, "%s%zu=%s", j ? "," : "", j,
                      j < o->n_labels ? o->label_names[j] : "dv");
         }
-        MS_TRY(ms_h5_attr_set_str(f, "/catalog/at_bound", "bit_names", text));
+        MS_TRY(ms_h5_attr_set_str(f, MS_COL_AT_BOUND, "bit_names", text));
     }
     return MS_OK;
 }
@@ -320,10 +321,10 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
     }
     int rank;
     size_t dims[2];
-    MS_TRY(ms_h5_dims(f, "/catalog/store_status", &rank, dims));
+    MS_TRY(ms_h5_dims(f, MS_COL_STORE_STATUS, &rank, dims));
     const size_t n_rows = dims[0];
-    static const char *const need[] = {"/catalog/fit_flags", "/catalog/at_bound",
-                                       "/catalog/teff", "/catalog/chi2_red", NULL};
+    static const char *const need[] = {MS_COL_FIT_FLAGS, MS_COL_AT_BOUND,
+                                       MS_COL_TEFF, MS_COL_CHI2_RED, NULL};
     for (int i = 0; need[i]; i++)
         if (!ms_h5_exists(f, need[i]))
             MS_ERROR(MS_EFORMAT, "%s is not a catalog of mstars fit: no %s", ms_h5_path(f),
@@ -331,9 +332,9 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
     MS_TRY(ensure_dataset(f, n_rows));
     for (int k = 0; k < MS_CUT_N_ERRORS; k++) {
         char name[64];
-        snprintf(name, sizeof name, "/catalog/e_%s_total", ms_cut_error_params[k]);
+        snprintf(name, sizeof name, MS_CATALOG_GROUP "/e_%s_total", ms_cut_error_params[k]);
         if (!(o->total_errors && ms_h5_exists(f, name)))
-            snprintf(name, sizeof name, "/catalog/e_%s", ms_cut_error_params[k]);
+            snprintf(name, sizeof name, MS_CATALOG_GROUP "/e_%s", ms_cut_error_params[k]);
         if (ms_h5_exists(f, name)) snprintf(p.err_col[k], sizeof p.err_col[k], "%s", name);
     }
     ms_cut_limits lim = {o->teff_max, o->chi2_red_max, 0, {0}};
@@ -377,7 +378,7 @@ static int listed(const char *names, const char *s, size_t l)
 ms_status ms_catalog_column_order_remove(ms_h5 *f, const char *names)
 {
     char *order = NULL;
-    if (ms_h5_attr_get_str(f, "/catalog", "column_order", &order) != MS_OK) {
+    if (ms_h5_attr_get_str(f, MS_CATALOG_GROUP, "column_order", &order) != MS_OK) {
         ms_error_clear();
         return MS_OK; /* nothing to remove from */
     }
@@ -396,7 +397,7 @@ ms_status ms_catalog_column_order_remove(ms_h5 *f, const char *names)
         }
         s = e ? e + 1 : s + l;
     }
-    ms_status st = ms_h5_attr_set_str(f, "/catalog", "column_order", text);
+    ms_status st = ms_h5_attr_set_str(f, MS_CATALOG_GROUP, "column_order", text);
     ms_free(text);
     ms_free(order);
     return st;

@@ -1,0 +1,30 @@
+/* stage.h: the drivers of the commands whose command-line part lives apart from them. Each
+ * command `mstars <c>` parses its options in src/cli/cmd_<c>.c and hands them to its driver
+ * in src/stage/<c>.c, the one file that orchestrates the command (par, io, the library
+ * modules). Drivers return the command's exit status (0 done, 1 failed with the error printed
+ * by the caller through ms_cli_fail, 3 stopped by a time limit with a checkpoint). Drivers of
+ * the other commands are declared in their modules' headers (store.h: ingest, ingest-grid;
+ * survey.h: fit; sim.h: simulate; catalog_post.h: calibrate-errors; export.h). */
+#ifndef MSTARS_STAGE_H
+#define MSTARS_STAGE_H
+
+#include "mstars/config.h"
+
+typedef struct {
+    const char *grid, *out, *checkpoint; /* checkpoint: never NULL (default <out>.ckpt) */
+    int resume;
+    double max_time;                     /* seconds, 0: none */
+} ms_train_emulator_args;
+
+typedef struct {
+    const char *emulator, *observed, *out, *checkpoint, *reference;
+    int resume;
+    double max_time;
+} ms_train_csn_args;
+
+/* `mstars train-emulator` (src/stage/train_emulator.c). */
+int ms_stage_train_emulator(const ms_config *cfg, const ms_train_emulator_args *a);
+/* `mstars train-csn` (src/stage/train_csn.c). */
+int ms_stage_train_csn(const ms_config *cfg, const ms_train_csn_args *a);
+
+#endif
