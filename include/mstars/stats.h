@@ -1,4 +1,5 @@
-/* stats.h: summary statistics of samples for `mstars report` (no I/O, no allocation).
+/* stats.h: summary statistics of samples (no I/O, no allocation): the one median, quantile and
+ * robust scatter of the tree (the report, the error calibration, the mock universe).
  *
  * Every function skips non-finite values (NaN marks "no value" throughout the catalog).
  * Functions that sort take a caller workspace `work` of at least n doubles (GSL style: no
@@ -43,6 +44,12 @@ void ms_stats_compare_binned(const double *est, const double *ref, const uint8_t
 /* Quantile q in [0, 1] of the finite values (type 7, see above); NaN when there are none.
  * work [n]. */
 double ms_stats_quantile(const double *x, size_t n, double q, double *work);
+
+/* The k-th smallest of a[0..n) (0 <= k < n; Wirth's selection, O(n)); reorders a so that
+ * a[i] <= a[k] for i < k. */
+double ms_stats_select(double *a, size_t n, size_t k);
+/* Median of a[0..n) (n >= 1; mean of the two middle values for even n); reorders a. */
+double ms_stats_median_inplace(double *a, size_t n);
 
 /* Counts of the finite values in n_bins equal bins over [lo, hi) (the value hi itself goes
  * into the last bin); values outside are not counted. Returns the number counted. */

@@ -1,6 +1,7 @@
 /* sys_errors.c: the systematic floor of the uncertainties against a reference (see
  * sys_errors.h). */
 #include "mstars/sys_errors.h"
+#include "mstars/stats.h"
 #include "mstars/mem.h"
 #include "mstars/rng.h"
 
@@ -33,42 +34,6 @@ double ms_sys_split_u(int64_t group)
     return (double)(ms_rng_splitmix64(&x) >> 11) * 0x1.0p-53;
 }
 
-/* The k-th smallest of a[n] (a reordered so that a[i] <= a[k] for i < k; Wirth). */
-static double select_k(double *a, ptrdiff_t n, ptrdiff_t k)
-{
-    ptrdiff_t l = 0, m = n - 1;
-    while (l < m) {
-        const double x = a[k];
-        ptrdiff_t i = l, j = m;
-        do {
-            while (a[i] < x) i++;
-            while (x < a[j]) j--;
-            if (i <= j) {
-                const double t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                j--;
-            }
-        } while (i <= j);
-        if (j < k) l = i;
-        if (k < i) m = j;
-    }
-    return a[k];
-}
-
-/* Median of a[n] (n >= 1; a reordered). */
-static double median(double *a, size_t n)
-{
-    const ptrdiff_t k = (ptrdiff_t)(n / 2);
-    const double hi = select_k(a, (ptrdiff_t)n, k);
-    if (n % 2) return hi;
-    double lo = a[0];
-    for (ptrdiff_t i = 1; i < k; i++)
-        if (a[i] > lo) lo = a[i];
-    return 0.5 * (lo + hi);
-}
-
 /* The rows taking part, compacted: d, err^2, and scratch. */
 typedef struct {
     size_t m;
@@ -83,7 +48,7 @@ static double spread(const rows *w, ms_sys_spread how, double s, size_t m_kept)
     const double s2 = s * s;
     if (how == MS_SYS_MAD) {
         for (size_t i = 0; i < w->m; i++) w->work[i] = fabs(w->r[i]) / sqrt(w->e2[i] + s2);
-        return MAD_SCALE * median(w->work, w->m);
+        return MAD_SCALE * ms_stats_median_inplace(w->work, w->m);
     }
     double q = 0;
     for (size_t i = 0; i < w->m; i++)
@@ -120,7 +85,7 @@ static double solve(const rows *w, ms_sys_spread how, size_t m_kept, double *spr
 static void fit_mad(rows *w, ms_sys_floor *out)
 {
     memcpy(w->work, w->d, w->m * sizeof *w->work);
-    out->bias = median(w->work, w->m);
+    out->bias = ms_stats_median_inplace(w->work, w->m);
     for (size_t i = 0; i < w->m; i++) w->r[i] = w->d[i] - out->bias;
     out->floor = solve(w, MS_SYS_MAD, w->m, &out->spread0);
 }

@@ -23,6 +23,7 @@
  * the best weights and the history; then an FNV-1a hash of everything before it. */
 #include "mstars/payne.h"
 
+#include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -38,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOSS_SCALE 1e4
 #define CKPT_MAGIC "MSPAYNE"
@@ -131,47 +133,132 @@ static uint64_t settings_hash(const ms_payne_data *d, const ms_payne_train_opts 
     return h;
 }
 
-static ms_status write_all(FILE *f, const void *p, size_t n, uint64_t *h, const char *path)
+/* Checkpoints: HDF5 through h5.h, the one checkpoint format of the trainers (Cycle-StarNet's is
+ * io/csn_h5.c). Layout: /param, /moments (Adam or RAdam m then v), /best (the weights of the
+ * best validation loss), /history/{epoch,train,val}; root attributes kind, header_u64 (the
+ * counts and the settings hash), header_i64 (epochs done, optimizer step, best epoch),
+ * header_f64 (best validation loss, elapsed seconds). Written as <path>.partial and renamed
+ * (ms_h5_commit), so a checkpoint is never half-written. */
+#define CKPT_KIND "mstars-emulator-checkpoint"
+
+/* FNV-1a over the arrays: HDF5 does not checksum raw data, and a flipped bit in a weight must
+ * not resume silently. */
+static uint64_t ckpt_hash(const float *param, const float *moments, const float *best, size_t n,
+                          const history *hi)
 {
-    if (n && fwrite(p, 1, n, f) != n)
-        MS_ERROR(MS_EIO, "checkpoint %s: write failed: %s", path, strerror(errno));
-    *h = ms_hash_bytes(*h, p, n);
-    return MS_OK;
+    uint64_t h = ms_hash_bytes(MS_HASH_INIT, param, n * sizeof(float));
+    h = ms_hash_bytes(h, moments, 2 * n * sizeof(float));
+    h = ms_hash_bytes(h, best, n * sizeof(float));
+    h = ms_hash_bytes(h, hi->epoch, hi->n * sizeof(double));
+    h = ms_hash_bytes(h, hi->train, hi->n * sizeof(double));
+    return ms_hash_bytes(h, hi->val, hi->n * sizeof(double));
+}
+
+static ms_status ckpt_write_into(ms_h5 *f, const ckpt_header *hd, const ms_payne *net,
+                                 const ms_nn_optim *opt, const ms_nn_params *best, const history *hi)
+{
+    const size_t n = net->params.n, n2 = 2 * n, nh = hi->n;
+    MS_TRY(ms_h5_attr_set_str(f, "/", "kind", CKPT_KIND));
+    const int64_t content =
+        (int64_t)ckpt_hash(net->params.param, opt->moments, best->param, n, hi);
+    MS_TRY(ms_h5_attr_set_i64(f, "/", "content_hash", &content, 1));
+    int64_t u[10] = {(int64_t)hd->version,  (int64_t)hd->n_params, (int64_t)hd->n_labels,
+                     (int64_t)hd->n_hidden, (int64_t)hd->n_layers, (int64_t)hd->n_pix,
+                     (int64_t)hd->n_models, (int64_t)hd->n_train,  (int64_t)hd->n_val,
+                     (int64_t)hd->settings_hash};
+    int64_t iv[3] = {hd->epochs_done, hd->opt_step, hd->best_epoch};
+    double fv[2] = {hd->best_val, hd->elapsed};
+    MS_TRY(ms_h5_attr_set_i64(f, "/", "header_u64", u, 10));
+    MS_TRY(ms_h5_attr_set_i64(f, "/", "header_i64", iv, 3));
+    MS_TRY(ms_h5_attr_set_f64(f, "/", "header_f64", fv, 2));
+    MS_TRY(ms_h5_write_array(f, "/param", MS_H5_F32, 0, 1, &n, net->params.param, "",
+                             "flat parameter buffer"));
+    MS_TRY(ms_h5_write_array(f, "/moments", MS_H5_F32, 0, 1, &n2, opt->moments, "",
+                             "optimizer moments m then v"));
+    MS_TRY(ms_h5_write_array(f, "/best", MS_H5_F32, 0, 1, &n, best->param, "",
+                             "parameters of the best validation loss"));
+    MS_TRY(ms_h5_write_array(f, "/history/epoch", MS_H5_F64, 0, 1, &nh, hi->epoch, "", "epoch"));
+    MS_TRY(ms_h5_write_array(f, "/history/train", MS_H5_F64, 0, 1, &nh, hi->train, "",
+                             "mean training loss"));
+    return ms_h5_write_array(f, "/history/val", MS_H5_F64, 0, 1, &nh, hi->val, "",
+                             "validation loss");
 }
 
 static ms_status ckpt_write(const char *path, const ckpt_header *hd, const ms_payne *net,
                             const ms_nn_optim *opt, const ms_nn_params *best, const history *hi)
 {
-    char tmp[MS_CFG_STR_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) MS_ERROR(MS_EIO, "checkpoint %s: cannot create: %s", tmp, strerror(errno));
-    uint64_t h = MS_HASH_INIT;
-    size_t n = net->params.n;
-    ms_status st = write_all(f, hd, sizeof *hd, &h, tmp);
-    if (st == MS_OK) st = write_all(f, net->params.param, n * sizeof(float), &h, tmp);
-    if (st == MS_OK) st = write_all(f, opt->moments, 2 * n * sizeof(float), &h, tmp);
-    if (st == MS_OK) st = write_all(f, best->param, n * sizeof(float), &h, tmp);
-    if (st == MS_OK) st = write_all(f, hi->epoch, hi->n * sizeof(double), &h, tmp);
-    if (st == MS_OK) st = write_all(f, hi->train, hi->n * sizeof(double), &h, tmp);
-    if (st == MS_OK) st = write_all(f, hi->val, hi->n * sizeof(double), &h, tmp);
-    uint64_t hh = h;
-    if (st == MS_OK) st = write_all(f, &hh, sizeof hh, &h, tmp);
-    if (fclose(f) != 0 && st == MS_OK)
-        st = ms_error_set(MS_EIO, __FILE__, __LINE__, "checkpoint %s: close failed: %s", tmp,
-                          strerror(errno));
-    if (st == MS_OK && rename(tmp, path) != 0)
-        st = ms_error_set(MS_EIO, __FILE__, __LINE__, "checkpoint %s: rename from %s failed: %s",
-                          path, tmp, strerror(errno));
-    if (st != MS_OK) remove(tmp);
-    return st;
+    ms_h5 *f;
+    MS_TRY(ms_h5_create(path, 0, &f));
+    ms_status st = ckpt_write_into(f, hd, net, opt, best, hi);
+    if (st != MS_OK) {
+        ms_h5_abort(f);
+        return st;
+    }
+    return ms_h5_commit(f);
 }
 
-static ms_status read_all(FILE *f, void *p, size_t n, uint64_t *h, const char *path)
+static ms_status read_vector(ms_h5 *f, const char *name, ms_h5_type type, size_t n, void *data)
 {
-    if (n && fread(p, 1, n, f) != n)
-        MS_ERROR(MS_EFORMAT, "checkpoint %s: truncated file", path);
-    *h = ms_hash_bytes(*h, p, n);
+    int rank;
+    size_t dims[2] = {0, 0};
+    MS_TRY(ms_h5_dims(f, name, &rank, dims));
+    if (rank != 1 || dims[0] != n)
+        MS_ERROR(MS_EFORMAT, "checkpoint %s: %s has %zu values, expected %zu ---> HINT: delete "
+                             "it or start without --resume",
+                 ms_h5_path(f), name, dims[0], n);
+    return n ? ms_h5_read_rows(f, name, type, 0, 0, n, data) : MS_OK;
+}
+
+static ms_status ckpt_read_from(ms_h5 *f, ckpt_header *hd, uint64_t want_settings, ms_payne *net,
+                                ms_nn_optim *opt, ms_nn_params *best, history *hi)
+{
+    const char *path = ms_h5_path(f);
+    char *kind = NULL;
+    ms_status st = ms_h5_attr_get_str(f, "/", "kind", &kind);
+    int ok = st == MS_OK && strcmp(kind, CKPT_KIND) == 0;
+    ms_free(kind);
+    int64_t u[10], iv[3];
+    double fv[2];
+    size_t nu = 0, ni = 0, nf = 0;
+    if (ok) ok = ms_h5_attr_get_i64(f, "/", "header_u64", u, 10, &nu) == MS_OK && nu == 10 &&
+                 ms_h5_attr_get_i64(f, "/", "header_i64", iv, 3, &ni) == MS_OK && ni == 3 &&
+                 ms_h5_attr_get_f64(f, "/", "header_f64", fv, 2, &nf) == MS_OK && nf == 2 &&
+                 u[0] == (int64_t)CKPT_VERSION;
+    if (!ok)
+        MS_ERROR(MS_EFORMAT, "checkpoint %s: not an mstars emulator checkpoint of version %u "
+                             "---> HINT: delete it or start without --resume",
+                 path, CKPT_VERSION);
+    hd->settings_hash = (uint64_t)u[9];
+    hd->n_params = (uint64_t)u[1];
+    if (hd->settings_hash != want_settings || hd->n_params != net->params.n)
+        MS_ERROR(MS_EINVAL, "checkpoint %s: written for another grid or other emulator settings "
+                            "---> HINT: resume with the same grid, seed and emulator.* keys "
+                            "(epochs may grow), or delete the checkpoint",
+                 path);
+    hd->epochs_done = iv[0];
+    hd->opt_step = iv[1];
+    hd->best_epoch = iv[2];
+    hd->best_val = fv[0];
+    hd->elapsed = fv[1];
+    const size_t n = net->params.n;
+    MS_TRY(read_vector(f, "/param", MS_H5_F32, n, net->params.param));
+    MS_TRY(read_vector(f, "/moments", MS_H5_F32, 2 * n, opt->moments));
+    MS_TRY(read_vector(f, "/best", MS_H5_F32, n, best->param));
+    int rank;
+    size_t dims[2] = {0, 0};
+    MS_TRY(ms_h5_dims(f, "/history/epoch", &rank, dims));
+    hd->n_history = dims[0];
+    for (uint64_t i = 0; i < hd->n_history; i++) MS_TRY(history_push(hi, 0, 0, 0));
+    MS_TRY(read_vector(f, "/history/epoch", MS_H5_F64, hi->n, hi->epoch));
+    MS_TRY(read_vector(f, "/history/train", MS_H5_F64, hi->n, hi->train));
+    MS_TRY(read_vector(f, "/history/val", MS_H5_F64, hi->n, hi->val));
+    int64_t stored = 0;
+    size_t nc = 0;
+    MS_TRY(ms_h5_attr_get_i64(f, "/", "content_hash", &stored, 1, &nc));
+    if (nc != 1 || (uint64_t)stored != ckpt_hash(net->params.param, opt->moments, best->param, n, hi))
+        MS_ERROR(MS_EFORMAT, "checkpoint %s: content hash mismatch (corrupt file) ---> HINT: "
+                             "delete it or start without --resume",
+                 path);
     return MS_OK;
 }
 
@@ -181,43 +268,15 @@ static ms_status ckpt_read(const char *path, ckpt_header *hd, uint64_t want_sett
                            int *found)
 {
     *found = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    if (access(path, F_OK) != 0) {
         if (errno == ENOENT) return MS_OK;
         MS_ERROR(MS_EIO, "checkpoint %s: cannot open: %s", path, strerror(errno));
     }
     *found = 1;
-    uint64_t h = MS_HASH_INIT;
-    ms_status st = read_all(f, hd, sizeof *hd, &h, path);
-    if (st == MS_OK && (memcmp(hd->magic, CKPT_MAGIC, 8) != 0 || hd->version != CKPT_VERSION ||
-                        hd->header_bytes != sizeof *hd))
-        st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__,
-                          "checkpoint %s: not an mstars emulator checkpoint of version %u ---> "
-                          "HINT: delete it or start without --resume",
-                          path, CKPT_VERSION);
-    if (st == MS_OK && (hd->settings_hash != want_settings || hd->n_params != net->params.n))
-        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__,
-                          "checkpoint %s: written for another grid or other emulator settings "
-                          "---> HINT: resume with the same grid, seed and emulator.* keys "
-                          "(epochs may grow), or delete the checkpoint",
-                          path);
-    size_t n = net->params.n;
-    if (st == MS_OK) st = read_all(f, net->params.param, n * sizeof(float), &h, path);
-    if (st == MS_OK) st = read_all(f, opt->moments, 2 * n * sizeof(float), &h, path);
-    if (st == MS_OK) st = read_all(f, best->param, n * sizeof(float), &h, path);
-    if (st == MS_OK && hd->n_history > 100000000u)
-        st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "checkpoint %s: corrupt header", path);
-    for (uint64_t i = 0; st == MS_OK && i < hd->n_history; i++)
-        st = history_push(hi, 0, 0, 0);
-    if (st == MS_OK) st = read_all(f, hi->epoch, hi->n * sizeof(double), &h, path);
-    if (st == MS_OK) st = read_all(f, hi->train, hi->n * sizeof(double), &h, path);
-    if (st == MS_OK) st = read_all(f, hi->val, hi->n * sizeof(double), &h, path);
-    uint64_t stored = 0, computed = h;
-    if (st == MS_OK) st = read_all(f, &stored, sizeof stored, &h, path);
-    if (st == MS_OK && stored != computed)
-        st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__,
-                          "checkpoint %s: content hash mismatch (corrupt file)", path);
-    fclose(f);
+    ms_h5 *f;
+    MS_TRY(ms_h5_open_read(path, 0, &f));
+    ms_status st = ckpt_read_from(f, hd, want_settings, net, opt, best, hi);
+    ms_h5_close(f);
     return st;
 }
 

@@ -21,11 +21,12 @@
 #include "model_internal.h"
 
 #include "mstars/mem.h"
+#include "mstars/spec.h"
+#include "mstars/stats.h"
 
 #include <math.h>
 #include <string.h>
 
-#define C_KMS 299792.458
 #define LN10 2.302585092994046
 #define MASK_BADCCD 1.0f
 #define MASK_BRIGHTSKY 8.0f
@@ -60,7 +61,7 @@ struct ms_sim_workspace {
     double fc[MS_SIM_LAMOST_NPIX_MAX]; /* flux-calibration multiplier (1 without) */
 };
 
-static double doppler(double v) { return sqrt((1.0 + v / C_KMS) / (1.0 - v / C_KMS)); }
+static double doppler(double v) { return sqrt((1.0 + v / MS_C_KMS) / (1.0 - v / MS_C_KMS)); }
 
 double ms_sim_lsf_resolution(const ms_sim_obs *obs, double lambda)
 {
@@ -199,39 +200,6 @@ void ms_sim_workspace_free(ms_sim_workspace *ws)
 
 /* ------------------------------------------------------------------------------------------ */
 
-static void swap_d(double *a, double *b)
-{
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Median of x[0..n) (n > 0); reorders x. */
-static double median_inplace(double *x, size_t n)
-{
-    size_t k = n / 2, lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double piv = x[(lo + hi) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (x[i] < piv) i++;
-            while (x[j] > piv) j--;
-            if (i <= j) {
-                swap_d(&x[i], &x[j]);
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            break;
-    }
-    return x[k];
-}
 
 /* Median of v over pixels [lo, hi) with finite values; NaN when none. */
 static double band_median(const double *v, int lo, int hi, int npix, double *scratch)
@@ -240,7 +208,8 @@ static double band_median(const double *v, int lo, int hi, int npix, double *scr
     size_t n = 0;
     for (int i = lo; i < hi; i++)
         if (isfinite(v[i])) scratch[n++] = v[i];
-    return n ? median_inplace(scratch, n) : NAN;
+    /* the upper median (the n/2-th smallest) for even n, as the mock has always drawn it */
+    return n ? ms_stats_select(scratch, n, n / 2) : NAN;
 }
 
 /* Telluric absorption on the rest-frame hi-res flux ws->f over [ja, jb). */
@@ -249,7 +218,7 @@ static void apply_tellurics(const ms_sim_instrument *inst, const ms_sim_obs *obs
 {
     const ms_sim_model *m = inst->m;
     /* rest pixel j sits at topocentric template index j + delta */
-    double delta = (lnD - log(1.0 + obs->helio_rv / C_KMS)) / m->h;
+    double delta = (lnD - log(1.0 + obs->helio_rv / MS_C_KMS)) / m->h;
     for (int s = 0; s < inst->ntell; s++) {
         const tell_segment *t = &inst->tell[s];
         double scale = t->o2 ? obs->airmass : obs->pwv;

@@ -24,6 +24,7 @@
  *   pixel count (3899-3909), pathology, CLASS/SUBCLASS (subtype from Teff, 10% off by one),
  *   Z = (RV + N(0, 4 + 80/SNR))/c, LSF, flux calibration, flux level, sky. */
 #include "mstars/sim.h"
+#include "mstars/spec.h"
 
 #include "mstars/mem.h"
 
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define C_KMS 299792.458
 #define STARS_PER_FIELD 200
 #define MAX_EPOCHS 4
 
@@ -279,8 +279,8 @@ static void make_obs(const ms_config *cfg, const ms_sim_star *st, int epoch, lon
     }
     /* pipeline redshift: a noisy RV */
     double sz = 4.0 + 80.0 / ob->snr_r;
-    ob->z = (st->rv + sz * ms_sim_rng_gauss(&r)) / C_KMS;
-    ob->z_err = sz * (0.8 + 0.4 * ms_sim_rng_uniform(&r)) / C_KMS;
+    ob->z = (st->rv + sz * ms_sim_rng_gauss(&r)) / MS_C_KMS;
+    ob->z_err = sz * (0.8 + 0.4 * ms_sim_rng_uniform(&r)) / MS_C_KMS;
     /* instrument: spectrograph-dependent resolution, lower towards the CCD edges */
     ms_sim_rng sr;
     ms_sim_rng_seed(&sr, seed, 7, (uint64_t)ob->spid);

@@ -11,6 +11,7 @@
 
 #include <fitsio.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,37 @@ static char *json_text(void (*fill)(ms_json *), ms_status *st)
     *st = ms_json_finish(&j, "test.json");
     fclose(f);
     return buf;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The one selection and median of the tree against a full sort, on odd and even sizes with
+ * ties (the error calibration and the mock universe use them). */
+static void test_select_median(void **state)
+{
+    (void)state;
+    double a[64], b[64], sorted[64];
+    uint64_t x = 12345;
+    for (size_t n = 1; n <= 64; n++) {
+        for (size_t i = 0; i < n; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            a[i] = (double)((x >> 33) % 17); /* many ties */
+        }
+        memcpy(sorted, a, n * sizeof *a);
+        qsort(sorted, n, sizeof *sorted, cmp_d);
+        for (size_t k = 0; k < n; k++) {
+            memcpy(b, a, n * sizeof *a);
+            assert_true(ms_stats_select(b, n, k) == sorted[k]);
+            for (size_t i = 0; i < k; i++) assert_true(b[i] <= b[k]);
+        }
+        memcpy(b, a, n * sizeof *a);
+        double want = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+        assert_true(ms_stats_median_inplace(b, n) == want);
+    }
 }
 
 static void fill_good(ms_json *j)
@@ -307,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_summary_by_hand),
         cmocka_unit_test(test_compare_and_bins),
         cmocka_unit_test(test_quantile_histogram),
+        cmocka_unit_test(test_select_median),
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_table_csv),
         cmocka_unit_test(test_table_fits),

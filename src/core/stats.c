@@ -1,6 +1,8 @@
 /* stats.c: summary statistics of samples (see stats.h). */
 #include "mstars/stats.h"
 
+#include <stddef.h>
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -108,4 +110,39 @@ size_t ms_stats_histogram(const double *x, size_t n, double lo, double hi, size_
         used++;
     }
     return used;
+}
+
+double ms_stats_select(double *a, size_t n, size_t k)
+{
+    ptrdiff_t l = 0, m = (ptrdiff_t)n - 1;
+    const ptrdiff_t kk = (ptrdiff_t)k;
+    while (l < m) {
+        const double x = a[kk];
+        ptrdiff_t i = l, j = m;
+        do {
+            while (a[i] < x) i++;
+            while (x < a[j]) j--;
+            if (i <= j) {
+                const double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+        } while (i <= j);
+        if (j < kk) l = i;
+        if (kk < i) m = j;
+    }
+    return a[kk];
+}
+
+double ms_stats_median_inplace(double *a, size_t n)
+{
+    const size_t k = n / 2;
+    const double hi = ms_stats_select(a, n, k);
+    if (n % 2) return hi;
+    double lo = a[0]; /* the largest of a[0..k), all <= a[k] */
+    for (size_t i = 1; i < k; i++)
+        if (a[i] > lo) lo = a[i];
+    return 0.5 * (lo + hi);
 }
