@@ -103,6 +103,13 @@ const char *const *ms_schema_flag_bits(const char *column);
 #define MS_COL_OBSID           MS_CATALOG_GROUP "/obsid"
 #define MS_COL_TEFF_EMU        MS_CATALOG_GROUP "/teff_emu"
 
+/* One catalog holding several groups (the survey job with several methods): a composite row is
+ * the groups' row structs side by side, group g at byte base[g] (aligned to 8). *cols (ms_free)
+ * receives every group's columns in order with offsets shifted by their base, {NULL}-
+ * terminated, ready for ms_catalog_opts; a column name declared twice is an error naming it. */
+ms_status ms_schema_compose(const ms_column_group *const *chosen, size_t n_groups,
+                            ms_catalog_column **cols, size_t *row_size, size_t *base);
+
 /* The stellar labels every method reports, in this order. */
 #define MS_N_LABELS 4
 extern const char *const ms_label_names[MS_N_LABELS];   /* teff, logg, m_h, alpha_m */

@@ -1,6 +1,7 @@
 /* schema.c: the table of catalog column groups (schema.h). A new method adds its group
  * here: one extern line and one entry. */
 #include "mstars/schema.h"
+#include "mstars/mem.h"
 
 #include <string.h>
 
@@ -49,4 +50,34 @@ const char *const *ms_schema_flag_bits(const char *column)
         for (const ms_flag_bits *f = groups[g]->flags; f && f->column; f++)
             if (strcmp(f->column, column) == 0) return f->bits;
     return NULL;
+}
+
+ms_status ms_schema_compose(const ms_column_group *const *chosen, size_t n_groups,
+                            ms_catalog_column **cols, size_t *row_size, size_t *base)
+{
+    size_t n = 0, off = 0;
+    for (size_t g = 0; g < n_groups; g++) {
+        base[g] = off;
+        off += (chosen[g]->row_size + 7) / 8 * 8;
+        for (const ms_catalog_column *c = chosen[g]->cols; c->name; c++) n++;
+    }
+    ms_catalog_column *out = ms_calloc("schema.compose", n + 1, sizeof *out);
+    if (!out) return MS_ENOMEM;
+    size_t k = 0;
+    for (size_t g = 0; g < n_groups; g++)
+        for (const ms_catalog_column *c = chosen[g]->cols; c->name; c++) {
+            for (size_t j = 0; j < k; j++)
+                if (strcmp(out[j].name, c->name) == 0) {
+                    ms_free(out);
+                    MS_ERROR(MS_EINVAL, "catalog column %s is declared by two of the chosen "
+                                        "methods' groups (%s and another)",
+                             c->name, chosen[g]->name);
+                }
+            out[k] = *c;
+            out[k].offset += base[g];
+            k++;
+        }
+    *cols = out;
+    *row_size = off;
+    return MS_OK;
 }

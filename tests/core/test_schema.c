@@ -1,6 +1,9 @@
 /* test_schema.c: the owner of names (schema.h): every group is well-formed, no column is
  * declared twice, and every column that other modules read by name is declared by a group. */
 #include "mstars/schema.h"
+#include "mstars/mem.h"
+
+#include <stdint.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,11 +47,51 @@ static void test_named_columns_declared(void **state)
     for (int k = 0; k < MS_N_LABELS; k++) assert_non_null(ms_schema_column(ms_label_names[k], NULL));
 }
 
+/* Two toy groups side by side: offsets shifted by the aligned base, every column kept. */
+typedef struct {
+    double a;
+    int32_t b;
+} row_x;
+typedef struct {
+    char s[5];
+} row_y;
+
+static void test_compose(void **state)
+{
+    (void)state;
+    static const ms_catalog_column cx[] = {
+        {MS_CATALOG_GROUP "/xa", MS_H5_F64, 0, offsetof(row_x, a), "", "x a"},
+        {MS_CATALOG_GROUP "/xb", MS_H5_I32, 0, offsetof(row_x, b), "", "x b"},
+        {NULL, 0, 0, 0, NULL, NULL}};
+    static const ms_catalog_column cy[] = {
+        {MS_CATALOG_GROUP "/ys", MS_H5_STR, 5, offsetof(row_y, s), "", "y s"},
+        {NULL, 0, 0, 0, NULL, NULL}};
+    const ms_column_group gx = {"x", "toy x", cx, sizeof(row_x), NULL};
+    const ms_column_group gy = {"y", "toy y", cy, sizeof(row_y), NULL};
+    const ms_column_group *gs[] = {&gy, &gx};
+    ms_catalog_column *cols = NULL;
+    size_t row = 0, base[2];
+    assert_int_equal(ms_schema_compose(gs, 2, &cols, &row, base), MS_OK);
+    assert_int_equal(base[0], 0);
+    assert_int_equal(base[1], 8); /* row_y (5 bytes) rounded up to 8 */
+    assert_int_equal(row, 8 + sizeof(row_x));
+    assert_string_equal(cols[0].name, MS_CATALOG_GROUP "/ys");
+    assert_int_equal(cols[1].offset, 8 + offsetof(row_x, a));
+    assert_int_equal(cols[2].offset, 8 + offsetof(row_x, b));
+    assert_null(cols[3].name);
+    ms_free(cols);
+    /* the same group twice: a column declared twice is refused by name */
+    const ms_column_group *twice[] = {&gx, &gx};
+    assert_int_equal(ms_schema_compose(twice, 2, &cols, &row, base), MS_EINVAL);
+    assert_non_null(strstr(ms_error_message(), "xa"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups_well_formed),
         cmocka_unit_test(test_named_columns_declared),
+        cmocka_unit_test(test_compose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
