@@ -110,6 +110,19 @@ const char *const *ms_schema_flag_bits(const char *column);
 ms_status ms_schema_compose(const ms_column_group *const *chosen, size_t n_groups,
                             ms_catalog_column **cols, size_t *row_size, size_t *base);
 
+/* Where each method's answers are in a catalog, for `mstars combine` (combine.h): the column
+ * that says the catalog holds the method, the value and error columns of teff, logg, m_h,
+ * alpha_m and rv (NULL: the method does not give it; "<error>_total" is used instead of
+ * <error> when the catalog has it, i.e. after calibrate-errors), and the flag columns that
+ * must be 0 for the row to count. */
+#define MS_ANSWERS_N 5
+typedef struct {
+    const char *method, *detect;
+    const char *value[MS_ANSWERS_N], *error[MS_ANSWERS_N];
+    const char *clean[2];
+} ms_method_answers;
+const ms_method_answers *ms_schema_answers(size_t *n);
+
 /* The stellar labels every method reports, in this order. */
 #define MS_N_LABELS 4
 extern const char *const ms_label_names[MS_N_LABELS];   /* teff, logg, m_h, alpha_m */

@@ -10,6 +10,8 @@
 
 #include "mstars/config.h"
 
+#include <stddef.h>
+
 typedef struct {
     const char *grid, *out, *checkpoint; /* checkpoint: never NULL (default <out>.ckpt) */
     int resume;
@@ -22,9 +24,20 @@ typedef struct {
     double max_time;
 } ms_train_csn_args;
 
+typedef struct {
+    const char *const *catalogs; /* complete catalogs of one spectra store */
+    size_t n_catalogs;
+    const char *out, *command;
+    double sigma;                /* disagreement threshold, in combined errors */
+    int force;                   /* overwrite out */
+} ms_combine_args;
+
 /* `mstars train-emulator` (src/stage/train_emulator.c). */
 int ms_stage_train_emulator(const ms_config *cfg, const ms_train_emulator_args *a);
 /* `mstars train-csn` (src/stage/train_csn.c). */
 int ms_stage_train_csn(const ms_config *cfg, const ms_train_csn_args *a);
+
+/* `mstars combine` (src/stage/combine.c; combine.h). */
+int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a);
 
 #endif

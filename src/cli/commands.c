@@ -9,6 +9,7 @@ extern const ms_cli_cmd ms_cmd_emulate;
 extern const ms_cli_cmd ms_cmd_train_csn;
 extern const ms_cli_cmd ms_cmd_fit;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
+extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
 extern const ms_cli_cmd ms_cmd_report;
 extern const ms_cli_cmd ms_cmd_config;
@@ -22,6 +23,7 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_train_csn,
     &ms_cmd_fit,
     &ms_cmd_calibrate_errors,
+    &ms_cmd_combine,
     &ms_cmd_export,
     &ms_cmd_report,
     &ms_cmd_config,

@@ -11,11 +11,26 @@ const char *const ms_label_units[MS_N_LABELS] = {"K", "dex", "dex", "dex"};
 /* Each group is defined beside its method's row struct. */
 extern const ms_column_group ms_group_z25;
 extern const ms_column_group ms_group_csn;
+extern const ms_column_group ms_group_rec;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
     &ms_group_csn,
+    &ms_group_rec,
 };
+
+static const ms_method_answers answers[] = {
+    {"z25", "fit_flags",
+     {"teff", "logg", "m_h", "alpha_m", "rv"},
+     {"e_teff", "e_logg", "e_m_h", "e_alpha_m", "e_rv"},
+     {"fit_flags", "cut_flags"}},
+};
+
+const ms_method_answers *ms_schema_answers(size_t *n)
+{
+    *n = sizeof answers / sizeof answers[0];
+    return answers;
+}
 
 const ms_column_group *const *ms_schema_groups(size_t *n)
 {

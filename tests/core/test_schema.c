@@ -27,9 +27,17 @@ static void test_groups_well_formed(void **state)
             assert_int_equal(strncmp(c->name, MS_CATALOG_GROUP "/", strlen(MS_CATALOG_GROUP) + 1), 0);
             assert_true(c->offset + ms_catalog_column_size(c) <= g[i]->row_size);
             assert_non_null(c->description);
-            /* declared once over all groups */
+            /* declared once over all groups, but for the recommended labels of a combined
+             * catalog (teff, e_teff, ...), which take the names that z25's own label columns
+             * give up there (they become z25_teff, ...: stage/combine.c) */
             const ms_column_group *owner = NULL;
-            assert_ptr_equal(ms_schema_column(c->name + strlen(MS_CATALOG_GROUP) + 1, &owner), c);
+            const ms_catalog_column *found =
+                ms_schema_column(c->name + strlen(MS_CATALOG_GROUP) + 1, &owner);
+            if (strcmp(g[i]->name, "rec") == 0 && owner != g[i]) {
+                assert_string_equal(owner->name, "z25");
+                continue;
+            }
+            assert_ptr_equal(found, c);
             assert_ptr_equal(owner, g[i]);
         }
     }

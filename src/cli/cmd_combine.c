@@ -1,0 +1,53 @@
+/* cmd_combine.c: `mstars combine --catalogs A.h5,B.h5,... --out combined.h5`. */
+#include "cli.h"
+#include "mstars/stage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ms_cli_opt opts[] = {
+    {"catalogs", "A.h5,B.h5,...", "the methods' catalogs of one spectra store, comma-separated", 1},
+    {"out", "FILE", "the combined catalog to write (HDF5)", 1},
+    {"sigma", "K", "disagreement threshold in combined errors (default 3)", 0},
+    {"force", NULL, "overwrite FILE when it exists", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static int run(ms_cli_ctx *ctx)
+{
+    char list[4096];
+    snprintf(list, sizeof list, "%s", ms_cli_get(ctx, "catalogs"));
+    const char *cats[16];
+    size_t n = 0;
+    for (char *tok = strtok(list, ","); tok && n < 16; tok = strtok(NULL, ","))
+        if (*tok) cats[n++] = tok;
+    double sigma = 3.0;
+    if (ms_cli_get(ctx, "sigma")) {
+        char *end;
+        sigma = strtod(ms_cli_get(ctx, "sigma"), &end);
+        if (*end || !(sigma > 0)) {
+            fprintf(stderr, "mstars combine: --sigma needs a positive number\n");
+            return 2;
+        }
+    }
+    char command[4400];
+    snprintf(command, sizeof command, "mstars combine --catalogs %s --out %s --sigma %g",
+             ms_cli_get(ctx, "catalogs"), ms_cli_get(ctx, "out"), sigma);
+    ms_combine_args a = {cats, n, ms_cli_get(ctx, "out"), command, sigma, ms_cli_flag(ctx, "force")};
+    return ms_stage_combine(&ctx->cfg, &a) == 0 ? 0 : ms_cli_fail("combine");
+}
+
+const ms_cli_cmd ms_cmd_combine = {
+    "combine", "several methods' catalogs of one store -> one catalog with recommended labels",
+    NULL,
+    "Joins the catalogs that several methods wrote for the same spectra store (same rows) into "
+    "one catalog: every method's columns once (the shared ones, id, obsid, ra, ... checked equal; "
+    "z25's unprefixed label columns renamed z25_teff, e_z25_teff, ...), and the recommended "
+    "teff, logg, m_h, alpha_m and rv with e_* and *_method: for each quantity, the value of the "
+    "method with the smallest error among those whose flags are clean (the total error when "
+    "calibrate-errors has run). disagree_flags sets bit q when two clean methods differ on "
+    "quantity q by more than --sigma times their combined error; disagree_pair names the most "
+    "discrepant pair and disagree_sigma its significance. One process; the output is written as "
+    "FILE.partial and renamed when complete.",
+    opts, 0, run};
