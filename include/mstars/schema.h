@@ -113,13 +113,15 @@ ms_status ms_schema_compose(const ms_column_group *const *chosen, size_t n_group
 /* Where each method's answers are in a catalog, for `mstars combine` (combine.h): the column
  * that says the catalog holds the method, the value and error columns of teff, logg, m_h,
  * alpha_m and rv (NULL: the method does not give it; "<error>_total" is used instead of
- * <error> when the catalog has it, i.e. after calibrate-errors), and the flag columns that
- * must be 0 for the row to count. */
+ * <error> when the catalog has it, i.e. after calibrate-errors), the flag columns that must
+ * be 0 for the row to count, and a column that must be 1 (a "good" flag such as L25's
+ * parameter_flag; NULL: none). */
 #define MS_ANSWERS_N 5
 typedef struct {
     const char *method, *detect;
     const char *value[MS_ANSWERS_N], *error[MS_ANSWERS_N];
     const char *clean[2];
+    const char *good;
 } ms_method_answers;
 const ms_method_answers *ms_schema_answers(size_t *n);
 

@@ -23,7 +23,8 @@ static const ms_method_answers answers[] = {
     {"z25", "fit_flags",
      {"teff", "logg", "m_h", "alpha_m", "rv"},
      {"e_teff", "e_logg", "e_m_h", "e_alpha_m", "e_rv"},
-     {"fit_flags", "cut_flags"}},
+     {"fit_flags", "cut_flags"},
+     NULL},
 };
 
 const ms_method_answers *ms_schema_answers(size_t *n)

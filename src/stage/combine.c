@@ -191,6 +191,15 @@ static ms_status read_answers(ms_h5 *f, const method_t *m, size_t n, size_t mi, 
         st = ms_h5_read_rows(f, path, MS_H5_U32, 0, 0, n, flag);
         for (size_t r = 0; st == MS_OK && r < n; r++) cl[r] |= flag[r] != 0;
     }
+    if (st == MS_OK && m->a->good) {
+        char path[NAME_LEN + 16];
+        snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", m->a->good);
+        if (!ms_h5_exists(f, path))
+            st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "combine: %s has no %s",
+                              ms_h5_path(f), path);
+        if (st == MS_OK) st = ms_h5_read_rows(f, path, MS_H5_U32, 0, 0, n, flag);
+        for (size_t r = 0; st == MS_OK && r < n; r++) cl[r] |= flag[r] != 1;
+    }
     for (int q = 0; st == MS_OK && q < MS_REC_N; q++) {
         char pv[NAME_LEN + 16], pe[NAME_LEN + 16];
         int have = m->a->value[q] != NULL;
