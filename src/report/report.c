@@ -53,6 +53,10 @@ static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r)
     MS_TRY(rp_write_json(c, o, r, path));
     snprintf(path, sizeof path, "%s/summary.md", o->out_dir);
     MS_TRY(rp_write_markdown(c, o, r, path));
+    int n_methods_files = 0;
+    MS_TRY(rp_methods(o->catalog, o->truth ? o->truth : o->reference, o->out_dir,
+                      &n_methods_files));
+    if (n_methods_files) ms_log_info("report: methods compared in %s/methods.md", o->out_dir);
     return MS_OK;
 }
 

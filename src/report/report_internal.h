@@ -4,6 +4,7 @@
  *   report_numbers.c   counts, comparisons with truth/reference, residuals, SpT, emulator
  *   report_figures.c   the PNG figures (through plot.h)
  *   report_write.c     summary.json and summary.md
+ *   report_methods.c   a combined catalog: methods against each other and the reference
  *   report.c           ms_report_write: the order of the steps
  */
 #ifndef MSTARS_REPORT_INTERNAL_H
@@ -162,5 +163,11 @@ ms_status rp_write_json(const rp_catalog *c, const ms_report_opts *o, const rp_r
                         const char *path);
 ms_status rp_write_markdown(const rp_catalog *c, const ms_report_opts *o,
                             const rp_results *r, const char *path);
+
+/* The method-against-method comparison of a combined catalog (report_methods.c): methods.md
+ * and methods_<q>.png in out_dir; nothing for a catalog that is not combined. *written receives
+ * the number of files written. reference: a table keyed by obsid, or NULL. */
+ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
+                     int *written);
 
 #endif
