@@ -600,7 +600,7 @@ static ms_status pixel_error(trainer *t, ms_emulator *e)
         return MS_ENOMEM;
     }
     size_t n_units = (n + t->unit - 1) / t->unit, lo, hi;
-    slice(n_units, ms_par_rank(), ms_par_size(), &lo, &hi);
+    slice(n_units, t->comm->rank, t->comm->size, &lo, &hi);
     ms_status st = MS_OK;
     for (size_t u = lo; st == MS_OK && u < hi; u++) {
         size_t i = u * t->unit, nb = n - i < t->unit ? n - i : t->unit;
@@ -612,7 +612,7 @@ static ms_status pixel_error(trainer *t, ms_emulator *e)
                 sq[(i + b) * P + p] = d * d;
             }
     }
-    if (st == MS_OK) st = ms_par_allreduce_sum_d(sq, n * P);
+    if (st == MS_OK) st = t->comm->sum_d(sq, n * P);
     for (size_t p = 0; st == MS_OK && p < P; p++) {
         double s = 0.0;
         for (size_t i = 0; i < n; i++) s += sq[i * P + p];
