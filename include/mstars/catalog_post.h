@@ -41,6 +41,7 @@
 #include "mstars/cuts.h"
 #include "mstars/errors.h"
 #include "mstars/h5.h"
+#include "mstars/sanity.h"
 #include "mstars/status.h"
 #include "mstars/sys_errors.h"
 
@@ -70,6 +71,15 @@ typedef struct {
  * each rank writes its slice; rows written by other ranks with independent I/O become
  * visible by a flush-barrier-flush first). sum (may be NULL) is the same on every rank. */
 ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cuts_summary *sum);
+
+/* The catalog-wide sanity check of a finished fit (sanity.h): labels piled up at a bound
+ * or one value, a broad chi^2 excess, Teff not following the LAMOST SUBCLASS. lo/hi: the
+ * training ranges of teff, logg, m_h, alpha_m (NaN lo: not fitted). Writes the root
+ * attributes sanity (the one-line verdict) and sanity_pass (1/0). Collective in parallel
+ * mode (counts only: the verdict does not depend on the rank count); res on every rank. */
+ms_status ms_catalog_sanity(ms_h5 *f, const double lo[MS_SANITY_LABELS],
+                            const double hi[MS_SANITY_LABELS], const ms_sanity_opts *o,
+                            ms_sanity_result *res);
 
 /* Append names (comma-separated) that are not in it yet to the column_order attribute of
  * /catalog (mstars export lists columns in that order). Collective in parallel mode. */

@@ -45,6 +45,8 @@ typedef struct {
 typedef struct {
     long write_batch;          /* rows gathered per rank before one collective write */
     long min_usable;           /* exit non-zero when fewer spectra than this are usable */
+    double grid_alias_max;     /* ingest-grid: largest tolerated aliasing noise (grid_quality.h) */
+    int grid_refuse;           /* ingest-grid: write no store when the grid fails the gate */
 } ms_cfg_ingest;
 
 typedef struct {
@@ -151,6 +153,8 @@ typedef struct {
     long min_good_pixels;      /* fewer usable pixels: flagged, not fitted */
     double bound_tol;          /* a label this close to a bound (range units) is at the bound */
     char error_scaling[16];    /* none | chi2 | inflate */
+    double mismatch_max;       /* misfit beyond the noise that sets model_mismatch */
+    int emulator_error;        /* add the emulator's per-pixel error to the pixel variance */
     double native_dloglam;     /* native sampling (dex/pixel) for the pixel-correlation
                                   correction of the errors; 0: pixels independent */
     /* Z25 4 cuts (flags, not deletions) of the catalog (cuts.h) */

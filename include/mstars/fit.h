@@ -118,6 +118,10 @@ typedef struct {
     double phys_min[MS_FIT_MAX_LABELS], phys_max[MS_FIT_MAX_LABELS];
     char names[MS_FIT_MAX_LABELS][MS_FIT_NAME_LEN];
     int per_spectrum;  /* 1: eval depends on ids (no shared pre-search bank, no RV scan) */
+    /* [n_pix] the model's own variance per pixel (normalised flux^2), added to 1/ivar of
+     * every spectrum (the emulator's error on its validation models; SLAM adds its
+     * cross-validation error the same way), or NULL. Not owned. */
+    const double *pix_var;
     void *ctx;
     ms_status (*begin)(void *ctx, size_t n, const float *flux, const float *ivar, size_t n_pix);
     ms_status (*eval)(void *ctx, size_t B, const size_t *ids, const double *x, float *flux,
@@ -166,9 +170,14 @@ enum {
     MS_FIT_RV_WIDE = 1u << 10,           /* the wide velocity range was used (no pipeline RV,
                                             or the fit hit rv_window) */
     MS_FIT_NO_RV_START = 1u << 11,       /* info: no scan was possible for the RV start */
+    MS_FIT_MODEL_MISMATCH = 1u << 12,    /* the model misses the spectrum by more than the
+                                            noise explains: misfit > fit.mismatch_max */
+    MS_FIT_GRID_FAILED = 1u << 13,       /* set by the survey job on every fitted row when
+                                            the emulator's grid failed the quality gate of
+                                            ingest-grid (grid_quality.h) */
 };
 #define MS_FIT_FAILED (MS_FIT_FEW_PIXELS | MS_FIT_BAD_INPUT | MS_FIT_NONFINITE)
-#define MS_FIT_N_FLAGS 12
+#define MS_FIT_N_FLAGS 14
 
 /* Name of one bit ("not_converged", "at_bound", ...), NULL for an unknown bit. */
 const char *ms_fit_flag_name(uint32_t bit);
@@ -204,6 +213,11 @@ typedef struct {
     double chi2_red;       /* chi2 / (n_good - n_params) */
     double err_scale;      /* factor applied to the errors by fit.error_scaling (the
                               covariance gets its square) */
+    double misfit;         /* the model's misfit beyond the noise, in normalised flux:
+                              sqrt(max(0, sum v^2 (r^2 - 1/v) / sum v^2)) over the fitted
+                              pixels, r = F - model, v the spectrum's ivar (its pixel noise
+                              only, so the emulator's error counts as misfit). A perfect
+                              model gives ~0 at any S/N; see MS_FIT_MODEL_MISMATCH */
     double start_labels[MS_FIT_MAX_LABELS]; /* where L-BFGS-B started: pre-search best or
                                                the given start (physical) */
     double start_dv;

@@ -43,6 +43,11 @@
 #define MS_HALPHA_RED_HI 6585.0
 #define MS_ACTIVITY_EW 0.75         /* A: Activity = 1 when EW > this */
 
+/* TiO5 limits as written (Reid et al. 1995, air), applied on the vacuum grid: decided from
+ * evidence (issue 17, benchmarks/tio5_air_vacuum.py, RESULTS.md). Converting them to vacuum
+ * (+1.96 A) moves SpT by +0.2 subtype; against the LAMOST SUBCLASS of the real M dwarfs the
+ * limits as written agree better (bias -0.03 vs +0.19); Z25 apply the relation below to
+ * LAMOST (vacuum) spectra and compare it with that subclass (their Fig. 13). */
 #define MS_TIO5_NUM_LO 7126.0
 #define MS_TIO5_NUM_HI 7135.0
 #define MS_TIO5_DEN_LO 7042.0

@@ -103,6 +103,14 @@ typedef struct {
     int64_t *val_index;       /* [n_val] rows of the grid store */
     double *val_labels;       /* [n_val, n_labels] physical labels */
     double *val_accuracy;     /* [n_val] mean_p |F_model - F_recon| / F_model */
+    /* [n_pix] or NULL: the emulator's error per pixel, RMS over the validation models of
+     * F_model - F_recon (normalised flux); pix_var its square (computed on read) */
+    double *pix_err, *pix_var;
+    /* the grid store's quality gate (grid_quality.h), copied at training: -1 unknown
+     * (grid store without it), 0 fail, 1 pass; the one-line verdict */
+    int grid_quality_pass;
+    char grid_quality[400];
+    char preprocess_hash[17]; /* the grid store's preprocess_hash ("" unknown) */
     size_t n_train;
 } ms_emulator;
 
@@ -169,6 +177,9 @@ typedef struct {
     double *wavelength;   /* [n_pix] owned */
     size_t n_rows;        /* rows in the store, usable or not */
     char names[MS_PAYNE_MAX_LABELS][MS_PAYNE_LABEL_LEN];
+    int grid_quality_pass;  /* the store's quality gate: -1 not measured, 0 fail, 1 pass */
+    char grid_quality[400]; /* its one-line verdict (rank 0 only) */
+    char preprocess_hash[17]; /* the store's preprocess_hash ("" unknown; rank 0 only) */
 } ms_payne_grid;
 
 /* Split "teff,logg,..." into names (each one of teff, logg, m_h, alpha_m, no repeats). */

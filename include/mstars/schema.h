@@ -65,6 +65,19 @@
 #define MS_META_SUBCLASS           "/meta/subclass"
 #define MS_META_Z                  "/meta/z"
 #define MS_META_Z_ERR              "/meta/z_err"
+/* Grid quality gate (ingest-grid, include/mstars/grid_quality.h): per model ... */
+#define MS_STORE_QUALITY_STEP_MAX "/quality/step_max"         /* f64 A */
+#define MS_STORE_QUALITY_STEP_MEDIAN "/quality/step_median"   /* f64 A */
+#define MS_STORE_QUALITY_SAMPLES "/quality/samples_per_fwhm"  /* f64 */
+#define MS_STORE_QUALITY_ALIAS "/quality/alias_noise"         /* f64 fraction */
+/* ... and the verdict, root attributes of the grid store, copied into the emulator file
+ * and the catalog so that every later stage can warn: */
+#define MS_ATTR_GRID_QUALITY "grid_quality"           /* string: the one-line verdict */
+#define MS_ATTR_GRID_QUALITY_PASS "grid_quality_pass" /* i64: 1 pass, 0 fail */
+#define MS_ATTR_GRID_QUALITY_FIGURES "grid_quality_alias_median_worst_max" /* f64[3] */
+#define MS_ATTR_GRID_QUALITY_COUNTS "grid_quality_models_bad"              /* i64[2] */
+/* Emulator file: the per-pixel emulator error on its validation models (issue 17 item 2) */
+#define MS_EMULATOR_PIXEL_ERROR "/validation/pixel_error" /* f64 [n_pix] */
 
 /* ---------------------------------------------------------- catalog column groups */
 #define MS_CATALOG_GROUP "/catalog"
@@ -102,6 +115,10 @@ const char *const *ms_schema_flag_bits(const char *column);
 #define MS_COL_CHI2_RED        MS_CATALOG_GROUP "/chi2_red"
 #define MS_COL_OBSID           MS_CATALOG_GROUP "/obsid"
 #define MS_COL_TEFF_EMU        MS_CATALOG_GROUP "/teff_emu"
+#define MS_COL_LOGG            MS_CATALOG_GROUP "/logg"
+#define MS_COL_M_H             MS_CATALOG_GROUP "/m_h"
+#define MS_COL_ALPHA_M         MS_CATALOG_GROUP "/alpha_m"
+#define MS_COL_SUBCLASS        MS_CATALOG_GROUP "/subclass"
 
 /* One catalog holding several groups (the survey job with several methods): a composite row is
  * the groups' row structs side by side, group g at byte base[g] (aligned to 8). *cols (ms_free)

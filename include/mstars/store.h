@@ -16,6 +16,7 @@
 #define MSTARS_STORE_H
 
 #include "mstars/config.h"
+#include "mstars/grid_quality.h"
 #include "mstars/status.h"
 
 #include <stdint.h>
@@ -66,11 +67,16 @@ typedef struct {
     long total, reused, processed;
     long by_status[MS_ROW_N_STATUS];
     double seconds;
+    ms_grid_quality_summary grid_quality; /* ingest-grid only */
 } ms_ingest_summary;
 
 /* Collective over all ranks: ingest the spectra into the store. */
 ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
                             ms_ingest_summary *summary);
+
+/* Hash of the preprocessing settings (the preprocess.* keys as text): the root attribute
+ * preprocess_hash of every store, copied into the emulator file by train-emulator. */
+uint64_t ms_preprocess_hash(const ms_config *cfg);
 
 /* Collective: ingest a model grid directory into a grid store. */
 ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char *out,

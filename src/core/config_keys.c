@@ -53,6 +53,12 @@ const ms_cfg_key ms_config_keys[] = {
      "spectra each rank preprocesses between collective writes to the store"},
     {"ingest.min_usable", MS_CFG_INT, FIELD(ingest, min_usable), "1", 0, 1e12, "spectra",
      "ingest exits non-zero when fewer spectra than this are usable"},
+    {"ingest.grid_alias_max", MS_CFG_DOUBLE, FIELD(ingest, grid_alias_max), "0.01", 0, 1, "",
+     "ingest-grid quality gate: a model whose aliasing noise at the synthetic resolution "
+     "(even vs odd samples, include/mstars/grid_quality.h) exceeds this fraction fails; 1% = "
+     "Z25's emulator accuracy and the noise of an S/N 100 spectrum"},
+    {"ingest.grid_refuse", MS_CFG_BOOL, FIELD(ingest, grid_refuse), "false", 0, 1, "",
+     "ingest-grid writes no store when a model fails the quality gate (default: warn)"},
 
     /* simulate (mock universe) */
     {"simulate.n_stars", MS_CFG_INT, FIELD(simulate, n_stars), "2000", 1, 1e8, "stars",
@@ -254,9 +260,16 @@ const ms_cfg_key ms_config_keys[] = {
      "spectra with fewer usable pixels are flagged and not fitted"},
     {"fit.bound_tol", MS_CFG_DOUBLE, FIELD(fit, bound_tol), "1e-3", 0, 0.5, "range",
      "a label this close to a bound of the training range is flagged at the bound"},
-    {"fit.error_scaling", MS_CFG_STRING, FIELD(fit, error_scaling), "none", ANY, "",
+    {"fit.error_scaling", MS_CFG_STRING, FIELD(fit, error_scaling), "inflate", ANY, "",
      "scale the formal errors by sqrt(reduced chi^2): none, chi2 (always) or inflate (only "
-     "when above 1)"},
+     "when above 1: the default, so that a model that misses the data widens its errors)"},
+    {"fit.emulator_error", MS_CFG_BOOL, FIELD(fit, emulator_error), "true", 0, 1, "",
+     "add the square of the emulator's per-pixel error (RMS over its validation models, "
+     "stored by train-emulator) to every pixel's variance, as SLAM adds its cross-validation "
+     "error"},
+    {"fit.mismatch_max", MS_CFG_DOUBLE, FIELD(fit, mismatch_max), "0.05", 0, 1e6, "",
+     "fit_flags bit model_mismatch: the model's misfit beyond the pixel noise (column "
+     "model_misfit, normalised flux) above this; 5% is 5x Z25's emulator accuracy"},
     {"fit.native_dloglam", MS_CFG_DOUBLE, FIELD(fit, native_dloglam), "1e-4", 0, 0.01, "dex",
      "native pixel size of the spectra (LAMOST: 1e-4) for the correction of the errors for "
      "correlated resampled pixels; 0: pixels independent"},

@@ -47,7 +47,8 @@ typedef struct {
 
 static const char *const flag_names[MS_FIT_N_FLAGS] = {
     "not_converged", "linesearch", "at_bound", "presearch_disagree", "few_pixels", "bad_input",
-    "nonfinite", "rv_edge", "bad_pixels", "singular", "rv_wide", "no_rv_start"};
+    "nonfinite", "rv_edge", "bad_pixels", "singular", "rv_wide", "no_rv_start",
+    "model_mismatch", "grid_failed"};
 
 const char *ms_fit_flag_name(uint32_t bit)
 {
@@ -75,7 +76,7 @@ char *ms_fit_flags_format(uint32_t flags, char *buf, size_t len)
 }
 
 size_t fit_weights(const float *F, const float *iv, const uint8_t *mask, size_t n, size_t lo,
-                   size_t hi, double *w, uint32_t *flags)
+                   size_t hi, const double *pix_var, double *w, uint32_t *flags)
 {
     size_t n_good = 0;
     int usable = 0, bad = 0;
@@ -89,7 +90,9 @@ size_t fit_weights(const float *F, const float *iv, const uint8_t *mask, size_t 
         if (!(v > 0.0)) continue;
         usable = 1;
         if (p < lo || p > hi || (mask && mask[p])) continue;
-        w[p] = v;
+        /* the model's own variance (the emulator's error) adds to the pixel's: SLAM's
+         * cross-validated model error, issue 17 item 2 */
+        w[p] = pix_var ? v / (1.0 + v * pix_var[p]) : v;
         n_good++;
     }
     if (!usable) *flags |= MS_FIT_BAD_INPUT;
@@ -259,7 +262,7 @@ static void result_init(ms_fit_result *r)
         r->labels[j] = r->errors[j] = r->start_labels[j] = NAN;
     for (size_t i = 0; i < MS_FIT_MAX_PARAMS; i++)
         for (size_t j = 0; j < MS_FIT_MAX_PARAMS; j++) r->cov[i][j] = NAN;
-    r->rv = r->rv_err = r->dv = r->chi2 = r->chi2_red = r->err_scale = NAN;
+    r->rv = r->rv_err = r->dv = r->chi2 = r->chi2_red = r->err_scale = r->misfit = NAN;
     r->start_dv = r->start_chi2 = NAN;
 }
 
@@ -299,7 +302,7 @@ static void prep_one(ms_fitter *f, const ms_fit_input *in, size_t i, fit_prep *p
         pp->hi = n - 1;
     }
     double *w = f->ps_w;
-    pp->n_good = fit_weights(in->flux + i * n, in->ivar + i * n, in->mask, n, pp->lo, pp->hi, w,
+    pp->n_good = fit_weights(in->flux + i * n, in->ivar + i * n, in->mask, n, pp->lo, pp->hi, f->model.pix_var, w,
                              &pp->flags);
     size_t need = (size_t)c->min_good_pixels > f->P + 1 ? (size_t)c->min_good_pixels : f->P + 1;
     if (!(pp->flags & MS_FIT_BAD_INPUT) && (pp->hi < pp->lo || pp->n_good < need))
@@ -365,7 +368,7 @@ static void slot_start(ms_fitter *f, const ms_fit_input *in, const fit_prep *pre
     s->first_f = NAN;
     uint32_t dummy = 0;
     fit_weights(in->flux + id * n, in->ivar + id * n, in->mask, n, pp->lo, pp->hi,
-                f->slot_w + slot_index * n, &dummy);
+                f->model.pix_var, f->slot_w + slot_index * n, &dummy);
     fit_clean_flux(in->flux + id * n, f->slot_w + slot_index * n, n, f->slot_f + slot_index * n);
     for (size_t j = 0; j < D; j++) {
         s->lower[j] = -0.5;
@@ -660,8 +663,22 @@ static int slot_final(ms_fitter *f, const ms_fit_input *in, const fit_prep *pp, 
         for (size_t a = 0; a < P * P; a++) cov[a] = NAN;
     }
 
+    /* the misfit beyond the pixel noise (ms_fit_result.misfit): excess variance weighted by
+     * ivar^2, the inverse variance of r^2 - 1/ivar for Gaussian noise */
+    double ex_num = 0.0, ex_den = 0.0;
+    const float *iv_row = in->ivar + s->id * n;
+    for (size_t p = lo; p <= hi; p++) {
+        if (w[p] == 0.0) continue;
+        const double v = iv_row[p], rr = F[p] - m[p];
+        ex_num += v * v * (rr * rr - 1.0 / v);
+        ex_den += v * v;
+    }
+    const double misfit = ex_den > 0.0 ? sqrt(fmax(0.0, ex_num / ex_den)) : NAN;
+    if (misfit > c->mismatch_max) flags |= MS_FIT_MODEL_MISMATCH;
+
     /* results in physical units */
     result_init(r);
+    r->misfit = misfit;
     double scale[MS_FIT_MAX_PARAMS];
     for (size_t j = 0; j < D; j++) scale[j] = f->model.phys_max[j] - f->model.phys_min[j];
     if (c->fit_rv) scale[D] = MS_FIT_RV_UNIT;

@@ -97,7 +97,7 @@ typedef struct {
  * or unusable); returns the count of good pixels, ORs MS_FIT_BAD_INPUT / BAD_PIXELS into
  * *flags. */
 size_t fit_weights(const float *F, const float *iv, const uint8_t *mask, size_t n_pix,
-                   size_t lo, size_t hi, double *w, uint32_t *flags);
+                   size_t lo, size_t hi, const double *pix_var, double *w, uint32_t *flags);
 
 /* Build the bank (ms_fitter_alloc). */
 ms_status fit_bank_build(ms_fitter *f);

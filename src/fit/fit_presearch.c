@@ -170,7 +170,7 @@ ms_status fit_presearch_chunk(ms_fitter *f, const ms_fit_input *in, size_t i0, s
         if (pp->skip || !pp->presearch) continue;
         const float *F = in->flux + (i0 + r) * n, *iv = in->ivar + (i0 + r) * n;
         uint32_t fl = 0;
-        fit_weights(F, iv, in->mask, n, pp->lo, pp->hi, f->ps_w, &fl);
+        fit_weights(F, iv, in->mask, n, pp->lo, pp->hi, f->model.pix_var, f->ps_w, &fl);
         cat_row(f->ps_cat + m * 2 * n, f->ps_w, F, n);
         idx[m++] = i0 + r;
     }
@@ -183,7 +183,7 @@ ms_status fit_presearch_chunk(ms_fitter *f, const ms_fit_input *in, size_t i0, s
         fit_prep *pp = &prep[idx[r]];
         const float *F = in->flux + idx[r] * n, *iv = in->ivar + idx[r] * n;
         uint32_t fl = 0;
-        fit_weights(F, iv, in->mask, n, pp->lo, pp->hi, f->ps_w, &fl);
+        fit_weights(F, iv, in->mask, n, pp->lo, pp->hi, f->model.pix_var, f->ps_w, &fl);
         fit_clean_flux(F, f->ps_w, n, f->ps_f);
         const float *M = f->bank_cat + best[r] * 2 * n + n; /* [n] */
         double v = pp->dv_fixed, chi2;
@@ -221,7 +221,7 @@ ms_status fit_presearch_chunk(ms_fitter *f, const ms_fit_input *in, size_t i0, s
         if (redo_best[q] == best[r]) continue;
         const float *F = in->flux + idx[r] * n, *iv = in->ivar + idx[r] * n;
         uint32_t fl = 0;
-        fit_weights(F, iv, in->mask, n, pp->lo, pp->hi, f->ps_w, &fl);
+        fit_weights(F, iv, in->mask, n, pp->lo, pp->hi, f->model.pix_var, f->ps_w, &fl);
         fit_clean_flux(F, f->ps_w, n, f->ps_f);
         const float *M = f->bank_cat + redo_best[q] * 2 * n + n;
         double vb = pp->wide ? c->rv_scan_range : c->rv_window, chi2;

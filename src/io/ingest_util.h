@@ -18,8 +18,8 @@ typedef ms_catalog_column ms_column;
 /* Rank 0 builds the list with `build`; every rank receives it. */
 ms_status ms_strlist_bcast(ms_strlist *l, ms_status st);
 
-/* Hash of the preprocessing settings (the preprocess.* keys as text). */
-uint64_t ms_preprocess_hash(const ms_config *cfg);
+/* ms_preprocess_hash: store.h */
+#include "mstars/store.h"
 
 /* Create the per-pixel datasets (flux, ivar[, continuum]) and write wavelength and
  * fit_mask. Collective. */

@@ -19,6 +19,7 @@
 #include "mstars/mem.h"
 #include "mstars/schema.h"
 #include "mstars/payne.h"
+#include "mstars/schema.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -92,6 +93,18 @@ static ms_status write_model(ms_h5 *f, const ms_emulator *e, const ms_config *cf
         MS_TRY(ms_h5_write_array(f, "/validation/accuracy", MS_H5_F64, 0, 1, &nv,
                                  e->val_accuracy, "",
                                  "Z25 Eq. 1: mean over pixels of |F_model - F_recon| / F_model"));
+    }
+    if (e->pix_err)
+        MS_TRY(ms_h5_write_array(f, MS_EMULATOR_PIXEL_ERROR, MS_H5_F64, 0, 1, &P, e->pix_err, "",
+                                 "emulator error per pixel: RMS over the validation models of "
+                                 "F_model - F_recon (normalised flux); fit adds its square to "
+                                 "the pixel variance (fit.emulator_error)"));
+    if (e->preprocess_hash[0])
+        MS_TRY(ms_h5_attr_set_str(f, "/", "preprocess_hash", e->preprocess_hash));
+    if (e->grid_quality_pass >= 0) {
+        const int64_t pass = e->grid_quality_pass;
+        MS_TRY(ms_h5_attr_set_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &pass, 1));
+        MS_TRY(ms_h5_attr_set_str(f, "/", MS_ATTR_GRID_QUALITY, e->grid_quality));
     }
     char hex[17];
     uint64_t h = ms_emulator_hash(e);
@@ -232,7 +245,25 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
         e->best_val_loss = dv[1];
         e->train_seconds = dv[2];
     }
+    if (ms_h5_attr_get_str(f, "/", "preprocess_hash", &s) == MS_OK) {
+        snprintf(e->preprocess_hash, sizeof e->preprocess_hash, "%s", s);
+        ms_free(s);
+    }
+    int64_t gq;
+    if (ms_h5_attr_get_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &gq, 1, &n) == MS_OK && n == 1 &&
+        ms_h5_attr_get_str(f, "/", MS_ATTR_GRID_QUALITY, &s) == MS_OK) {
+        e->grid_quality_pass = gq != 0;
+        snprintf(e->grid_quality, sizeof e->grid_quality, "%s", s);
+        ms_free(s);
+    }
     ms_error_clear();
+    if (ms_h5_exists(f, MS_EMULATOR_PIXEL_ERROR)) {
+        e->pix_err = ms_malloc_array("emulator.pix_err", P, sizeof(double));
+        e->pix_var = ms_malloc_array("emulator.pix_var", P, sizeof(double));
+        if (!e->pix_err || !e->pix_var) return MS_ENOMEM;
+        MS_TRY(read_exact(f, MS_EMULATOR_PIXEL_ERROR, MS_H5_F64, 0, P, 0, e->pix_err));
+        for (size_t p = 0; p < P; p++) e->pix_var[p] = e->pix_err[p] * e->pix_err[p];
+    }
     if (ms_h5_exists(f, "/training/epoch")) {
         int rank;
         size_t dims[2];
@@ -332,6 +363,22 @@ static ms_status load_grid(ms_h5 *f, const char *labels_csv, ms_payne_grid *g)
         MS_ERROR(MS_EFORMAT, "%s: %zu usable models (of %zu rows); the emulator needs at least 2",
                  path, n, N);
     g->data = (ms_payne_data){g->flux, g->labels, g->rows, n, P, D};
+    /* the quality gate of ingest-grid (absent in stores written before it) */
+    int64_t pass;
+    size_t na;
+    char *text = NULL;
+    g->grid_quality_pass = -1;
+    if (ms_h5_attr_get_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &pass, 1, &na) == MS_OK && na == 1 &&
+        ms_h5_attr_get_str(f, "/", MS_ATTR_GRID_QUALITY, &text) == MS_OK) {
+        g->grid_quality_pass = pass != 0;
+        snprintf(g->grid_quality, sizeof g->grid_quality, "%s", text);
+    }
+    ms_free(text);
+    text = NULL;
+    if (ms_h5_attr_get_str(f, "/", "preprocess_hash", &text) == MS_OK)
+        snprintf(g->preprocess_hash, sizeof g->preprocess_hash, "%s", text);
+    ms_free(text);
+    ms_error_clear();
     return MS_OK;
 }
 

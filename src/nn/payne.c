@@ -297,7 +297,11 @@ ms_status ms_payne_backward_into(const ms_payne *net, ms_payne_ws *ws, const flo
 
 /* ------------------------------------------------------------------------------------- */
 
-void ms_emulator_init(ms_emulator *e) { memset(e, 0, sizeof *e); }
+void ms_emulator_init(ms_emulator *e)
+{
+    memset(e, 0, sizeof *e);
+    e->grid_quality_pass = -1;
+}
 
 void ms_emulator_free(ms_emulator *e)
 {
@@ -310,6 +314,8 @@ void ms_emulator_free(ms_emulator *e)
     ms_free(e->val_index);
     ms_free(e->val_labels);
     ms_free(e->val_accuracy);
+    ms_free(e->pix_err);
+    ms_free(e->pix_var);
     ms_emulator_init(e);
 }
 

@@ -586,6 +586,42 @@ static ms_status setup(trainer *t, ms_emulator *e, uint64_t *data_hash)
     return MS_OK;
 }
 
+/* The emulator's error per pixel: RMS over the validation models of F_model - F_recon
+ * (issue 17 item 2; the fit adds its square to every spectrum's pixel variance). Each
+ * rank fills the rows of its own models (zeros elsewhere), the all-reduce adds zeros only
+ * and the sum over models runs in model order: the same bits for any rank count. */
+static ms_status pixel_error(trainer *t, ms_emulator *e)
+{
+    const size_t n = t->n_val, P = t->P;
+    e->pix_err = ms_calloc("payne.pix_err", P, sizeof(double));
+    double *sq = ms_calloc("payne.pix_sq", (n ? n : 1) * P, sizeof(double));
+    if (!e->pix_err || !sq) {
+        ms_free(sq);
+        return MS_ENOMEM;
+    }
+    size_t n_units = (n + t->unit - 1) / t->unit, lo, hi;
+    slice(n_units, t->comm->rank, t->comm->size, &lo, &hi);
+    ms_status st = MS_OK;
+    for (size_t u = lo; st == MS_OK && u < hi; u++) {
+        size_t i = u * t->unit, nb = n - i < t->unit ? n - i : t->unit;
+        gather(t, t->val + i, nb);
+        st = ms_payne_forward(&t->net, t->ws, t->xb, nb, t->pred);
+        for (size_t b = 0; st == MS_OK && b < nb; b++)
+            for (size_t p = 0; p < P; p++) {
+                double d = (double)t->fb[b * P + p] - (double)t->pred[b * P + p];
+                sq[(i + b) * P + p] = d * d;
+            }
+    }
+    if (st == MS_OK) st = t->comm->sum_d(sq, n * P);
+    for (size_t p = 0; st == MS_OK && p < P; p++) {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += sq[i * P + p];
+        e->pix_err[p] = n ? sqrt(s / (double)n) : 0.0;
+    }
+    ms_free(sq);
+    return st;
+}
+
 /* Z25 Eq. 1 for every validation model with the best weights (on all ranks). */
 static ms_status accuracy(trainer *t, ms_emulator *e)
 {
@@ -599,7 +635,8 @@ static ms_status accuracy(trainer *t, ms_emulator *e)
         e->val_index[i] = t->d->rows ? t->d->rows[m] : (int64_t)m;
         memcpy(e->val_labels + i * t->D, t->d->labels + m * t->D, t->D * sizeof(double));
     }
-    return eval_models(t, t->val, t->n_val, t->mloss, e->val_accuracy);
+    MS_TRY(eval_models(t, t->val, t->n_val, t->mloss, e->val_accuracy));
+    return pixel_error(t, e);
 }
 
 ms_status ms_payne_train(const ms_payne_data *data, const ms_payne_train_opts *opt,

@@ -233,6 +233,10 @@ ms_status ms_plot_panel(ms_plot *p, double x0, double x1, double y0, double y1,
     p->win[3] = y1;
     plwind(wx0, wx1, y0, y1);
     plcol0(MS_PLOT_BLACK);
+    /* labels in full (e.g. -1000): PLplot would otherwise divide them by 10^3 and print the
+     * multiplier where the panel layout can cut it off (issue 17) */
+    plsxax(12, 0);
+    plsyax(12, 0);
     plbox(p->logx ? "bcnstl" : "bcnst", xt, 0, "bcnstv", yt, 0);
     if (xlabel) plmtex("b", 3.2, 0.5, 0.5, xlabel);
     if (ylabel) plmtex("l", ylab_disp, 0.5, 0.5, ylabel);
@@ -286,6 +290,7 @@ void ms_plot_colorbar(ms_plot *p, double cmin, double cmax, const char *label)
     PLFLT bx[4] = {0, 1, 1, 0}, by[4] = {cmin, cmin, cmax, cmax};
     plgradient(4, bx, by, 90.0);
     plcol0(MS_PLOT_BLACK);
+    plsyax(12, 0);
     double step = tick_step(cmax - cmin, 6);
     plbox("bc", 0, 0, "bcmstv", step, 0);
     if (label) plmtex("r", 2.4 + 0.85 * tick_label_chars(cmin, cmax, step), 0.5, 0.5, label);

@@ -35,6 +35,8 @@ static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r)
 {
     /* first: nothing is written for a bad catalog */
     MS_TRY(rp_catalog_read(o->catalog, o->calibrated, c));
+    if (c->grid_quality_fail) ms_log_warn("report: %s: %s", o->catalog, c->grid_quality);
+    if (c->sanity_fail) ms_log_warn("report: %s: %s", o->catalog, c->sanity);
     MS_TRY(make_dir(o->out_dir));
     ms_log_info("report: %s: %zu rows", o->catalog, c->n);
     MS_TRY(rp_counts(c, r));

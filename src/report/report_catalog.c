@@ -273,6 +273,16 @@ static ms_status read_all(ms_h5 *f, rp_catalog *c, int calibrated)
     MS_TRY(root_attr(f, "mstars_version", c->version, sizeof c->version));
     MS_TRY(root_attr(f, "git_revision", c->git_revision, sizeof c->git_revision));
     MS_TRY(root_attr(f, "created", c->created, sizeof c->created));
+    MS_TRY(root_attr(f, MS_ATTR_GRID_QUALITY, c->grid_quality, sizeof c->grid_quality));
+    MS_TRY(root_attr(f, "sanity", c->sanity, sizeof c->sanity));
+    MS_TRY(root_attr(f, "error_model", c->error_model, sizeof c->error_model));
+    int64_t pass;
+    size_t na;
+    if (ms_h5_attr_get_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &pass, 1, &na) == MS_OK && na == 1)
+        c->grid_quality_fail = pass == 0;
+    if (ms_h5_attr_get_i64(f, "/", "sanity_pass", &pass, 1, &na) == MS_OK && na == 1)
+        c->sanity_fail = pass == 0;
+    ms_error_clear();
     c->csn_run = strncmp(c->domain_adaptation, "Cycle-StarNet", 13) == 0 ||
                  c->resid_emu != NULL || ms_h5_exists(f, MS_COL_TEFF_EMU);
     for (int p = 0; p < RP_N_PARAMS; p++)

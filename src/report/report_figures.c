@@ -75,6 +75,16 @@ static ms_status coloured_diagram(fig_ctx *g, size_t m, int flip_x, const char *
     double x0, x1, y0, y1, c0, c1;
     data_range(g, g->x, m, 0.002, 0.05, &x0, &x1);
     data_range(g, g->y, m, 0.002, 0.05, &y0, &y1);
+    size_t nz = 0;
+    for (size_t i = 0; i < m; i++) nz += isfinite(g->z[i]) != 0;
+    if (nz == 0) { /* no [M/H] (a 2-label fit): one colour, no bar (issue 17) */
+        ms_plot *p;
+        MS_TRY(open_fig(g, file, 1100, 850, 1, 1, &p));
+        ms_status st = ms_plot_panel(p, flip_x ? x1 : x0, flip_x ? x0 : x1, y1, y0, xlabel,
+                                     ylabel, title, 0);
+        if (st == MS_OK) ms_plot_points(p, g->x, g->y, m, MS_PLOT_BLUE, 1.0);
+        return close_fig(g, p, st, file, tag, caption);
+    }
     colour_range(g, g->z, m, &c0, &c1);
     ms_plot *p;
     MS_TRY(open_fig(g, file, 1100, 850, 1, 1, &p));
@@ -107,7 +117,9 @@ static ms_status fig_kiel(fig_ctx *g)
         rp_note(g->r, "Kiel diagram (Fig. 9): no fitted row");
         return MS_OK;
     }
-    if (!mh) rp_note(g->r, "Kiel diagram: no m_h column, points not coloured");
+    size_t n_mh = 0;
+    for (size_t i = 0; i < m; i++) n_mh += isfinite(g->z[i]) != 0;
+    if (!mh || n_mh == 0) rp_note(g->r, "Kiel diagram: no [M/H] values, points not coloured");
     char title[128];
     snprintf(title, sizeof title, "Kiel diagram: %zu fitted spectra", m);
     return coloured_diagram(g, m, 1, "kiel.png", "kiel", title, rp_params[RP_TEFF].plot,
@@ -466,9 +478,8 @@ static ms_status fig_emulator(fig_ctx *g)
     double *acc = ms_malloc_array("report.emu.pct", n, sizeof *acc);
     if (!acc) return MS_ENOMEM;
     for (size_t i = 0; i < n; i++) acc[i] = 100.0 * r->emu_accuracy[i];
+    /* the colour bar covers every model, the worst included (issue 17) */
     double c0 = 0, c1 = 100.0 * r->emu_s.max;
-    double q98 = ms_stats_quantile(acc, n, 0.98, g->work);
-    if (q98 > 0 && q98 < c1) c1 = q98;
     if (!(c1 > c0)) c1 = c0 + 1;
     ms_plot *p;
     ms_status st = open_fig(g, "emulator_accuracy.png", panels == 2 ? 1600 : 1000, 700, panels, 1,

@@ -61,6 +61,9 @@ typedef struct {
     char cut_names[RP_MAX_FLAG_BITS][RP_NAME_LEN];
     /* root attributes ("" when absent) */
     char emulator[4096], domain_adaptation[512], version[64], git_revision[64], created[64];
+    /* issue 17: the fit's warnings (grid quality gate, catalog sanity; "" when absent) */
+    char grid_quality[512], sanity[1024], error_model[256];
+    int grid_quality_fail, sanity_fail; /* 1 when the catalog records a failure */
     int csn_run; /* domain adaptation recorded, or resid_sigma_emu present */
     char calibrated[64]; /* the parameters read from <p>_cal (--calibrated), comma-separated */
     rp_repeat repeat[RP_N_PARAMS];

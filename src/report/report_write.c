@@ -76,6 +76,10 @@ static void json_body(ms_json *j, const rp_catalog *c, const ms_report_opts *o,
     ms_json_string(j, "created", c->created);
     ms_json_string(j, "domain_adaptation", c->domain_adaptation);
     ms_json_string(j, "emulator", c->emulator);
+    ms_json_string(j, "grid_quality", c->grid_quality[0] ? c->grid_quality : NULL);
+    ms_json_string(j, "sanity", c->sanity[0] ? c->sanity : NULL);
+    ms_json_string(j, "error_model", c->error_model[0] ? c->error_model : NULL);
+    ms_json_bool(j, "trustworthy", !(c->grid_quality_fail || c->sanity_fail));
     ms_json_end_object(j);
     ms_json_string(j, "truth", o->truth);
     ms_json_string(j, "reference", o->reference);
@@ -227,6 +231,13 @@ static void md_body(FILE *f, const rp_catalog *c, const ms_report_opts *o, const
 {
     char a[32], b[32];
     fprintf(f, "# mstars report\n\n");
+    /* issue 17: a failed fit says so at the top of the page */
+    if (c->grid_quality_fail || c->sanity_fail) {
+        fprintf(f, "> **WARNING: this catalog is not trustworthy.**\n");
+        if (c->grid_quality_fail) fprintf(f, ">\n> - %s\n", c->grid_quality);
+        if (c->sanity_fail) fprintf(f, ">\n> - %s\n", c->sanity);
+        fprintf(f, "\n");
+    }
     fprintf(f, "- catalog: `%s` (mstars %s, revision %s, created %s)\n", o->catalog,
             c->version[0] ? c->version : "?", c->git_revision[0] ? c->git_revision : "?",
             c->created[0] ? c->created : "?");

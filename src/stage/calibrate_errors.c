@@ -218,6 +218,26 @@ static ms_status calibrate(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_c
                                     d->dof, &r->n_stars[j], &n_dev));
         ms_status st = ms_repeat_fit_snr(d->n, d->dev, d->dof, d->snr, o->bin_width,
                                          o->min_per_bin, &r->fit[j]);
+        if (st == MS_ENOPROG && o->reference && d->ref.value[k]) {
+            /* no repeats to speak of (issue 17): Err_repeat = 0, and the reference alone
+             * gives the floor (and with --error-model scaled the scale) of Err_total */
+            ms_log_warn("calibrate-errors: %s: %s: no Err_repeat (%zu stars with >= %zu "
+                        "observations); Err_total from the fitting error and the floor%s of "
+                        "the reference %s", params[k], ms_error_message(), r->n_stars[j],
+                        o->min_obs, o->scaled ? " and scale" : "", o->reference);
+            ms_error_clear();
+            ms_repeat_fit_free(&r->fit[j]);
+            memset(&r->fit[j], 0, sizeof r->fit[j]);
+            st = MS_OK;
+        } else if (st == MS_ENOPROG && o->reference) {
+            /* neither repeats nor a reference value: nothing to calibrate it with */
+            ms_log_warn("calibrate-errors: %s: %s; the reference %s has no %s column: left "
+                        "out", params[k], ms_error_message(), o->reference, params[k]);
+            ms_error_clear();
+            ms_repeat_fit_free(&r->fit[j]);
+            memset(&r->fit[j], 0, sizeof r->fit[j]);
+            continue;
+        }
         if (st != MS_OK) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", ms_error_message());
@@ -323,11 +343,13 @@ static ms_status write_param(ms_h5 *f, const ms_calib_opts *o, calib_data *d,
     const int64_t ns = (int64_t)r->n_stars[j], no = (int64_t)fit->n_dev;
     MS_TRY(ms_h5_attr_set_i64(f, path, "repeat_n_stars", &ns, 1));
     MS_TRY(ms_h5_attr_set_i64(f, path, "repeat_n_obs", &no, 1));
-    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_snr_min", fit->snr_min, fit->n_bins));
-    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_snr_max", fit->snr_max, fit->n_bins));
-    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_n", fit->n, fit->n_bins));
-    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_scatter", fit->scatter, fit->n_bins));
-    MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_inv_snr", fit->inv_snr, fit->n_bins));
+    if (fit->n_bins > 0) { /* none without repeats (Err_repeat = 0) */
+        MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_snr_min", fit->snr_min, fit->n_bins));
+        MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_snr_max", fit->snr_max, fit->n_bins));
+        MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_n", fit->n, fit->n_bins));
+        MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_scatter", fit->scatter, fit->n_bins));
+        MS_TRY(ms_h5_attr_set_f64(f, path, "repeat_bin_inv_snr", fit->inv_snr, fit->n_bins));
+    }
     MS_TRY(ms_h5_attr_set_str(f, path, "repeat_group_by", o->group_by));
     MS_TRY(ms_h5_attr_set_str(f, path, "repeat_snr_column", o->snr_column));
     /* the total: repeat and fitting errors in quadrature (Z25 Eq. 8) or their max, and the

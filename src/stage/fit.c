@@ -12,6 +12,7 @@
 #include "mstars/payne.h"
 #include "mstars/schema.h"
 #include "mstars/spec.h"
+#include "mstars/store.h"
 #include "mstars/survey.h"
 #include "mstars/workq.h"
 
@@ -31,7 +32,7 @@ typedef struct {
     double gmag, bpmag, rpmag, plx, e_plx, ruwe;
     double rv, e_rv, rv_init, dv;
     double label[4], error[4], start[4]; /* teff, logg, m_h, alpha_m */
-    double chi2, chi2_red, resid_sigma;
+    double chi2, chi2_red, resid_sigma, model_misfit;
     double emu_label[4], chi2_emu, resid_sigma_emu; /* the emulator-only fit (with --csn) */
     double chi2_synth;             /* the synthetic-domain fit (with --csn) */
     double halpha_ew, e_halpha_ew, tio5, spt;   /* value-added (method.md 7) */
@@ -95,6 +96,9 @@ static const ms_catalog_column columns[] = {
     C("chi2_red", MS_H5_F64, chi2_red, "", "chi^2 / (pixels - parameters)"),
     C("resid_sigma", MS_H5_F64, resid_sigma, "",
       "mean |F_obs - F_model| / sigma over the fitted pixels (Z25 Fig. 8)"),
+    C("model_misfit", MS_H5_F64, model_misfit, "",
+      "the model's misfit beyond the pixel noise (normalised flux; ~0 for a perfect model at "
+      "any S/N): above fit.mismatch_max sets the fit_flags bit model_mismatch"),
     C("n_pix_fit", MS_H5_I32, n_pix_fit, "", "pixels in chi^2"),
     C("iterations", MS_H5_I32, iterations, "", "L-BFGS-B iterations"),
     C("evaluations", MS_H5_I32, evaluations, "", "chi^2 and gradient evaluations"),
@@ -169,6 +173,7 @@ typedef struct {
     size_t n_rows, chunk, n_pix, n_labels;
     int label_slot[MS_FIT_MAX_LABELS]; /* emulator label -> catalog slot (0..3) or -1 */
     int has_gaia[N_GAIA], has_source_id, has_vbflags;
+    int grid_failed;                   /* the emulator's grid failed the quality gate */
     uint8_t *mask;                     /* [n_pix] */
     ms_wgrid grid;                     /* the store's wavelength grid (for the indices) */
     float *cont;                       /* [chunk, n_pix] pseudo-continuum */
@@ -323,10 +328,12 @@ static void fill_result(survey_state *s, cat_row *r, const ms_fit_result *fr)
     r->dv = fr->dv;
     r->chi2 = fr->chi2;
     r->chi2_red = fr->chi2_red;
+    r->model_misfit = fr->misfit;
     r->n_pix_fit = (int32_t)fr->n_good;
     r->iterations = (int32_t)fr->iterations;
     r->evaluations = (int32_t)fr->evaluations;
     r->fit_flags = fr->flags;
+    if (s->grid_failed && !(fr->flags & MS_FIT_FAILED)) r->fit_flags |= MS_FIT_GRID_FAILED;
     r->at_bound = fr->at_bound;
 }
 
@@ -334,7 +341,7 @@ static void fill_unfitted(cat_row *r)
 {
     for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = r->emu_label[k] = NAN;
     r->chi2_emu = r->chi2_synth = r->resid_sigma = r->resid_sigma_emu = NAN;
-    r->rv = r->e_rv = r->dv = r->chi2 = r->chi2_red = NAN;
+    r->rv = r->e_rv = r->dv = r->chi2 = r->chi2_red = r->model_misfit = NAN;
     r->fit_flags = MS_FIT_BAD_INPUT;
 }
 
@@ -543,6 +550,88 @@ static ms_status check_grids(const ms_emulator *e, ms_h5 *store, const char *epa
     return st;
 }
 
+/* The store and the emulator's grid were preprocessed alike, and with the preprocess.*
+ * settings given to fit (issue 17 item 4): their preprocess hashes (every preprocess.*
+ * key) agree. An emulator trained before the hash was recorded is accepted with a
+ * warning. */
+static ms_status check_preprocess(const ms_config *cfg, const ms_emulator *e, ms_h5 *store,
+                                  const char *epath, const char *spath)
+{
+    char *hs = NULL;
+    if (ms_h5_attr_get_str(store, "/", "preprocess_hash", &hs) != MS_OK) {
+        ms_error_clear();
+        ms_log0_warn("%s records no preprocess_hash: its preprocessing cannot be checked "
+                     "against the emulator's", spath);
+        return MS_OK;
+    }
+    ms_status st = MS_OK;
+    char mine[17];
+    ms_hash_hex(ms_preprocess_hash(cfg), mine);
+    if (strcmp(hs, mine) != 0) /* fit reads the store's preprocessed spectra and fit mask */
+        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__,
+                          "the preprocess.* settings given to fit (hash %s) differ from those "
+                          "%s was made with (%s): fit does not preprocess again and would "
+                          "ignore them (the fit mask included); run ingest (and ingest-grid, "
+                          "train-emulator) with them, or leave them out",
+                          mine, spath, hs);
+    else if (!e->preprocess_hash[0])
+        ms_log0_warn("the emulator %s records no preprocess_hash (trained before it was "
+                     "recorded): its preprocessing cannot be checked against %s", epath, spath);
+    else if (strcmp(hs, e->preprocess_hash) != 0)
+        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__,
+                          "%s was preprocessed with other settings (preprocess_hash %s) than "
+                          "the grid of the emulator %s (%s): ingest and ingest-grid must use "
+                          "the same preprocess.* keys (mstars config shows them)",
+                          spath, hs, epath, e->preprocess_hash);
+    ms_free(hs);
+    return st;
+}
+
+/* An identity hash of the spectra store (issue 17): its creation time, preprocess hash,
+ * shape and every row's file name, obsid and status (FNV-1a, rows in order), read by rank 0
+ * in blocks and broadcast. A store rewritten or re-ingested gets another hash. */
+static ms_status store_hash(ms_h5 *store, const char *created, char hex[17])
+{
+    uint64_t h = MS_HASH_INIT;
+    ms_status st = MS_OK;
+    if (ms_par_rank() == 0) {
+        int rank;
+        size_t dims[2];
+        char *ph = NULL;
+        st = ms_h5_dims(store, MS_STORE_FLUX, &rank, dims);
+        if (st == MS_OK && ms_h5_attr_get_str(store, "/", "preprocess_hash", &ph) != MS_OK)
+            ms_error_clear();
+        h = ms_hash_bytes(h, created, strlen(created) + 1);
+        if (ph) h = ms_hash_bytes(h, ph, strlen(ph) + 1);
+        ms_free(ph);
+        h = ms_hash_bytes(h, dims, sizeof dims);
+        enum { B = 4096 };
+        char(*fn)[256] = ms_malloc_array("survey.hash.fn", B, 256);
+        char(*ob)[32] = ms_malloc_array("survey.hash.ob", B, 32);
+        int32_t *stt = ms_malloc_array("survey.hash.st", B, sizeof *stt);
+        if (st == MS_OK && (!fn || !ob || !stt)) st = MS_ENOMEM;
+        for (size_t r0 = 0; st == MS_OK && r0 < dims[0]; r0 += B) {
+            const size_t n = dims[0] - r0 < B ? dims[0] - r0 : B;
+            st = ms_h5_read_rows(store, MS_META_FILENAME, MS_H5_STR, 256, r0, n, fn);
+            if (st == MS_OK) st = ms_h5_read_rows(store, MS_META_OBSID, MS_H5_STR, 32, r0, n, ob);
+            if (st == MS_OK) st = ms_h5_read_rows(store, MS_META_STATUS, MS_H5_I32, 0, r0, n, stt);
+            for (size_t i = 0; st == MS_OK && i < n; i++) {
+                fn[i][255] = ob[i][31] = '\0';
+                h = ms_hash_bytes(h, fn[i], strlen(fn[i]) + 1);
+                h = ms_hash_bytes(h, ob[i], strlen(ob[i]) + 1);
+                h = ms_hash_bytes(h, &stt[i], sizeof stt[i]);
+            }
+        }
+        ms_free(fn);
+        ms_free(ob);
+        ms_free(stt);
+    }
+    st = ms_par_agree(st);
+    if (st == MS_OK) st = ms_par_bcast(&h, sizeof h);
+    if (st == MS_OK) ms_hash_hex(h, hex);
+    return st;
+}
+
 /* Settings a resumed run must share with the interrupted one. */
 static uint64_t settings_hash(const ms_config *cfg, const ms_emulator *e, const char *csn,
                               size_t n_rows)
@@ -566,14 +655,29 @@ static uint64_t settings_hash(const ms_config *cfg, const ms_emulator *e, const 
 
 static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_survey_opts *o,
                                   const ms_emulator *e, const char *csn_hash,
-                                  const char *store_created, const ms_survey_summary *sum,
-                                  double t_start)
+                                  const char *store_created, const char *store_hex,
+                                  const ms_survey_summary *sum, double t_start)
 {
     MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
     MS_TRY(ms_h5_attr_set_str(f, "/", "emulator", o->emulator));
     MS_TRY(ms_h5_attr_set_str(f, "/", "emulator_hash", e->content_hash));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store_created", store_created));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store_hash", store_hex));
+    if (e->grid_quality_pass >= 0) {
+        const int64_t pass = e->grid_quality_pass;
+        MS_TRY(ms_h5_attr_set_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &pass, 1));
+        MS_TRY(ms_h5_attr_set_str(f, "/", MS_ATTR_GRID_QUALITY, e->grid_quality));
+    }
+    char em[256];
+    snprintf(em, sizeof em, "Gauss-Newton (Err_fitting)%s%s%s",
+             strcmp(cfg->fit.error_scaling, "none") ? ", scaled by sqrt(chi2_red) (" : "",
+             strcmp(cfg->fit.error_scaling, "none") ? cfg->fit.error_scaling : "",
+             strcmp(cfg->fit.error_scaling, "none") ? ")" : "");
+    if (cfg->fit.emulator_error && e->pix_var)
+        snprintf(em + strlen(em), sizeof em - strlen(em),
+                 ", the emulator's per-pixel validation error added to the pixel variance");
+    MS_TRY(ms_h5_attr_set_str(f, "/", "error_model", em));
     if (csn_hash) {
         char da[2 * MS_CFG_STR_MAX];
         snprintf(da, sizeof da, "Cycle-StarNet %s (emulator hash %s)", o->csn, csn_hash);
@@ -629,6 +733,8 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     if (st == MS_OK) st = ms_h5_open_read(o->spectra, 0, &s.store);
     if (st == MS_OK) st = check_store(s.store, o->spectra);
     if (st == MS_OK) st = check_grids(&e, s.store, o->emulator, o->spectra, &s.n_pix, &s.grid);
+    if (st == MS_OK) st = check_preprocess(cfg, &e, s.store, o->emulator, o->spectra);
+    char store_hex[17] = "";
     if (st == MS_OK) {
         int rank;
         size_t dims[2];
@@ -638,6 +744,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         if (st == MS_OK && ms_h5_attr_get_str(s.store, "/", "created", &store_created) != MS_OK)
             store_created = NULL;
     }
+    if (st == MS_OK) st = store_hash(s.store, store_created ? store_created : "", store_hex);
     if (st == MS_OK) {
         s.n_labels = ms_emulator_n_labels(&e);
         for (size_t j = 0; j < s.n_labels; j++) {
@@ -649,10 +756,12 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         s.has_source_id = ms_h5_exists(s.store, MS_INPUT_SOURCE_ID);
         s.has_vbflags = ms_h5_exists(s.store, MS_INPUT_VARIABLE_FLAG) &&
                         ms_h5_exists(s.store, MS_INPUT_BINARY_FLAG);
+        s.grid_failed = e.grid_quality_pass == 0;
         st = state_alloc(&s);
     }
     if (st == MS_OK) st = ms_h5_read_rows(s.store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s.n_pix, s.mask);
     if (st == MS_OK) st = ms_fit_model_emulator(&e, (size_t)cfg->fit.batch_size, &model);
+    if (st == MS_OK && cfg->fit.emulator_error) model.pix_var = e.pix_var; /* issue 17 item 2 */
     if (st == MS_OK) st = ms_fitter_alloc(&cfg->fit, &model, &s.fitter);
     if (st == MS_OK && o->csn) {
         /* the CSN, loaded once per rank; it must have been trained on this emulator */
@@ -664,6 +773,7 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
                               "but %s has hash %s: train-csn with this emulator",
                               o->csn, csn_rec.emulator_hash, o->emulator, e.content_hash);
         if (st == MS_OK) st = ms_fit_model_csn(&e, &csn_net, (size_t)cfg->fit.batch_size, &csn_model);
+        if (st == MS_OK && cfg->fit.emulator_error) csn_model.pix_var = e.pix_var;
         if (st == MS_OK) {
             ms_cfg_fit fc = cfg->fit;
             /* fit.csn_fit_rv (default): the velocity is refitted in the observed domain,
@@ -706,10 +816,17 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         }
     }
     st = ms_par_any_failed(st);
-    if (st == MS_OK)
+    if (st == MS_OK) {
         ms_log0_info("fit: %zu spectra of %s, emulator %s (%s, %zu labels), %d rank(s), chunks "
                      "of %zu", s.n_rows, o->spectra, o->emulator, e.content_hash, s.n_labels,
                      ms_par_size(), s.chunk);
+        if (e.grid_quality_pass == 0)
+            ms_log0_warn("%s (the grid of the emulator %s): the labels of this fit are not "
+                         "trustworthy", e.grid_quality, o->emulator);
+        if (cfg->fit.emulator_error && !e.pix_var)
+            ms_log0_warn("the emulator %s has no per-pixel error (trained before it was "
+                         "stored): the errors leave the emulator's error out", o->emulator);
+    }
 
     if (st == MS_OK && o->models) st = ms_par_any_failed(models_open(&s, cfg, o));
     size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
@@ -756,9 +873,24 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
                                        cfg->fit.cut_chi2_red, lab, s.n_labels, 0, 0};
             st = ms_catalog_cuts(ms_catalog_file(s.cat), &cu, NULL);
         }
+        if (st == MS_OK && sum->complete) { /* issue 17: does the catalog look like a failure? */
+            double lo[MS_SANITY_LABELS], hi[MS_SANITY_LABELS];
+            for (int k = 0; k < MS_SANITY_LABELS; k++) lo[k] = hi[k] = NAN;
+            for (size_t j = 0; j < s.n_labels; j++)
+                if (s.label_slot[j] >= 0) {
+                    lo[s.label_slot[j]] = e.x_min[j];
+                    hi[s.label_slot[j]] = e.x_max[j];
+                }
+            const ms_sanity_opts so = MS_SANITY_DEFAULTS;
+            ms_sanity_result sr;
+            st = ms_catalog_sanity(ms_catalog_file(s.cat), lo, hi, &so, &sr);
+            if (st == MS_OK && !sr.pass) ms_log0_warn("%s", sr.text);
+            else if (st == MS_OK) ms_log0_info("%s", sr.text);
+        }
         if (st == MS_OK && sum->complete)
             st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
-                                  o->csn ? csn_rec.emulator_hash : NULL, store_created ? store_created : "", sum, t_start);
+                                  o->csn ? csn_rec.emulator_hash : NULL,
+                                  store_created ? store_created : "", store_hex, sum, t_start);
         const int complete = st == MS_OK && sum->complete;
         if (s.models) {
             /* committed only with the catalog; otherwise deleted (never looks complete) */

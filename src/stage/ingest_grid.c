@@ -7,6 +7,7 @@
 #include "../io/ingest_util.h"
 #include "mstars/grid.h"
 #include "mstars/schema.h"
+#include "mstars/grid_quality.h"
 #include "mstars/hash.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -24,6 +25,7 @@ typedef struct {
     char format[16];
     char reason[MS_REASON_LEN];
     double teff, logg, m_h, alpha_m;
+    ms_grid_quality q; /* the quality gate's figures (grid_quality.h) */
     int32_t status;
 } grid_row;
 
@@ -40,16 +42,27 @@ static const ms_column grid_columns[] = {
     GCOL(MS_META_STATUS, MS_H5_I32, 0, status, "", "0 usable; 1 unreadable; 3 no data"),
     GCOL(MS_META_STATUS_REASON, MS_H5_STR, MS_REASON_LEN, reason, "",
          "why the model is not usable (empty when status is 0)"),
+    GCOL(MS_STORE_QUALITY_STEP_MAX, MS_H5_F64, 0, q.step_max, "A",
+         "largest step between model points within the output grid's range"),
+    GCOL(MS_STORE_QUALITY_STEP_MEDIAN, MS_H5_F64, 0, q.step_median, "A",
+         "median step between model points within the output grid's range"),
+    GCOL(MS_STORE_QUALITY_SAMPLES, MS_H5_F64, 0, q.samples_per_fwhm, "",
+         "model points per FWHM of the synthetic LSF at wave_min (wave_min / R / step_max)"),
+    GCOL(MS_STORE_QUALITY_ALIAS, MS_H5_F64, 0, q.alias_noise, "",
+         "aliasing noise at the synthetic resolution: robust sigma of (even - odd) / full, "
+         "the model convolved from its even and from its odd points (grid_quality.h); "
+         "above ingest.grid_alias_max the model fails the quality gate"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
-static void ingest_model(const ms_config *cfg, const char *path, grid_row *row, float *flux,
-                         float *ivar, float *cont, size_t n_pix)
+static void ingest_model(const ms_config *cfg, ms_spec_work *w, const char *path, grid_row *row,
+                         float *flux, float *ivar, float *cont, size_t n_pix)
 {
     const ms_cfg_preprocess *p = &cfg->preprocess;
     memset(row, 0, sizeof *row);
     snprintf(row->filename, sizeof row->filename, "%s", path);
     row->teff = row->logg = row->m_h = row->alpha_m = NAN;
+    row->q.step_max = row->q.step_median = row->q.samples_per_fwhm = row->q.alias_noise = NAN;
     ms_grid_labels labels;
     if (ms_grid_parse_name(path, &labels) == MS_OK) {
         row->teff = labels.teff;
@@ -66,7 +79,10 @@ static void ingest_model(const ms_config *cfg, const char *path, grid_row *row, 
     if (st == MS_OK) {
         snprintf(row->format, sizeof row->format, "%s", ms_grid_format_name(fmt));
         ms_spec_out out = {flux, ivar, cont, 0};
-        st = ms_spec_preprocess_synthetic(p, s.wave, s.flux, s.n, &out);
+        st = ms_spec_preprocess_synthetic_ws(w, s.wave, s.flux, s.n, &out);
+        /* the quality gate's figures; a model it cannot measure stays usable (NaN) */
+        if (st == MS_OK && ms_grid_quality_measure(w, s.wave, s.flux, s.n, &row->q) != MS_OK)
+            ms_error_clear();
         ms_grid_spectrum_free(&s);
         if (st != MS_OK) row->status = MS_ROW_NO_DATA;
     } else {
@@ -80,6 +96,17 @@ static void ingest_model(const ms_config *cfg, const char *path, grid_row *row, 
             cont[i] = NAN;
         }
     }
+}
+
+/* The gate's verdict as root attributes (schema.h), read by train-emulator. */
+static ms_status grid_quality_attrs(ms_h5 *f, const ms_grid_quality_summary *q)
+{
+    MS_TRY(ms_h5_attr_set_str(f, "/", MS_ATTR_GRID_QUALITY, q->text));
+    const int64_t pass = q->pass, counts[2] = {(int64_t)q->n_models, (int64_t)q->n_bad};
+    MS_TRY(ms_h5_attr_set_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &pass, 1));
+    MS_TRY(ms_h5_attr_set_i64(f, "/", MS_ATTR_GRID_QUALITY_COUNTS, counts, 2));
+    const double fig[3] = {q->alias_median, q->alias_worst, q->alias_max};
+    return ms_h5_attr_set_f64(f, "/", MS_ATTR_GRID_QUALITY_FIGURES, fig, 3);
 }
 
 ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char *out,
@@ -105,7 +132,10 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
     float *ivar = ms_malloc_array("grid.ivar", batch * n_pix, sizeof(float));
     float *cont = ms_malloc_array("grid.cont", batch * n_pix, sizeof(float));
     char *buf = ms_malloc("grid.buf", batch * 256);
-    st = rows && flux && ivar && cont && buf ? MS_OK : MS_ENOMEM;
+    ms_grid_quality *quality = ms_calloc("grid.quality", files.n, sizeof *quality);
+    ms_spec_work *work = NULL;
+    st = rows && flux && ivar && cont && buf && quality ? MS_OK : MS_ENOMEM;
+    if (st == MS_OK) st = ms_spec_work_alloc(&cfg->preprocess, &work);
     st = ms_par_any_failed(st);
     ms_h5 *f = NULL;
     if (st == MS_OK) st = ms_par_any_failed(ms_h5_create(out, 1, &f));
@@ -116,9 +146,10 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
     for (size_t r = 0; st == MS_OK && r < rounds; r++) {
         size_t row0, n = ms_batches_mine(files.n, batch, ms_par_size(), ms_par_rank(), r, &row0);
         for (size_t i = 0; i < n; i++) {
-            ingest_model(cfg, files.items[row0 + i], &rows[i], flux + i * n_pix,
+            ingest_model(cfg, work, files.items[row0 + i], &rows[i], flux + i * n_pix,
                          ivar + i * n_pix, cont + i * n_pix, n_pix);
             by_status[rows[i].status]++;
+            if (rows[i].status == MS_ROW_OK) quality[row0 + i] = rows[i].q;
         }
         st = ms_columns_write(f, grid_columns, rows, sizeof *rows, row0, n, buf);
         if (st == MS_OK) st = ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, flux);
@@ -127,6 +158,23 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
         st = ms_par_any_failed(st); /* a write can fail on one rank only (disk full) */
     }
     if (st == MS_OK) st = ms_par_allreduce_sum_l(by_status, MS_ROW_N_STATUS);
+    /* the quality gate: every rank's figures (zeros elsewhere: the sum is exact) */
+    if (st == MS_OK) st = ms_par_allreduce_sum_d((double *)quality, files.n * 4);
+    if (st == MS_OK) {
+        for (size_t i = 0; i < files.n; i++)
+            if (quality[i].step_max == 0.0) quality[i].alias_noise = NAN; /* not usable */
+        ms_grid_quality_summarize(quality, files.n, cfg->ingest.grid_alias_max,
+                                  cfg->preprocess.synthetic_resolution, &summary->grid_quality);
+    }
+    const ms_grid_quality_summary *gq = &summary->grid_quality;
+    if (st == MS_OK) st = grid_quality_attrs(f, gq);
+    if (st == MS_OK && !gq->pass) {
+        if (cfg->ingest.grid_refuse)
+            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__,
+                              "%s fails the grid quality gate (ingest.grid_refuse): %zu of %zu "
+                              "models have aliasing noise above %.2g%%; no store is written",
+                              grid_dir, gq->n_bad, gq->n_models, 100 * gq->alias_max);
+    }
     summary->total = (long)files.n;
     summary->processed = (long)files.n;
     memcpy(summary->by_status, by_status, sizeof by_status);
@@ -148,6 +196,8 @@ ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char 
     ms_free(ivar);
     ms_free(cont);
     ms_free(buf);
+    ms_free(quality);
+    ms_spec_work_free(work);
     ms_strlist_free(&files);
     return st;
 }

@@ -18,6 +18,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Quantile q of sorted s[n], Hyndman-Fan type 7 (as stats.h and `mstars report`). */
+static double quantile7(const double *s, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t k = (size_t)pos;
+    if (k + 1 >= n) return s[n - 1];
+    return s[k] + (pos - (double)k) * (s[k + 1] - s[k]);
+}
+
 /* Accuracy summary of the validation models (Z25 Eq. 1). */
 static void report_accuracy(const ms_emulator *e)
 {
@@ -36,7 +45,7 @@ static void report_accuracy(const ms_emulator *e)
     }
     ms_log0_info("validation accuracy (Z25 Eq. 1, %zu models): median %.3f%%, 90th percentile "
                  "%.3f%%, max %.3f%%; %zu of %zu below 1%%",
-                 n, 100.0 * s[n / 2], 100.0 * s[(size_t)(0.9 * (double)(n - 1))],
+                 n, 100.0 * quantile7(s, n, 0.5), 100.0 * quantile7(s, n, 0.9),
                  100.0 * s[n - 1], below, n);
     char buf[256];
     size_t off = 0;
@@ -44,6 +53,18 @@ static void report_accuracy(const ms_emulator *e)
         off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=%g", j ? " " : "", e->labels[j],
                                 e->val_labels[worst * D + j]);
     ms_log0_info("worst validation model: grid row %lld (%s)", (long long)e->val_index[worst], buf);
+    if (e->pix_err) {
+        const size_t P = e->net.n_pix;
+        double *v = ms_malloc_array("report.pix", P, sizeof(double));
+        if (v) {
+            memcpy(v, e->pix_err, P * sizeof(double));
+            qsort(v, P, sizeof(double), cmp_double);
+            ms_log0_info("emulator error per pixel (RMS over the validation models, added to "
+                         "the pixel variance by fit): median %.3f%%, 90th percentile %.3f%%",
+                         100.0 * quantile7(v, P, 0.5), 100.0 * quantile7(v, P, 0.9));
+            ms_free(v);
+        }
+    }
     ms_free(s);
 }
 
@@ -62,10 +83,19 @@ int ms_stage_train_emulator(const ms_config *cfg, const ms_train_emulator_args *
     ms_log0_info("grid %s: %zu usable models of %zu, %zu pixels (%.1f-%.1f A), labels %s", a->grid,
                  g.data.n_models, g.n_rows, g.data.n_pix, g.wavelength[0],
                  g.wavelength[g.data.n_pix - 1], cfg->emulator.labels);
+    if (g.grid_quality_pass == 0)
+        ms_log0_warn("%s (%s): the emulator will learn the sampling noise", g.grid_quality,
+                     a->grid);
+    else if (g.grid_quality_pass < 0)
+        ms_log0_warn("grid quality: %s was written without the quality gate (an older "
+                     "ingest-grid): not measured", a->grid);
 
     ms_emulator e;
     ms_emulator_init(&e);
     memcpy(e.labels, g.names, sizeof e.labels);
+    e.grid_quality_pass = g.grid_quality_pass;
+    snprintf(e.grid_quality, sizeof e.grid_quality, "%s", g.grid_quality);
+    snprintf(e.preprocess_hash, sizeof e.preprocess_hash, "%s", g.preprocess_hash);
     ms_payne_train_opts o = {cfg->emulator, cfg->general.seed, a->checkpoint,
                              a->resume, a->max_time, 0, ms_par_comm()};
     st = ms_payne_train(&g.data, &o, &e);

@@ -12,6 +12,8 @@ out=$(mktemp); err=$(mktemp)
 
 "$exe" --version >"$out" 2>"$err"
 check "--version exits 0" test $? -eq 0
+check "--version names a git revision (not an empty one: src/meson.build keeps @VCS_TAG@)" \
+  grep -Eq "\(git [0-9a-z]" "$out"
 for word in "mstars 0" "git" "MPI:" "Open MPI" "HDF5:" "parallel" "BLAS:" "OpenBLAS" "hwloc:" "cfitsio:"; do
     check "--version mentions '$word'" grep -q "$word" "$out"
 done

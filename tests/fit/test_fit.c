@@ -767,6 +767,7 @@ static void test_covariance_units(void **state)
     ms_cfg_fit cfg = tm_cfg();
     cfg.batch_size = 4;
     cfg.native_dloglam = 0.0;
+    snprintf(cfg.error_scaling, sizeof cfg.error_scaling, "none"); /* the default inflates */
     batch b;
     batch_alloc(&b, 3);
     ms_nn_rng r;
@@ -813,6 +814,78 @@ static void test_covariance_units(void **state)
         for (size_t j = 0; j < TM_D; j++) assert_close(r3[i].errors[j], r1[i].errors[j] * r3[i].err_scale, 1e-9, 0, "scaled");
     }
     batch_free(&b);
+    tm_model_free(&t);
+}
+
+/* Issue 17: the misfit beyond the noise and the model_mismatch bit (understated errors:
+ * claimed sigma 0.025, true 0.05, so misfit = sqrt(0.05^2 - 0.025^2) = 0.0433), the default
+ * inflation by sqrt(chi2_red) (x2 there, x1 for honest errors), and the model's own
+ * variance (pix_var = the noise variance halves every weight: the same optimum, errors x
+ * sqrt(2) exactly). */
+static void test_misfit_and_model_variance(void **state)
+{
+    (void)state;
+    tm_model t;
+    ms_fit_model m;
+    tm_model_make(&t, &m, 8, 91);
+    ms_cfg_fit cfg = tm_cfg();
+    cfg.batch_size = 4;
+    cfg.native_dloglam = 0.0;
+    cfg.mismatch_max = 0.03;
+    assert_string_equal(cfg.error_scaling, "inflate"); /* the default (config_keys.c) */
+    batch b, u;
+    batch_alloc(&b, 3);
+    batch_alloc(&u, 3);
+    ms_nn_rng r;
+    ms_nn_rng_seed(&r, 917);
+    for (size_t i = 0; i < 3; i++) {
+        tm_random_x(&r, 0.3, TM_D, b.x + i * TM_D);
+        batch_observe(&b, i, &m, 400.0, 1, &r);
+        memcpy(u.x + i * TM_D, b.x + i * TM_D, TM_D * sizeof(double));
+        memcpy(u.flux + i * N_PIX, b.flux + i * N_PIX, N_PIX * sizeof(float));
+        for (size_t p = 0; p < N_PIX; p++) u.ivar[i * N_PIX + p] = 4.0f * b.ivar[i * N_PIX + p];
+    }
+    ms_fit_input in = batch_input(&b), inu = batch_input(&u);
+    ms_fit_result honest[3], under[3], none[3], withvar[3];
+    ms_fitter *f;
+    assert_int_equal(ms_fitter_alloc(&cfg, &m, &f), MS_OK);
+    assert_int_equal(ms_fit_batch(f, &in, honest, NULL), MS_OK);
+    assert_int_equal(ms_fit_batch(f, &inu, under, NULL), MS_OK);
+    ms_fitter_free(f);
+    snprintf(cfg.error_scaling, sizeof cfg.error_scaling, "none");
+    assert_int_equal(ms_fitter_alloc(&cfg, &m, &f), MS_OK);
+    assert_int_equal(ms_fit_batch(f, &in, none, NULL), MS_OK);
+    ms_fitter_free(f);
+    double *pv = ms_malloc_array("t.pv", N_PIX, sizeof *pv);
+    assert_non_null(pv);
+    for (size_t p = 0; p < N_PIX; p++) pv[p] = 1.0 / 400.0;
+    ms_fit_model mv = m;
+    mv.pix_var = pv;
+    assert_int_equal(ms_fitter_alloc(&cfg, &mv, &f), MS_OK);
+    assert_int_equal(ms_fit_batch(f, &in, withvar, NULL), MS_OK);
+    ms_fitter_free(f);
+    for (size_t i = 0; i < 3; i++) {
+        printf("row %zu: misfit honest %.4f understated %.4f; err_scale %.3f %.3f; chi2_red "
+               "with pix_var %.3f\n", i, honest[i].misfit, under[i].misfit, honest[i].err_scale,
+               under[i].err_scale, withvar[i].chi2_red);
+        assert_true(honest[i].misfit < 0.012);
+        assert_false(honest[i].flags & MS_FIT_MODEL_MISMATCH);
+        assert_close(under[i].misfit, sqrt(1.0 / 400 - 1.0 / 1600), 0.1, 0, "misfit");
+        assert_true(under[i].flags & MS_FIT_MODEL_MISMATCH);
+        assert_close(honest[i].err_scale, 1.0, 0.06, 0, "inflate: honest errors ~unchanged");
+        assert_true(honest[i].err_scale >= 1.0);
+        assert_close(under[i].err_scale, 2.0, 0.1, 0, "inflate: understated errors doubled");
+        assert_close(withvar[i].chi2_red, 0.5 * none[i].chi2_red, 0.02, 0, "weights halved");
+        for (size_t j = 0; j < TM_D; j++) {
+            assert_close(withvar[i].labels[j], none[i].labels[j], 0, 0.02 * none[i].errors[j],
+                         "same optimum");
+            assert_close(withvar[i].errors[j], sqrt(2.0) * none[i].errors[j], 0.02, 0,
+                         "errors x sqrt(2)");
+        }
+    }
+    ms_free(pv);
+    batch_free(&b);
+    batch_free(&u);
     tm_model_free(&t);
 }
 
@@ -889,6 +962,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pulls_white),
         cmocka_unit_test(test_pulls_resampled),
         cmocka_unit_test(test_covariance_units),
+        cmocka_unit_test(test_misfit_and_model_variance),
     };
     const struct CMUnitTest batching[] = {
         cmocka_unit_test(test_batch_independence),
