@@ -41,13 +41,10 @@ void ms_nn_im2col(float *col, const float *x, size_t c, size_t l_x, size_t kerne
  * inside [0, l_x). */
 void ms_nn_col2im(float *x, const float *col, size_t c, size_t l_x, size_t kernel,
                   size_t stride, size_t padding, size_t l_cols);
-/* Rows of A up to which ms_nn_gemm_nt_small beats a packing GEMM. */
+/* Rows of A up to which ms_nn_gemm_nt_exact beats a packing GEMM. */
 #define MS_NN_SMALL_M 10
 
-/* C [M, N] = A [M, K] . B [N, K]^T (accumulate: C +=) for a few rows of A, one pass over
- * B, no packing (gemm_small.c). Row strides lda, ldb, ldc in floats. */
-void ms_nn_gemm_nt_small(size_t M, size_t N, size_t K, const float *A, size_t lda,
-                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
+/* ms_nn_gemm_nt_exact (nn.h) is the kernel behind small batches. */
 
 /* payne.c: like ms_payne_backward, but the parameter gradients are WRITTEN into grad
  * [params.n] (same layout as net->params; padding left untouched) rather than added. */
