@@ -419,8 +419,6 @@ ms_status ms_csn_model_read(const char *path, ms_csn *net, ms_csn_record *rec)
     /* a model file serves inference (the fit): one GEMM per sample in every stack, whatever
      * csn.exact_sums was in training, so that a spectrum's numbers do not depend on the
      * spectra that share its batch (the side-by-side GEMM's columns change with its width) */
-    for (int i = 0; i < MS_CSN_N_BLOCKS; i++) net->block[i].per_sample = 1;
-    net->c_synth.x.per_sample = net->c_synth.z.per_sample = 1;
-    net->c_obs.x.per_sample = net->c_obs.z.per_sample = 1;
+    ms_csn_set_per_sample(net, 1);
     return MS_OK;
 }
