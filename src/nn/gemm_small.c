@@ -17,6 +17,18 @@
 
 #include <string.h>
 
+/* Optimised in every build type and not instrumented by AddressSanitizer (like the BLAS it
+ * replaces): the fit's products all go through this kernel, which a debug sanitizer build
+ * otherwise runs many times slower (its bounds are tested in tests/nn/test_nn_layers.c). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O2")
+#endif
+#if defined(__GNUC__)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define VL 16
@@ -191,8 +203,9 @@ static size_t b_block(size_t K)
     return rows < NB ? NB : rows;
 }
 
-void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, size_t lda,
-                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
+NO_ASAN void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                                 const float *B, size_t ldb, float *C, size_t ldc,
+                                 int accumulate)
 {
     /* C [M, N] (=|+=) A [M, K] . B [N, K]^T */
     if (M == 0 || N == 0) return;
