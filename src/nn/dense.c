@@ -12,7 +12,7 @@ void ms_nn_dense_forward(float *out, const float *in, const float *w, const floa
             for (size_t o = 0; o < n_out; o++) out[i * n_out + o] = b[o];
     }
     if (B <= MS_NN_SMALL_M)
-        ms_nn_gemm_nt_exact(B, n_out, n_in, in, n_in, w, n_in, out, n_out, b != NULL);
+        ms_nn_gemm_nt_small(B, n_out, n_in, in, n_in, w, n_in, out, n_out, b != NULL);
     else
         ms_nn_sgemm(0, 1, B, n_out, n_in, 1.0f, in, n_in, w, n_in, b ? 1.0f : 0.0f, out, n_out);
 }

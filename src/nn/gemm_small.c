@@ -17,16 +17,10 @@
 
 #include <string.h>
 
-/* Optimised in every build type and not instrumented by AddressSanitizer (like the BLAS it
- * replaces): the fit's products all go through this kernel, which a debug sanitizer build
- * otherwise runs many times slower (its bounds are tested in tests/nn/test_nn_layers.c). */
+/* Optimised in every build type: the fit's products all go through this kernel, which the
+ * debug sanitizer build would otherwise run at -O0. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O2")
-#endif
-#if defined(__GNUC__)
-#define NO_ASAN __attribute__((no_sanitize_address))
-#else
-#define NO_ASAN
 #endif
 
 #if defined(__AVX512F__)
@@ -203,9 +197,8 @@ static size_t b_block(size_t K)
     return rows < NB ? NB : rows;
 }
 
-NO_ASAN void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, size_t lda,
-                                 const float *B, size_t ldb, float *C, size_t ldc,
-                                 int accumulate)
+void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
 {
     /* C [M, N] (=|+=) A [M, K] . B [N, K]^T */
     if (M == 0 || N == 0) return;
@@ -225,4 +218,20 @@ NO_ASAN void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, s
             }
         }
     }
+}
+
+void ms_nn_gemm_nt_small(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
+{
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    ms_nn_gemm_nt_exact(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#else
+    /* portable build: OpenBLAS as before (training's arithmetic unchanged); the exact kernel
+     * only where a caller asks for it */
+    if (M == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, ms_nn_bi(N), ms_nn_bi(K), 1.0f, B, ms_nn_bi(ldb),
+                    A, 1, accumulate ? 1.0f : 0.0f, C, 1);
+    else
+        ms_nn_sgemm(0, 1, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
+#endif
 }

@@ -44,7 +44,10 @@ void ms_nn_col2im(float *x, const float *col, size_t c, size_t l_x, size_t kerne
 /* Rows of A up to which ms_nn_gemm_nt_exact beats a packing GEMM. */
 #define MS_NN_SMALL_M 10
 
-/* ms_nn_gemm_nt_exact (nn.h) is the kernel behind small batches. */
+/* C [M, N] (=|+=) A [M, K] . B [N, K]^T for a few rows of A: ms_nn_gemm_nt_exact (nn.h)
+ * with a vector path (AVX2, AVX-512), OpenBLAS in a portable build. */
+void ms_nn_gemm_nt_small(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
 
 /* payne.c: like ms_payne_backward, but the parameter gradients are WRITTEN into grad
  * [params.n] (same layout as net->params; padding left untouched) rather than added. */

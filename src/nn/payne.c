@@ -202,8 +202,10 @@ ms_status ms_payne_jacobian(const ms_payne *net, ms_payne_ws *ws, const float *x
     /* hidden layers 1..L-1: one GEMM over all rows, bias on the primal rows only */
     for (size_t l = 1; l < L; l++) {
         const float *bl = ms_payne_b(net, l); /* [H] */
-        if (rows <= MS_NN_SMALL_M || ws->exact)
+        if (ws->exact)
             ms_nn_gemm_nt_exact(rows, H, H, s, H, ms_payne_w(net, l), H, t, H, 0);
+        else if (rows <= MS_NN_SMALL_M)
+            ms_nn_gemm_nt_small(rows, H, H, s, H, ms_payne_w(net, l), H, t, H, 0);
         else
             ms_nn_sgemm(0, 1, rows, H, H, 1.0f, s, H, ms_payne_w(net, l), H, 0.0f, t, H);
         for (size_t b = 0; b < B; b++) {
@@ -224,8 +226,10 @@ ms_status ms_payne_jacobian(const ms_payne *net, ms_payne_ws *ws, const float *x
     /* output layer: [B (D + 1), H] . w_out^T -> [B (D + 1), n_pix] */
     const float *bo = ms_payne_b(net, L); /* [n_pix] */
     float *o = ws->o;
-    if (rows <= MS_NN_SMALL_M || ws->exact)
+    if (ws->exact)
         ms_nn_gemm_nt_exact(rows, P, H, s, H, ms_payne_w(net, L), H, o, P, 0);
+    else if (rows <= MS_NN_SMALL_M)
+        ms_nn_gemm_nt_small(rows, P, H, s, H, ms_payne_w(net, L), H, o, P, 0);
     else
         ms_nn_sgemm(0, 1, rows, P, H, 1.0f, s, H, ms_payne_w(net, L), H, 0.0f, o, P);
     if (flux) {
