@@ -3,7 +3,10 @@
 #   1. every suite (unit, mpi, cli, ...) in build/ (optimised, with assertions);
 #   2. the unit suite again in build-asan/ under AddressSanitizer + UndefinedBehaviorSanitizer.
 # The last line is "N passed, M failed"; the exit status is non-zero when M > 0 or the
-# build fails. Skipped tests (data in ../shared absent) count as passed and are listed.
+# build fails. Skipped tests (data in ../shared absent, a tool missing) count as passed and
+# are counted and listed: whole tests that exit 77 (meson's SKIP: every cmocka test of the
+# binary skipped) and single cmocka tests skipped inside a passing binary (their
+# "MSTARS_SKIP file:line" lines, tests/test_util.h).
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -33,14 +36,31 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 count() { # result name, log file
   grep -o "\"result\": \"$1\"" "$2" 2>/dev/null | wc -l
 }
-passed=0; failed=0; skipped=0
+passed=0; failed=0; skipped=0; skipped_cases=0; skip_list=""
 for log in build/meson-logs/testlog.json build-asan/meson-logs/testlog.json; do
   [ -f "$log" ] || { failed=$((failed + 1)); continue; }
   passed=$((passed + $(count OK "$log") + $(count SKIP "$log") + $(count EXPECTEDFAIL "$log")))
   skipped=$((skipped + $(count SKIP "$log")))
   failed=$((failed + $(count FAIL "$log") + $(count ERROR "$log") + $(count TIMEOUT "$log") \
     + $(count UNEXPECTEDPASS "$log")))
+  # one JSON object per test: its name, result and output
+  while IFS= read -r line; do
+    name=$(printf '%s' "$line" | grep -o '"name": "[^"]*"' | head -1 | cut -d'"' -f4)
+    if printf '%s' "$line" | grep -q '"result": "SKIP"'; then
+      skip_list="$skip_list  ${log%%/*}: $name (whole test)"$'\n'
+    else
+      k=$(printf '%s' "$line" | grep -o 'MSTARS_SKIP [^\\" ]*' | wc -l)
+      if [ "$k" -gt 0 ]; then
+        skipped_cases=$((skipped_cases + k))
+        where=$(printf '%s' "$line" | grep -o 'MSTARS_SKIP [^\\" ]*' | cut -d' ' -f2 | sed 's|.*/||' | tr '\n' ' ')
+        skip_list="$skip_list  ${log%%/*}: $name ($k of its tests: $where)"$'\n'
+      fi
+    fi
+  done < "$log"
 done
-[ "$skipped" -eq 0 ] || echo "($skipped skipped: see the SKIP lines above)"
+if [ "$skipped" -gt 0 ] || [ "$skipped_cases" -gt 0 ]; then
+  echo "skipped: $skipped whole test(s), $skipped_cases test case(s) inside passing tests:"
+  printf '%s' "$skip_list"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -48,3 +48,25 @@ void ms_test_assert_close(double a, double b, double rtol, double atol, const ch
         _fail(file, line);
     }
 }
+
+static size_t n_run, n_skipped, n_skipped_group;
+
+void ms_test_skip(const char *file, int line)
+{
+    n_skipped++;
+    n_skipped_group++;
+    printf("MSTARS_SKIP %s:%d\n", file, line);
+    fflush(stdout);
+    _skip(file, line);
+}
+
+int ms_test_group_done(int failed, size_t n)
+{
+    n_run += n;
+    const size_t k = n_skipped_group;
+    n_skipped_group = 0;
+    if (k > 0) printf("MSTARS_SKIPPED %zu of %zu tests\n", k, n);
+    fflush(stdout);
+    if (failed) return failed;
+    return n_skipped > 0 && n_skipped >= n_run ? 77 : 0;
+}

@@ -116,6 +116,10 @@ size_t ms_csn_length_for_latent(const ms_cfg_csn *cfg, size_t z_len);
 ms_status ms_csn_choose_length(const ms_cfg_csn *cfg, size_t n_pix, size_t *n_len,
                                size_t *z_len);
 
+/* One GEMM per sample in every stack (on) or the samples side by side (off, faster; a
+ * sample's numbers then change in the last bits with the batch). ms_csn_init sets it from
+ * csn.exact_sums; ms_csn_model_read turns it on (inference). Arithmetic only. */
+void ms_csn_set_per_sample(ms_csn *net, int on);
 /* Build the architecture for spectra of n_pix pixels (zero weights, mean 0, std 1).
  * Checks the configuration (lists, strides that invert, matching latent lengths). */
 ms_status ms_csn_init(ms_csn *net, const ms_cfg_csn *cfg, size_t n_pix);

@@ -125,6 +125,15 @@ void ms_nn_init_he_normal(float *w, size_t n, size_t fan_in, double slope, ms_nn
 void ms_nn_init_torch_default(float *w, size_t n, size_t fan_in, ms_nn_rng *rng);
 
 /* ------------------------------------------------------------------------------------- */
+/* C [M, N] = A [M, K] . B [N, K]^T (accumulate: C +=) with each element C[i][j] one fixed
+ * sequence of operations on row i of A and row j of B: the same value for any M, N, position
+ * of the row or cache blocking, where a BLAS GEMM's rows change in the last bits with M.
+ * For results that must not depend on how a batch is cut (the fit). Row strides lda, ldb,
+ * ldc in floats (gemm_small.c). */
+void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
+
+/* ------------------------------------------------------------------------------------- */
 /* Dense (fully connected) layer.
  * out [B, n_out] = in [B, n_in] . w^T + b;  w [n_out, n_in], b [n_out] (b may be NULL). */
 void ms_nn_dense_forward(float *out, const float *in, const float *w, const float *b, size_t B,

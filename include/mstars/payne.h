@@ -55,9 +55,16 @@ float *ms_payne_w(const ms_payne *net, size_t l);
 float *ms_payne_b(const ms_payne *net, size_t l);
 
 /* Workspace for batches of up to max_batch spectra (activations, gradients, and with
- * `jacobian` the tangent stacks). One workspace per thread. */
+ * MS_PAYNE_WS_JACOBIAN the tangent stacks). One workspace per thread.
+ * MS_PAYNE_WS_EXACT: forward, Jacobian and vjp compute every spectrum by
+ * ms_nn_gemm_nt_exact (nn.h), so that its numbers do not depend on the batch it travels in
+ * (a BLAS GEMM's rows change in the last bits with the batch size); the workspace keeps
+ * transposed copies of the weights for the vjp: allocate it once the weights are final. For
+ * inference (the fit); training keeps OpenBLAS. */
+#define MS_PAYNE_WS_JACOBIAN 1
+#define MS_PAYNE_WS_EXACT 2
 typedef struct ms_payne_ws ms_payne_ws;
-ms_status ms_payne_ws_alloc(const ms_payne *net, size_t max_batch, int jacobian,
+ms_status ms_payne_ws_alloc(const ms_payne *net, size_t max_batch, int flags,
                             ms_payne_ws **ws);
 void ms_payne_ws_free(ms_payne_ws *ws);
 

@@ -82,7 +82,10 @@ ms_status ms_fit_model_emulator(const ms_emulator *e, size_t max_batch, ms_fit_m
     c->max_batch = max_batch;
     c->xf = ms_malloc_array("fit.emu.x", max_batch * D, sizeof(float));
     c->gxf = ms_malloc_array("fit.emu.gx", max_batch * D, sizeof(float));
-    ms_status st = (c->xf && c->gxf) ? ms_payne_ws_alloc(&e->net, max_batch, 1, &c->ws) : MS_ENOMEM;
+    /* exact: a spectrum's model, Jacobian and gradient do not depend on the spectra that
+     * share its batch (results independent of chunk size, batch size and rank count) */
+    const int flags = MS_PAYNE_WS_JACOBIAN | MS_PAYNE_WS_EXACT;
+    ms_status st = (c->xf && c->gxf) ? ms_payne_ws_alloc(&e->net, max_batch, flags, &c->ws) : MS_ENOMEM;
     if (st != MS_OK) {
         emu_free(c);
         return st;

@@ -12,9 +12,9 @@
 #include "fit_internal.h"
 
 #include "mstars/mem.h"
+#include "mstars/nn.h"
 #include "mstars/spec.h"
 
-#include <cblas.h>
 #include <gsl/gsl_qrng.h>
 #include <limits.h>
 #include <math.h>
@@ -129,15 +129,14 @@ static void cat_row_shifted(float *row, const double *w, const float *F, size_t 
     }
 }
 
-/* score [R, K] = rows [R, 2n] . bank [K, 2n]^T; best index per row into best [R]. */
+/* score [R, K] = rows [R, 2n] . bank [K, 2n]^T; best index per row into best [R]. Each
+ * score by the batch-independent kernel (nn.h): a BLAS GEMM's rows change with R, i.e. with
+ * the spectra that share the chunk, and a near-tie then picks another start. */
 static ms_status score_rows(ms_fitter *f, size_t R, size_t *best)
 {
     const size_t K = f->K, n2 = 2 * f->n_pix;
     if (R == 0) return MS_OK;
-    if (R > (size_t)INT_MAX || K > (size_t)INT_MAX || n2 > (size_t)INT_MAX)
-        MS_ERROR(MS_EINVAL, "fit: pre-search sizes exceed the BLAS range");
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)K, (int)n2, 1.0f, f->ps_cat,
-                (int)n2, f->bank_cat, (int)n2, 0.0f, f->ps_score, (int)K);
+    ms_nn_gemm_nt_exact(R, K, n2, f->ps_cat, n2, f->bank_cat, n2, f->ps_score, K, 0);
     for (size_t r = 0; r < R; r++) {
         const float *s = f->ps_score + r * K; /* [K] */
         size_t kb = 0;

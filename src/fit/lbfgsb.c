@@ -27,7 +27,8 @@ struct ms_lbfgsb {
     double f;            /* objective at x (written by the caller and by setulb) */
     double factr, pgtol;
     double *x, *l, *u, *g; /* [n] each */
-    double *wa;          /* [2mn + 5n + 11m^2 + 8m] */
+    double *wa;          /* [n_wa = 2mn + 5n + 11m^2 + 8m] */
+    size_t n_wa;
     double dsave[29];
     int *nbd, *iwa;      /* [n], [3n] */
     int isave[44];
@@ -72,6 +73,7 @@ ms_status ms_lbfgsb_alloc(size_t n, size_t m, ms_lbfgsb **out)
     }
     s->n = (int)n;
     s->m = (int)m;
+    s->n_wa = n_wa;
     s->x = s->dblock;          /* [n] */
     s->l = s->x + n;           /* [n] */
     s->u = s->l + n;           /* [n] */
@@ -155,6 +157,14 @@ ms_status ms_lbfgsb_start(ms_lbfgsb *s, const double *x0, const double *lower,
     }
     s->factr = factr;
     s->pgtol = pgtol;
+    /* The work arrays too. setulb reads its free-variable index set (iwa[0, n)) as left by
+     * the previous run on the state: the fitter reuses a slot's state for the next
+     * spectrum, so a fit's path (evaluations, then dv, chi^2, errors) depended on which
+     * spectrum the slot held before, i.e. on the chunk size and the work queue's timing
+     * (benchmarks/RESULTS.md, "Determinism"). Index sets as at a first start (1-based, all
+     * free), the doubles zeroed. */
+    memset(s->wa, 0, s->n_wa * sizeof(double));
+    for (size_t i = 0; i < n; i++) s->iwa[i] = s->iwa[n + i] = s->iwa[2 * n + i] = (int)i + 1;
     memset(s->isave, 0, sizeof s->isave);
     memset(s->dsave, 0, sizeof s->dsave);
     memset(s->lsave, 0, sizeof s->lsave);

@@ -253,12 +253,17 @@ static ms_status build(ms_csn *net)
     MS_TRY(build_critic(&net->c_synth, &net->dis, "cs", c, N, net->z_sh, L));
     MS_TRY(build_critic(&net->c_obs, &net->dis, "co", c, N, net->z_sh + net->z_sp, L));
     /* exact sums need per-sample results independent of the batch: one GEMM per sample */
-    for (int i = 0; i < MS_CSN_N_BLOCKS; i++) b[i].per_sample = c->exact_sums;
-    net->c_synth.x.per_sample = net->c_synth.z.per_sample = c->exact_sums;
-    net->c_obs.x.per_sample = net->c_obs.z.per_sample = c->exact_sums;
+    ms_csn_set_per_sample(net, c->exact_sums);
     MS_TRY(ms_nn_params_alloc(&net->gen));
     MS_TRY(ms_nn_params_alloc(&net->dis));
     return MS_OK;
+}
+
+void ms_csn_set_per_sample(ms_csn *net, int on)
+{
+    for (int i = 0; i < MS_CSN_N_BLOCKS; i++) net->block[i].per_sample = on;
+    net->c_synth.x.per_sample = net->c_synth.z.per_sample = on;
+    net->c_obs.x.per_sample = net->c_obs.z.per_sample = on;
 }
 
 ms_status ms_csn_init(ms_csn *net, const ms_cfg_csn *cfg, size_t n_pix)

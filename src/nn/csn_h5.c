@@ -414,6 +414,11 @@ ms_status ms_csn_model_read(const char *path, ms_csn *net, ms_csn_record *rec)
     if (st != MS_OK) {
         ms_csn_free(net);
         ms_csn_record_free(rec);
+        return st;
     }
-    return st;
+    /* a model file serves inference (the fit): one GEMM per sample in every stack, whatever
+     * csn.exact_sums was in training, so that a spectrum's numbers do not depend on the
+     * spectra that share its batch (the side-by-side GEMM's columns change with its width) */
+    ms_csn_set_per_sample(net, 1);
+    return MS_OK;
 }

@@ -1,16 +1,27 @@
-/* gemm_small.c: C = A B^T for a few rows of A (see nn_internal.h).
+/* gemm_small.c: C = A B^T with every element computed on its own (see nn_internal.h).
  *
- * Batch-1 inference multiplies one to nine activation rows by a large weight matrix (The
- * Payne's output layer: 2901 x 300 floats, 3.5 MB). A general GEMM packs that matrix on
- * every call, which costs more than the product; this kernel streams each weight row once
- * and applies it to all rows of A, so the cost is one pass over B. Accumulation: VL
- * independent lanes over k (the tail as one zero-padded masked step), then a fixed-order
- * horizontal sum; the result is deterministic (differs from BLAS only by float rounding). Vector paths: AVX-512F
- * (16 lanes, 4 rows of B per step) and AVX2+FMA (8 lanes, 2 rows), chosen at compile time
- * (meson option native); without them, OpenBLAS's GEMV/GEMM. */
+ * Two jobs. (1) Batch-1 inference multiplies one to nine activation rows by a large weight
+ * matrix (The Payne's output layer: 2901 x 300 floats, 3.5 MB); a general GEMM packs that
+ * matrix on every call, which costs more than the product; this kernel streams each weight
+ * row once per MB rows of A. (2) Results that do not depend on how the work is cut: a BLAS
+ * GEMM picks its kernels and blocking by the matrix sizes, so row i of C = A B^T changes in
+ * the last bits with the number of rows of A (OpenBLAS 0.3.21, Haswell kernels: row 0 of a
+ * [M, 2901] product differs for M = 1 and M = 5; benchmarks/RESULTS.md, "Determinism").
+ * Here C[i][j] is one fixed sequence of operations on row i of A and row j of B: VL
+ * independent lanes over k (the tail as one zero-padded masked step), then the same
+ * horizontal-sum tree for every element, whatever M, N, the element's position or the
+ * cache blocking; a spectrum's model is the same in any batch. Vector paths: AVX-512F (16
+ * lanes, 4 rows of B per step) and AVX2+FMA (8 lanes, 2 rows), chosen at compile time
+ * (meson option native); without them, the same scheme in portable C (8 lanes). */
 #include "nn_internal.h"
 
 #include <string.h>
+
+/* Optimised in every build type: the fit's products all go through this kernel, which the
+ * debug sanitizer build would otherwise run at -O0. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O2")
+#endif
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -25,8 +36,8 @@ static inline vf v_load_part(const float *p, size_t n)
     return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
 }
 static inline vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-static inline void v_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
-/* out[0..4) = the lane sums of v[0..4), in one fixed sequence of adds */
+/* out[0..4) = the lane sums of v[0..4), in one fixed sequence of adds; out[r] depends on
+ * v[r] only */
 static inline void v_reduce_nb(float *out, const vf *v)
 {
     __m256 t[4];
@@ -49,7 +60,6 @@ static inline vf v_load_part(const float *p, size_t n)
     return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx));
 }
 static inline vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-static inline void v_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
 static inline void v_reduce_nb(float *out, const vf *v)
 {
     __m256 u = _mm256_hadd_ps(v[0], v[1]);
@@ -59,19 +69,55 @@ static inline void v_reduce_nb(float *out, const vf *v)
     out[1] = _mm_cvtss_f32(_mm_shuffle_ps(w, w, 1));
 }
 #else
-#define VL 0
+/* portable: 8 lanes in plain C (no reassociation without -ffast-math) */
+#define VL 8
+#define NB 2
+typedef struct {
+    float l[VL];
+} vf;
+static inline vf v_zero(void)
+{
+    vf v;
+    for (int i = 0; i < VL; i++) v.l[i] = 0.0f;
+    return v;
+}
+static inline vf v_load(const float *p)
+{
+    vf v;
+    for (int i = 0; i < VL; i++) v.l[i] = p[i];
+    return v;
+}
+static inline vf v_load_part(const float *p, size_t n)
+{
+    vf v;
+    for (size_t i = 0; i < VL; i++) v.l[i] = i < n ? p[i] : 0.0f;
+    return v;
+}
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    for (int i = 0; i < VL; i++) c.l[i] += a.l[i] * b.l[i];
+    return c;
+}
+static inline void v_reduce_nb(float *out, const vf *v)
+{
+    for (int r = 0; r < NB; r++) {
+        const float *x = v[r].l;
+        out[r] = ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
+    }
+}
 #endif
 
 #define MB 5 /* rows of A per pass */
 
-#if VL > 0
+/* the lane sum of v by the tree of v_reduce_nb (the same value as in a group of NB) */
 static inline float v_hsum(vf v)
 {
-    float t[VL];
-    v_store(t, v);
-    float s = 0.0f;
-    for (int i = 0; i < VL; i++) s += t[i];
-    return s;
+    vf t[NB];
+    float s[NB];
+    t[0] = v;
+    for (int r = 1; r < NB; r++) t[r] = v_zero();
+    v_reduce_nb(s, t);
+    return s[0];
 }
 
 /* Rows [0, M) of A (M <= MB, a compile-time constant after inlining). */
@@ -119,7 +165,7 @@ static inline __attribute__((always_inline)) void block(const int M, size_t N, s
             for (int r = 0; r < NB; r++) c[r] = accumulate ? c[r] + s[r] : s[r];
         }
     }
-    for (; n < N; n++) {
+    for (; n < N; n++) { /* the last rows of B: the same lanes and the same sum tree */
         vf acc[MB];
 #pragma GCC unroll 5
         for (int j = 0; j < M; j++) acc[j] = v_zero();
@@ -142,26 +188,46 @@ static inline __attribute__((always_inline)) void block(const int M, size_t N, s
         }
     }
 }
-#endif
+
+/* rows of B per cache block: about 128 KiB of B, reused by every row of A */
+static size_t b_block(size_t K)
+{
+    size_t rows = (size_t)(128 * 1024) / (K * sizeof(float) + 1);
+    rows = rows / NB * NB;
+    return rows < NB ? NB : rows;
+}
+
+void ms_nn_gemm_nt_exact(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                         const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
+{
+    /* C [M, N] (=|+=) A [M, K] . B [N, K]^T */
+    if (M == 0 || N == 0) return;
+    const size_t nb = M <= MB ? N : b_block(K); /* a few rows: one pass over B */
+    for (size_t n0 = 0; n0 < N; n0 += nb) {
+        const size_t nn = N - n0 < nb ? N - n0 : nb;
+        const float *b = B + n0 * ldb;
+        for (size_t j0 = 0; j0 < M; j0 += MB) {
+            const float *a = A + j0 * lda;
+            float *c = C + j0 * ldc + n0;
+            switch (M - j0 < MB ? M - j0 : MB) {
+            case 1: block(1, nn, K, a, lda, b, ldb, c, ldc, accumulate); break;
+            case 2: block(2, nn, K, a, lda, b, ldb, c, ldc, accumulate); break;
+            case 3: block(3, nn, K, a, lda, b, ldb, c, ldc, accumulate); break;
+            case 4: block(4, nn, K, a, lda, b, ldb, c, ldc, accumulate); break;
+            default: block(5, nn, K, a, lda, b, ldb, c, ldc, accumulate); break;
+            }
+        }
+    }
+}
 
 void ms_nn_gemm_nt_small(size_t M, size_t N, size_t K, const float *A, size_t lda,
                          const float *B, size_t ldb, float *C, size_t ldc, int accumulate)
 {
-    /* C [M, N] (=|+=) A [M, K] . B [N, K]^T */
-#if VL > 0
-    for (size_t j0 = 0; j0 < M; j0 += MB) {
-        const float *a = A + j0 * lda;
-        float *c = C + j0 * ldc;
-        switch (M - j0 < MB ? M - j0 : MB) {
-        case 1: block(1, N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        case 2: block(2, N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        case 3: block(3, N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        case 4: block(4, N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        default: block(5, N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        }
-    }
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    ms_nn_gemm_nt_exact(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 #else
-    /* no vector path compiled in (a portable build): OpenBLAS picks its kernels at run time */
+    /* portable build: OpenBLAS as before (training's arithmetic unchanged); the exact kernel
+     * only where a caller asks for it */
     if (M == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, ms_nn_bi(N), ms_nn_bi(K), 1.0f, B, ms_nn_bi(ldb),
                     A, 1, accumulate ? 1.0f : 0.0f, C, 1);

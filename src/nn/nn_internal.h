@@ -41,11 +41,11 @@ void ms_nn_im2col(float *col, const float *x, size_t c, size_t l_x, size_t kerne
  * inside [0, l_x). */
 void ms_nn_col2im(float *x, const float *col, size_t c, size_t l_x, size_t kernel,
                   size_t stride, size_t padding, size_t l_cols);
-/* Rows of A up to which ms_nn_gemm_nt_small beats a packing GEMM. */
+/* Rows of A up to which ms_nn_gemm_nt_exact beats a packing GEMM. */
 #define MS_NN_SMALL_M 10
 
-/* C [M, N] = A [M, K] . B [N, K]^T (accumulate: C +=) for a few rows of A, one pass over
- * B, no packing (gemm_small.c). Row strides lda, ldb, ldc in floats. */
+/* C [M, N] (=|+=) A [M, K] . B [N, K]^T for a few rows of A: ms_nn_gemm_nt_exact (nn.h)
+ * with a vector path (AVX2, AVX-512), OpenBLAS in a portable build. */
 void ms_nn_gemm_nt_small(size_t M, size_t N, size_t K, const float *A, size_t lda,
                          const float *B, size_t ldb, float *C, size_t ldc, int accumulate);
 

@@ -20,7 +20,33 @@ struct ms_payne_ws {
     float *s0, *s1;    /* [max_batch (D + 1), H] primal rows then tangent rows */
     float *o;          /* [max_batch (D + 1), n_pix] output stack */
     float *block;      /* the one allocation */
+    int exact;         /* MS_PAYNE_WS_EXACT: every product by ms_nn_gemm_nt_exact */
+    float *wt[MS_PAYNE_MAX_LAYERS + 1]; /* exact: transposed weights [n_in, n_out] (vjp) */
 };
+
+/* out [B, n_out] = in [B, n_in] . w^T + b; with an exact workspace each row by the
+ * batch-independent kernel for any B (bias first, then the product added, as
+ * ms_nn_dense_forward does for small batches). */
+static void dense_fwd(const ms_payne_ws *ws, float *out, const float *in, const float *w,
+                      const float *b, size_t B, size_t n_in, size_t n_out)
+{
+    if (!ws->exact) {
+        ms_nn_dense_forward(out, in, w, b, B, n_in, n_out);
+        return;
+    }
+    for (size_t i = 0; i < B; i++) memcpy(out + i * n_out, b, n_out * sizeof(float));
+    ms_nn_gemm_nt_exact(B, n_out, n_in, in, n_in, w, n_in, out, n_out, 1);
+}
+
+/* din [B, n_in] += dout [B, n_out] . w_l [n_out, n_in] (input gradient of layer l). */
+static void dense_din(const ms_payne *net, const ms_payne_ws *ws, size_t l, float *din,
+                      const float *dout, size_t B, size_t n_in, size_t n_out)
+{
+    if (ws->exact)
+        ms_nn_gemm_nt_exact(B, n_in, n_out, dout, n_out, ws->wt[l], n_out, din, n_in, 1);
+    else
+        ms_nn_dense_backward(din, NULL, NULL, dout, NULL, ms_payne_w(net, l), B, n_in, n_out);
+}
 
 ms_status ms_payne_init(ms_payne *net, size_t n_labels, size_t n_hidden, size_t n_layers,
                         size_t n_pix, float slope)
@@ -69,10 +95,11 @@ void ms_payne_free(ms_payne *net)
 float *ms_payne_w(const ms_payne *net, size_t l) { return ms_nn_param(&net->params, net->iw[l]); }
 float *ms_payne_b(const ms_payne *net, size_t l) { return ms_nn_param(&net->params, net->ib[l]); }
 
-ms_status ms_payne_ws_alloc(const ms_payne *net, size_t max_batch, int jacobian,
+ms_status ms_payne_ws_alloc(const ms_payne *net, size_t max_batch, int flags,
                             ms_payne_ws **out)
 {
     *out = NULL;
+    const int jacobian = (flags & MS_PAYNE_WS_JACOBIAN) != 0, exact = (flags & MS_PAYNE_WS_EXACT) != 0;
     if (max_batch == 0) MS_ERROR(MS_EINVAL, "payne workspace: batch size 0");
     const size_t H = net->n_hidden, D1 = net->n_labels + 1, P = net->n_pix;
     if (max_batch > (size_t)INT_MAX / (D1 * (H > P ? H : P)))
@@ -83,8 +110,12 @@ ms_status ms_payne_ws_alloc(const ms_payne *net, size_t max_batch, int jacobian,
 #define R16(n) (((n) + 15) / 16 * 16)
     size_t n_act = R16(net->n_layers * max_batch * H), n_g = R16(max_batch * H);
     size_t n_s = jacobian ? R16(max_batch * D1 * H) : 0, n_o = jacobian ? R16(max_batch * D1 * P) : 0;
+    size_t n_wt = 0;
+    for (size_t l = 0; exact && l <= net->n_layers; l++)
+        n_wt += R16(net->params.t[net->iw[l]].size);
 #undef R16
-    ws->block = ms_malloc_array("payne.ws.block", n_act + 2 * n_g + 2 * n_s + n_o, sizeof(float));
+    ws->block = ms_malloc_array("payne.ws.block", n_act + 2 * n_g + 2 * n_s + n_o + n_wt,
+                                sizeof(float));
     if (!ws->block) {
         ms_free(ws);
         return MS_ENOMEM;
@@ -98,6 +129,16 @@ ms_status ms_payne_ws_alloc(const ms_payne *net, size_t max_batch, int jacobian,
         ws->s0 = ws->g1 + n_g;
         ws->s1 = ws->s0 + n_s;
         ws->o = ws->s1 + n_s;
+    }
+    ws->exact = exact;
+    float *wt = ws->block + n_act + 2 * n_g + 2 * n_s + n_o;
+    for (size_t l = 0; exact && l <= net->n_layers; l++) {
+        const size_t n_in = l == 0 ? net->n_labels : H, n_out = l == net->n_layers ? P : H;
+        const float *w = ms_payne_w(net, l); /* [n_out, n_in] */
+        ws->wt[l] = wt;
+        for (size_t o = 0; o < n_out; o++)
+            for (size_t i = 0; i < n_in; i++) wt[i * n_out + o] = w[o * n_in + i];
+        wt += (n_out * n_in + 15) / 16 * 16;
     }
     *out = ws;
     return MS_OK;
@@ -121,12 +162,12 @@ ms_status ms_payne_forward(const ms_payne *net, ms_payne_ws *ws, const float *x,
     size_t n_in = net->n_labels;
     for (size_t l = 0; l < L; l++) {
         float *a = ws->act + l * ws->max_batch * H; /* [B, H] */
-        ms_nn_dense_forward(a, in, ms_payne_w(net, l), ms_payne_b(net, l), B, n_in, H);
+        dense_fwd(ws, a, in, ms_payne_w(net, l), ms_payne_b(net, l), B, n_in, H);
         ms_nn_leaky_relu_forward(a, a, B * H, net->slope);
         in = a;
         n_in = H;
     }
-    ms_nn_dense_forward(flux, in, ms_payne_w(net, L), ms_payne_b(net, L), B, H, net->n_pix);
+    dense_fwd(ws, flux, in, ms_payne_w(net, L), ms_payne_b(net, L), B, H, net->n_pix);
     ws->fwd_batch = B;
     return MS_OK;
 }
@@ -148,7 +189,7 @@ ms_status ms_payne_jacobian(const ms_payne *net, ms_payne_ws *ws, const float *x
 
     /* layer 0: primal z = W0 x + b0; tangent j = column j of W0 */
     const float *w0 = ms_payne_w(net, 0); /* [H, D] */
-    ms_nn_dense_forward(s, x, w0, ms_payne_b(net, 0), B, D, H);
+    dense_fwd(ws, s, x, w0, ms_payne_b(net, 0), B, D, H);
     for (size_t b = 0; b < B; b++) {
         const float *z = s + b * H; /* [H] */
         for (size_t j = 0; j < D; j++) {
@@ -161,7 +202,9 @@ ms_status ms_payne_jacobian(const ms_payne *net, ms_payne_ws *ws, const float *x
     /* hidden layers 1..L-1: one GEMM over all rows, bias on the primal rows only */
     for (size_t l = 1; l < L; l++) {
         const float *bl = ms_payne_b(net, l); /* [H] */
-        if (rows <= MS_NN_SMALL_M)
+        if (ws->exact)
+            ms_nn_gemm_nt_exact(rows, H, H, s, H, ms_payne_w(net, l), H, t, H, 0);
+        else if (rows <= MS_NN_SMALL_M)
             ms_nn_gemm_nt_small(rows, H, H, s, H, ms_payne_w(net, l), H, t, H, 0);
         else
             ms_nn_sgemm(0, 1, rows, H, H, 1.0f, s, H, ms_payne_w(net, l), H, 0.0f, t, H);
@@ -183,7 +226,9 @@ ms_status ms_payne_jacobian(const ms_payne *net, ms_payne_ws *ws, const float *x
     /* output layer: [B (D + 1), H] . w_out^T -> [B (D + 1), n_pix] */
     const float *bo = ms_payne_b(net, L); /* [n_pix] */
     float *o = ws->o;
-    if (rows <= MS_NN_SMALL_M)
+    if (ws->exact)
+        ms_nn_gemm_nt_exact(rows, P, H, s, H, ms_payne_w(net, L), H, o, P, 0);
+    else if (rows <= MS_NN_SMALL_M)
         ms_nn_gemm_nt_small(rows, P, H, s, H, ms_payne_w(net, L), H, o, P, 0);
     else
         ms_nn_sgemm(0, 1, rows, P, H, 1.0f, s, H, ms_payne_w(net, L), H, 0.0f, o, P);
@@ -220,9 +265,12 @@ static void hidden_backward(const ms_payne *net, ms_payne_ws *ws, const float *x
         } else {
             din = gx;
         }
-        ms_nn_dense_backward(din, params ? ms_nn_grad(&net->params, net->iw[l]) : NULL,
-                             params ? ms_nn_grad(&net->params, net->ib[l]) : NULL, gn, in,
-                             ms_payne_w(net, l), B, n_in, H);
+        if (!params)
+            dense_din(net, ws, l, din, gn, B, n_in, H);
+        else
+            ms_nn_dense_backward(din, ms_nn_grad(&net->params, net->iw[l]),
+                                 ms_nn_grad(&net->params, net->ib[l]), gn, in,
+                                 ms_payne_w(net, l), B, n_in, H);
     }
 }
 
@@ -234,7 +282,7 @@ ms_status ms_payne_vjp(const ms_payne *net, ms_payne_ws *ws, const float *v, siz
         MS_ERROR(MS_EINVAL, "payne: vjp needs a forward pass of the same batch (%zu) first", B);
     const size_t H = net->n_hidden, L = net->n_layers;
     memset(ws->g0, 0, B * H * sizeof(float));
-    ms_nn_dense_backward(ws->g0, NULL, NULL, v, NULL, ms_payne_w(net, L), B, H, net->n_pix);
+    dense_din(net, ws, L, ws->g0, v, B, H, net->n_pix);
     hidden_backward(net, ws, NULL, B, 0, gx);
     return MS_OK;
 }

@@ -4,6 +4,9 @@
  *   1. sums and counts of every error column over the fitted rows (all-reduced) -> means;
  *   2. sums of squared deviations from the means (all-reduced) -> std, limits (rank 0's
  *      limits are broadcast, so that every rank decides with identical numbers);
+ *      both sums the same for any rank count: rows add into groups of a size set by the
+ *      row count alone, each group within one rank's slice, and the groups' partials are
+ *      added in group order (group_sums);
  *   3. the bits of every row, written with one collective write per block.
  * Memory: a few columns of one block per rank, whatever the survey size. Every rank makes
  * the same sequence of HDF5 calls (blocks past the end of a short slice read and write 0
@@ -28,6 +31,8 @@ typedef struct {
     ms_h5 *f;
     int par;
     size_t lo, hi, block, n_blocks;
+    size_t group, n_groups;            /* rows per sum group, groups (group_sums) */
+    double *gacc;                      /* [n_groups, 2 MS_CUT_N_ERRORS] group partials */
     char err_col[MS_CUT_N_ERRORS][64]; /* dataset paths; "" when absent */
     /* block buffers [block] */
     int32_t *status, *out;
@@ -46,7 +51,8 @@ static ms_status pass_alloc(cut_pass *p)
     p->at_bound = ms_malloc_array("cuts.at_bound", b, sizeof *p->at_bound);
     p->teff = ms_malloc_array("cuts.teff", b, sizeof *p->teff);
     p->chi2_red = ms_malloc_array("cuts.chi2_red", b, sizeof *p->chi2_red);
-    int ok = p->status && p->out && p->fit_flags && p->at_bound && p->teff && p->chi2_red;
+    p->gacc = ms_calloc("cuts.groups", p->n_groups * 2 * MS_CUT_N_ERRORS + 1, sizeof(double));
+    int ok = p->status && p->out && p->fit_flags && p->at_bound && p->teff && p->chi2_red && p->gacc;
     for (int k = 0; k < MS_CUT_N_ERRORS; k++)
         ok &= (p->err[k] = ms_malloc_array("cuts.err", b, sizeof(double))) != NULL;
     for (int k = 0; k < N_LABEL_COLS; k++)
@@ -56,7 +62,7 @@ static ms_status pass_alloc(cut_pass *p)
 
 static void pass_free(cut_pass *p)
 {
-    void *ptrs[] = {p->status, p->out, p->fit_flags, p->at_bound, p->teff, p->chi2_red};
+    void *ptrs[] = {p->status, p->out, p->fit_flags, p->at_bound, p->teff, p->chi2_red, p->gacc};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) ms_free(ptrs[i]);
     for (int k = 0; k < MS_CUT_N_ERRORS; k++) ms_free(p->err[k]);
     for (int k = 0; k < N_LABEL_COLS; k++) ms_free(p->lab[k]);
@@ -100,6 +106,20 @@ static ms_status read_block(cut_pass *p, size_t row0, size_t n, int what)
 static ms_status allreduce(const cut_pass *p, double *v, size_t n)
 {
     return p->par ? ms_par_allreduce_sum_d(v, n) : MS_OK;
+}
+
+/* total [w] = the sums of p->gacc [n_groups, w] over the groups of every rank: the
+ * all-reduce adds, for each group, its one rank's partial to zeros (exact), then the groups
+ * are added in their order on every rank, so the totals do not depend on the rank count or
+ * the slices; gacc is zeroed for the next pass. */
+static ms_status group_sums(cut_pass *p, size_t w, double *total)
+{
+    MS_TRY(allreduce(p, p->gacc, p->n_groups * w));
+    for (size_t k = 0; k < w; k++) total[k] = 0.0;
+    for (size_t g = 0; g < p->n_groups; g++)
+        for (size_t k = 0; k < w; k++) total[k] += p->gacc[g * w + k];
+    memset(p->gacc, 0, p->n_groups * w * sizeof(double));
+    return MS_OK;
 }
 
 /* at_bound bits that are labels, from the names "0=teff,1=logg,...,4=dv" (0 when absent). */
@@ -239,10 +259,11 @@ static ms_status run_passes(cut_pass *p, const ms_catalog_cuts_opts *o, ms_cut_l
         MS_TRY(read_block(p, row0, n, READ_ERRORS | (fallback_labels ? READ_LABELS : 0)));
         for (size_t i = 0; i < n; i++) {
             if (!ms_cut_row_fitted(p->status[i], p->fit_flags[i])) continue;
+            double *ga = p->gacc + (row0 + i) / p->group * 2 * MS_CUT_N_ERRORS;
             for (int k = 0; k < MS_CUT_N_ERRORS; k++)
                 if (isfinite(p->err[k][i])) {
-                    acc[2 * k] += 1.0;
-                    acc[2 * k + 1] += p->err[k][i];
+                    ga[2 * k] += 1.0;
+                    ga[2 * k + 1] += p->err[k][i];
                 }
             if (fallback_labels) {
                 double d = 0;
@@ -251,7 +272,7 @@ static ms_status run_passes(cut_pass *p, const ms_catalog_cuts_opts *o, ms_cut_l
             }
         }
     }
-    MS_TRY(allreduce(p, acc, 2 * MS_CUT_N_ERRORS));
+    MS_TRY(group_sums(p, 2 * MS_CUT_N_ERRORS, acc));
     if (fallback_labels) {
         if (p->par) MS_TRY(ms_par_allreduce_max_d(&n_labels, 1));
         lim->label_bits = (1u << (unsigned)n_labels) - 1u;
@@ -267,11 +288,12 @@ static ms_status run_passes(cut_pass *p, const ms_catalog_cuts_opts *o, ms_cut_l
         MS_TRY(read_block(p, row0, n, READ_ERRORS));
         for (size_t i = 0; i < n; i++) {
             if (!ms_cut_row_fitted(p->status[i], p->fit_flags[i])) continue;
+            double *ga = p->gacc + (row0 + i) / p->group * MS_CUT_N_ERRORS;
             for (int k = 0; k < MS_CUT_N_ERRORS; k++)
-                if (isfinite(p->err[k][i])) dev2[k] += (p->err[k][i] - mean[k]) * (p->err[k][i] - mean[k]);
+                if (isfinite(p->err[k][i])) ga[k] += (p->err[k][i] - mean[k]) * (p->err[k][i] - mean[k]);
         }
     }
-    MS_TRY(allreduce(p, dev2, MS_CUT_N_ERRORS));
+    MS_TRY(group_sums(p, MS_CUT_N_ERRORS, dev2));
     for (int k = 0; k < MS_CUT_N_ERRORS; k++)
         lim->error_max[k] = p->err_col[k][0] ? ms_cut_outlier_limit(acc[2 * k], acc[2 * k + 1],
                                                                    dev2[k], o->error_sigma)
@@ -342,12 +364,17 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
         lim.label_bits = (1u << o->n_labels) - 1u;
     else
         lim.label_bits = label_bits_from_names(f);
-    /* this rank's slice and the block count every rank loops over */
+    /* the sum groups (a size set by the row count alone, at most 1024 groups); this rank's
+     * slice (whole groups) and the block count every rank loops over */
     const size_t P = (size_t)(p.par ? ms_par_size() : 1), r = (size_t)(p.par ? ms_par_rank() : 0);
-    p.lo = n_rows * r / P;
-    p.hi = n_rows * (r + 1) / P;
+    p.group = (n_rows + 1023) / 1024 > 1024 ? (n_rows + 1023) / 1024 : 1024;
+    p.n_groups = (n_rows + p.group - 1) / p.group;
+    p.lo = p.n_groups * r / P * p.group;
+    p.hi = p.n_groups * (r + 1) / P * p.group;
+    if (p.lo > n_rows) p.lo = n_rows;
+    if (p.hi > n_rows) p.hi = n_rows;
     p.block = o->block_rows ? o->block_rows : DEFAULT_BLOCK;
-    const size_t widest = (n_rows + P - 1) / P;
+    const size_t widest = (p.n_groups + P - 1) / P * p.group;
     p.n_blocks = (widest + p.block - 1) / p.block;
     ms_status st = pass_alloc(&p);
     if (st == MS_OK) st = run_passes(&p, o, &lim, &s);

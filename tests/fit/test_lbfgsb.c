@@ -221,6 +221,90 @@ static void test_iteration_limit_and_restart(void **state)
     ms_lbfgsb_free(s);
 }
 
+/* A state reused for another problem follows exactly the path of a fresh state (the fitter
+ * reuses each slot's state for the next spectrum: its fit must not depend on the one
+ * before). Five bounded variables, as the fit's labels and velocity; every evaluated point
+ * compared bit for bit, for each ordered pair of problems. These problems do not reach the
+ * path in which setulb read its stale free-variable index set (the fit of a real spectrum
+ * did: tests/store/test_determinism.sh catches that); they guard the restart in general. */
+#define RN 5
+static const double RQ[RN] = {0.3, -0.7, 1.9, -2.4, 0.05};
+/* chained Rosenbrock plus a pull of each variable towards RQ */
+static double chain(const double *x, double *g, size_t n)
+{
+    double f = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = x[i] - RQ[i];
+        f += 0.5 * d * d;
+        g[i] = d;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+        f += 10.0 * a * a + b * b;
+        g[i] += -40.0 * a * x[i] - 2.0 * b;
+        g[i + 1] += 20.0 * a;
+    }
+    return f;
+}
+
+typedef struct {
+    objective_fn fn;
+    double x0[RN], lo[RN], hi[RN];
+} problem;
+
+static size_t trace_on(ms_lbfgsb *s, const problem *p, double *trace, size_t max_trace)
+{
+    double g[RN], f = 0.0;
+    ms_status st = ms_lbfgsb_start(s, p->x0, p->lo, p->hi, 1e1, 1e-10);
+    size_t k = 0;
+    while (st == MS_NEED_FG || st == MS_CONTINUE) {
+        if (st == MS_NEED_FG) {
+            f = p->fn(ms_lbfgsb_x(s), g, RN);
+            if (k < max_trace) memcpy(trace + RN * k, ms_lbfgsb_x(s), RN * sizeof(double));
+            k++;
+        }
+        st = ms_lbfgsb_iterate(s, f, g);
+        if (ms_lbfgsb_iterations(s) >= 200) break;
+    }
+    return k;
+}
+
+static void test_reused_state(void **state)
+{
+    (void)state;
+    const problem ps[] = {
+        {chain, {0, 0, 0, 0, 0}, {-3, -3, -3, -3, -3}, {3, 3, 3, 3, 3}},
+        {chain, {0.5, 0.5, 0.5, 0.5, 0.5}, {-0.2, -1, 0.9, -1, -1}, {0.4, 0.1, 1, 1, 0.3}},
+        {quad, {0, 0, 0, 0, 0}, {-1, -1, -1, -1, -1}, {1, 1, 1, 1, 1}},
+        {quad, {0.9, -0.9, 0.1, 2, 0}, {0, -2, 0, 0, -5}, {5, 0, 0.2, 4, 5}},
+        {chain, {-1, 2, -1, 2, 0}, {-2, 1.5, -2, -2, -1}, {0, 2.5, 2, 2, 0.01}},
+    };
+    const size_t np = sizeof ps / sizeof ps[0], mt = 600;
+    double *fresh = test_malloc(RN * mt * sizeof(double)), *reused = test_malloc(RN * mt * sizeof(double));
+    size_t bad = 0;
+    for (size_t a = 0; a < np; a++)
+        for (size_t b = 0; b < np; b++) {
+            ms_lbfgsb *s1, *s2;
+            assert_int_equal(ms_lbfgsb_alloc(RN, 5, &s1), MS_OK);
+            assert_int_equal(ms_lbfgsb_alloc(RN, 5, &s2), MS_OK);
+            memset(fresh, 0, RN * mt * sizeof(double));
+            size_t k1 = trace_on(s1, &ps[b], fresh, mt);
+            (void)trace_on(s2, &ps[a], reused, mt);
+            memset(reused, 0, RN * mt * sizeof(double));
+            size_t k2 = trace_on(s2, &ps[b], reused, mt);
+            if (k1 != k2 || memcmp(fresh, reused, RN * (k1 < mt ? k1 : mt) * sizeof(double)) != 0) {
+                print_message("    problem %zu after problem %zu: %zu evaluations, fresh %zu\n", b, a,
+                              k2, k1);
+                bad++;
+            }
+            ms_lbfgsb_free(s1);
+            ms_lbfgsb_free(s2);
+        }
+    test_free(fresh);
+    test_free(reused);
+    assert_int_equal(bad, 0);
+}
+
 static void test_misuse(void **state)
 {
     (void)state;
@@ -267,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_rosenbrock_active_bound),
         cmocka_unit_test(test_interleaved),
         cmocka_unit_test(test_iteration_limit_and_restart),
+        cmocka_unit_test(test_reused_state),
         cmocka_unit_test(test_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

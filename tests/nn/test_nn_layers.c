@@ -6,7 +6,6 @@
 #include "mstars/mem.h"
 #include "mstars/nn.h"
 
-#include "../../src/nn/nn_internal.h" /* the small-batch kernel */
 
 #include <math.h>
 #include <stdint.h>
@@ -243,9 +242,9 @@ static void test_gemm_small(void **state)
                             want[i * ldc + j] = s;
                         }
                     memcpy(got, C, M * ldc * sizeof(float));
-                    ms_nn_gemm_nt_small(M, N, K, A, lda, Bm, ldb, got, ldc, acc);
+                    ms_nn_gemm_nt_exact(M, N, K, A, lda, Bm, ldb, got, ldc, acc);
                     char what[96];
-                    snprintf(what, sizeof what, "gemm_nt_small M %zu N %zu K %zu acc %d", M, N, K, acc);
+                    snprintf(what, sizeof what, "gemm_nt_exact M %zu N %zu K %zu acc %d", M, N, K, acc);
                     nn_check(got, want, M * ldc, 1e-4, what); /* padding columns untouched */
                 }
                 ms_free(A);
@@ -254,6 +253,42 @@ static void test_gemm_small(void **state)
                 ms_free(got);
                 free(want);
             }
+}
+
+/* ms_nn_gemm_nt_exact: every element bit-identical to the same row of A against the same
+ * row of B computed alone (M = N = 1), for any M, N, position and cache blocking; OpenBLAS's
+ * sgemm fails this (a row of a [5, 2901] product differs from the same row alone). */
+static void test_gemm_exact_rows(void **state)
+{
+    (void)state;
+    ms_nn_rng rng;
+    ms_nn_rng_seed(&rng, 11);
+    const size_t Ks[] = {4, 300, 5802}, M = 23, N = 61;
+    for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
+        const size_t K = Ks[c];
+        float *A = nn_zeros(M * K), *Bm = nn_zeros(N * K), *C = nn_zeros(M * N);
+        nn_fill(A, M * K, -1, 1, &rng);
+        nn_fill(Bm, N * K, -1, 1, &rng);
+        ms_nn_gemm_nt_exact(M, N, K, A, K, Bm, K, C, N, 0);
+        size_t bad = 0;
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) {
+                float one;
+                ms_nn_gemm_nt_exact(1, 1, K, A + i * K, K, Bm + j * K, K, &one, 1, 0);
+                bad += memcmp(&one, &C[i * N + j], sizeof one) != 0;
+            }
+        /* rows i0.. of A as a smaller batch, against the columns from j0 */
+        const size_t i0 = 7, j0 = 3;
+        float *C2 = nn_zeros(M * N);
+        ms_nn_gemm_nt_exact(M - i0, N - j0, K, A + i0 * K, K, Bm + j0 * K, K, C2, N, 0);
+        for (size_t i = i0; i < M; i++)
+            bad += memcmp(C2 + (i - i0) * N, C + i * N + j0, (N - j0) * sizeof(float)) != 0;
+        if (bad) fail_msg("gemm_nt_exact K %zu: %zu elements depend on the batch", K, bad);
+        ms_free(A);
+        ms_free(Bm);
+        ms_free(C);
+        ms_free(C2);
+    }
 }
 
 static void test_optim_by_hand(void **state)
@@ -321,7 +356,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params),        cmocka_unit_test(test_rng_and_init),
-        cmocka_unit_test(test_gemm_small),
+        cmocka_unit_test(test_gemm_small), cmocka_unit_test(test_gemm_exact_rows),
         cmocka_unit_test(test_blas_vs_naive), cmocka_unit_test(test_optim_by_hand),
         cmocka_unit_test(test_checks),
     };

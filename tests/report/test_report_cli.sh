@@ -102,7 +102,7 @@ PY
   check "Teff bias against the truth is finite" test "$(json "$r/summary.json" \
     'isinstance(s["recovery"]["teff"]["bias"], (int, float))')" = True
 else
-  echo "skip JSON checks: no python3"
+  echo "MSTARS_SKIP json-checks: no python3"
 fi
 check "the page lists the counts" grep -q "| input (catalog rows) | $rows |" "$r/summary.md"
 
@@ -144,7 +144,7 @@ if "$exe" help 2>/dev/null | grep -q calibrate-errors; then
     [ $have_py = 1 ] && check "precision_vs_snr.teff.{a,b} from the catalog" test "$(json "$work/cal/summary.json" \
       'all(isinstance(s["precision_vs_snr"]["teff"][k], (int, float)) for k in ("a", "b"))')" = True
   else
-    echo "skip precision checks: calibrate-errors failed on this tiny catalog"
+    echo "MSTARS_SKIP precision-checks: calibrate-errors failed on this tiny catalog"
   fi
   # --calibrated: the labels on the zero point of a reference (here the truth itself, all stars)
   cp "$work/cat.h5" "$work/zp.h5"
