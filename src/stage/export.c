@@ -160,14 +160,19 @@ static ms_status read_block(exporter *e, size_t row0, size_t n)
 
 /* ---------------------------------------------------------------- FITS */
 
+/* cfitsio's message, and the system's reason when a write or close failed for one (a full
+ * disk: cfitsio only says "error writing to FITS file"). */
 #define FITS_FAIL(e, st, ...)                                                              \
     do {                                                                                   \
+        int errno_ = errno;                                                                \
         char fits_msg_[FLEN_STATUS];                                                       \
         fits_get_errstatus((st), fits_msg_);                                               \
         char ctx_[512];                                                                    \
         snprintf(ctx_, sizeof ctx_, __VA_ARGS__);                                          \
-        return ms_error_set(MS_EFITS, __FILE__, __LINE__, "%s: %s: cfitsio: %s",           \
-                            (e)->partial, ctx_, fits_msg_);                                \
+        int sys_ = (st) == WRITE_ERROR || (st) == FILE_NOT_CLOSED || (st) == FILE_NOT_CREATED; \
+        return ms_error_set(MS_EFITS, __FILE__, __LINE__, "%s: %s: cfitsio: %s%s%s",       \
+                            (e)->partial, ctx_, fits_msg_, sys_ && errno_ ? ": " : "",      \
+                            sys_ && errno_ ? strerror(errno_) : "");                       \
     } while (0)
 
 /* Header keyword name of an attribute: upper case, other characters than A-Z 0-9 - _
@@ -411,6 +416,7 @@ static ms_status write_fits(exporter *e)
     if (fst) FITS_FAIL(e, fst, "cannot create the file");
     ms_status st = fits_body(e, fp);
     int cst = 0;
+    errno = 0;
     fits_close_file(fp, &cst);
     if (st == MS_OK && cst) FITS_FAIL(e, cst, "closing the file");
     return st;

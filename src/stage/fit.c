@@ -395,6 +395,9 @@ static ms_status models_open(survey_state *s, const ms_config *cfg, const ms_sur
 {
     MS_TRY(ms_h5_create(o->models, 1, &s->models));
     ms_h5 *f = s->models;
+    /* the model rows (and the emulator-only ones with --csn): a full disk fails here */
+    MS_TRY(ms_h5_reserve(f, 1048576 + (uint64_t)s->n_rows * s->n_pix * sizeof(float) *
+                                          (o->csn ? 2 : 1) + (uint64_t)s->n_pix * 8));
     double *w = ms_malloc_array("survey.models.wave", s->n_pix, sizeof *w);
     if (!w) return MS_ENOMEM;
     ms_status st = ms_h5_read_rows(s->store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, s->n_pix, w);
@@ -595,6 +598,21 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_surve
     return ms_h5_attr_set_i64(f, "/", "counts_rows_fitted_failed_skipped", counts, 4);
 }
 
+/* A write into the catalog, its journals or the models file failed (disk full, quota; every
+ * rank agrees): the files cannot be closed (see ms_catalog_abort_after_write_error), so the
+ * partial files are deleted and every rank stops with exit status 1. */
+static ms_status stop_after_write_error(survey_state *s)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "fit: %s", ms_error_message());
+    if (s->models) ms_h5_remove_partial(s->models);
+    ms_status st = ms_catalog_abort_after_write_error(s->cat, msg); /* no return under MPI */
+    s->cat = NULL;
+    if (s->models) ms_h5_abort(s->models);
+    s->models = NULL;
+    return st;
+}
+
 /* ------------------------------------------------------------- the job */
 
 ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey_summary *sum)
@@ -759,6 +777,12 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         if (st == MS_OK && sum->complete)
             st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
                                   o->csn ? csn_rec.emulator_hash : NULL, store_created ? store_created : "", sum, t_start);
+        st = ms_par_any_failed(st);
+        if (st == MS_OK && sum->complete) /* a full disk shows here, not at the close */
+            st = ms_h5_flush(ms_catalog_file(s.cat));
+        if (st == MS_OK && s.models && sum->complete) st = ms_h5_flush(s.models);
+        st = ms_par_any_failed(st);
+        if (st == MS_EHDF5 || st == MS_EIO) stop_after_write_error(&s);
         const int complete = st == MS_OK && sum->complete;
         if (s.models) {
             /* committed only with the catalog; otherwise deleted (never looks complete) */
@@ -778,8 +802,10 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
             s.models = NULL;
             if (st == MS_OK) st = mst;
         }
-        ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
-        if (st == MS_OK) st = fst;
+        if (s.cat) {
+            ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
+            if (st == MS_OK) st = fst;
+        }
     }
     if (s.models) { /* failed before the work queue ran */
         ms_h5_dset_close(s.models_flux);
