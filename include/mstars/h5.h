@@ -40,6 +40,11 @@ typedef enum {
  * with MPI-IO on all ranks; otherwise only the calling process touches the file. */
 ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out);
 
+/* The folder of `path` exists and this process can create files in it (a probe file is
+ * created and removed, so read-only file systems and quotas show too). MS_EIO naming the
+ * folder and the system's reason otherwise. For checks before long work (training). */
+ms_status ms_h5_check_writable(const char *path);
+
 /* Open a complete file for reading (parallel: every rank opens it with MPI-IO). */
 ms_status ms_h5_open_read(const char *path, int parallel, ms_h5 **out);
 

@@ -167,6 +167,12 @@ ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out)
     if (f->file < 0) {
         char reason[256];
         hdf5_reason(reason);
+        /* HDF5 does not say why (a missing or read-only folder, a full disk): ask */
+        if (ms_h5_check_writable(f->partial) != MS_OK) {
+            snprintf(reason, sizeof reason, "%s", ms_error_message());
+            char *colon = strstr(reason, ": ");
+            if (colon) memmove(reason, colon + 2, strlen(colon + 2) + 1);
+        }
         ms_status st = ms_error_set(MS_EHDF5, __FILE__, __LINE__, "cannot create %s%s%s",
                                     f->partial, reason[0] ? ": " : "", reason);
         ms_free(f);
@@ -175,6 +181,24 @@ ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out)
     f->writable = 1;
     f->rename_on_commit = 1;
     *out = f;
+    return MS_OK;
+}
+
+ms_status ms_h5_check_writable(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    char probe[PATH_MAX + 64];
+    snprintf(probe, sizeof probe, "%s/.mstars-write-test-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        MS_ERROR(MS_EIO, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     return MS_OK;
 }
 

@@ -2,6 +2,7 @@
 #include "mstars/catalog.h"
 #include "mstars/catalog_post.h"
 #include "mstars/csn.h"
+#include "mstars/cuts.h"
 #include "mstars/fit.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
@@ -77,7 +78,8 @@ static const ms_catalog_column columns[] = {
     C("halpha_ew", MS_H5_F64, halpha_ew, "Angstrom",
       "H-alpha equivalent width (Z25 Eq. 10), positive for emission; NaN when pixels are missing"),
     C("e_halpha_ew", MS_H5_F64, e_halpha_ew, "Angstrom", "uncertainty of halpha_ew from the ivar"),
-    C("activity", MS_H5_I32, activity, "", "1 when halpha_ew > 0.75 A (Z25 4), else 0"),
+    C("activity", MS_H5_I32, activity, "",
+      "1 when halpha_ew > 0.75 A (Z25 4), else 0; -1 (null) when halpha_ew is NaN"),
     C("tio5", MS_H5_F64, tio5, "",
       "TiO5 = mean flux 7126-7135 A / mean flux 7042-7046 A (-9999: cannot be computed)"),
     C("spt", MS_H5_F64, spt, "",
@@ -125,11 +127,21 @@ static const ms_catalog_column csn_columns[] = {
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
-/* The catalog column groups of the Z25 fit (schema.h). Flag bit names are written as
+/* at_bound with the 4-label emulator (teff, logg, m_h, alpha_m); the catalog's own attribute
+ * bit_names gives the order of the emulator that made it. */
+static const char *const at_bound_names[] = {"teff", "logg", "m_h", "alpha_m", "dv", NULL};
+static const ms_flag_bits z25_flags[] = {
+    {"fit_flags", ms_fit_flag_names},
+    {"cut_flags", ms_cut_flag_names},
+    {"at_bound", at_bound_names},
+    {NULL, NULL},
+};
+
+/* The catalog column groups of the Z25 fit (schema.h). Flag bit names are also written as
  * attributes by the fit (fit_flags, at_bound) and the cut pass (cut_flags). */
 const ms_column_group ms_group_z25 = {
     "z25", "Zhang et al. 2025: The Payne emulator fit (L-BFGS-B), RV, activity, SpT, cuts",
-    columns, sizeof(cat_row), NULL};
+    columns, sizeof(cat_row), z25_flags};
 const ms_column_group ms_group_csn = {
     "csn", "Zhang et al. 2025 with Cycle-StarNet: the emulator-only and synthetic-domain fits",
     csn_columns, sizeof(cat_row), NULL};
@@ -247,7 +259,7 @@ static void value_added(const survey_state *s, cat_row *r, size_t i)
     const float *flux = s->flux + i * s->n_pix, *ivar = s->ivar + i * s->n_pix,
                 *cont = s->cont + i * s->n_pix;
     r->halpha_ew = ms_index_halpha_ew(s->grid, flux, ivar, cont, &r->e_halpha_ew);
-    r->activity = ms_index_activity(r->halpha_ew);
+    r->activity = isnan(r->halpha_ew) ? -1 : ms_index_activity(r->halpha_ew); /* -1: null */
     r->tio5 = ms_index_tio5(s->grid, flux, ivar, cont);
     r->spt = ms_index_spt(r->tio5);
     ms_index_spt_string(r->spt, r->spt_label, sizeof r->spt_label);
