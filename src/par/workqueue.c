@@ -86,7 +86,8 @@ static void progress_locked(master_state *m, int final)
     if (items > (double)o->items_total) items = (double)o->items_total;
     double rate = items / (t - m->t0 + 1e-9);
     double eta = rate > 0 ? ((double)o->items_total - items) / rate : 0.0;
-    ms_log_info("progress: %.0f / %zu %s (%.1f%%), %.1f %s/s, ETA %.0f s, %ld failed so far",
+    ms_log_info("progress: %.0f / %zu %s (%.1f%%), %.1f %s/s, ETA %.0f s, %ld flagged so far "
+                "(failed or unusable)",
                 items, o->items_total, o->what ? o->what : "items",
                 o->items_total ? 100.0 * items / (double)o->items_total : 100.0, rate,
                 o->what ? o->what : "items", eta, m->failed);
