@@ -35,7 +35,11 @@ static int existing_catalog(ms_cli_ctx *ctx)
 {
     const char *out = ms_cli_get(ctx, "out");
     int32_t code = -1;
-    if (ms_par_rank() == 0 && access(out, F_OK) == 0) {
+    char journal[4200];
+    snprintf(journal, sizeof journal, "%s.journal", out);
+    /* journals of an interrupted --force run: --resume continues that run */
+    int journals = access(journal, F_OK) == 0;
+    if (ms_par_rank() == 0 && access(out, F_OK) == 0 && !(journals && ms_cli_flag(ctx, "resume"))) {
         if (ms_cli_flag(ctx, "resume")) {
             ms_log_info("fit: %s is already complete: nothing to resume (its calibration and "
                         "cut columns are kept); use --force without --resume to fit it again",

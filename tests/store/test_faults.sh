@@ -72,6 +72,10 @@ check "fit --resume on a complete catalog: calibration columns kept ($ncols)" \
   test "$(h5ls "$work/cat.h5/catalog" | wc -l)" -eq "$ncols"
 mpi 2 "${fit[@]}" --out "$work/cat0.h5" --force >/dev/null 2>&1
 check "fit --force replaces a complete catalog" test $? -eq 0 -a -e "$work/cat0.h5"
+mpi 2 "${fit[@]}" --out "$work/cat0.h5" --force --max-runtime 0.0001 >/dev/null 2>&1
+mpi 2 "${fit[@]}" --out "$work/cat0.h5" --resume >/dev/null 2>&1
+check "an interrupted fit --force continues with --resume (the old catalog does not stop it)" \
+  test $? -eq 0 -a -e "$work/cat0.h5" -a ! -e "$work/cat0.h5.journal"
 
 # export
 "$exe" export "$work/cat0.h5" --format votable --out "$work/c.xml" >/dev/null 2>&1
