@@ -5,6 +5,7 @@
 #include "mstars/log.h"
 #include "mstars/mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +47,16 @@ static void remove_written(const ms_report_opts *o, const rp_results *r, int cre
     for (int i = 0; i < 2 && r->summaries_started; i++) {
         snprintf(path, sizeof path, "%s/%s", o->out_dir, summaries[i]);
         remove(path);
+    }
+    if (r->summaries_started) { /* the methods comparison: methods.md, methods_<q>.png */
+        DIR *d = opendir(o->out_dir);
+        struct dirent *ent;
+        while (d && (ent = readdir(d)) != NULL)
+            if (strncmp(ent->d_name, "methods", 7) == 0) {
+                snprintf(path, sizeof path, "%s/%s", o->out_dir, ent->d_name);
+                remove(path);
+            }
+        if (d) closedir(d);
     }
     if (created) rmdir(o->out_dir);
 }
