@@ -12,6 +12,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/demo-out}
 ranks=${MSTARS_DEMO_RANKS:-2}
 
+# only a folder this script made (it holds .mstars-demo) is replaced; anything else with
+# files in it is refused, so that a mistyped OUTDIR never deletes a user's work
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -e "$out/.mstars-demo" ]; then
+  echo "demo.sh: $out exists, has files and is not a demo folder (no .mstars-demo): not" \
+    "removing it; give another OUTDIR or remove it yourself" >&2
+  exit 1
+fi
 bash "$root/jobs/setup.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 exe="$root/build/src/mstars"
@@ -20,6 +27,7 @@ mpi=(mpirun --oversubscribe -n "$ranks")
 
 rm -rf "$out"
 mkdir -p "$out"
+touch "$out/.mstars-demo"
 step() { echo; echo "=== $*"; }
 
 step "1/8 simulate a mock universe (theory grid + LAMOST-format survey)"

@@ -9,14 +9,23 @@
 # With WITH_CSN=1 Cycle-StarNet is trained (jobs/train_csn.sbatch, resubmitting itself until
 # done; CSN_REFERENCE: the (teff, m_h) reference distribution) and the fit uses it (--csn).
 # Prints the job ids. Extra sbatch options (partition, account) via SBATCH_* variables.
+#
+# Paths may be relative to where you submit: they are made absolute here, because the jobs
+# run in OUTDIR (--chdir). A job that fails cancels the jobs waiting on it
+# (--kill-on-invalid-dep=yes) instead of leaving them in DependencyNeverSatisfied.
 set -euo pipefail
-grid=${1:?grid dir}; spectra=${2:?spectra}; catalog=${3:?input catalog (or "")}
-out=${4:?output dir}; config=${5:-}
+abs() { [ -z "$1" ] && return 0; realpath -m -- "$1"; }
+grid=$(abs "${1:?grid dir}"); spectra=$(abs "${2:?spectra}")
+catalog=$(abs "${3?input catalog (or \"\")}"); out=$(abs "${4:?output dir}"); config=$(abs "${5:-}")
+[ -n "${CSN_REFERENCE:-}" ] && CSN_REFERENCE=$(abs "$CSN_REFERENCE")
+for f in "$grid" "$spectra" ${catalog:+"$catalog"} ${config:+"$config"}; do
+  [ -e "$f" ] || { echo "submit_chain.sh: $f does not exist" >&2; exit 1; }
+done
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$out"
 # the jobs inherit the environment: tell them where the executable is
 export MSTARS=${MSTARS:-$(cd "$here/.." && pwd)/build/src/mstars}
-submit() { sbatch --parsable --chdir="$out" "$@"; }
+submit() { sbatch --parsable --chdir="$out" --kill-on-invalid-dep=yes "$@"; }
 g=$(submit "$here/ingest_grid.sbatch" "$grid" "$out/grid.h5" "$config")
 e=$(submit --dependency=afterok:"$g" "$here/train_emulator.sbatch" "$out/grid.h5" "$out/emulator.h5" "$config")
 s=$(submit "$here/ingest.sbatch" "$spectra" "$out/spectra.h5" "$catalog" "$config")

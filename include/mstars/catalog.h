@@ -63,4 +63,12 @@ ms_h5 *ms_catalog_file(ms_catalog *c);
  * looking complete). Frees c. */
 ms_status ms_catalog_finish(ms_catalog *c, int complete);
 
+/* Collective. After a failed WRITE (disk full, quota; MS_EHDF5 or MS_EIO agreed by every
+ * rank): HDF5 cannot close a parallel file whose write failed (the collective close hangs,
+ * or crashes MPI_Finalize), so <path>.partial is deleted, the journals are kept (every
+ * complete record in them stays valid for --resume once there is space), `message` is
+ * logged with that advice, and every rank stops with exit status 1. Returns (freeing c)
+ * only where MPI is not running, with the error set. */
+ms_status ms_catalog_abort_after_write_error(ms_catalog *c, const char *message);
+
 #endif

@@ -39,6 +39,8 @@ extern const char *const ms_cut_error_params[MS_CUT_N_ERRORS]; /* teff logg m_h 
 
 /* Name of one bit ("teff_hot", ...), NULL for an unknown bit. */
 const char *ms_cut_flag_name(uint32_t bit);
+/* The names of bits 0 .. MS_CUT_N_FLAGS - 1, NULL-terminated (the schema's cut_flags). */
+extern const char *const ms_cut_flag_names[MS_CUT_N_FLAGS + 1];
 
 /* The thresholds of one catalog. */
 typedef struct {

@@ -181,6 +181,8 @@ enum {
 
 /* Name of one bit ("not_converged", "at_bound", ...), NULL for an unknown bit. */
 const char *ms_fit_flag_name(uint32_t bit);
+/* The names of bits 0 .. MS_FIT_N_FLAGS - 1, NULL-terminated (the schema's fit_flags). */
+extern const char *const ms_fit_flag_names[MS_FIT_N_FLAGS + 1];
 /* The set bits as "name|name" into buf ("" for 0; names that do not fit are left out);
  * returns buf. */
 char *ms_fit_flags_format(uint32_t flags, char *buf, size_t len);

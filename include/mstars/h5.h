@@ -40,6 +40,11 @@ typedef enum {
  * with MPI-IO on all ranks; otherwise only the calling process touches the file. */
 ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out);
 
+/* The folder of `path` exists and this process can create files in it (a probe file is
+ * created and removed, so read-only file systems and quotas show too). MS_EIO naming the
+ * folder and the system's reason otherwise. For checks before long work (training). */
+ms_status ms_h5_check_writable(const char *path);
+
 /* Open a complete file for reading (parallel: every rank opens it with MPI-IO). */
 ms_status ms_h5_open_read(const char *path, int parallel, ms_h5 **out);
 
@@ -60,6 +65,14 @@ ms_status ms_h5_flush(ms_h5 *f);
 /* 1 when every rank opened f with MPI-IO (writes are then collective). */
 int ms_h5_parallel(const ms_h5 *f);
 
+/* Collective. Reserve `bytes` of disk space for the partial file (fallocate(2) by rank 0),
+ * so that writes into it cannot fail on a full disk: HDF5 cannot recover from a failed
+ * write of a parallel file (its collective flush hangs when one rank's write fails). A disk
+ * without the space fails here, before any work, with MS_EIO naming the file and the size.
+ * File systems without fallocate reserve nothing (no error). ms_h5_commit trims the file
+ * to HDF5's end of allocation. */
+ms_status ms_h5_reserve(ms_h5 *f, uint64_t bytes);
+
 /* Write complete = 1, close, rename <path>.partial to <path>. Frees f even on failure. */
 ms_status ms_h5_commit(ms_h5 *f);
 /* Close without committing: the partial file is deleted. Frees f. */
@@ -69,6 +82,10 @@ void ms_h5_abort(ms_h5 *f);
  * is logged, and every rank stops with exit status 1 (MPI_Abort). Serial files: as
  * ms_h5_abort. Does not return in parallel mode. */
 void ms_h5_abort_after_write_error(ms_h5 *f, const char *message);
+/* Delete the partial file of f (rank 0 in parallel mode) without closing it: for a file
+ * that cannot be closed after a failed write, before ms_h5_abort_after_write_error of
+ * another file stops the run. */
+void ms_h5_remove_partial(const ms_h5 *f);
 /* Close a file opened for reading. Frees f. */
 ms_status ms_h5_close(ms_h5 *f);
 

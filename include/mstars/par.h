@@ -20,7 +20,8 @@ int ms_par_active(void); /* 1 after ms_par_init */
  * thread and rank 0 also works). */
 int ms_par_thread_multiple(void);
 
-/* Abort every rank with the given exit code (fatal errors found by one rank only). */
+/* Abort every rank with the given exit code (fatal errors found by one rank only). With one
+ * rank under MPI: _exit (no exit handlers: HDF5's would flush files whose writes failed). */
 _Noreturn void ms_par_abort(int code);
 
 ms_status ms_par_barrier(void);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const ms_cli_opt opts[] = {
     {"spectra", "FILE", "the spectra store (mstars ingest)", 1},
@@ -16,7 +17,9 @@ static const ms_cli_opt opts[] = {
     {"out", "FILE", "the catalog to write (HDF5)", 1},
     {"csn", "FILE", "a Cycle-StarNet model (mstars train-csn, on the same emulator): final fit in "
                     "the observed domain", 0},
-    {"resume", NULL, "continue an interrupted run of the same catalog from its journals", 0},
+    {"resume", NULL, "continue an interrupted run of the same catalog from its journals (a "
+                     "complete catalog: nothing to do, exit 0)", 0},
+    {"force", NULL, "replace an existing complete catalog (otherwise refused)", 0},
     {"limit", "N", "fit only the first N rows of the store (a trial run; the catalog has N rows)", 0},
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0 "
                                "(overrides run.max_runtime)", 0},
@@ -25,8 +28,37 @@ static const ms_cli_opt opts[] = {
     {NULL, NULL, NULL, 0},
 };
 
+/* Finished work is never redone silently (issue 18): a complete catalog at --out is refused
+ * unless --force, and --resume on it does nothing. Rank 0 looks; every rank gets the answer:
+ * -1 go on, else the exit status. */
+static int existing_catalog(ms_cli_ctx *ctx)
+{
+    const char *out = ms_cli_get(ctx, "out");
+    int32_t code = -1;
+    char journal[4200];
+    snprintf(journal, sizeof journal, "%s.journal", out);
+    /* journals of an interrupted --force run: --resume continues that run */
+    int journals = access(journal, F_OK) == 0;
+    if (ms_par_rank() == 0 && access(out, F_OK) == 0 && !(journals && ms_cli_flag(ctx, "resume"))) {
+        if (ms_cli_flag(ctx, "resume")) {
+            ms_log_info("fit: %s is already complete: nothing to resume (its calibration and "
+                        "cut columns are kept); use --force without --resume to fit it again",
+                        out);
+            code = 0;
+        } else if (!ms_cli_flag(ctx, "force")) {
+            ms_log_error("fit: %s exists (a finished catalog): not overwritten; use --force to "
+                         "replace it, or choose another --out", out);
+            code = 1;
+        }
+    }
+    if (ms_par_bcast(&code, sizeof code) != MS_OK) return 1;
+    return code;
+}
+
 static int run(ms_cli_ctx *ctx)
 {
+    int done = existing_catalog(ctx);
+    if (done >= 0) return done;
     ms_config cfg = ctx->cfg;
     const char *mr = ms_cli_get(ctx, "max-runtime");
     if (mr) {

@@ -7,6 +7,9 @@
 const char *const ms_cut_error_params[MS_CUT_N_ERRORS] = {"teff", "logg", "m_h", "alpha_m",
                                                           "rv"};
 
+const char *const ms_cut_flag_names[MS_CUT_N_FLAGS + 1] = {"teff_hot", "at_boundary",
+                                                           "error_outlier", "chi2_high", NULL};
+
 const char *ms_cut_flag_name(uint32_t bit)
 {
     switch (bit) {

@@ -45,10 +45,11 @@ typedef struct {
     char task[64];
 } fit_slot;
 
-static const char *const flag_names[MS_FIT_N_FLAGS] = {
+const char *const ms_fit_flag_names[MS_FIT_N_FLAGS + 1] = {
     "not_converged", "linesearch", "at_bound", "presearch_disagree", "few_pixels", "bad_input",
     "nonfinite", "rv_edge", "bad_pixels", "singular", "rv_wide", "no_rv_start",
-    "model_mismatch", "grid_failed"};
+    "model_mismatch", "grid_failed", NULL};
+#define flag_names ms_fit_flag_names
 
 const char *ms_fit_flag_name(uint32_t bit)
 {

@@ -61,6 +61,24 @@ static ms_status write_rows(ms_catalog *c, size_t row0, size_t n, const void *ro
     return MS_OK;
 }
 
+/* write(2) all of buf: a short write is retried, so a full disk reports ENOSPC rather
+ * than a stale errno. 0 on success, -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 static journal_header make_header(const ms_catalog_opts *o, size_t n_cols)
 {
     journal_header h = {JOURNAL_MAGIC, o->row_size, o->n_rows, o->chunk_rows, o->settings_hash,
@@ -117,7 +135,7 @@ static ms_status journal_open(ms_catalog *c)
     c->journal_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (c->journal_fd < 0) MS_ERROR(MS_EIO, "cannot create journal %s: %s", path, strerror(errno));
     journal_header h = make_header(&c->o, c->n_cols);
-    if (write(c->journal_fd, &h, sizeof h) != (ssize_t)sizeof h || fsync(c->journal_fd) != 0)
+    if (write_all(c->journal_fd, &h, sizeof h) != 0 || fsync(c->journal_fd) != 0)
         MS_ERROR(MS_EIO, "cannot write journal %s: %s", path, strerror(errno));
     return MS_OK;
 }
@@ -232,6 +250,12 @@ ms_status ms_catalog_open(const ms_catalog_opts *o, ms_catalog **out, uint8_t **
     }
     st = ms_par_agree(st);
     if (st == MS_OK) st = ms_par_any_failed(ms_h5_create(o->path, 1, &c->f));
+    if (st == MS_OK) { /* the rows and ample metadata: a full disk fails here, not mid-run */
+        uint64_t bytes = 65536 + 1024 * (uint64_t)c->n_cols;
+        for (const ms_catalog_column *col = o->cols; col->name; col++)
+            bytes += (uint64_t)ms_catalog_column_size(col) * o->n_rows;
+        st = ms_h5_reserve(c->f, bytes + bytes / 8);
+    }
     for (const ms_catalog_column *col = o->cols; st == MS_OK && col->name; col++)
         st = ms_h5_create_dataset(c->f, col->name, col->type, col->str_len, 1, &o->n_rows, 0,
                                   col->units, col->description);
@@ -261,6 +285,9 @@ ms_status ms_catalog_open(const ms_catalog_opts *o, ms_catalog **out, uint8_t **
         for (size_t k = 0; c->dsets && k < c->n_cols; k++) ms_h5_dset_close(c->dsets[k]);
         if (c->f) ms_h5_abort(c->f);
         if (c->journal_fd >= 0) close(c->journal_fd);
+        /* a folder this run created holds nothing of value (no chunk was done) */
+        if (ms_par_rank() == 0 && !have_journals)
+            remove_journals(c->journal_dir);
         ms_free(c->dsets);
         ms_free(c->colbuf);
         ms_free(c);
@@ -278,8 +305,7 @@ ms_status ms_catalog_write_chunk(ms_catalog *c, size_t chunk, size_t row0, size_
     MS_TRY(write_rows(c, row0, n, rows));
     record_header r = {chunk, row0, n, ms_hash_bytes(MS_HASH_INIT, rows, n * c->o.row_size)};
     size_t bytes = n * c->o.row_size;
-    if (write(c->journal_fd, &r, sizeof r) != (ssize_t)sizeof r ||
-        write(c->journal_fd, rows, bytes) != (ssize_t)bytes)
+    if (write_all(c->journal_fd, &r, sizeof r) != 0 || write_all(c->journal_fd, rows, bytes) != 0)
         MS_ERROR(MS_EIO, "writing the journal in %s failed: %s", c->journal_dir, strerror(errno));
     if (fdatasync(c->journal_fd) != 0)
         MS_ERROR(MS_EIO, "syncing the journal in %s failed: %s", c->journal_dir, strerror(errno));
@@ -287,6 +313,21 @@ ms_status ms_catalog_write_chunk(ms_catalog *c, size_t chunk, size_t row0, size_
 }
 
 ms_h5 *ms_catalog_file(ms_catalog *c) { return c->f; }
+
+ms_status ms_catalog_abort_after_write_error(ms_catalog *c, const char *message)
+{
+    char msg[6400];
+    snprintf(msg, sizeof msg, "%.1024s; the journals in %s are kept: free space, then rerun with "
+             "--resume (or remove them to start afresh)", message, c->journal_dir);
+    if (c->journal_fd >= 0) close(c->journal_fd);
+    c->journal_fd = -1;
+    /* the datasets are not closed: closing flushes, which is what failed */
+    ms_h5_abort_after_write_error(c->f, msg); /* returns for a serial file only */
+    ms_free(c->dsets);
+    ms_free(c->colbuf);
+    ms_free(c);
+    return ms_error_set(MS_EIO, __FILE__, __LINE__, "%s", msg);
+}
 
 ms_status ms_catalog_finish(ms_catalog *c, int complete)
 {

@@ -10,6 +10,7 @@
 #include "mstars/par.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <mpi.h>
@@ -21,6 +22,7 @@
 
 struct ms_h5 {
     hid_t file;
+    int reserved;         /* ms_h5_reserve: trim to the end of allocation at commit */
     int parallel;
     int writable;
     int rename_on_commit; /* created as <path>.partial */
@@ -54,6 +56,17 @@ static void hdf5_reason(char *buf)
         char ctx_[512];                                                                    \
         snprintf(ctx_, sizeof ctx_, __VA_ARGS__);                                          \
         return ms_error_set(MS_EHDF5, __FILE__, __LINE__, "%s: %s %s%s%s", (f)->path,     \
+                            (what), ctx_, reason_[0] ? ": " : "", reason_);                \
+    } while (0)
+
+/* As H5_FAIL, setting st instead of returning. */
+#define H5_FAIL_ST(st, f, what, ...)                                                       \
+    do {                                                                                   \
+        char reason_[256];                                                                 \
+        hdf5_reason(reason_);                                                              \
+        char ctx_[512];                                                                    \
+        snprintf(ctx_, sizeof ctx_, __VA_ARGS__);                                          \
+        (st) = ms_error_set(MS_EHDF5, __FILE__, __LINE__, "%s: %s %s%s%s", (f)->path,     \
                             (what), ctx_, reason_[0] ? ": " : "", reason_);                \
     } while (0)
 
@@ -154,6 +167,12 @@ ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out)
     if (f->file < 0) {
         char reason[256];
         hdf5_reason(reason);
+        /* HDF5 does not say why (a missing or read-only folder, a full disk): ask */
+        if (ms_h5_check_writable(f->partial) != MS_OK) {
+            snprintf(reason, sizeof reason, "%s", ms_error_message());
+            char *colon = strstr(reason, ": ");
+            if (colon) memmove(reason, colon + 2, strlen(colon + 2) + 1);
+        }
         ms_status st = ms_error_set(MS_EHDF5, __FILE__, __LINE__, "cannot create %s%s%s",
                                     f->partial, reason[0] ? ": " : "", reason);
         ms_free(f);
@@ -162,6 +181,24 @@ ms_status ms_h5_create(const char *path, int parallel, ms_h5 **out)
     f->writable = 1;
     f->rename_on_commit = 1;
     *out = f;
+    return MS_OK;
+}
+
+ms_status ms_h5_check_writable(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    char probe[PATH_MAX + 64];
+    snprintf(probe, sizeof probe, "%s/.mstars-write-test-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        MS_ERROR(MS_EIO, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     return MS_OK;
 }
 
@@ -275,11 +312,50 @@ ms_status ms_h5_open_update_step(const char *path, int parallel, const char *ste
 
 ms_status ms_h5_flush(ms_h5 *f)
 {
-    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) H5_FAIL(f, "flush failed", "%s", "");
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) H5_FAIL(f, "flushing", "%s", "the file (disk full?)");
     return MS_OK;
 }
 
 int ms_h5_parallel(const ms_h5 *f) { return f->parallel; }
+
+ms_status ms_h5_reserve(ms_h5 *f, uint64_t bytes)
+{
+    ms_status st = MS_OK;
+    if (!f->parallel || ms_par_rank() == 0) {
+        int fd = open(f->partial, O_WRONLY);
+        int rc = fd < 0 ? errno : fallocate(fd, 0, 0, (off_t)bytes) == 0 ? 0 : errno;
+        if (fd >= 0) close(fd);
+        if (rc == 0)
+            f->reserved = 1;
+        else if (rc != EOPNOTSUPP && rc != ENOSYS)
+            st = ms_error_set(MS_EIO, __FILE__, __LINE__, "%s: cannot reserve %.1f MiB for "
+                              "it: %s", f->partial, (double)bytes / 1048576.0, strerror(rc));
+    }
+    if (f->parallel) {
+        st = ms_par_any_failed(st);
+        if (st == MS_OK) st = ms_par_bcast(&f->reserved, sizeof f->reserved);
+    }
+    return st;
+}
+
+/* Give back the reserved space past HDF5's end of allocation (the superblock's end-of-file
+ * address, read through the serial driver: the MPI-IO one cannot tell it). */
+static ms_status trim_reserved(ms_h5 *f)
+{
+    haddr_t eoa = 0;
+    hid_t h = H5Fopen(f->partial, H5F_ACC_RDONLY, H5P_DEFAULT);
+    herr_t rc = h >= 0 ? H5Fget_eoa(h, &eoa) : -1;
+    if (h >= 0) H5Fclose(h);
+    if (rc < 0 || eoa == 0) {
+        char reason[256];
+        hdf5_reason(reason);
+        MS_ERROR(MS_EHDF5, "%s: cannot read its end of allocation%s%s", f->partial,
+                 reason[0] ? ": " : "", reason);
+    }
+    if (truncate(f->partial, (off_t)eoa) != 0)
+        MS_ERROR(MS_EIO, "cannot trim %s: %s", f->partial, strerror(errno));
+    return MS_OK;
+}
 
 ms_status ms_h5_commit(ms_h5 *f)
 {
@@ -295,7 +371,8 @@ ms_status ms_h5_commit(ms_h5 *f)
     f->file = -1;
     if (f->parallel) st = ms_par_any_failed(st);
     if (st == MS_OK && f->rename_on_commit && (!f->parallel || ms_par_rank() == 0)) {
-        if (rename(f->partial, f->path) != 0)
+        if (f->reserved) st = trim_reserved(f);
+        if (st == MS_OK && rename(f->partial, f->path) != 0)
             st = ms_error_set(MS_EIO, __FILE__, __LINE__, "cannot rename %s to %s: %s",
                               f->partial, f->path, strerror(errno));
     }
@@ -310,6 +387,11 @@ void ms_h5_abort(ms_h5 *f)
     if (f->file >= 0) H5Fclose(f->file);
     if (f->rename_on_commit && (!f->parallel || ms_par_rank() == 0)) unlink(f->partial);
     ms_free(f);
+}
+
+void ms_h5_remove_partial(const ms_h5 *f)
+{
+    if (f && f->rename_on_commit && (!f->parallel || ms_par_rank() == 0)) unlink(f->partial);
 }
 
 void ms_h5_abort_after_write_error(ms_h5 *f, const char *message)

@@ -111,6 +111,7 @@ ms_status ms_columns_read(ms_h5 *f, const ms_column *cols, void *rows, size_t ro
 
 size_t ms_batches_rounds(size_t n_rows, size_t batch, int ranks)
 {
+    if (batch == 0 || ranks < 1) return 0;
     size_t nb = (n_rows + batch - 1) / batch;
     return (nb + (size_t)ranks - 1) / (size_t)ranks;
 }

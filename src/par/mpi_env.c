@@ -7,6 +7,7 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int par_started;
 static int par_rank;
@@ -64,6 +65,9 @@ _Noreturn void ms_par_abort(int code)
     fflush(stdout);
     fflush(stderr);
     if (par_started && par_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    /* one process: _exit, not exit: the library's exit handlers (HDF5 closing its files)
+     * would flush a file whose write failed and crash in MPI */
+    if (par_started) _exit(code);
     exit(code);
 }
 

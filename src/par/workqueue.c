@@ -19,10 +19,18 @@
 enum { TAG_REQ = 7101, TAG_ASSIGN = 7102 };
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_on_error; /* the stop is a rank's failure, not a signal */
 
 void ms_workq_request_stop(void) { stop_flag = 1; }
 int ms_workq_stop_requested(void) { return stop_flag != 0; }
-void ms_workq_clear_stop(void) { stop_flag = 0; }
+void ms_workq_clear_stop(void) { stop_flag = stop_on_error = 0; }
+
+/* A rank failed: stop handing out work (the progress line says why). */
+static void stop_after_error(void)
+{
+    stop_on_error = 1;
+    stop_flag = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -61,7 +69,7 @@ static int64_t take_locked(master_state *m)
                                        now_s() - m->t0 > m->opts->max_runtime))) {
         m->stopping = 1;
         ms_log_warn("stop requested (%s): no new chunks are started; chunks in flight finish",
-                    stop_flag ? "signal" : "max runtime reached");
+                    stop_on_error ? "a rank failed" : stop_flag ? "signal" : "max runtime reached");
     }
     if (m->stopping || m->next >= m->opts->n_pending) return -1;
     return (int64_t)m->opts->pending[m->next++];
@@ -78,7 +86,8 @@ static void progress_locked(master_state *m, int final)
     if (items > (double)o->items_total) items = (double)o->items_total;
     double rate = items / (t - m->t0 + 1e-9);
     double eta = rate > 0 ? ((double)o->items_total - items) / rate : 0.0;
-    ms_log_info("progress: %.0f / %zu %s (%.1f%%), %.1f %s/s, ETA %.0f s, %ld failed so far",
+    ms_log_info("progress: %.0f / %zu %s (%.1f%%), %.1f %s/s, ETA %.0f s, %ld flagged so far "
+                "(failed or unusable)",
                 items, o->items_total, o->what ? o->what : "items",
                 o->items_total ? 100.0 * items / (double)o->items_total : 100.0, rate,
                 o->what ? o->what : "items", eta, m->failed);
@@ -166,7 +175,7 @@ static ms_status worker_loop(ms_workq_fn fn, void *ctx, long *my_done, long *my_
                              MPI_STATUS_IGNORE) != MPI_SUCCESS)
                     break;
             }
-            ms_workq_request_stop();
+            stop_after_error();
         }
     }
     /* the last chunk's count never reaches the master (it answered "no more" first):
@@ -211,7 +220,7 @@ ms_status ms_workq_run(const ms_workq_opts *opts, ms_workq_fn fn, void *ctx,
             pthread_mutex_unlock(&m.lock);
             my_done++;
             my_failed += failed;
-            if (st != MS_OK) ms_workq_request_stop();
+            if (st != MS_OK) stop_after_error();
         }
         if (threaded) pthread_join(thread, NULL);
         if (st == MS_OK) st = m.status;

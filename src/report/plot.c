@@ -91,6 +91,21 @@ ms_status ms_plot_open(const char *path, int width, int height, int nx, int ny,
     return MS_OK;
 }
 
+/* 1 when the file ends with a PNG's IEND chunk (length 0, "IEND", its CRC), i.e. was
+ * written to the end. */
+static int png_complete(const char *path)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60,
+                                           0x82};
+    unsigned char tail[12];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ok = fseek(f, -12, SEEK_END) == 0 && fread(tail, 1, 12, f) == 12 &&
+             memcmp(tail, iend, 12) == 0;
+    fclose(f);
+    return ok;
+}
+
 ms_status ms_plot_close(ms_plot *p)
 {
     if (!p) return MS_OK;
@@ -101,7 +116,15 @@ ms_status ms_plot_close(ms_plot *p)
     char path[sizeof p->path];
     memcpy(path, p->path, sizeof path);
     ms_free(p);
-    if (!ok) MS_ERROR(MS_EIO, "%s: PLplot did not write the figure", path);
+    if (!ok) {
+        remove(path);
+        MS_ERROR(MS_EIO, "%s: PLplot did not write the figure (disk full or not writable?)",
+                 path);
+    }
+    if (!png_complete(path)) { /* cairo does not report a failed write: check the end */
+        remove(path);
+        MS_ERROR(MS_EIO, "%s: the figure was cut short (no PNG end chunk): disk full?", path);
+    }
     return MS_OK;
 }
 

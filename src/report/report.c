@@ -5,10 +5,12 @@
 #include "mstars/log.h"
 #include "mstars/mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* mkdir -p */
 static ms_status make_dir(const char *path)
@@ -31,12 +33,42 @@ static ms_status make_dir(const char *path)
     return MS_OK;
 }
 
-static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r)
+/* After a failure: remove what this run wrote (its figures, the summaries), and the folder
+ * when this run created it and it is empty, so that a failed report leaves nothing that
+ * looks like one. */
+static void remove_written(const ms_report_opts *o, const rp_results *r, int created)
+{
+    char path[4200];
+    for (size_t i = 0; i < r->n_figures; i++) {
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->figures[i].file);
+        remove(path);
+    }
+    static const char *const summaries[] = {"summary.json", "summary.md"};
+    for (int i = 0; i < 2 && r->summaries_started; i++) {
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, summaries[i]);
+        remove(path);
+    }
+    if (r->summaries_started) { /* the methods comparison: methods.md, methods_<q>.png */
+        DIR *d = opendir(o->out_dir);
+        struct dirent *ent;
+        while (d && (ent = readdir(d)) != NULL)
+            if (strncmp(ent->d_name, "methods", 7) == 0) {
+                snprintf(path, sizeof path, "%s/%s", o->out_dir, ent->d_name);
+                remove(path);
+            }
+        if (d) closedir(d);
+    }
+    if (created) rmdir(o->out_dir);
+}
+
+static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r, int *created)
 {
     /* first: nothing is written for a bad catalog */
     MS_TRY(rp_catalog_read(o->catalog, o->calibrated, c));
     if (c->grid_quality_fail) ms_log_warn("report: %s: %s", o->catalog, c->grid_quality);
     if (c->sanity_fail) ms_log_warn("report: %s: %s", o->catalog, c->sanity);
+    struct stat sb;
+    *created = stat(o->out_dir, &sb) != 0;
     MS_TRY(make_dir(o->out_dir));
     ms_log_info("report: %s: %zu rows", o->catalog, c->n);
     MS_TRY(rp_counts(c, r));
@@ -52,6 +84,7 @@ static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r)
     MS_TRY(rp_figures(c, o->out_dir, r));
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
+    r->summaries_started = 1;
     MS_TRY(rp_write_json(c, o, r, path));
     snprintf(path, sizeof path, "%s/summary.md", o->out_dir);
     MS_TRY(rp_write_markdown(c, o, r, path));
@@ -70,7 +103,9 @@ ms_status ms_report_write(const ms_report_opts *o, ms_report_summary *s)
     memset(&c, 0, sizeof c);
     rp_results *r = ms_calloc("report.results", 1, sizeof *r);
     if (!r) return MS_ENOMEM;
-    ms_status st = run(o, &c, r);
+    int created = 0;
+    ms_status st = run(o, &c, r, &created);
+    if (st != MS_OK) remove_written(o, r, created);
     if (st == MS_OK) {
         s->input = r->input;
         s->fitted = r->fitted;

@@ -139,6 +139,7 @@ typedef struct {
     } figures[RP_MAX_FIGURES];
     size_t n_notes;
     char notes[RP_MAX_NOTES][RP_NOTE_LEN];
+    int summaries_started; /* summary.json / .md are being written (removed on failure) */
 } rp_results;
 
 void rp_results_free(rp_results *r);

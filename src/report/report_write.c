@@ -323,6 +323,9 @@ ms_status rp_write_markdown(const rp_catalog *c, const ms_report_opts *o,
     if (!f) MS_ERROR(MS_EIO, "cannot create %s: %s", path, strerror(errno));
     md_body(f, c, o, r);
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad) MS_ERROR(MS_EIO, "writing %s failed", path);
+    if (fflush(f) != 0) bad = 1;
+    int err = errno;
+    if (fclose(f) != 0 || bad)
+        MS_ERROR(MS_EIO, "writing %s failed: %s", path, strerror(bad ? err : errno));
     return MS_OK;
 }

@@ -4,6 +4,7 @@
 #include "mstars/h5.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
+#include "mstars/schema.h"
 #include "mstars/strlist.h"
 
 #include <ctype.h>
@@ -25,6 +26,10 @@ typedef struct {
     ms_h5_type type;
     size_t str_len, elem;
     char *units, *desc;
+    const char *out_name; /* the exported name (opts->names) */
+    char renamed[80];
+    int obsid_int;        /* a string column of LAMOST ids written as int64 (null -1) */
+    int64_t *ibuf;        /* obsid_int: the block's values */
     void *buf;    /* block_rows values */
     char *sbuf;   /* strings: block_rows NUL-terminated copies of (str_len + 1) bytes */
     char **sptr;  /* strings: pointers into sbuf (FITS) */
@@ -37,6 +42,7 @@ typedef struct {
     ms_strlist names;
     column *cols;
     size_t ncols, nrows, block;
+    ms_export_names naming;
 } exporter;
 
 ms_status ms_export_format_parse(const char *name, ms_export_format *fmt)
@@ -50,6 +56,20 @@ ms_status ms_export_format_parse(const char *name, ms_export_format *fmt)
         return MS_OK;
     }
     MS_ERROR(MS_EINVAL, "unknown export format '%s' (expected fits or csv)",
+             name ? name : "(none)");
+}
+
+ms_status ms_export_names_parse(const char *name, ms_export_names *names)
+{
+    if (name && strcasecmp(name, "hdf5") == 0) {
+        *names = MS_EXPORT_NAMES_HDF5;
+        return MS_OK;
+    }
+    if (name && strcasecmp(name, "lamost") == 0) {
+        *names = MS_EXPORT_NAMES_LAMOST;
+        return MS_OK;
+    }
+    MS_ERROR(MS_EINVAL, "unknown export naming '%s' (expected hdf5 or lamost)",
              name ? name : "(none)");
 }
 
@@ -87,11 +107,91 @@ static void exporter_free(exporter *e)
         ms_free(e->cols[i].buf);
         ms_free(e->cols[i].sbuf);
         ms_free(e->cols[i].sptr);
+        ms_free(e->cols[i].ibuf);
     }
     ms_free(e->cols);
     ms_strlist_free(&e->names);
     if (e->h5) ms_h5_close(e->h5);
     e->h5 = NULL;
+}
+
+/* ---------------------------------------------------------------- conventions
+ *
+ * Nulls, one per type (documented in export.h and the README):
+ *   floats: NaN; the HDF5 sentinel -9999 (tio5, spt; LAMOST's own -9999) is written as NaN;
+ *   signed integers: -1 (source_id, vbflag, activity, obsid without an id), FITS TNULLn = -1;
+ *   unsigned integers (bit masks): no null; strings: empty. */
+#define FLOAT_SENTINEL -9999.0
+
+/* LAMOST / APOGEE style names (opts->names = MS_EXPORT_NAMES_LAMOST): e_<x> -> <x>_err, and
+ * the LAMOST spellings below; every other name unchanged. */
+static const char *const lamost_names[][2] = {
+    {"snr_r", "snrr"}, {"snr_i", "snri"}, {"source_id", "gaia_source_id"},
+    {"e_plx", "plx_err"},
+};
+
+static const char *export_name(const char *name, ms_export_names naming, char *buf, size_t len)
+{
+    if (naming != MS_EXPORT_NAMES_LAMOST) return name;
+    for (size_t i = 0; i < sizeof lamost_names / sizeof lamost_names[0]; i++)
+        if (strcmp(name, lamost_names[i][0]) == 0) return lamost_names[i][1];
+    if (strncmp(name, "e_", 2) == 0 && name[2]) {
+        snprintf(buf, len, "%s_err", name + 2);
+        return buf;
+    }
+    return name;
+}
+
+/* obsid: LAMOST ids are 64-bit integers. A string column of them (every non-empty value a
+ * decimal integer) is exported as int64, -1 where empty; any other text keeps it a string. */
+static int parse_id(const char *s, int64_t *v)
+{
+    if (!*s) {
+        *v = -1;
+        return 1;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end || !isdigit((unsigned char)s[0])) return 0;
+    *v = (int64_t)x;
+    return 1;
+}
+
+static ms_status check_integer_strings(exporter *e, column *c)
+{
+    char text[256];
+    int ok = c->str_len < sizeof text;
+    for (size_t row0 = 0; ok && row0 < e->nrows; row0 += e->block) {
+        size_t m = e->nrows - row0 < e->block ? e->nrows - row0 : e->block;
+        MS_TRY(ms_h5_read_rows(e->h5, c->path, c->type, c->str_len, row0, m, c->buf));
+        for (size_t r = 0; ok && r < m; r++) {
+            memcpy(text, (const char *)c->buf + r * c->str_len, c->str_len);
+            text[c->str_len] = '\0';
+            int64_t v;
+            ok = parse_id(text, &v);
+        }
+    }
+    c->obsid_int = ok;
+    return MS_OK;
+}
+
+/* After a block is read: the null conventions above, and obsid as integers. */
+static void apply_conventions(column *c, size_t n)
+{
+    if (c->type == MS_H5_F64)
+        for (size_t r = 0; r < n; r++) {
+            double *v = (double *)c->buf + r;
+            if (*v == FLOAT_SENTINEL) *v = NAN;
+        }
+    if (c->type == MS_H5_F32)
+        for (size_t r = 0; r < n; r++) {
+            float *v = (float *)c->buf + r;
+            if (*v == (float)FLOAT_SENTINEL) *v = NAN;
+        }
+    if (c->obsid_int)
+        for (size_t r = 0; r < n; r++)
+            if (!parse_id(c->sptr[r], &c->ibuf[r])) c->ibuf[r] = -1;
 }
 
 /* The 1-D datasets of the group, their types, attributes and block buffers. */
@@ -128,6 +228,14 @@ static ms_status load_columns(exporter *e, const char *group)
         MS_TRY(attr_or_empty(e->h5, c->path, "description", &c->desc));
         c->buf = ms_malloc_array("export.block", e->block, c->elem);
         if (!c->buf) return MS_ENOMEM;
+        c->out_name = export_name(c->name, e->naming, c->renamed, sizeof c->renamed);
+        if (c->type == MS_H5_STR && strcmp(c->name, "obsid") == 0) {
+            MS_TRY(check_integer_strings(e, c));
+            if (c->obsid_int) {
+                c->ibuf = ms_malloc_array("export.obsid", e->block, sizeof *c->ibuf);
+                if (!c->ibuf) return MS_ENOMEM;
+            }
+        }
         if (c->type == MS_H5_STR) {
             c->sbuf = ms_malloc_array("export.strings", e->block, c->str_len + 1);
             c->sptr = ms_malloc_array("export.strptr", e->block, sizeof *c->sptr);
@@ -154,20 +262,26 @@ static ms_status read_block(exporter *e, size_t row0, size_t n)
                 c->sptr[r][c->str_len] = '\0';
             }
         }
+        apply_conventions(c, n);
     }
     return MS_OK;
 }
 
 /* ---------------------------------------------------------------- FITS */
 
+/* cfitsio's message, and the system's reason when a write or close failed for one (a full
+ * disk: cfitsio only says "error writing to FITS file"). */
 #define FITS_FAIL(e, st, ...)                                                              \
     do {                                                                                   \
+        int errno_ = errno;                                                                \
         char fits_msg_[FLEN_STATUS];                                                       \
         fits_get_errstatus((st), fits_msg_);                                               \
         char ctx_[512];                                                                    \
         snprintf(ctx_, sizeof ctx_, __VA_ARGS__);                                          \
-        return ms_error_set(MS_EFITS, __FILE__, __LINE__, "%s: %s: cfitsio: %s",           \
-                            (e)->partial, ctx_, fits_msg_);                                \
+        int sys_ = (st) == WRITE_ERROR || (st) == FILE_NOT_CLOSED || (st) == FILE_NOT_CREATED; \
+        return ms_error_set(MS_EFITS, __FILE__, __LINE__, "%s: %s: cfitsio: %s%s%s",       \
+                            (e)->partial, ctx_, fits_msg_, sys_ && errno_ ? ": " : "",      \
+                            sys_ && errno_ ? strerror(errno_) : "");                       \
     } while (0)
 
 /* Header keyword name of an attribute: upper case, other characters than A-Z 0-9 - _
@@ -316,6 +430,7 @@ static ms_status write_root_keys(exporter *e, fitsfile *fp)
 
 static const char *fits_tform(const column *c, char *buf, size_t len)
 {
+    if (c->obsid_int) return "1K";
     switch (c->type) {
     case MS_H5_F32: return "1E";
     case MS_H5_F64: return "1D";
@@ -342,6 +457,69 @@ static int fits_dtype(ms_h5_type t)
     return TFLOAT;
 }
 
+/* Units that the FITS standard (and so astropy and TOPCAT) reads: "dex" is not one. */
+static int fits_unit(const char *u)
+{
+    return u && u[0] && strcmp(u, "dex") != 0;
+}
+
+/* The bit names of a flag column as "0=name,1=name,..." into buf (0 when it has none): the
+ * schema's, except at_bound's own bit_names attribute (the emulator's label order). */
+static int flag_text(exporter *e, const column *c, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (strcmp(c->name, "at_bound") == 0) {
+        char *v = NULL;
+        if (ms_h5_attr_get_str(e->h5, c->path, "bit_names", &v) == MS_OK) {
+            snprintf(buf, len, "%s", v);
+            ms_free(v);
+            return 1;
+        }
+        ms_error_clear();
+    }
+    const char *const *bits = ms_schema_flag_bits(c->name);
+    if (!bits) return 0;
+    for (int b = 0; bits[b]; b++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%d=%s", b ? "," : "", b, bits[b]);
+    }
+    return 1;
+}
+
+/* Column k's keywords besides TTYPE/TFORM/TUNIT: the description (TTYPEn comment, whole in
+ * TCOMMn), TNULLn = -1 for signed integers, TFLAGn for flag columns. */
+static ms_status fits_column_keys(exporter *e, fitsfile *fp, size_t k)
+{
+    const column *c = &e->cols[k];
+    int fst = 0;
+    char key[32], comment[FLEN_COMMENT];
+    char *desc = ms_malloc("export.desc", strlen(c->desc) + 16);
+    if (!desc) return MS_ENOMEM;
+    snprintf(desc, strlen(c->desc) + 16, "%s%s", c->desc,
+             c->units[0] && !fits_unit(c->units) ? (c->desc[0] ? " [dex]" : "[dex]") : "");
+    printable(desc);
+    if (desc[0]) {
+        snprintf(key, sizeof key, "TTYPE%zu", k + 1);
+        snprintf(comment, sizeof comment, "%s", desc);
+        fits_modify_comment(fp, key, comment, &fst);
+        snprintf(key, sizeof key, "TCOMM%zu", k + 1);
+        if (!fst) fits_write_key_longstr(fp, key, desc, "description", &fst);
+    }
+    ms_free(desc);
+    if (!fst && (c->type == MS_H5_I32 || c->type == MS_H5_I64 || c->obsid_int)) {
+        snprintf(key, sizeof key, "TNULL%zu", k + 1);
+        LONGLONG null = -1;
+        fits_write_key(fp, TLONGLONG, key, &null, "null value", &fst);
+    }
+    char bits[2048];
+    if (!fst && flag_text(e, c, bits, sizeof bits)) {
+        snprintf(key, sizeof key, "TFLAG%zu", k + 1);
+        fits_write_key_longstr(fp, key, bits, "bit k = value 2^k: name", &fst);
+    }
+    if (fst) FITS_FAIL(e, fst, "keywords of column %s", c->name);
+    return MS_OK;
+}
+
 static ms_status fits_body(exporter *e, fitsfile *fp)
 {
     int fst = 0;
@@ -364,9 +542,9 @@ static ms_status fits_body(exporter *e, fitsfile *fp)
         return MS_ENOMEM;
     }
     for (size_t k = 0; k < n; k++) {
-        ttype[k] = (char *)e->cols[k].name;
+        ttype[k] = (char *)e->cols[k].out_name;
         tform[k] = (char *)fits_tform(&e->cols[k], forms[k], sizeof forms[k]);
-        tunit[k] = e->cols[k].units;
+        tunit[k] = fits_unit(e->cols[k].units) ? e->cols[k].units : "";
     }
     if (n > INT_MAX) fst = BAD_TFIELDS;
     else
@@ -376,15 +554,7 @@ static ms_status fits_body(exporter *e, fitsfile *fp)
     ms_free(tunit);
     ms_free(forms);
     if (fst) FITS_FAIL(e, fst, "creating the binary table of %zu columns", n);
-    for (size_t k = 0; k < n; k++) {
-        if (!e->cols[k].desc[0]) continue;
-        char key[32], comment[FLEN_COMMENT];
-        snprintf(key, sizeof key, "TTYPE%zu", k + 1);
-        snprintf(comment, sizeof comment, "%s", e->cols[k].desc);
-        printable(comment);
-        fits_modify_comment(fp, key, comment, &fst);
-        if (fst) FITS_FAIL(e, fst, "description of column %s", e->cols[k].name);
-    }
+    for (size_t k = 0; k < n; k++) MS_TRY(fits_column_keys(e, fp, k));
     MS_TRY(write_root_keys(e, fp));
 
     for (size_t row0 = 0; row0 < e->nrows; row0 += e->block) {
@@ -392,8 +562,10 @@ static ms_status fits_body(exporter *e, fitsfile *fp)
         MS_TRY(read_block(e, row0, m));
         for (size_t k = 0; k < n; k++) {
             column *c = &e->cols[k];
-            void *data = c->type == MS_H5_STR ? (void *)c->sptr : c->buf;
-            fits_write_col(fp, fits_dtype(c->type), (int)(k + 1), (LONGLONG)row0 + 1, 1,
+            void *data = c->obsid_int ? (void *)c->ibuf
+                         : c->type == MS_H5_STR ? (void *)c->sptr : c->buf;
+            fits_write_col(fp, c->obsid_int ? TLONGLONG : fits_dtype(c->type), (int)(k + 1),
+                           (LONGLONG)row0 + 1, 1,
                            (LONGLONG)m, data, &fst);
             if (fst) FITS_FAIL(e, fst, "writing column %s rows %zu..%zu", c->name, row0,
                                row0 + m - 1);
@@ -411,6 +583,7 @@ static ms_status write_fits(exporter *e)
     if (fst) FITS_FAIL(e, fst, "cannot create the file");
     ms_status st = fits_body(e, fp);
     int cst = 0;
+    errno = 0;
     fits_close_file(fp, &cst);
     if (st == MS_OK && cst) FITS_FAIL(e, cst, "closing the file");
     return st;
@@ -434,20 +607,33 @@ static void csv_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void csv_float(FILE *out, double v, int digits)
+/* The fewest significant digits (from `least`) that read back to exactly v: shortest round
+ * trip, so 16.8375 stays 16.8375. single: v is a float32. */
+static void csv_float(FILE *out, double v, int least, int single)
 {
     if (isnan(v)) return; /* NaN: empty field */
-    if (isinf(v))
+    if (isinf(v)) {
         fputs(v > 0 ? "inf" : "-inf", out);
-    else
-        fprintf(out, "%.*g", digits, v);
+        return;
+    }
+    char text[40];
+    int most = single ? 9 : 17;
+    for (int digits = least; digits <= most; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (single ? strtof(text, NULL) == (float)v : strtod(text, NULL) == v) break;
+    }
+    fputs(text, out);
 }
 
 static void csv_value(FILE *out, const column *c, size_t r)
 {
+    if (c->obsid_int) {
+        fprintf(out, "%lld", (long long)c->ibuf[r]);
+        return;
+    }
     switch (c->type) {
-    case MS_H5_F32: csv_float(out, ((const float *)c->buf)[r], 9); break;
-    case MS_H5_F64: csv_float(out, ((const double *)c->buf)[r], 17); break;
+    case MS_H5_F32: csv_float(out, ((const float *)c->buf)[r], 6, 1); break;
+    case MS_H5_F64: csv_float(out, ((const double *)c->buf)[r], 15, 0); break;
     case MS_H5_I32: fprintf(out, "%ld", (long)((const int32_t *)c->buf)[r]); break;
     case MS_H5_I64: fprintf(out, "%lld", (long long)((const int64_t *)c->buf)[r]); break;
     case MS_H5_U8: fprintf(out, "%u", (unsigned)((const uint8_t *)c->buf)[r]); break;
@@ -460,7 +646,7 @@ static ms_status csv_body(exporter *e, FILE *out)
 {
     for (size_t k = 0; k < e->ncols; k++) {
         if (k) fputc(',', out);
-        csv_string(out, e->cols[k].name);
+        csv_string(out, e->cols[k].out_name);
     }
     fputc('\n', out);
     for (size_t row0 = 0; row0 < e->nrows; row0 += e->block) {
@@ -507,6 +693,7 @@ ms_status ms_export_catalog(const char *catalog, const char *out, const ms_expor
     e.catalog = catalog;
     e.out = out;
     e.block = opts->block_rows ? opts->block_rows : MS_EXPORT_BLOCK_ROWS;
+    e.naming = opts->names;
     int n = snprintf(e.partial, sizeof e.partial, "%s.partial", out);
     if (n < 0 || (size_t)n >= sizeof e.partial) MS_ERROR(MS_EINVAL, "%s: path too long", out);
 

@@ -2,6 +2,7 @@
 #include "mstars/catalog.h"
 #include "mstars/catalog_post.h"
 #include "mstars/csn.h"
+#include "mstars/cuts.h"
 #include "mstars/fit.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
@@ -78,7 +79,8 @@ static const ms_catalog_column columns[] = {
     C("halpha_ew", MS_H5_F64, halpha_ew, "Angstrom",
       "H-alpha equivalent width (Z25 Eq. 10), positive for emission; NaN when pixels are missing"),
     C("e_halpha_ew", MS_H5_F64, e_halpha_ew, "Angstrom", "uncertainty of halpha_ew from the ivar"),
-    C("activity", MS_H5_I32, activity, "", "1 when halpha_ew > 0.75 A (Z25 4), else 0"),
+    C("activity", MS_H5_I32, activity, "",
+      "1 when halpha_ew > 0.75 A (Z25 4), else 0; -1 (null) when halpha_ew is NaN"),
     C("tio5", MS_H5_F64, tio5, "",
       "TiO5 = mean flux 7126-7135 A / mean flux 7042-7046 A (-9999: cannot be computed)"),
     C("spt", MS_H5_F64, spt, "",
@@ -129,11 +131,21 @@ static const ms_catalog_column csn_columns[] = {
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
-/* The catalog column groups of the Z25 fit (schema.h). Flag bit names are written as
+/* at_bound with the 4-label emulator (teff, logg, m_h, alpha_m); the catalog's own attribute
+ * bit_names gives the order of the emulator that made it. */
+static const char *const at_bound_names[] = {"teff", "logg", "m_h", "alpha_m", "dv", NULL};
+static const ms_flag_bits z25_flags[] = {
+    {"fit_flags", ms_fit_flag_names},
+    {"cut_flags", ms_cut_flag_names},
+    {"at_bound", at_bound_names},
+    {NULL, NULL},
+};
+
+/* The catalog column groups of the Z25 fit (schema.h). Flag bit names are also written as
  * attributes by the fit (fit_flags, at_bound) and the cut pass (cut_flags). */
 const ms_column_group ms_group_z25 = {
     "z25", "Zhang et al. 2025: The Payne emulator fit (L-BFGS-B), RV, activity, SpT, cuts",
-    columns, sizeof(cat_row), NULL};
+    columns, sizeof(cat_row), z25_flags};
 const ms_column_group ms_group_csn = {
     "csn", "Zhang et al. 2025 with Cycle-StarNet: the emulator-only and synthetic-domain fits",
     csn_columns, sizeof(cat_row), NULL};
@@ -252,7 +264,7 @@ static void value_added(const survey_state *s, cat_row *r, size_t i)
     const float *flux = s->flux + i * s->n_pix, *ivar = s->ivar + i * s->n_pix,
                 *cont = s->cont + i * s->n_pix;
     r->halpha_ew = ms_index_halpha_ew(s->grid, flux, ivar, cont, &r->e_halpha_ew);
-    r->activity = ms_index_activity(r->halpha_ew);
+    r->activity = isnan(r->halpha_ew) ? -1 : ms_index_activity(r->halpha_ew); /* -1: null */
     r->tio5 = ms_index_tio5(s->grid, flux, ivar, cont);
     r->spt = ms_index_spt(r->tio5);
     ms_index_spt_string(r->spt, r->spt_label, sizeof r->spt_label);
@@ -402,6 +414,9 @@ static ms_status models_open(survey_state *s, const ms_config *cfg, const ms_sur
 {
     MS_TRY(ms_h5_create(o->models, 1, &s->models));
     ms_h5 *f = s->models;
+    /* the model rows (and the emulator-only ones with --csn): a full disk fails here */
+    MS_TRY(ms_h5_reserve(f, 1048576 + (uint64_t)s->n_rows * s->n_pix * sizeof(float) *
+                                          (o->csn ? 2 : 1) + (uint64_t)s->n_pix * 8));
     double *w = ms_malloc_array("survey.models.wave", s->n_pix, sizeof *w);
     if (!w) return MS_ENOMEM;
     ms_status st = ms_h5_read_rows(s->store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, s->n_pix, w);
@@ -699,6 +714,21 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_surve
     return ms_h5_attr_set_i64(f, "/", "counts_rows_fitted_failed_skipped", counts, 4);
 }
 
+/* A write into the catalog, its journals or the models file failed (disk full, quota; every
+ * rank agrees): the files cannot be closed (see ms_catalog_abort_after_write_error), so the
+ * partial files are deleted and every rank stops with exit status 1. */
+static ms_status stop_after_write_error(survey_state *s)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "fit: %s", ms_error_message());
+    if (s->models) ms_h5_remove_partial(s->models);
+    ms_status st = ms_catalog_abort_after_write_error(s->cat, msg); /* no return under MPI */
+    s->cat = NULL;
+    if (s->models) ms_h5_abort(s->models);
+    s->models = NULL;
+    return st;
+}
+
 /* ------------------------------------------------------------- the job */
 
 ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey_summary *sum)
@@ -891,6 +921,12 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
             st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
                                   o->csn ? csn_rec.emulator_hash : NULL,
                                   store_created ? store_created : "", store_hex, sum, t_start);
+        st = ms_par_any_failed(st);
+        if (st == MS_OK && sum->complete) /* a full disk shows here, not at the close */
+            st = ms_h5_flush(ms_catalog_file(s.cat));
+        if (st == MS_OK && s.models && sum->complete) st = ms_h5_flush(s.models);
+        st = ms_par_any_failed(st);
+        if (st == MS_EHDF5 || st == MS_EIO) stop_after_write_error(&s);
         const int complete = st == MS_OK && sum->complete;
         if (s.models) {
             /* committed only with the catalog; otherwise deleted (never looks complete) */
@@ -910,8 +946,10 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
             s.models = NULL;
             if (st == MS_OK) st = mst;
         }
-        ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
-        if (st == MS_OK) st = fst;
+        if (s.cat) {
+            ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
+            if (st == MS_OK) st = fst;
+        }
     }
     if (s.models) { /* failed before the work queue ran */
         ms_h5_dset_close(s.models_flux);

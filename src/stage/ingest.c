@@ -15,6 +15,7 @@
 #include "mstars/lamost.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
+#include "mstars/schema.h"
 #include "mstars/par.h"
 #include "mstars/spec.h"
 #include "mstars/store.h"
@@ -346,6 +347,17 @@ static ms_status old_store_open(const ms_config *cfg, const char *path, old_stor
                      ms_error_message());
         return MS_OK;
     }
+    /* finished work of another kind (a catalog, a grid store, a models file) is never
+     * replaced by a spectra store */
+    const char *kind = ms_h5_exists(f, MS_CATALOG_GROUP) ? "a catalog (it has /catalog)"
+                       : ms_h5_exists(f, MS_STORE_LABELS) ? "a grid store (it has /labels)"
+                       : !ms_h5_exists(f, MS_STORE_FLUX) ? "not a spectra store (no /spectra/flux)"
+                                                         : NULL;
+    if (kind) {
+        ms_h5_close(f);
+        MS_ERROR(MS_EINVAL, "%s exists and is %s: ingest does not overwrite it; choose another "
+                 "--out or remove it", path, kind);
+    }
     char *hash_text = NULL, want[17];
     ms_hash_hex(ms_preprocess_hash(cfg), want);
     if (ms_h5_attr_get_str(f, "/", "preprocess_hash", &hash_text) != MS_OK ||
@@ -564,7 +576,9 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
     if (st == MS_OK && cat) st = catalog_create(f, cat, files.n, opts->catalog);
 
     long reused = 0, by_status[MS_ROW_N_STATUS] = {0};
-    size_t batch = b.batch, rounds = ms_batches_rounds(files.n, batch, ms_par_size());
+    /* (no rounds when the set-up failed: b.batch is then 0) */
+    size_t batch = b.batch;
+    size_t rounds = st == MS_OK ? ms_batches_rounds(files.n, batch, ms_par_size()) : 0;
     double last_report = t0;
     for (size_t r = 0; st == MS_OK && r < rounds; r++) {
         size_t row0, n = ms_batches_mine(files.n, batch, ms_par_size(), ms_par_rank(), r, &row0);

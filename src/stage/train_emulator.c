@@ -2,6 +2,7 @@
  * rank gets it, The Payne trains data-parallel (payne.h, with this job's ms_comm), rank 0
  * writes the model file. */
 #include "mstars/stage.h"
+#include "mstars/h5.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -73,7 +74,10 @@ int ms_stage_train_emulator(const ms_config *cfg, const ms_train_emulator_args *
     ms_payne_grid g;
     memset(&g, 0, sizeof g);
     ms_status st = MS_OK;
-    if (ms_par_rank() == 0) st = ms_payne_grid_load(a->grid, cfg->emulator.labels, &g);
+    /* a folder that cannot be written fails now, not at the first checkpoint */
+    if (ms_par_rank() == 0) st = ms_h5_check_writable(a->out);
+    if (st == MS_OK && ms_par_rank() == 0) st = ms_h5_check_writable(a->checkpoint);
+    if (st == MS_OK && ms_par_rank() == 0) st = ms_payne_grid_load(a->grid, cfg->emulator.labels, &g);
     st = ms_par_agree(st);
     if (st == MS_OK) st = ms_payne_grid_bcast(&g, ms_par_comm());
     if (st != MS_OK) {
@@ -129,6 +133,9 @@ int ms_stage_train_emulator(const ms_config *cfg, const ms_train_emulator_args *
                      e.best_epoch, e.epochs_run, e.train_seconds);
         report_accuracy(&e);
         ms_log0_info("wrote %s", a->out);
+        /* the model is complete: its checkpoint has nothing more to resume */
+        if (ms_par_rank() == 0 && remove(a->checkpoint) == 0)
+            ms_log_info("removed the checkpoint %s", a->checkpoint);
     }
     ms_payne_grid_free(&g);
     ms_emulator_free(&e);

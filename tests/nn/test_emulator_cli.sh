@@ -20,8 +20,12 @@ trap 'rm -rf "$dir"' EXIT
     --set emulator.learning_rate=3e-3 >"$dir/log" 2>&1
 check "train-emulator exits 0" test $? -eq 0
 check "model file written" test -s "$dir/m.h5"
-check "checkpoint written" test -s "$dir/m.h5.ckpt"
+check "checkpoint removed after success (issue 18)" test ! -e "$dir/m.h5.ckpt"
 check "no partial file left" test ! -e "$dir/m.h5.partial"
+"$exe" train-emulator --grid "$dir/grid.h5" --out "$dir/nodir/m.h5" --set emulator.labels=teff,logg,m_h \
+    --set emulator.hidden=24 --set emulator.epochs=30 >"$dir/log" 2>&1
+check "train-emulator into a missing folder: exit 1 before training, naming it" \
+    sh -c "test $? -eq 1 && grep -q 'nodir.*No such file' '$dir/log' && ! grep -q 'epoch' '$dir/log'"
 
 "$exe" emulate --model "$dir/m.h5" --labels 3300,5.0,-0.5 >"$dir/s.txt" 2>"$dir/err"
 check "emulate exits 0" test $? -eq 0

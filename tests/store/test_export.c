@@ -118,7 +118,7 @@ static void test_fits(void **state)
     (void)state;
     char out[600];
     snprintf(out, sizeof out, "%s/cat.fits", ms_test_tmpdir());
-    ms_export_opts o = {MS_EXPORT_FITS, 0, 3, NULL}; /* 3 rows per block: 3 blocks */
+    ms_export_opts o = {MS_EXPORT_FITS, 0, 3, NULL, MS_EXPORT_NAMES_HDF5}; /* 3 rows per block: 3 blocks */
     size_t nr = 0, nc = 0;
     assert_int_equal(ms_export_catalog(catalog, out, &o, &nr, &nc), MS_OK);
     assert_int_equal(nr, NROWS);
@@ -245,7 +245,7 @@ static void test_csv(void **state)
     (void)state;
     char out[600];
     snprintf(out, sizeof out, "%s/cat.csv", ms_test_tmpdir());
-    ms_export_opts o = {MS_EXPORT_CSV, 0, 2, NULL};
+    ms_export_opts o = {MS_EXPORT_CSV, 0, 2, NULL, MS_EXPORT_NAMES_HDF5};
     size_t mem0 = ms_mem_current();
     assert_int_equal(ms_export_catalog(catalog, out, &o, NULL, NULL), MS_OK);
     assert_int_equal(ms_mem_current(), mem0); /* every buffer released */
@@ -254,7 +254,7 @@ static void test_csv(void **state)
         "0,0,9007199254740993,10.123456789012344,1,M3.5,3500.5\n"
         "1,1,2,20.5,-2,K7,\n"
         "255,4000000000,3,-0,3,\"\",3100.25\n"
-        "0,7,-4,359.99999999900001,2147483647,M0,2900\n"
+        "0,7,-4,359.999999999,2147483647,M0,2900\n" /* shortest round trip */
         "1,8,5,1e-300,0,\"a,b\",4000\n"
         "0,9,6,,16,\"q\"\"t\",3333\n"
         "1,10,-9007199254740993,180,-2147483647,M7,-1.5\n";
@@ -274,7 +274,7 @@ static void test_refusals(void **state)
 
     char out[600], inc[600];
     snprintf(out, sizeof out, "%s/never.csv", ms_test_tmpdir());
-    ms_export_opts o = {MS_EXPORT_CSV, 0, 0, NULL};
+    ms_export_opts o = {MS_EXPORT_CSV, 0, 0, NULL, MS_EXPORT_NAMES_HDF5};
     /* missing catalog */
     snprintf(inc, sizeof inc, "%s/missing.h5", ms_test_tmpdir());
     assert_int_not_equal(ms_export_catalog(inc, out, &o, NULL, NULL), MS_OK);
@@ -312,6 +312,107 @@ static void test_refusals(void **state)
     assert_int_equal(ms_mem_current(), mem0);
 }
 
+/* Issue 18: the conventions of export.h on a catalog shaped like the fit's. */
+#define NC 3
+static void make_fit_like(const char *path)
+{
+    ms_h5 *f;
+    assert_int_equal(ms_h5_create(path, 0, &f), MS_OK);
+    size_t n = NC;
+    char obsid[NC][32] = {"100001001", "", "9007199254740993"};
+    double e_teff[NC] = {16.8375, -9999.0, NAN};
+    double logg[NC] = {4.85, 5.0, 0.1};
+    float spt[NC] = {3.5f, -9999.0f, 0.25f};
+    uint32_t fit_flags[NC] = {0, 5, 2048};
+    int64_t source_id[NC] = {-1, 5, INT64_C(1000000000000001009)};
+    int32_t vbflag[NC] = {-1, 0, 2};
+    static const char long_desc[] = "surface gravity from the emulator fit, a description "
+                                    "longer than one FITS card can hold in its comment field";
+    assert_int_equal(ms_h5_write_array(f, "/catalog/obsid", MS_H5_STR, 32, 1, &n, obsid, "",
+                                       "LAMOST OBSID"), MS_OK);
+    assert_int_equal(ms_h5_write_array(f, "/catalog/e_teff", MS_H5_F64, 0, 1, &n, e_teff, "K",
+                                       "Teff uncertainty"), MS_OK);
+    assert_int_equal(ms_h5_write_array(f, "/catalog/logg", MS_H5_F64, 0, 1, &n, logg, "dex",
+                                       long_desc), MS_OK);
+    assert_int_equal(ms_h5_write_array(f, "/catalog/spt", MS_H5_F32, 0, 1, &n, spt, "", "SpT"),
+                     MS_OK);
+    assert_int_equal(ms_h5_write_array(f, "/catalog/fit_flags", MS_H5_U32, 0, 1, &n, fit_flags,
+                                       "", "fit status bits"), MS_OK);
+    assert_int_equal(ms_h5_write_array(f, "/catalog/source_id", MS_H5_I64, 0, 1, &n, source_id,
+                                       "", "Gaia DR3 source_id"), MS_OK);
+    assert_int_equal(ms_h5_write_array(f, "/catalog/vbflag", MS_H5_I32, 0, 1, &n, vbflag, "",
+                                       "variable / binary"), MS_OK);
+    assert_int_equal(ms_h5_commit(f), MS_OK);
+}
+
+static void test_conventions(void **state)
+{
+    (void)state;
+    char cat[600], out[600];
+    snprintf(cat, sizeof cat, "%s/fitlike.h5", ms_test_tmpdir());
+    make_fit_like(cat);
+    /* CSV, LAMOST names: shortest round trip, -9999 -> empty, obsid int64 with -1 */
+    snprintf(out, sizeof out, "%s/fitlike.csv", ms_test_tmpdir());
+    ms_export_opts o = {MS_EXPORT_CSV, 1, 2, NULL, MS_EXPORT_NAMES_LAMOST};
+    assert_int_equal(ms_export_catalog(cat, out, &o, NULL, NULL), MS_OK);
+    const char *want =
+        "teff_err,fit_flags,logg,obsid,gaia_source_id,spt,vbflag\n"
+        "16.8375,0,4.85,100001001,-1,3.5,-1\n"
+        ",5,5,-1,5,,0\n"
+        ",2048,0.1,9007199254740993,1000000000000001009,0.25,2\n";
+    assert_string_equal(slurp(out), want);
+    ms_export_names nm;
+    assert_int_equal(ms_export_names_parse("LAMOST", &nm), MS_OK);
+    assert_int_equal(nm, MS_EXPORT_NAMES_LAMOST);
+    assert_int_equal(ms_export_names_parse("apogee", &nm), MS_EINVAL);
+
+    /* FITS: TNULL, TCOMM (whole description), no TUNIT for dex, TFLAG from the schema */
+    snprintf(out, sizeof out, "%s/fitlike.fits", ms_test_tmpdir());
+    o.format = MS_EXPORT_FITS;
+    o.names = MS_EXPORT_NAMES_HDF5;
+    assert_int_equal(ms_export_catalog(cat, out, &o, NULL, NULL), MS_OK);
+    fitsfile *fp;
+    int st = 0;
+    fits_open_diskfile(&fp, out, READONLY, &st);
+    fits_movnam_hdu(fp, BINARY_TBL, "CATALOG", 0, &st);
+    assert_int_equal(st, 0);
+    /* name order: e_teff 1, fit_flags 2, logg 3, obsid 4, source_id 5, spt 6, vbflag 7 */
+    int typecode;
+    long rep, width;
+    fits_get_coltype(fp, 4, &typecode, &rep, &width, &st);
+    assert_int_equal(typecode, TLONGLONG);
+    LONGLONG null = 0;
+    fits_read_key(fp, TLONGLONG, "TNULL4", &null, NULL, &st);
+    assert_int_equal(st, 0);
+    assert_true(null == -1);
+    fits_read_key(fp, TLONGLONG, "TNULL5", &null, NULL, &st);
+    fits_read_key(fp, TLONGLONG, "TNULL7", &null, NULL, &st);
+    assert_int_equal(st, 0);
+    char val[FLEN_VALUE], com[FLEN_COMMENT];
+    fits_read_keyword(fp, "TUNIT3", val, com, &st);
+    assert_int_equal(st, KEY_NO_EXIST); /* dex: not a FITS unit */
+    st = 0;
+    char *text = NULL;
+    fits_read_key_longstr(fp, "TCOMM3", &text, NULL, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(text, "in its comment field [dex]"));
+    fits_free_memory(text, &st);
+    fits_read_key_longstr(fp, "TFLAG2", &text, NULL, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(text, "0=not_converged,1=linesearch,"));
+    assert_non_null(strstr(text, "11=no_rv_start"));
+    fits_free_memory(text, &st);
+    LONGLONG ids[NC];
+    double et[NC];
+    int anynul = 0;
+    fits_read_col(fp, TLONGLONG, 4, 1, 1, NC, NULL, ids, &anynul, &st);
+    fits_read_col(fp, TDOUBLE, 1, 1, 1, NC, NULL, et, &anynul, &st);
+    assert_int_equal(st, 0);
+    assert_true(ids[0] == 100001001 && ids[1] == -1 && ids[2] == INT64_C(9007199254740993));
+    assert_true(et[0] == 16.8375 && isnan(et[1]) && isnan(et[2]));
+    fits_close_file(fp, &st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_fits),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_conventions),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
