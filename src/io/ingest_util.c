@@ -1,5 +1,7 @@
 /* ingest_util.c: see ingest_util.h. */
 #include "ingest_util.h"
+#include "mstars/native.h"
+#include "mstars/schema.h"
 #include "mstars/hash.h"
 #include "mstars/schema.h"
 #include "mstars/mem.h"
@@ -71,6 +73,27 @@ ms_status ms_store_create_pixels(ms_h5 *f, const ms_config *cfg, size_t n_rows,
     }
     ms_free(wave);
     ms_free(mask);
+    return st;
+}
+
+ms_status ms_store_create_native(ms_h5 *f, size_t n_rows)
+{
+    size_t dims[2] = {n_rows, MS_NATIVE_NPIX};
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, 2, dims, 32,
+                                "LAMOST flux units", "flux on LAMOST's log-linear lattice "
+                                "(/native/loglam), observed frame, not normalised (NaN: no data)"));
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, 2, dims, 32, "",
+                                "inverse variance of /native/flux (0: no data)"));
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, 2, dims, 32, "",
+                                "0 good; bit 1 ormask != 0, bit 2 andmask != 0, bit 4 no data"));
+    double *ll = ms_malloc_array("store.loglam", MS_NATIVE_NPIX, sizeof *ll);
+    if (!ll) return MS_ENOMEM;
+    for (size_t k = 0; k < MS_NATIVE_NPIX; k++) ll[k] = ms_native_loglam(k);
+    size_t d1 = MS_NATIVE_NPIX;
+    ms_status st = ms_h5_write_array(f, MS_STORE_NATIVE_LOGLAM, MS_H5_F64, 0, 1, &d1, ll, "log10(A)",
+                                     "log10 of the vacuum wavelength of each native pixel, "
+                                     "observed (heliocentric) frame");
+    ms_free(ll);
     return st;
 }
 
