@@ -40,7 +40,8 @@ typedef struct {
     int poly_order;             /* k of P_k (L25: 4) */
     int fit_half_width;         /* coarse points each side of the minimum in the Gaussian fit (3) */
     int inject_max;             /* injections s = -inject_max..inject_max km/s (500) */
-    int full_injection;         /* 1: the literal 1001 shifts and refits (slow, for checks) */
+    int full_injection;         /* 1: the 1001 refits literally (slow, for checks); 2: the same
+                                   shifting the observed pixels instead of the templates */
     double curve_step_kms;      /* spacing of the chi^2 curve of the cheap injections (5) */
     double template_R;          /* resolving power of the templates (Kesseli 2017: 2000) */
     double spectrum_R;          /* of the spectra (LAMOST LRS: 1800); templates are broadened

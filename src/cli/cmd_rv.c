@@ -20,6 +20,10 @@ static const ms_cli_opt opts[] = {
                                  "(default 2000, SDSS/BOSS)", 0},
     {"full-injection", NULL, "errors by the literal 1001 shifted refits of L25 (slow; default: "
                              "the same from the spline of the chi^2 curve)", 0},
+    {"full-injection-observed", NULL, "as --full-injection, shifting the observed pixels "
+                                      "(linear interpolation) instead of the templates", 0},
+    {"tm-range", "MIN,MAX", "observed wavelength range of template matching, A (default "
+                            "4700,8899: L25 step 4b)", 0},
     {"resume", NULL, "continue an interrupted run of the same catalog from its journals", 0},
     {"limit", "N", "measure only the first N rows of the store", 0},
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0", 0},
@@ -58,7 +62,20 @@ static int run(ms_cli_ctx *ctx)
         if (!number(a, "--template-resolution", 100, &v)) return 2;
         o.settings.template_R = v;
     }
-    o.settings.full_injection = ms_cli_flag(ctx, "full-injection");
+    if ((a = ms_cli_get(ctx, "tm-range"))) {
+        char *end;
+        double lo = strtod(a, &end), hi = *end == ',' ? strtod(end + 1, &end) : 0.0;
+        if (*end || !(lo >= 3700.0) || !(hi > lo + 500.0) || hi > 9100.0) {
+            if (ms_par_rank() == 0)
+                fprintf(stderr, "mstars rv: --tm-range '%s' is not MIN,MAX within 3700-9100 A "
+                        "and 500 A wide\n", a);
+            return 2;
+        }
+        o.settings.wave_min = lo;
+        o.settings.wave_max = hi;
+    }
+    o.settings.full_injection = ms_cli_flag(ctx, "full-injection-observed") ? 2
+                                : ms_cli_flag(ctx, "full-injection");
     o.spectra = ms_cli_get(ctx, "spectra");
     o.out = ms_cli_get(ctx, "out");
     /* the default library: $MSTARS_SHARED/data/templates-kesseli2017, else ../shared/... */
@@ -71,8 +88,11 @@ static int run(ms_cli_ctx *ctx)
     o.templates = ms_cli_get(ctx, "templates") ? ms_cli_get(ctx, "templates") : deftpl;
     o.resume = ms_cli_flag(ctx, "resume");
     char command[4096];
-    snprintf(command, sizeof command, "mstars rv --spectra %s --out %s --templates %s%s%s%s%s",
-             o.spectra, o.out, o.templates, o.settings.full_injection ? " --full-injection" : "",
+    char range[96] = "";
+    if (ms_cli_get(ctx, "tm-range")) snprintf(range, sizeof range, " --tm-range %s", ms_cli_get(ctx, "tm-range"));
+    snprintf(command, sizeof command, "mstars rv --spectra %s --out %s --templates %s%s%s%s%s%s",
+             o.spectra, o.out, o.templates, range, o.settings.full_injection == 2 ? " --full-injection-observed"
+             : o.settings.full_injection ? " --full-injection" : "",
              o.resume ? " --resume" : "", ctx->config_path ? " --config " : "",
              ctx->config_path ? ctx->config_path : "");
     o.command = command;

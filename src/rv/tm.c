@@ -29,7 +29,10 @@ struct ms_rv_engine {
     ms_rv_settings s;
     size_t k_lo, n;       /* TM window on the lattice: pixels [k_lo, k_lo + n) */
     int n_v, nm, nb;      /* coarse trials; moments 2k+1 and k+1 */
-    double *T, *T2;       /* [n_tpl * n_v][n]: templates at the coarse velocities, and squared */
+    float *T, *T2;        /* [n_tpl * n_v][n]: templates at the coarse velocities, and squared
+                             (float: the coarse stage streams them once per spectrum, so its
+                             speed is their size; the fine curve and the refits are double) */
+    float *MXf, *OXf, *Gf, *Bf;
     /* one spectrum */
     double med;           /* flux scale (median of the good pixels) */
     double *O, *m, *x;    /* [n] */
@@ -87,9 +90,14 @@ ms_status ms_rv_engine_alloc(const ms_rv_library *lib, const ms_rv_settings *s, 
     size_t rows = lib->n * (size_t)e->n_v, n = e->n;
     /* the fine chi^2 curve of the cheap injections: +-(hw + 2) coarse steps */
     e->n_curve_max = 2 * (size_t)ceil((s->fit_half_width + 2) * s->step_kms / s->curve_step_kms) + 1;
+    if (e->n_curve_max < (size_t)e->n_v) e->n_curve_max = (size_t)e->n_v;
     size_t grow = rows > e->n_curve_max ? rows : e->n_curve_max;
-    e->T = ms_malloc_array("rv.T", rows * n, sizeof(double));
-    e->T2 = ms_malloc_array("rv.T2", rows * n, sizeof(double));
+    e->T = ms_malloc_array("rv.T", rows * n, sizeof(float));
+    e->T2 = ms_malloc_array("rv.T2", rows * n, sizeof(float));
+    e->MXf = ms_malloc_array("rv.MXf", n * (size_t)e->nm, sizeof(float));
+    e->OXf = ms_malloc_array("rv.OXf", n * (size_t)e->nb, sizeof(float));
+    e->Gf = ms_malloc_array("rv.Gf", grow * (size_t)e->nm, sizeof(float));
+    e->Bf = ms_malloc_array("rv.Bf", grow * (size_t)e->nb, sizeof(float));
     e->O = ms_malloc_array("rv.O", n, sizeof(double));
     e->m = ms_malloc_array("rv.m", n, sizeof(double));
     e->x = ms_malloc_array("rv.x", n, sizeof(double));
@@ -105,17 +113,21 @@ ms_status ms_rv_engine_alloc(const ms_rv_library *lib, const ms_rv_settings *s, 
     e->spline = gsl_spline_alloc(gsl_interp_cspline, e->n_curve_max);
     e->acc = gsl_interp_accel_alloc();
     if (!e->T || !e->T2 || !e->O || !e->m || !e->x || !e->MX || !e->OX || !e->G || !e->B ||
-        !e->chi2 || !e->Tu || !e->Tu2 || !e->cu || !e->uu || !e->spline || !e->acc) {
+        !e->chi2 || !e->Tu || !e->Tu2 || !e->cu || !e->uu || !e->spline || !e->acc || !e->MXf ||
+        !e->OXf || !e->Gf || !e->Bf) {
         ms_rv_engine_free(e);
         return MS_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) e->x[i] = n > 1 ? 2.0 * (double)i / (double)(n - 1) - 1.0 : 0.0;
     for (size_t t = 0; t < lib->n; t++)
         for (int v = 0; v < e->n_v; v++) {
-            double *row = e->T + (t * (size_t)e->n_v + (size_t)v) * n;
-            shifted_row(e, &lib->t[t], s->step_kms * (v - s->n_steps), row);
-            double *row2 = e->T2 + (t * (size_t)e->n_v + (size_t)v) * n;
-            for (size_t i = 0; i < n; i++) row2[i] = row[i] * row[i];
+            shifted_row(e, &lib->t[t], s->step_kms * (v - s->n_steps), e->Tu);
+            float *row = e->T + (t * (size_t)e->n_v + (size_t)v) * n;
+            float *row2 = e->T2 + (t * (size_t)e->n_v + (size_t)v) * n;
+            for (size_t i = 0; i < n; i++) {
+                row[i] = (float)e->Tu[i];
+                row2[i] = (float)(e->Tu[i] * e->Tu[i]);
+            }
         }
     *out = e;
     return MS_OK;
@@ -124,7 +136,7 @@ ms_status ms_rv_engine_alloc(const ms_rv_library *lib, const ms_rv_settings *s, 
 void ms_rv_engine_free(ms_rv_engine *e)
 {
     if (!e) return;
-    void *p[] = {e->T, e->T2, e->O, e->m, e->x, e->MX, e->OX, e->G, e->B, e->chi2, e->Tu, e->Tu2,
+    void *p[] = {e->T, e->T2, e->MXf, e->OXf, e->Gf, e->Bf, e->O, e->m, e->x, e->MX, e->OX, e->G, e->B, e->chi2, e->Tu, e->Tu2,
                  e->cu, e->uu};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     if (e->spline) gsl_spline_free(e->spline);
@@ -204,14 +216,10 @@ static void prepare(ms_rv_engine *e, const ms_rv_native *sp, double shift, int k
     e->sum_o2 = so2;
 }
 
-/* chi^2 of `rows` trials from their template rows T (and T^2), Eq. 2. */
-static void chi2_rows(ms_rv_engine *e, const double *T, const double *T2, size_t rows, double *chi2)
+/* chi^2 of `rows` trials from their moments e->G, e->B (Eq. 2). */
+static void chi2_from_moments(ms_rv_engine *e, size_t rows, double *chi2)
 {
-    const int n = (int)e->n, nm = e->nm, nb = e->nb;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nm, n, 1.0, T2, n, e->MX, nm,
-                0.0, e->G, nm);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nb, n, 1.0, T, n, e->OX, nb,
-                0.0, e->B, nb);
+    const int nm = e->nm, nb = e->nb;
     for (size_t r = 0; r < rows; r++) {
         double A[(MAX_K + 1) * (MAX_K + 1)], c[MAX_K + 1];
         const double *g = e->G + r * (size_t)nm, *b = e->B + r * (size_t)nb;
@@ -227,6 +235,32 @@ static void chi2_rows(ms_rv_engine *e, const double *T, const double *T2, size_t
         double v = (e->sum_o2 - fit) / (double)(e->n_good ? e->n_good : 1);
         chi2[r] = v > 0.0 ? v : 0.0;
     }
+}
+
+/* chi^2 of `rows` trials from their template rows T (and T^2), Eq. 2, in double. */
+static void chi2_rows(ms_rv_engine *e, const double *T, const double *T2, size_t rows, double *chi2)
+{
+    const int n = (int)e->n, nm = e->nm, nb = e->nb;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nm, n, 1.0, T2, n, e->MX, nm,
+                0.0, e->G, nm);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nb, n, 1.0, T, n, e->OX, nb,
+                0.0, e->B, nb);
+    chi2_from_moments(e, rows, chi2);
+}
+
+/* The same for the stored float rows of the coarse grid. */
+static void chi2_rows_f(ms_rv_engine *e, const float *T, const float *T2, size_t rows, double *chi2)
+{
+    const int n = (int)e->n, nm = e->nm, nb = e->nb;
+    for (size_t i = 0; i < e->n * (size_t)nm; i++) e->MXf[i] = (float)e->MX[i];
+    for (size_t i = 0; i < e->n * (size_t)nb; i++) e->OXf[i] = (float)e->OX[i];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nm, n, 1.0f, T2, n, e->MXf,
+                nm, 0.0f, e->Gf, nm);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nb, n, 1.0f, T, n, e->OXf,
+                nb, 0.0f, e->Bf, nb);
+    for (size_t i = 0; i < rows * (size_t)nm; i++) e->G[i] = e->Gf[i];
+    for (size_t i = 0; i < rows * (size_t)nb; i++) e->B[i] = e->Bf[i];
+    chi2_from_moments(e, rows, chi2);
 }
 
 /* Step 1 with one template's coarse rows: its Gaussian centre (km/s) and minimum chi^2. */
@@ -325,19 +359,31 @@ static int injections_cheap(ms_rv_engine *e, int t, double rv_init, double *mean
     return 1;
 }
 
-/* Step 2 as L25 wrote it: shift the spectrum by s - rv_init for every s, remeasure with the
- * best template on the coarse grid. */
+/* Step 2 literally: 1001 remeasurements on the coarse grid. full_injection = 1: the shift
+ * s - rv_init is applied to the templates (the formulation of step 1 here: no observed pixel
+ * is interpolated), so every trial is chi^2 at v + rv_init - s, computed exactly;
+ * full_injection = 2: the observed spectrum itself is shifted by linear interpolation on its
+ * lattice, one pixel phase for all pixels (this smooths the noise by a phase-dependent
+ * amount; see benchmarks/RESULTS.md). */
 static int injections_full(ms_rv_engine *e, const ms_rv_native *sp, int t, double rv_init,
                            double *mean, double *sd)
 {
     const ms_rv_settings *s = &e->s;
-    const double *T = e->T + (size_t)t * (size_t)e->n_v * e->n;
-    const double *T2 = e->T2 + (size_t)t * (size_t)e->n_v * e->n;
+    const size_t nv = (size_t)e->n_v, n = e->n;
     double c[64], sum = 0.0, sum2 = 0.0;
     long cnt = 0;
     for (int si = -s->inject_max; si <= s->inject_max; si++) {
-        prepare(e, sp, (double)si - rv_init, 1);
-        chi2_rows(e, T, T2, (size_t)e->n_v, c);
+        if (s->full_injection == 2) {
+            prepare(e, sp, (double)si - rv_init, 1);
+            chi2_rows_f(e, e->T + (size_t)t * nv * n, e->T2 + (size_t)t * nv * n, nv, c);
+        } else {
+            for (size_t v = 0; v < nv; v++) {
+                double u = s->step_kms * ((double)v - s->n_steps) + rv_init - (double)si;
+                shifted_row(e, &e->lib->t[t], u, e->Tu + v * n);
+                for (size_t i = 0; i < n; i++) e->Tu2[v * n + i] = e->Tu[v * n + i] * e->Tu[v * n + i];
+            }
+            chi2_rows(e, e->Tu, e->Tu2, nv, c);
+        }
         double cmin;
         int edge;
         double r = coarse_centre(e, c, &cmin, &edge) - (double)si;
@@ -345,7 +391,7 @@ static int injections_full(ms_rv_engine *e, const ms_rv_native *sp, int t, doubl
         sum2 += r * r;
         cnt++;
     }
-    prepare(e, sp, 0.0, 1);
+    if (s->full_injection == 2) prepare(e, sp, 0.0, 1);
     *mean = sum / (double)cnt;
     double var = sum2 / (double)cnt - (*mean) * (*mean);
     *sd = sqrt(var > 0.0 ? var : 0.0);
@@ -364,7 +410,7 @@ ms_status ms_rv_tm(ms_rv_engine *e, const ms_rv_native *sp, double wave_max_over
     out->n_pix = (int)e->n_good;
     if ((double)e->n_good < e->s.min_pixels) return MS_OK;
     const size_t nv = (size_t)e->n_v, rows = e->lib->n * nv;
-    chi2_rows(e, e->T, e->T2, rows, e->chi2);
+    chi2_rows_f(e, e->T, e->T2, rows, e->chi2);
     /* step 1: each template's Gaussian minimum; the best template has the lowest */
     int best = -1, best_edge = 0;
     double best_c = DBL_MAX, best_v = NAN;
