@@ -13,8 +13,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("grid")
 ap.add_argument("out")
 ap.add_argument("--logg", default="5.0")
-ap.add_argument("--mh", default="-0.5,0.0")
-ap.add_argument("--teff", default="2800,4000,200")
+ap.add_argument("--mh", default="-1.0,-0.5,0.0,0.5")
+ap.add_argument("--teff", default="2800,4000,100")
 a = ap.parse_args()
 os.makedirs(a.out, exist_ok=True)
 t0, t1, dt = (float(x) for x in a.teff.split(","))
@@ -22,9 +22,15 @@ n = 0
 teff = t0
 while teff <= t1 + 1e-6:
     for mh in a.mh.split(","):
-        name = "lte%05.1f-%.1f%+.1fa+0.0.BT-Settl.spec.7" % (teff / 100.0, float(a.logg), float(mh))
-        path = os.path.join(a.grid, name)
-        if not os.path.exists(path):
+        m = float(mh)
+        mtext = "-0.0" if m == 0.0 else "%+.1f" % m
+        path = None
+        for alpha in ("+0.0", "+0.2", "+0.4"):  # the grid's [alpha/M] follows [M/H]
+            name = "lte%05.1f-%.1f%sa%s.BT-Settl.spec.7" % (teff / 100.0, float(a.logg), mtext, alpha)
+            if os.path.exists(os.path.join(a.grid, name)):
+                path = os.path.join(a.grid, name)
+                break
+        if path is None:
             continue
         out = os.path.join(a.out, "mock_T%04d_g%s_m%+.1f.txt" % (teff, a.logg, float(mh)))
         with open(path) as f, open(out, "w") as g:

@@ -38,7 +38,8 @@ typedef struct {
     double step_kms;            /* coarse grid step: 60 km/s */
     int n_steps;                /* coarse grid: n = -n_steps..n_steps (10) */
     int poly_order;             /* k of P_k (L25: 4) */
-    int fit_half_width;         /* coarse points each side of the minimum in the Gaussian fit (3) */
+    int fit_half_width;         /* coarse points each side of the minimum in its refinement: 1
+                                   (default) the 3-point parabola; >= 2 a Gaussian fit */
     int inject_max;             /* injections s = -inject_max..inject_max km/s (500) */
     int full_injection;         /* 1: the 1001 refits literally (slow, for checks); 2: the same
                                    shifting the observed pixels instead of the templates */
@@ -96,6 +97,7 @@ typedef struct {
     int template_index;  /* into the library */
     int n_pix;           /* pixels in Eq. 2 */
     int at_edge;         /* the chi^2 minimum lies at the end of the coarse grid */
+    double rv_min;       /* km/s: minimum of the best template's fine chi^2 curve (diagnostic) */
     double e_stat;       /* km/s: statistical error from the chi^2 curvature, the residual
                             variance taken as the noise (not in L25) */
     double red_blue;     /* rms residual of the best fit above 7500 A / below (red-end anomaly) */
@@ -200,7 +202,7 @@ typedef struct {
     char rv_from[16];
     double snr_r;
     double rv_pipeline, e_rv_pipeline;
-    double rv_tm, e_rv_tm, e_rv_tm_stat, rv_tm_init, chi2_tm, red_blue;
+    double rv_tm, e_rv_tm, e_rv_tm_stat, rv_tm_min, rv_tm_init, chi2_tm, red_blue;
     double rv_tml7500, e_rv_tml7500;
     double rv_dsal, e_rv_dsal, rv_dsal1, e_rv_dsal1, rv_dsal2, e_rv_dsal2, rv_dsel, e_rv_dsel;
     double rv, e_rv;

@@ -24,6 +24,8 @@ static const ms_cli_opt opts[] = {
                                       "(linear interpolation) instead of the templates", 0},
     {"tm-range", "MIN,MAX", "observed wavelength range of template matching, A (default "
                             "4700,8899: L25 step 4b)", 0},
+    {"fit-points", "N", "coarse chi^2 points around the minimum in its refinement: 3 (default) "
+                        "a parabola, 5 or more a Gaussian with a baseline (odd, <= 21)", 0},
     {"resume", NULL, "continue an interrupted run of the same catalog from its journals", 0},
     {"limit", "N", "measure only the first N rows of the store", 0},
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0", 0},
@@ -73,6 +75,13 @@ static int run(ms_cli_ctx *ctx)
         }
         o.settings.wave_min = lo;
         o.settings.wave_max = hi;
+    }
+    if ((a = ms_cli_get(ctx, "fit-points"))) {
+        if (!number(a, "--fit-points", 3, &v) || ((long)v) % 2 == 0 || v > 21) {
+            if (ms_par_rank() == 0) fprintf(stderr, "mstars rv: --fit-points must be odd, 3..21\n");
+            return 2;
+        }
+        o.settings.fit_half_width = (int)v / 2;
     }
     o.settings.full_injection = ms_cli_flag(ctx, "full-injection-observed") ? 2
                                 : ms_cli_flag(ctx, "full-injection");

@@ -36,7 +36,7 @@ void ms_rv_fill_unmeasured(ms_rv_row *r)
 {
     r->rv_template[0] = '\0';
     snprintf(r->rv_from, sizeof r->rv_from, "%s", "");
-    double *d[] = {&r->rv_pipeline, &r->e_rv_pipeline, &r->rv_tm, &r->e_rv_tm, &r->e_rv_tm_stat, &r->rv_tm_init,
+    double *d[] = {&r->rv_pipeline, &r->e_rv_pipeline, &r->rv_tm, &r->e_rv_tm, &r->e_rv_tm_stat, &r->rv_tm_min, &r->rv_tm_init,
                    &r->chi2_tm, &r->red_blue, &r->rv_tml7500, &r->e_rv_tml7500, &r->rv_dsal,
                    &r->e_rv_dsal, &r->rv_dsal1, &r->e_rv_dsal1, &r->rv_dsal2, &r->e_rv_dsal2,
                    &r->rv_dsel, &r->e_rv_dsel, &r->rv, &r->e_rv};
@@ -56,6 +56,7 @@ void ms_rv_fill_row(const ms_rv_measurements *m, const ms_rv_choice *c, const ms
     r->e_rv_tm = m->tm.ok ? m->tm.e_rv : NAN;
     r->rv_tm_init = m->tm.rv_init;
     r->e_rv_tm_stat = m->tm.e_stat;
+    r->rv_tm_min = m->tm.rv_min;
     r->chi2_tm = m->tm.chi2;
     r->red_blue = m->tm.red_blue;
     r->n_pix_tm = m->tm.n_pix;

@@ -21,6 +21,8 @@ static const ms_catalog_column rv_columns[] = {
     C("e_rv_tm", MS_H5_F64, e_rv_tm, "km/s", "std of the injection residuals (L25 3.4.3 step 2)"),
     C("e_rv_tm_stat", MS_H5_F64, e_rv_tm_stat, "km/s",
       "statistical TM error from the chi^2 curvature (residual variance as the noise; not L25)"),
+    C("rv_tm_min", MS_H5_F64, rv_tm_min, "km/s",
+      "minimum of the best template's chi^2 curve on a 5 km/s grid (spline; diagnostic, not L25)"),
     C("rv_tm_init", MS_H5_F64, rv_tm_init, "km/s", "Gaussian centre of the best template's chi^2"),
     S("rv_template", 64, rv_template, "best template (lowest chi^2; attribute rv_templates)"),
     C("chi2_tm", MS_H5_F64, chi2_tm, "", "minimum chi^2 of Eq. 2 (flux scaled to median 1)"),

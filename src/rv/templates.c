@@ -28,7 +28,7 @@ void ms_rv_settings_default(ms_rv_settings *s)
     s->step_kms = 60.0;
     s->n_steps = 10;
     s->poly_order = 4;
-    s->fit_half_width = 3;
+    s->fit_half_width = 1; /* 3 points: the parabola (see docs/rv.md: 7-point Gaussian is worse) */
     s->inject_max = 500;
     s->full_injection = 0;
     s->curve_step_kms = 5.0;

@@ -318,7 +318,7 @@ static double red_blue_ratio(ms_rv_engine *e, int t, double v)
 /* Step 2, cheap: the best template's chi^2 curve c(u) on a fine grid around rv_init, a
  * cubic spline through it, and the 1001 coarse grids read off the spline. */
 static int injections_cheap(ms_rv_engine *e, int t, double rv_init, double *mean, double *sd,
-                            double *e_stat)
+                            double *e_stat, double *v_min)
 {
     const ms_rv_settings *s = &e->s;
     const size_t nc = e->n_curve_max, n = e->n;
@@ -337,6 +337,16 @@ static int injections_cheap(ms_rv_engine *e, int t, double rv_init, double *mean
                                            ((double)e->n_good * d2))
                                     : NAN;
     const double umin = e->uu[0], umax = e->uu[nc - 1];
+    /* the fine curve's own minimum (0.25 km/s steps), a diagnostic beside L25's estimate */
+    double best = INFINITY;
+    *v_min = NAN;
+    for (double u = umin; u <= umax; u += 0.25) {
+        double cu = gsl_spline_eval(e->spline, u, e->acc);
+        if (cu < best) {
+            best = cu;
+            *v_min = u;
+        }
+    }
     double c[64], sum = 0.0, sum2 = 0.0;
     long cnt = 0;
     for (int si = -s->inject_max; si <= s->inject_max; si++) {
@@ -402,7 +412,7 @@ ms_status ms_rv_tm(ms_rv_engine *e, const ms_rv_native *sp, double wave_max_over
                    ms_rv_tm_result *out)
 {
     memset(out, 0, sizeof *out);
-    out->rv = out->e_rv = out->rv_init = out->chi2 = out->red_blue = out->e_stat = NAN;
+    out->rv = out->e_rv = out->rv_init = out->chi2 = out->red_blue = out->e_stat = out->rv_min = NAN;
     out->template_index = -1;
     e->sp = sp;
     e->wave_cut = wave_max_override > 0 ? wave_max_override : e->s.wave_max + 1.0;
@@ -432,7 +442,7 @@ ms_status ms_rv_tm(ms_rv_engine *e, const ms_rv_native *sp, double wave_max_over
     out->at_edge = best_edge;
     /* step 2: errors by injection */
     double mean, sd;
-    int ok = injections_cheap(e, best, best_v, &mean, &sd, &out->e_stat);
+    int ok = injections_cheap(e, best, best_v, &mean, &sd, &out->e_stat, &out->rv_min);
     if (ok && e->s.full_injection) ok = injections_full(e, sp, best, best_v, &mean, &sd);
     if (!ok) return MS_OK;
     out->rv = best_v + mean;
