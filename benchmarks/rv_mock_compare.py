@@ -61,3 +61,21 @@ for name, v, e in [("rv_tm / hypot(e_rv_tm, e_rv_tm_stat)", rv["rv_tm"],
         name, m.sum(), 1.4826 * np.median(np.abs(q - np.median(q))), np.std(q)))
 froms, counts = np.unique(rv["rv_from"], return_counts=True)
 print("rv_from:", ", ".join("%s %d" % (f.decode() or "(none)", c) for f, c in zip(froms, counts)))
+
+# repeat observations of one star (truth star_id): pair differences over their errors
+sid = np.array([truth[o]["star_id"] if o in truth else "" for o in ids])
+for name, v, e in [("rv_tm", rv["rv_tm"], np.hypot(rv["e_rv_tm"], rv["e_rv_tm_stat"])),
+                   ("rv (chosen)", rv["rv"], rv["e_rv"])]:
+    z, dd = [], []
+    for s in np.unique(sid[keep]):
+        idx = np.where(keep & (sid == s) & np.isfinite(v) & np.isfinite(e))[0]
+        for i in range(len(idx)):
+            for j in range(i + 1, len(idx)):
+                a, b = idx[i], idx[j]
+                dd.append(v[a] - v[b])
+                z.append((v[a] - v[b]) / np.hypot(e[a], e[b]))
+    z, dd = np.array(z), np.array(dd)
+    if len(z):
+        print("repeats %-12s %d pairs: |dv| median %.2f km/s, pull std %.2f, MAD-pull %.2f, "
+              "|pull| > 3: %d" % (name, len(z), np.median(np.abs(dd)), np.std(z),
+                                 1.4826 * np.median(np.abs(z)), np.sum(np.abs(z) > 3)))

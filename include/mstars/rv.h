@@ -7,9 +7,10 @@
  *
  *  - TM, template matching (L25 Eq. 2): for every template, chi^2(RV) on the coarse grid
  *    RV = 60 n km/s, n = -10..10, with a 4th-order multiplicative polynomial fitted per
- *    trial by linear least squares (normal equations, LAPACK dposv); a Gaussian fitted to
- *    chi^2(RV) around its minimum gives the template's RV and minimum chi^2; the template
- *    with the lowest chi^2 gives RV_init. Errors by injection (L25 step 2): the spectrum,
+ *    trial by linear least squares (normal equations, LAPACK dposv); the minimum of
+ *    chi^2(RV) refined on the coarse points around it (default the 3-point parabola; a
+ *    Gaussian fit with fit_half_width >= 2: docs/rv.md compares them) gives the template's
+ *    RV and minimum chi^2; the template with the lowest chi^2 gives RV_init. Errors by injection (L25 step 2): the spectrum,
  *    shifted by every s in -500..500 km/s after removing RV_init, is remeasured with the
  *    best template on the same coarse grid; RV = RV_init + mean(residual), error =
  *    std(residual). The 1001 remeasurements are done cheaply: each is a function of the
@@ -17,7 +18,7 @@
  *    chi^2 of the unshifted spectrum at v + RV_init - s), so the curve is computed once on
  *    a 5 km/s grid around RV_init, interpolated by a cubic spline, and the 1001 coarse
  *    grids are read off it (ms_rv_settings.full_injection = 1 runs the literal 1001
- *    shifts and refits instead; benchmarks/RESULTS.md compares the two).
+ *    shifts and refits instead; docs/rv.md compares the two).
  *  - TML7500: the same below 7500 A (spectra with a red-end anomaly).
  *  - DSAL I / II (Table 5 absorption lines), DSEL (Table 6 emission lines): a Gaussian
  *    line profile on a linear continuum per line; DSAL I: at least 3 lines with consistent

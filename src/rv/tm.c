@@ -263,7 +263,7 @@ static void chi2_rows_f(ms_rv_engine *e, const float *T, const float *T2, size_t
     chi2_from_moments(e, rows, chi2);
 }
 
-/* Step 1 with one template's coarse rows: its Gaussian centre (km/s) and minimum chi^2. */
+/* Step 1 with one template's coarse rows: its refined minimum (km/s) and minimum chi^2. */
 static double coarse_centre(const ms_rv_engine *e, const double *c, double *cmin, int *edge)
 {
     double x = ms_rv_refine_min(c, e->n_v, e->s.fit_half_width, cmin, edge);
@@ -421,7 +421,7 @@ ms_status ms_rv_tm(ms_rv_engine *e, const ms_rv_native *sp, double wave_max_over
     if ((double)e->n_good < e->s.min_pixels) return MS_OK;
     const size_t nv = (size_t)e->n_v, rows = e->lib->n * nv;
     chi2_rows_f(e, e->T, e->T2, rows, e->chi2);
-    /* step 1: each template's Gaussian minimum; the best template has the lowest */
+    /* step 1: each template's refined minimum; the best template has the lowest */
     int best = -1, best_edge = 0;
     double best_c = DBL_MAX, best_v = NAN;
     for (size_t t = 0; t < e->lib->n; t++) {
