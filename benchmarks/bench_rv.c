@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     if (ms_h5_read_rows(f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, 0, n, flux) != MS_OK ||
         ms_h5_read_rows(f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, 0, n, ivar) != MS_OK ||
         ms_h5_read_rows(f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, 0, n, mask) != MS_OK ||
-        ms_h5_read_rows(f, MS_STORE_META "/z", MS_H5_F64, 0, 0, n, z) != MS_OK) {
+        ms_h5_read_rows(f, MS_META_Z, MS_H5_F64, 0, 0, n, z) != MS_OK) {
         fprintf(stderr, "%s\n", ms_error_message());
         return 1;
     }

@@ -38,7 +38,7 @@ ids = rv["obsid"]
 keep = np.array([o in truth and truth[o]["binary"] == "0" for o in ids])
 t = np.array([float(truth[o]["rv"]) if o in truth else np.nan for o in ids])
 snr = np.array([float(truth[o]["snr_r"]) if o in truth else np.nan for o in ids])
-series = [("rv (chosen, rv_from)", rv["rv"]), ("rv_tm", rv["rv_tm"]),
+series = [("rv (chosen, rv_from)", rv["rv_adopted"]), ("rv_tm", rv["rv_tm"]),
           ("rv_tml7500", rv["rv_tml7500"]), ("rv_dsal", rv["rv_dsal"]),
           ("pipeline Z*c", rv["rv_pipeline"])]
 if fit is not None:
@@ -53,7 +53,7 @@ for name, v in series:
 for name, v, e in [("rv_tm / hypot(e_rv_tm, e_rv_tm_stat)", rv["rv_tm"],
                     np.hypot(rv["e_rv_tm"], rv["e_rv_tm_stat"])),
                    ("rv_tm / e_rv_tm (L25)", rv["rv_tm"], rv["e_rv_tm"]),
-                   ("rv / e_rv", rv["rv"], rv["e_rv"])]:
+                   ("rv_adopted / e_rv_adopted", rv["rv_adopted"], rv["e_rv_adopted"])]:
     p = (v - t) / e
     m = keep & np.isfinite(p)
     q = p[m]
@@ -65,7 +65,7 @@ print("rv_from:", ", ".join("%s %d" % (f.decode() or "(none)", c) for f, c in zi
 # repeat observations of one star (truth star_id): pair differences over their errors
 sid = np.array([truth[o]["star_id"] if o in truth else "" for o in ids])
 for name, v, e in [("rv_tm", rv["rv_tm"], np.hypot(rv["e_rv_tm"], rv["e_rv_tm_stat"])),
-                   ("rv (chosen)", rv["rv"], rv["e_rv"])]:
+                   ("rv (chosen)", rv["rv_adopted"], rv["e_rv_adopted"])]:
     z, dd = [], []
     for s in np.unique(sid[keep]):
         idx = np.where(keep & (sid == s) & np.isfinite(v) & np.isfinite(e))[0]

@@ -1,4 +1,7 @@
-/* rv_columns.c: the catalog column group "rv" (schema.h) over ms_rv_row (rv.h). */
+/* rv_columns.c: the catalog column group "rv" (schema.h) over ms_rv_row (rv.h): the RV
+ * module's own columns. The identification columns of a row (id, obsid, snr_r, store_status,
+ * declared by the z25 group, and lmjd) are the driver's (src/stage/rv.c); the adopted RV is
+ * rv_adopted, since "rv" is the emulator fit's column. */
 #include "mstars/rv.h"
 #include "mstars/schema.h"
 
@@ -10,10 +13,6 @@
     {MS_CATALOG_GROUP "/" name, MS_H5_STR, len, offsetof(ms_rv_row, field), "", desc}
 
 static const ms_catalog_column rv_columns[] = {
-    C("id", MS_H5_I64, id, "", "row of the spectra store"),
-    S("obsid", 32, obsid, "LAMOST OBSID"),
-    C("lmjd", MS_H5_I64, lmjd, "d", "local modified Julian date of the observation (LMJD)"),
-    C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
     C("rv_pipeline", MS_H5_F64, rv_pipeline, "km/s", "LAMOST pipeline RV, Z*c (NaN: Z missing)"),
     C("e_rv_pipeline", MS_H5_F64, e_rv_pipeline, "km/s", "Z_ERR*c"),
     C("rv_tm", MS_H5_F64, rv_tm, "km/s",
@@ -43,15 +42,15 @@ static const ms_catalog_column rv_columns[] = {
     C("rv_dsel", MS_H5_F64, rv_dsel, "km/s", "DSEL: emission lines of Table 6, as DSAL II"),
     C("e_rv_dsel", MS_H5_F64, e_rv_dsel, "km/s", "its error"),
     C("n_dsel", MS_H5_I32, n_dsel, "", "emission lines kept"),
-    C("rv", MS_H5_F64, rv, "km/s", "the chosen RV (rv_from; NaN for NoRV_*)"),
-    C("e_rv", MS_H5_F64, e_rv, "km/s", "its error"),
+    C("rv_adopted", MS_H5_F64, rv, "km/s", "the adopted RV of L25's decision (source rv_from; "
+      "NaN for NoRV_*)"),
+    C("e_rv_adopted", MS_H5_F64, e_rv, "km/s", "its error"),
     S("rv_from", 16, rv_from, "source of rv (L25 Table 7): LAMOST, TM, DSAL I, DSAL II, TML7500, "
       "DSEL, NoRV_lowQuality, NoRV_waveErr; empty when not measured"),
     C("rv_from_code", MS_H5_I32, rv_from_code, "", "rv_from as 0..7 (-1 not measured)"),
     C("rv_flag", MS_H5_I32, rv_flag, "", "1: rv not null and observed after 2012-01-14 (L25)"),
     C("rv_bits", MS_H5_U32, rv_bits, "", "bits (attribute flag_names): 0 TM failed, 1 TM minimum "
       "at the grid edge, 2 red-end anomaly"),
-    C("store_status", MS_H5_I32, store_status, "", "status of the row in the spectra store"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
 

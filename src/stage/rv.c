@@ -16,11 +16,39 @@
 #include "mstars/workq.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 extern const ms_column_group ms_group_rv;
+
+/* The identification columns of the standalone RV catalog, over the same row struct: the
+ * names the z25 group declares (id, obsid, snr_r, store_status) and lmjd; then the rv group. */
+#define ID(name, type, len, field, units, desc)                                            \
+    {name, type, len, offsetof(ms_rv_row, field), units, desc}
+static const ms_catalog_column id_columns[] = {
+    ID(MS_CATALOG_GROUP "/id", MS_H5_I64, 0, id, "", "row of the spectra store"),
+    ID(MS_COL_OBSID, MS_H5_STR, 32, obsid, "", "LAMOST OBSID"),
+    ID(MS_CATALOG_GROUP "/lmjd", MS_H5_I64, 0, lmjd, "d", "local modified Julian date (LMJD)"),
+    ID(MS_CATALOG_GROUP "/snr_r", MS_H5_F64, 0, snr_r, "", "LAMOST S/N in r (SNRR)"),
+    ID(MS_COL_STORE_STATUS, MS_H5_I32, 0, store_status, "",
+       "status of the row in the spectra store (0 usable for the Z25 view)"),
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+/* id_columns then the rv group's columns ({NULL}-terminated; ms_free). */
+static ms_catalog_column *catalog_columns(void)
+{
+    size_t a = 0, b = 0;
+    while (id_columns[a].name) a++;
+    while (ms_group_rv.cols[b].name) b++;
+    ms_catalog_column *c = ms_malloc_array("rv.columns", a + b + 1, sizeof *c);
+    if (!c) return NULL;
+    memcpy(c, id_columns, a * sizeof *c);
+    memcpy(c + a, ms_group_rv.cols, (b + 1) * sizeof *c);
+    return c;
+}
 
 typedef struct {
     ms_h5 *store;
@@ -45,12 +73,12 @@ static ms_status read_chunk(rv_state *s, size_t row0, size_t n)
     MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
     MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
     MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, row0, n, s->mask));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/z", MS_H5_F64, 0, row0, n, s->z));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/z_err", MS_H5_F64, 0, row0, n, s->z_err));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/snr_r", MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/lmjd", MS_H5_I64, 0, row0, n, s->lmjd));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/status", MS_H5_I32, 0, row0, n, s->status));
-    return ms_h5_read_rows(f, MS_STORE_META "/obsid", MS_H5_STR, 32, row0, n, s->obsid);
+    MS_TRY(ms_h5_read_rows(f, MS_META_Z, MS_H5_F64, 0, row0, n, s->z));
+    MS_TRY(ms_h5_read_rows(f, MS_META_Z_ERR, MS_H5_F64, 0, row0, n, s->z_err));
+    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
+    MS_TRY(ms_h5_read_rows(f, MS_META_LMJD, MS_H5_I64, 0, row0, n, s->lmjd));
+    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
+    return ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid);
 }
 
 /* One chunk (ms_workq_fn). */
@@ -116,14 +144,12 @@ static ms_status check_store(ms_h5 *store, const char *path)
     if (fabs(ll[0] - MS_NATIVE_LOGLAM0) > 1e-9 || fabs(ll[1] - ll[0] - MS_NATIVE_DLOGLAM) > 1e-9)
         MS_ERROR(MS_EFORMAT, "%s: %s is not the lattice 3.5682 + 1e-4 k of this build", path,
                  MS_STORE_NATIVE_LOGLAM);
-    static const char *meta[] = {"/z", "/z_err", "/snr_r", "/lmjd", "/status", "/obsid", NULL};
-    for (int i = 0; meta[i]; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s%s", MS_STORE_META, meta[i]);
-        if (!ms_h5_exists(store, name))
+    static const char *meta[] = {MS_META_Z, MS_META_Z_ERR, MS_META_SNR_R, MS_META_LMJD,
+                                 MS_META_STATUS, MS_META_OBSID, NULL};
+    for (int i = 0; meta[i]; i++)
+        if (!ms_h5_exists(store, meta[i]))
             MS_ERROR(MS_EFORMAT, "%s is not a spectra store of mstars ingest: it has no %s", path,
-                     name);
-    }
+                     meta[i]);
     return MS_OK;
 }
 
@@ -166,7 +192,7 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_rv_jo
              s->fit_half_width, s->inject_max, s->full_injection ? "literal 1001 refits" :
              "spline of the chi^2 curve", s->template_R, s->spectrum_R);
     MS_TRY(ms_h5_attr_set_str(f, "/", "rv_settings", text));
-    MS_TRY(ms_h5_attr_set_str(f, "/catalog/rv_bits", "flag_names",
+    MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/rv_bits", "flag_names",
                               "0=tm_failed,1=tm_at_edge,2=red_anomaly"));
     int64_t counts[4] = {sum->rows, sum->measured, sum->no_rv, sum->skipped};
     MS_TRY(ms_h5_attr_set_i64(f, "/", "counts_rows_measured_norv_skipped", counts, 4));
@@ -220,8 +246,13 @@ ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_sum
                      "chunks of %zu", s.n_rows, o->spectra, lib.n, o->templates, lib.hash,
                      ms_par_size(), s.chunk);
     size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
+    ms_catalog_column *cols = NULL;
     if (st == MS_OK) {
-        ms_catalog_opts co = {o->out, ms_group_rv.cols, sizeof(ms_rv_row), s.n_rows, s.chunk,
+        cols = catalog_columns();
+        st = ms_par_any_failed(cols ? MS_OK : MS_ENOMEM);
+    }
+    if (st == MS_OK) {
+        ms_catalog_opts co = {o->out, cols, sizeof(ms_rv_row), s.n_rows, s.chunk,
                               settings_hash(&o->settings, &lib, s.n_rows), o->resume};
         st = ms_catalog_open(&co, &s.cat, &done);
     }
@@ -262,6 +293,7 @@ ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_sum
         if (st == MS_OK) st = fst;
     }
     sum->seconds = ms_par_wtime() - t0;
+    ms_free(cols);
     ms_free(pending);
     ms_free(done);
     void *p[] = {s.flux, s.ivar, s.mask, s.z, s.z_err, s.snr_r, s.lmjd, s.status, s.obsid, s.rows};
