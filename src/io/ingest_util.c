@@ -3,7 +3,6 @@
 #include "mstars/native.h"
 #include "mstars/schema.h"
 #include "mstars/hash.h"
-#include "mstars/schema.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
 
@@ -112,7 +111,9 @@ ms_status ms_columns_write(ms_h5 *f, const ms_column *cols, const void *rows, si
         size_t e = ms_catalog_column_size(c);
         for (size_t r = 0; r < n; r++)
             memcpy((char *)buf + r * e, (const char *)rows + r * row_size + c->offset, e);
-        MS_TRY(ms_h5_write_rows(f, c->name, row0, n, buf));
+        /* every rank writes every column, or all stop here together: a rank that stopped
+         * alone (a full disk) would leave the others in the next collective write */
+        MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, c->name, row0, n, buf)));
     }
     return MS_OK;
 }

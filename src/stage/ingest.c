@@ -332,7 +332,7 @@ static ms_status catalog_write(ms_h5 *f, const catalog *c, const ms_store_meta *
         }
         char name[256];
         dataset_name(name, sizeof name, c->csv.names.items[col]);
-        MS_TRY(ms_h5_write_rows(f, name, row0, n, buf));
+        MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, name, row0, n, buf)));
     }
     return MS_OK;
 }
@@ -535,13 +535,15 @@ static ms_status fill_batch(const ms_config *cfg, const ms_strlist *files, const
 static ms_status write_batch(ms_h5 *f, const catalog *cat, size_t row0, size_t n,
                              batch_buffers *b)
 {
+    /* each collective write is agreed on before the next: a rank whose write failed (a full
+     * disk) must not leave the others waiting in the following one */
     MS_TRY(ms_columns_write(f, meta_columns, b->meta, sizeof *b->meta, row0, n, b->buf));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, b->flux));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_IVAR, row0, n, b->ivar));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_CONTINUUM, row0, n, b->cont));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_NATIVE_FLUX, row0, n, b->nflux));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_NATIVE_IVAR, row0, n, b->nivar));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_NATIVE_MASK, row0, n, b->nmask));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, b->flux)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_IVAR, row0, n, b->ivar)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_CONTINUUM, row0, n, b->cont)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_NATIVE_FLUX, row0, n, b->nflux)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_NATIVE_IVAR, row0, n, b->nivar)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_NATIVE_MASK, row0, n, b->nmask)));
     if (cat) MS_TRY(catalog_write(f, cat, b->meta, row0, n, b->buf, b->buf_len));
     return MS_OK;
 }

@@ -236,6 +236,58 @@ static void test_line_rules(void **state)
     assert_false(r.ok);
 }
 
+/* The line fits on a noise-free synthetic spectrum: Gaussian lines (sigma 1.8 A) at the
+ * Table 5 / Table 6 wavelengths shifted by v, on a sloped continuum, native lattice. */
+static void make_lines(const double *lines, double depth, double v, float *flux, float *ivar,
+                       uint8_t *mask)
+{
+    for (size_t k = 0; k < MS_NATIVE_NPIX; k++) {
+        double lam = pow(10.0, ms_native_loglam(k)), f = 100.0 * (1.0 + 0.1 * (lam - 7000.0) / 2000.0);
+        for (int l = 0; l < MS_RV_N_LINES; l++) {
+            double c = lines[l] * ms_spec_doppler(v);
+            f *= 1.0 - depth * exp(-0.5 * (lam - c) * (lam - c) / (1.8 * 1.8));
+        }
+        flux[k] = (float)f;
+        ivar[k] = 1.0f;
+        mask[k] = 0;
+    }
+}
+
+static void test_line_shifts(void **state)
+{
+    (void)state;
+    float *flux = malloc(MS_NATIVE_NPIX * sizeof *flux), *ivar = malloc(MS_NATIVE_NPIX * sizeof *ivar);
+    uint8_t *mask = malloc(MS_NATIVE_NPIX);
+    ms_rv_native sp = {flux, ivar, mask};
+    double rv[MS_RV_N_LINES];
+    const double v = 47.5;
+    make_lines(ms_rv_dsal_lines, 0.4, v, flux, ivar, mask);
+    ms_rv_measure_lines(&sp, ms_rv_dsal_lines, 0, v + 20.0, rv); /* start 20 km/s off */
+    int n = 0;
+    for (int l = 0; l < MS_RV_N_LINES; l++)
+        if (isfinite(rv[l])) {
+            n++;
+            assert_close(rv[l], v, 0.0, 3.0, "absorption line RV");
+        }
+    assert_true(n >= 6);
+    ms_rv_lines_result r;
+    ms_rv_dsal1(rv, &r);
+    assert_true(r.ok);
+    assert_close(r.rv, v, 0.0, 2.0, "DSAL I");
+    /* the same lines as absorption are no emission */
+    ms_rv_measure_lines(&sp, ms_rv_dsal_lines, 1, v, rv);
+    for (int l = 0; l < MS_RV_N_LINES; l++) assert_true(isnan(rv[l]));
+    /* emission lines (negative depth) for DSEL */
+    make_lines(ms_rv_dsel_lines, -0.8, -120.0, flux, ivar, mask);
+    ms_rv_measure_lines(&sp, ms_rv_dsel_lines, 1, -100.0, rv);
+    ms_rv_clip(rv, &r);
+    assert_true(r.ok);
+    assert_close(r.rv, -120.0, 0.0, 3.0, "DSEL");
+    free(flux);
+    free(ivar);
+    free(mask);
+}
+
 static void test_decision(void **state)
 {
     (void)state;
@@ -327,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_injection_cheap_equals_full),
         cmocka_unit_test(test_fits_template_format),
         cmocka_unit_test(test_line_rules),
+        cmocka_unit_test(test_line_shifts),
         cmocka_unit_test(test_decision),
         cmocka_unit_test(test_native_lattice),
     };
