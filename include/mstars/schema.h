@@ -27,6 +27,13 @@
 #define MS_STORE_META "/meta"                     /* /meta/<field>, N rows */
 #define MS_STORE_INPUT "/input"                   /* /input/<column>, N rows */
 #define MS_STORE_LABELS "/labels"                 /* grid store: /labels/<label> */
+/* The native view (native.h): every spectrum on LAMOST's log-linear lattice, observed
+ * frame, not normalised; methods derive their own views from it. Absent in stores made
+ * before it existed (re-run `mstars ingest --reprocess` to add it). */
+#define MS_STORE_NATIVE_FLUX "/native/flux"       /* N x MS_NATIVE_NPIX f32, LAMOST flux units */
+#define MS_STORE_NATIVE_IVAR "/native/ivar"       /* N x MS_NATIVE_NPIX f32 (0: no data) */
+#define MS_STORE_NATIVE_MASK "/native/mask"       /* N x MS_NATIVE_NPIX u8, MS_NATIVE_* bits */
+#define MS_STORE_NATIVE_LOGLAM "/native/loglam"   /* MS_NATIVE_NPIX f64, log10 vacuum A, observed */
 
 /* /meta/<field> (one value per row, from the FITS headers and the reader) and the input
  * catalog's columns that the survey job reads (/input/<column>, joined at ingest). */

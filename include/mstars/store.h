@@ -6,6 +6,10 @@
  *   /spectra/fit_mask     n_pix uint8 (1: excluded from fits, preprocess.fit_masks)
  *   /meta/<field>         N, see ms_store_meta below (status, status_reason, ...)
  *   /input/<column>       N, input-catalog columns joined by OBSID (NaN / "" unmatched)
+ *   /native/flux, /native/ivar, /native/mask   N x MS_NATIVE_NPIX: the native view (native.h:
+ *                         LAMOST's log-linear lattice, observed frame, not normalised; the
+ *                         methods derive their own views from it; docs/rv.md)
+ *   /native/loglam        MS_NATIVE_NPIX float64
  * Grid store layout:
  *   /spectra/flux, /spectra/ivar, /spectra/wavelength, /spectra/fit_mask as above
  *   /labels/teff, /labels/logg, /labels/m_h, /labels/alpha_m   N float64

@@ -1,7 +1,8 @@
 /* ingest_util.c: see ingest_util.h. */
 #include "ingest_util.h"
-#include "mstars/hash.h"
+#include "mstars/native.h"
 #include "mstars/schema.h"
+#include "mstars/hash.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
 
@@ -74,6 +75,27 @@ ms_status ms_store_create_pixels(ms_h5 *f, const ms_config *cfg, size_t n_rows,
     return st;
 }
 
+ms_status ms_store_create_native(ms_h5 *f, size_t n_rows)
+{
+    size_t dims[2] = {n_rows, MS_NATIVE_NPIX};
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, 2, dims, 32,
+                                "LAMOST flux units", "flux on LAMOST's log-linear lattice "
+                                "(/native/loglam), observed frame, not normalised (NaN: no data)"));
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, 2, dims, 32, "",
+                                "inverse variance of /native/flux (0: no data)"));
+    MS_TRY(ms_h5_create_dataset(f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, 2, dims, 32, "",
+                                "0 good; bit 1 ormask != 0, bit 2 andmask != 0, bit 4 no data"));
+    double *ll = ms_malloc_array("store.loglam", MS_NATIVE_NPIX, sizeof *ll);
+    if (!ll) return MS_ENOMEM;
+    for (size_t k = 0; k < MS_NATIVE_NPIX; k++) ll[k] = ms_native_loglam(k);
+    size_t d1 = MS_NATIVE_NPIX;
+    ms_status st = ms_h5_write_array(f, MS_STORE_NATIVE_LOGLAM, MS_H5_F64, 0, 1, &d1, ll, "log10(A)",
+                                     "log10 of the vacuum wavelength of each native pixel, "
+                                     "observed (heliocentric) frame");
+    ms_free(ll);
+    return st;
+}
+
 ms_status ms_columns_create(ms_h5 *f, const ms_column *cols, size_t n_rows)
 {
     for (const ms_column *c = cols; c->name; c++)
@@ -89,7 +111,9 @@ ms_status ms_columns_write(ms_h5 *f, const ms_column *cols, const void *rows, si
         size_t e = ms_catalog_column_size(c);
         for (size_t r = 0; r < n; r++)
             memcpy((char *)buf + r * e, (const char *)rows + r * row_size + c->offset, e);
-        MS_TRY(ms_h5_write_rows(f, c->name, row0, n, buf));
+        /* every rank writes every column, or all stop here together: a rank that stopped
+         * alone (a full disk) would leave the others in the next collective write */
+        MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, c->name, row0, n, buf)));
     }
     return MS_OK;
 }

@@ -26,6 +26,10 @@ ms_status ms_strlist_bcast(ms_strlist *l, ms_status st);
 ms_status ms_store_create_pixels(ms_h5 *f, const ms_config *cfg, size_t n_rows,
                                  int with_continuum);
 
+/* Create the native view's datasets (native.h; MS_STORE_NATIVE_*) and write the lattice.
+ * Collective. */
+ms_status ms_store_create_native(ms_h5 *f, size_t n_rows);
+
 /* Create one dataset per column (n_rows rows). Collective. */
 ms_status ms_columns_create(ms_h5 *f, const ms_column *cols, size_t n_rows);
 /* Write rows [row0, row0+n) of every column from an array of row structs of `row_size`

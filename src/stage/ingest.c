@@ -16,6 +16,7 @@
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/schema.h"
+#include "mstars/native.h"
 #include "mstars/par.h"
 #include "mstars/spec.h"
 #include "mstars/store.h"
@@ -74,7 +75,19 @@ static const ms_column meta_columns[] = {
 
 typedef struct {
     float *flux, *ivar, *cont; /* [n_pix] this row's output */
+    float *nflux, *nivar;      /* [MS_NATIVE_NPIX] the native view (native.h) */
+    uint8_t *nmask;
 } row_pixels;
+
+/* The native view of a row whose file could not be read: no data anywhere. */
+static void native_empty(row_pixels px)
+{
+    for (size_t k = 0; k < MS_NATIVE_NPIX; k++) {
+        px.nflux[k] = NAN;
+        px.nivar[k] = 0.0f;
+        px.nmask[k] = MS_NATIVE_NODATA;
+    }
+}
 
 static void flag_row(ms_store_meta *m, int status, const char *reason, row_pixels px,
                      size_t n_pix)
@@ -140,8 +153,13 @@ static void ingest_one(const ms_config *cfg, ms_spec_work *work, const char *pat
     if (st != MS_OK) {
         reason_with_base_name(reason, sizeof reason, ms_error_message(), path);
         flag_row(m, st == MS_EIO ? MS_ROW_UNREADABLE : MS_ROW_BAD_STRUCTURE, reason, px, n_pix);
+        native_empty(px);
         return;
     }
+    /* the native view: every readable file, whatever the Z25 view's verdict */
+    int on_lattice;
+    ms_native_place(s.wave, s.flux, s.ivar, s.andmask, s.ormask, s.n, px.nflux, px.nivar,
+                    px.nmask, &on_lattice);
     copy_meta(m, &h);
     m->n_pix_native = (int32_t)s.n;
     m->rv_init = initial_rv(h.z);
@@ -315,7 +333,7 @@ static ms_status catalog_write(ms_h5 *f, const catalog *c, const ms_store_meta *
         }
         char name[256];
         dataset_name(name, sizeof name, c->csv.names.items[col]);
-        MS_TRY(ms_h5_write_rows(f, name, row0, n, buf));
+        MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, name, row0, n, buf)));
     }
     return MS_OK;
 }
@@ -369,6 +387,12 @@ static ms_status old_store_open(const ms_config *cfg, const char *path, old_stor
         return MS_OK;
     }
     ms_free(hash_text);
+    if (!ms_h5_exists(f, MS_STORE_NATIVE_FLUX)) {
+        ms_log0_warn("existing %s has no native view (%s, made by an older ingest); processing "
+                     "every file", path, MS_STORE_NATIVE_FLUX);
+        ms_h5_close(f);
+        return MS_OK;
+    }
     int rank;
     size_t dims[2];
     MS_TRY(ms_h5_dims(f, MS_META_FILENAME, &rank, dims));
@@ -420,12 +444,16 @@ static long old_store_find(const old_store *o, const char *name)
 
 /* Copy old rows [old0, old0 + n) into batch slots [slot, slot + n). */
 static ms_status old_store_copy(const old_store *o, size_t old0, size_t n, ms_store_meta *meta,
-                                float *flux, float *ivar, float *cont, size_t n_pix, void *buf)
+                                float *flux, float *ivar, float *cont, float *nflux,
+                                float *nivar, uint8_t *nmask, size_t n_pix, void *buf)
 {
     MS_TRY(ms_columns_read(o->f, meta_columns, meta, sizeof *meta, old0, n, buf));
     MS_TRY(ms_h5_read_rows(o->f, MS_STORE_FLUX, MS_H5_F32, 0, old0, n, flux));
     MS_TRY(ms_h5_read_rows(o->f, MS_STORE_IVAR, MS_H5_F32, 0, old0, n, ivar));
     MS_TRY(ms_h5_read_rows(o->f, MS_STORE_CONTINUUM, MS_H5_F32, 0, old0, n, cont));
+    MS_TRY(ms_h5_read_rows(o->f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, old0, n, nflux));
+    MS_TRY(ms_h5_read_rows(o->f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, old0, n, nivar));
+    MS_TRY(ms_h5_read_rows(o->f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, old0, n, nmask));
     (void)n_pix;
     return MS_OK;
 }
@@ -436,6 +464,8 @@ typedef struct {
     size_t batch, n_pix;
     ms_store_meta *meta;       /* [batch] */
     float *flux, *ivar, *cont; /* [batch * n_pix] */
+    float *nflux, *nivar;      /* [batch * MS_NATIVE_NPIX] */
+    uint8_t *nmask;
     char *buf;                 /* column scratch */
     size_t buf_len;
     uint8_t *bad;
@@ -453,9 +483,14 @@ static ms_status buffers_alloc(batch_buffers *b, const ms_cfg_preprocess *prepro
     b->flux = ms_malloc_array("ingest.flux", batch * n_pix, sizeof(float));
     b->ivar = ms_malloc_array("ingest.ivar", batch * n_pix, sizeof(float));
     b->cont = ms_malloc_array("ingest.cont", batch * n_pix, sizeof(float));
+    b->nflux = ms_malloc_array("ingest.nflux", batch * MS_NATIVE_NPIX, sizeof(float));
+    b->nivar = ms_malloc_array("ingest.nivar", batch * MS_NATIVE_NPIX, sizeof(float));
+    b->nmask = ms_malloc_array("ingest.nmask", batch * MS_NATIVE_NPIX, sizeof(uint8_t));
     b->buf_len = batch * (max_str > 256 ? max_str : 256);
     b->buf = ms_malloc("ingest.colbuf", b->buf_len);
-    if (!b->meta || !b->flux || !b->ivar || !b->cont || !b->buf) return MS_ENOMEM;
+    if (!b->meta || !b->flux || !b->ivar || !b->cont || !b->buf || !b->nflux || !b->nivar ||
+        !b->nmask)
+        return MS_ENOMEM;
     return ms_spec_work_alloc(preprocess, &b->work);
 }
 
@@ -465,6 +500,9 @@ static void buffers_free(batch_buffers *b)
     ms_free(b->flux);
     ms_free(b->ivar);
     ms_free(b->cont);
+    ms_free(b->nflux);
+    ms_free(b->nivar);
+    ms_free(b->nmask);
     ms_free(b->buf);
     ms_free(b->bad);
     ms_spec_work_free(b->work);
@@ -483,7 +521,9 @@ static ms_status fill_batch(const ms_config *cfg, const ms_strlist *files, const
                    old_store_find(old, files->items[row0 + r + run]) == o + (long)run)
                 run++;
             MS_TRY(old_store_copy(old, (size_t)o, run, b->meta + r, b->flux + r * np,
-                                  b->ivar + r * np, b->cont + r * np, np, b->buf));
+                                  b->ivar + r * np, b->cont + r * np,
+                                  b->nflux + r * MS_NATIVE_NPIX, b->nivar + r * MS_NATIVE_NPIX,
+                                  b->nmask + r * MS_NATIVE_NPIX, np, b->buf));
             *reused += (long)run;
             r += run;
             continue;
@@ -495,7 +535,9 @@ static ms_status fill_batch(const ms_config *cfg, const ms_strlist *files, const
         m->lmjd = -1;
         m->spid = m->fiberid = -1;
         snprintf(m->filename, sizeof m->filename, "%s", files->items[row0 + r]);
-        row_pixels px = {b->flux + r * np, b->ivar + r * np, b->cont + r * np};
+        row_pixels px = {b->flux + r * np, b->ivar + r * np, b->cont + r * np,
+                         b->nflux + r * MS_NATIVE_NPIX, b->nivar + r * MS_NATIVE_NPIX,
+                         b->nmask + r * MS_NATIVE_NPIX};
         ingest_one(cfg, b->work, files->items[row0 + r], m, px, np, &b->bad, &b->bad_cap);
         r++;
     }
@@ -505,10 +547,15 @@ static ms_status fill_batch(const ms_config *cfg, const ms_strlist *files, const
 static ms_status write_batch(ms_h5 *f, const catalog *cat, size_t row0, size_t n,
                              batch_buffers *b)
 {
+    /* each collective write is agreed on before the next: a rank whose write failed (a full
+     * disk) must not leave the others waiting in the following one */
     MS_TRY(ms_columns_write(f, meta_columns, b->meta, sizeof *b->meta, row0, n, b->buf));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, b->flux));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_IVAR, row0, n, b->ivar));
-    MS_TRY(ms_h5_write_rows(f, MS_STORE_CONTINUUM, row0, n, b->cont));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_FLUX, row0, n, b->flux)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_IVAR, row0, n, b->ivar)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_CONTINUUM, row0, n, b->cont)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_NATIVE_FLUX, row0, n, b->nflux)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_NATIVE_IVAR, row0, n, b->nivar)));
+    MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, MS_STORE_NATIVE_MASK, row0, n, b->nmask)));
     if (cat) MS_TRY(catalog_write(f, cat, b->meta, row0, n, b->buf, b->buf_len));
     return MS_OK;
 }
@@ -572,6 +619,7 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
     if (st == MS_OK) st = ms_h5_create(opts->out, 1, &f);
     st = ms_par_any_failed(st);
     if (st == MS_OK) st = ms_store_create_pixels(f, cfg, files.n, 1);
+    if (st == MS_OK) st = ms_store_create_native(f, files.n);
     if (st == MS_OK) st = ms_columns_create(f, meta_columns, files.n);
     if (st == MS_OK && cat) st = catalog_create(f, cat, files.n, opts->catalog);
 

@@ -2,7 +2,7 @@
 # test_layering.sh: the floors of the tree (docs/architecture.md), checked by grep.
 #  1. Library modules never talk MPI: no mpi.h / par.h / workq.h include and no MPI_* or
 #     ms_par_* / ms_workq_* call in spec, nn, fit, sim, report, core or any method module.
-#  2. One owner for names: no store ("/spectra/", "/meta/", "/input/") or catalog ("/catalog/")
+#  2. One owner for names: no store ("/spectra/", "/meta/", "/input/", "/native/") or catalog ("/catalog/")
 #     dataset-name literal outside include/mstars/schema.h and src/schema/.
 #  3. Only the stage drivers (src/stage) and io call par.
 set -u
@@ -25,11 +25,11 @@ if [ -n "$hits" ]; then
   echo "FAIL: the command-line layer must not call MPI directly:"; echo "$hits"; fail=1
 fi
 # 2: dataset-name literals outside the schema owner
-hits=$(grep -rnE '"/(spectra|meta|input|catalog)(/|")' . --include='*.c' --include='*.h' | grep -v '^\./schema/')
+hits=$(grep -rnE '"/(spectra|meta|input|native|catalog)(/|")' . --include='*.c' --include='*.h' | grep -v '^\./schema/')
 if [ -n "$hits" ]; then
   echo "FAIL: store or catalog dataset names belong to include/mstars/schema.h:"; echo "$hits"; fail=1
 fi
-hits=$(grep -nE '"/(spectra|meta|input|catalog)(/|")' "$root"/include/mstars/*.h | grep -v '/schema\.h:')
+hits=$(grep -nE '"/(spectra|meta|input|native|catalog)(/|")' "$root"/include/mstars/*.h | grep -v '/schema\.h:')
 if [ -n "$hits" ]; then
   echo "FAIL: store or catalog dataset names belong to include/mstars/schema.h:"; echo "$hits"; fail=1
 fi
