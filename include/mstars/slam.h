@@ -157,6 +157,8 @@ typedef struct {
     char label_names[MS_SLAM_MAX_LABELS][MS_SLAM_LABEL_LEN];
     double label_mean[MS_SLAM_MAX_LABELS], label_scale[MS_SLAM_MAX_LABELS];
     double label_min[MS_SLAM_MAX_LABELS], label_max[MS_SLAM_MAX_LABELS]; /* physical */
+    double error_floor[MS_SLAM_MAX_LABELS]; /* added in quadrature to the fit's errors (0 until
+                                               `cv-slam --calibrate` sets it) */
     double *wavelength;    /* [n_pix] */
     double *x;             /* [n_train, n_labels] standardised training labels */
     double *coef;          /* [n_pix, n_train] */
@@ -187,6 +189,8 @@ ms_status ms_slam_model_prepare(ms_slam_model *m);
 ms_status ms_slam_model_write(const char *path, const ms_slam_model *m, const ms_config *cfg,
                               const char *command);
 ms_status ms_slam_model_read(const char *path, ms_slam_model *m);
+/* Rewrite a model file's error floor [n_labels] in place (cv-slam --calibrate). */
+ms_status ms_slam_model_set_error_floor(const char *path, const double *floor, size_t n_labels);
 
 /* Fill m from a training's per-pixel results: px [n_pix], coef [n_pix, n], b [n_pix]
  * (ms_slam_fit_pixel), the wavelengths [n_pix] (NULL: pixel numbers). Prepared. */
@@ -240,6 +244,11 @@ void ms_slam_fit_opts_default(ms_slam_fit_opts *o);
 ms_status ms_slam_fit(const ms_slam_model *m, ms_slam_ws *ws, const ms_slam_fit_opts *o,
                       const float *flux, const float *ivar, const uint8_t *mask,
                       ms_slam_result *r);
+
+/* The error floor F of one label from cross-validation: the smallest F >= 0 with
+ * rms(delta_i / sqrt(err_i^2 + F^2)) <= 1 over the finite pairs (0 when the formal errors
+ * already cover the deltas). delta [n] = estimate - reference, err [n] formal errors. */
+double ms_slam_error_floor(const double *delta, const double *err, size_t n);
 
 /* ------------------------------------------------------------- the catalog row */
 

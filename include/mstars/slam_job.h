@@ -55,6 +55,7 @@ typedef struct {
     const char *summary;   /* summary text (NULL: <out>.summary.txt) */
     const char *snr_bins;  /* S/N bin edges "0,20,50,100,inf" */
     int bootstrap;         /* resamples for the error bars (1000) */
+    const char *calibrate; /* NULL, or a model (of the same labels) to receive the error floors */
     const char *command;
 } ms_slam_cv_job_opts;
 

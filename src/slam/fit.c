@@ -174,10 +174,40 @@ ms_status ms_slam_fit(const ms_slam_model *m, ms_slam_ws *ws, const ms_slam_fit_
     if (!have_cov) r->flags |= MS_SLAM_FLAG_NO_ERRORS;
     for (size_t d = 0; d < D; d++) {
         r->label[d] = m->label_mean[d] + m->label_scale[d] * z[d];
-        r->error[d] = have_cov ? sqrt(C[d * D + d]) * m->label_scale[d] : NAN;
+        /* the formal error, with the CV error floor in quadrature (cv-slam --calibrate) */
+        r->error[d] = have_cov ? hypot(sqrt(C[d * D + d]) * m->label_scale[d], m->error_floor[d])
+                               : NAN;
         double tol = 1e-6 * (hi[d] - lo[d]);
         if (z[d] <= lo[d] + tol || z[d] >= hi[d] - tol) r->flags |= MS_SLAM_FLAG_AT_BOUND;
     }
     if (!isfinite(r->chi2)) r->flags |= MS_SLAM_FLAG_FAILED;
     return MS_OK;
+}
+
+static double rms_pull(const double *delta, const double *err, size_t n, double F)
+{
+    double s = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(delta[i]) || !isfinite(err[i])) continue;
+        double p = delta[i] / sqrt(err[i] * err[i] + F * F);
+        s += p * p;
+        k++;
+    }
+    return k ? sqrt(s / (double)k) : 0.0;
+}
+
+double ms_slam_error_floor(const double *delta, const double *err, size_t n)
+{
+    if (rms_pull(delta, err, n, 0.0) <= 1.0) return 0.0;
+    double hi = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(delta[i]) && isfinite(err[i]) && fabs(delta[i]) > hi) hi = fabs(delta[i]);
+    double lo = 0; /* rms_pull(hi) <= 1 since every |pull| <= 1 there */
+    for (int it = 0; it < 100; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (rms_pull(delta, err, n, mid) > 1.0) lo = mid;
+        else hi = mid;
+    }
+    return hi;
 }

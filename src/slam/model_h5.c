@@ -5,6 +5,7 @@
  *   /slam/labels/names       string[16] [n_labels]
  *   /slam/labels/mean, scale float64 [n_labels]  z = (label - mean) / scale
  *   /slam/labels/min, max    float64 [n_labels]  training range (the fit's box)
+ *   /slam/labels/error_floor float64 [n_labels]  CV error floor (cv-slam --calibrate; 0)
  *   /slam/train/x            float64 [n_train, n_labels] standardised training labels
  *   /slam/train/flux, ivar   float32 [n_train, n_pix] training spectra (the fit's start)
  *   /slam/pixel/c, epsilon, gamma   float64 [n_pix] chosen hyperparameters
@@ -58,6 +59,8 @@ static ms_status write_model(ms_h5 *f, const ms_slam_model *m, const ms_config *
                              "smallest training label (the fit's lower bound)"));
     MS_TRY(ms_h5_write_array(f, "/slam/labels/max", MS_H5_F64, 0, 1, dl, m->label_max, "",
                              "largest training label (the fit's upper bound)"));
+    MS_TRY(ms_h5_write_array(f, "/slam/labels/error_floor", MS_H5_F64, 0, 1, dl, m->error_floor, "",
+                             "added in quadrature to the fit's formal errors (cv-slam --calibrate)"));
     MS_TRY(ms_h5_write_array(f, "/slam/train/x", MS_H5_F64, 0, 2, dx, m->x, "",
                              "standardised training labels (the SVR inputs)"));
     MS_TRY(ms_h5_write_array(f, "/slam/train/flux", MS_H5_F32, 0, 2, df, m->train_flux, "",
@@ -155,6 +158,7 @@ static ms_status read_model(ms_h5 *f, ms_slam_model *m)
     MS_TRY(read_exact(f, "/slam/labels/scale", MS_H5_F64, 0, D, 0, m->label_scale));
     MS_TRY(read_exact(f, "/slam/labels/min", MS_H5_F64, 0, D, 0, m->label_min));
     MS_TRY(read_exact(f, "/slam/labels/max", MS_H5_F64, 0, D, 0, m->label_max));
+    MS_TRY(read_exact(f, "/slam/labels/error_floor", MS_H5_F64, 0, D, 0, m->error_floor));
     for (size_t d = 0; d < D; d++)
         if (!(m->label_scale[d] > 0) || !(m->label_max[d] >= m->label_min[d]))
             MS_ERROR(MS_EFORMAT, "%s: label %s has a bad scale or range", path, m->label_names[d]);
@@ -187,4 +191,20 @@ ms_status ms_slam_model_read(const char *path, ms_slam_model *m)
     }
     if (cst != MS_OK) ms_slam_model_free(m);
     return cst;
+}
+
+ms_status ms_slam_model_set_error_floor(const char *path, const double *floor, size_t n_labels)
+{
+    ms_h5 *f;
+    MS_TRY(ms_h5_open_update(path, 0, &f));
+    int rank;
+    size_t dims[2] = {0, 0};
+    ms_status st = ms_h5_dims(f, "/slam/labels/error_floor", &rank, dims);
+    if (st == MS_OK && (rank != 1 || dims[0] != n_labels))
+        st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s: the model has %zu labels, the "
+                          "calibration %zu", path, dims[0], n_labels);
+    if (st == MS_OK) st = ms_h5_write_rows(f, "/slam/labels/error_floor", 0, n_labels, floor);
+    /* committed either way: a refused calibration leaves the model as it was */
+    ms_status cst = ms_h5_commit(f);
+    return st != MS_OK ? st : cst;
 }

@@ -113,7 +113,8 @@ static ms_status parse_bins(const char *text, double *edges, size_t cap, size_t 
 /* Per-star table and summary (rank 0). */
 static ms_status write_outputs(const ms_slam_cv_job_opts *o, const ms_slam_trainset *s,
                                const int *fold, const double *pred, const double *err,
-                               const double *chi2r, const double *flags, int K, double seconds)
+                               const double *chi2r, const double *flags, int K, double seconds,
+                               double *floors)
 {
     const size_t n = s->n, D = s->n_labels;
     FILE *f = fopen(o->out, "w");
@@ -155,7 +156,7 @@ static ms_status write_outputs(const ms_slam_cv_job_opts *o, const ms_slam_train
             "+/- bootstrap error; rms; pull = delta / error (sd, median |pull|)\n",
             K, n, o->ts.store, o->ts.labels, seconds, o->command ? o->command : "");
     fprintf(g, "%-10s %-12s %4s %22s %22s %10s %8s %8s\n", "label", "snr", "n", "bias", "scatter",
-            "rms", "pull_sd", "pull_med");
+            "rms", "pull_rms", "pull_med");
     for (size_t d = 0; d < D; d++) {
         for (size_t i = 0; i < n; i++) {
             dl[i] = pred[i * D + d] - s->labels[i * D + d];
@@ -182,6 +183,33 @@ static ms_status write_outputs(const ms_slam_cv_job_opts *o, const ms_slam_train
                              "(median |pull| %.2f)", s->label_names[d], st.n, bias, sd, st.rms,
                              st.pull_sd, st.pull_med);
         }
+    }
+    /* the error floor that makes the pulls honest, and its leave-one-out check */
+    fprintf(g, "# error floor F (added in quadrature so that rms pull = 1; cv-slam --calibrate "
+            "writes it into a model); pulls with F fitted on the other stars (leave-one-out):\n");
+    for (size_t d = 0; d < D; d++) {
+        double *e = work;
+        for (size_t i = 0; i < n; i++) {
+            dl[i] = pred[i * D + d] - s->labels[i * D + d];
+            e[i] = err[i * D + d];
+        }
+        floors[d] = ms_slam_error_floor(dl, e, n);
+        double ss = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!isfinite(dl[i]) || !isfinite(e[i])) continue;
+            double keep_d = dl[i];
+            dl[i] = NAN;
+            double F = ms_slam_error_floor(dl, e, n);
+            dl[i] = keep_d;
+            double p = dl[i] / sqrt(e[i] * e[i] + F * F);
+            ss += p * p;
+            k++;
+        }
+        fprintf(g, "floor %-10s %.4g   rms pull with a leave-one-out floor %.2f (n=%zu)\n",
+                s->label_names[d], floors[d], k ? sqrt(ss / (double)k) : NAN, k);
+        ms_log0_info("cv-slam: %-6s error floor %.4g; rms pull with a leave-one-out floor %.2f",
+                     s->label_names[d], floors[d], k ? sqrt(ss / (double)k) : NAN);
     }
     ms_free(dl);
     ms_free(pl);
@@ -215,6 +243,7 @@ ms_status ms_slam_cv_job(const ms_config *cfg, const ms_slam_cv_job_opts *o)
     double *err = ms_calloc("cv.err", n * D, sizeof(double));
     double *chi2r = ms_calloc("cv.chi2", n, sizeof(double));
     double *flags = ms_calloc("cv.flags", n, sizeof(double));
+    double floors[MS_SLAM_MAX_LABELS] = {0};
     ms_status st = fold && perm && keep && pred && err && chi2r && flags ? MS_OK : MS_ENOMEM;
     st = ms_par_any_failed(st);
     if (st == MS_OK) {
@@ -266,7 +295,11 @@ ms_status ms_slam_cv_job(const ms_config *cfg, const ms_slam_cv_job_opts *o)
     if (st == MS_OK) st = ms_par_allreduce_sum_d(chi2r, n);
     if (st == MS_OK) st = ms_par_allreduce_sum_d(flags, n);
     if (st == MS_OK && ms_par_rank() == 0)
-        st = write_outputs(o, &s, fold, pred, err, chi2r, flags, K, ms_par_wtime() - t0);
+        st = write_outputs(o, &s, fold, pred, err, chi2r, flags, K, ms_par_wtime() - t0, floors);
+    if (st == MS_OK && ms_par_rank() == 0 && o->calibrate) {
+        st = ms_slam_model_set_error_floor(o->calibrate, floors, D);
+        if (st == MS_OK) ms_log0_info("cv-slam: wrote the error floors into %s", o->calibrate);
+    }
     st = ms_par_agree(st);
     ms_free(fold);
     ms_free(perm);

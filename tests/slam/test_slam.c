@@ -244,7 +244,16 @@ static void test_roundtrip(void **state)
     ms_slam_predict(&r, w2, z, f2, NULL);
     assert_true(isnan(f2[4]));
     assert_memory_equal(f1, f2, sizeof f1);
-    /* a file of another kind is refused with its name */
+    /* the CV error floor is written in place and read back */
+    double floor[2] = {25.0, 0.07};
+    assert_int_equal(ms_slam_model_set_error_floor(path, floor, 2), MS_OK);
+    ms_slam_model r2;
+    assert_int_equal(ms_slam_model_read(path, &r2), MS_OK);
+    assert_true(r2.error_floor[0] == 25.0 && r2.error_floor[1] == 0.07);
+    ms_slam_model_free(&r2);
+    assert_int_not_equal(ms_slam_model_set_error_floor(path, floor, 3), MS_OK);
+    assert_int_equal(ms_slam_model_read(path, &r2), MS_OK); /* still a complete model */
+    ms_slam_model_free(&r2);
     ms_slam_ws_free(w1);
     ms_slam_ws_free(w2);
     ms_slam_model_free(&r);
@@ -259,7 +268,7 @@ static void test_cv_analytic(void **state)
     (void)state;
     const double noise = 0.01;
     synth s;
-    synth_make(&s, 150, 30, noise, 4);
+    synth_make(&s, 100, 30, noise, 4);
     ms_slam_grid g;
     ms_slam_grid_default(&g); /* the paper's grid */
     g.folds = 5;
@@ -270,7 +279,7 @@ static void test_cv_analytic(void **state)
     assert_int_equal(ms_slam_trainer_alloc(&s.t, &gc, &tr2), MS_OK);
     double ratio_sum = 0;
     int n = 0;
-    for (size_t j = 0; j < s.P; j += 5) {
+    for (size_t j = 0; j < s.P; j += 7) {
         ms_slam_pixel full, coord, again;
         assert_int_equal(ms_slam_train_pixel(tr, j, &full), MS_OK);
         assert_int_equal(ms_slam_train_pixel(tr2, j, &coord), MS_OK);
@@ -360,6 +369,24 @@ static void test_parse(void **state)
     assert_int_equal(ms_slam_parse_list("eps", "", v, 32, &n), MS_EINVAL);
 }
 
+/* the CV error floor: deltas ~ N(0, 2^2) with formal errors 1 need F = sqrt(3) */
+static void test_error_floor(void **state)
+{
+    (void)state;
+    rng_seed(21);
+    const size_t n = 20000;
+    double *d = ms_malloc_array("t.d", n, sizeof(double)), *e = ms_malloc_array("t.e", n, sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        d[i] = 2.0 * gauss();
+        e[i] = 1.0;
+    }
+    assert_close(ms_slam_error_floor(d, e, n), sqrt(3.0), 0.03, 0, "error floor");
+    for (size_t i = 0; i < n; i++) e[i] = 3.0; /* errors already large enough */
+    assert_true(ms_slam_error_floor(d, e, n) == 0.0);
+    ms_free(d);
+    ms_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_cv_analytic),
         cmocka_unit_test(test_fit),
+        cmocka_unit_test(test_error_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
