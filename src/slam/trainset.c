@@ -105,12 +105,12 @@ static ms_status load(const ms_slam_ts_opts *o, ms_h5 *f, ms_csv *tab, ms_slam_t
     ms_status st = s->wavelength && s->mask && status && snr && match ? MS_OK : MS_ENOMEM;
     if (st == MS_OK) st = ms_h5_read_rows(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, P, s->wavelength);
     if (st == MS_OK) st = ms_h5_read_rows(f, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, P, s->mask);
-    if (st == MS_OK) st = ms_h5_read_rows(f, MS_STORE_META "/status", MS_H5_I32, 0, 0, n_rows, status);
+    if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, 0, n_rows, status);
     char snr_name[96];
     snprintf(snr_name, sizeof snr_name, MS_STORE_META "/%s", o->snr_col ? o->snr_col : "snr_i");
     if (st == MS_OK) st = ms_h5_read_rows(f, snr_name, MS_H5_F64, 0, 0, n_rows, snr);
     if (st == MS_OK)
-        st = ms_h5_read_strings(f, by_file ? MS_STORE_META "/filename" : MS_STORE_META "/obsid",
+        st = ms_h5_read_strings(f, by_file ? MS_META_FILENAME : MS_META_OBSID,
                                 n_rows, &names);
     /* match every usable store row to a table row passing the cuts */
     size_t n = 0;

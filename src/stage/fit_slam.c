@@ -47,13 +47,13 @@ static ms_status do_chunk(void *vctx, size_t chunk, long *n_failed)
     const size_t P = c->n_pix;
     MS_TRY(ms_h5_read_rows(c->store, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, c->flux));
     MS_TRY(ms_h5_read_rows(c->store, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, c->ivar));
-    MS_TRY(ms_h5_read_rows(c->store, MS_STORE_META "/status", MS_H5_I32, 0, row0, n, c->status));
-    MS_TRY(ms_h5_read_rows(c->store, MS_STORE_META "/obsid", MS_H5_STR, 32, row0, n, c->obsid));
+    MS_TRY(ms_h5_read_rows(c->store, MS_META_STATUS, MS_H5_I32, 0, row0, n, c->status));
+    MS_TRY(ms_h5_read_rows(c->store, MS_META_OBSID, MS_H5_STR, 32, row0, n, c->obsid));
     memset(c->rows, 0, n * sizeof *c->rows);
-    MS_TRY(read_col(c, MS_STORE_META "/ra", row0, n, offsetof(ms_slam_row, ra)));
-    MS_TRY(read_col(c, MS_STORE_META "/dec", row0, n, offsetof(ms_slam_row, dec)));
-    MS_TRY(read_col(c, MS_STORE_META "/snr_r", row0, n, offsetof(ms_slam_row, snr_r)));
-    MS_TRY(read_col(c, MS_STORE_META "/snr_i", row0, n, offsetof(ms_slam_row, snr_i)));
+    MS_TRY(read_col(c, MS_META_RA, row0, n, offsetof(ms_slam_row, ra)));
+    MS_TRY(read_col(c, MS_META_DEC, row0, n, offsetof(ms_slam_row, dec)));
+    MS_TRY(read_col(c, MS_META_SNR_R, row0, n, offsetof(ms_slam_row, snr_r)));
+    MS_TRY(read_col(c, MS_META_SNR_I, row0, n, offsetof(ms_slam_row, snr_i)));
     for (size_t i = 0; i < n; i++) {
         ms_slam_row *r = &c->rows[i];
         r->id = (int64_t)(row0 + i);
