@@ -70,8 +70,11 @@ check "held-out 80%: rms Teff < 200 K and [M/H] < 0.3 dex (trained on ~25 spectr
 
 # cross-validation
 mpi 2 "$exe" cv-slam "${opts[@]}" --spectra "$work/spectra.h5" --labels "$work/train.csv" \
-  --label-cols teff,m_h "${grid[@]}" --folds 3 --bootstrap 100 --out "$work/cv.csv" >/dev/null
+  --label-cols teff,m_h "${grid[@]}" --folds 3 --bootstrap 100 --out "$work/cv.csv" \
+  --calibrate "$work/slam3.h5" >/dev/null
 check "cv-slam exits 0" test $? -eq 0
+check "cv-slam --calibrate: a Teff error floor > 0 in the model" \
+  awk '$1 > 0 { ok = 1 } END { exit !ok }' <(values "$work/slam3.h5" /slam/labels/error_floor | head -1)
 check "cv-slam: one row per training spectrum" test "$(($(wc -l < "$work/cv.csv") - 1))" -eq "$ntrain"
 check "cv-slam: summary with teff and m_h" grep -q "^m_h" "$work/cv.csv.summary.txt"
 
