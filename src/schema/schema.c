@@ -27,6 +27,12 @@ static const ms_method_answers answers[] = {
      {"e_teff", "e_logg", "e_m_h", "e_alpha_m", "e_rv"},
      {"fit_flags", "cut_flags"},
      NULL},
+    /* SLAM (fit-slam): no RV; errors include the CV floor once cv-slam --calibrate ran */
+    {"slam", "slam_flags",
+     {"slam_teff", "slam_logg", "slam_m_h", "slam_alpha_m", NULL},
+     {"e_slam_teff", "e_slam_logg", "e_slam_m_h", "e_slam_alpha_m", NULL},
+     {"slam_flags", NULL},
+     NULL},
 };
 
 const ms_method_answers *ms_schema_answers(size_t *n)
