@@ -16,6 +16,7 @@ packages=(
   liblbfgsb-dev                         # bound-constrained L-BFGS-B 3.0
   libgsl-dev                            # RNG, special functions
   libconfig-dev                         # configuration files
+  libsvm-dev                            # SVR of SLAM (train-slam)
   libcmocka-dev                         # unit tests
   libplplot-dev plplot-driver-cairo     # PNG figures
 )

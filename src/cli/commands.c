@@ -9,6 +9,9 @@ extern const ms_cli_cmd ms_cmd_emulate;
 extern const ms_cli_cmd ms_cmd_train_csn;
 extern const ms_cli_cmd ms_cmd_rv;
 extern const ms_cli_cmd ms_cmd_fit;
+extern const ms_cli_cmd ms_cmd_train_slam;
+extern const ms_cli_cmd ms_cmd_fit_slam;
+extern const ms_cli_cmd ms_cmd_cv_slam;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
 extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
@@ -24,6 +27,9 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_train_csn,
     &ms_cmd_rv,
     &ms_cmd_fit,
+    &ms_cmd_train_slam,
+    &ms_cmd_fit_slam,
+    &ms_cmd_cv_slam,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

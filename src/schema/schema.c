@@ -13,12 +13,14 @@ extern const ms_column_group ms_group_z25;
 extern const ms_column_group ms_group_csn;
 extern const ms_column_group ms_group_rec;
 extern const ms_column_group ms_group_rv;
+extern const ms_column_group ms_group_slam;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
     &ms_group_csn,
     &ms_group_rec,
     &ms_group_rv,
+    &ms_group_slam,
 };
 
 static const ms_method_answers answers[] = {
@@ -26,6 +28,12 @@ static const ms_method_answers answers[] = {
      {"teff", "logg", "m_h", "alpha_m", "rv"},
      {"e_teff", "e_logg", "e_m_h", "e_alpha_m", "e_rv"},
      {"fit_flags", "cut_flags"},
+     NULL},
+    /* SLAM (fit-slam): no RV; errors include the CV floor once cv-slam --calibrate ran */
+    {"slam", "slam_flags",
+     {"slam_teff", "slam_logg", "slam_m_h", "slam_alpha_m", NULL},
+     {"e_slam_teff", "e_slam_logg", "e_slam_m_h", "e_slam_alpha_m", NULL},
+     {"slam_flags", NULL},
      NULL},
 };
 
