@@ -8,6 +8,8 @@ extern const ms_cli_cmd ms_cmd_train_emulator;
 extern const ms_cli_cmd ms_cmd_emulate;
 extern const ms_cli_cmd ms_cmd_train_csn;
 extern const ms_cli_cmd ms_cmd_fit;
+extern const ms_cli_cmd ms_cmd_build_library;
+extern const ms_cli_cmd ms_cmd_laspm;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
 extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
@@ -22,6 +24,8 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_emulate,
     &ms_cmd_train_csn,
     &ms_cmd_fit,
+    &ms_cmd_build_library,
+    &ms_cmd_laspm,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

@@ -12,11 +12,13 @@ const char *const ms_label_units[MS_N_LABELS] = {"K", "dex", "dex", "dex"};
 extern const ms_column_group ms_group_z25;
 extern const ms_column_group ms_group_csn;
 extern const ms_column_group ms_group_rec;
+extern const ms_column_group ms_group_laspm;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
     &ms_group_csn,
     &ms_group_rec,
+    &ms_group_laspm,
 };
 
 static const ms_method_answers answers[] = {
