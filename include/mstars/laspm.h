@@ -35,6 +35,7 @@
 #define MSTARS_LASPM_H
 
 #include "mstars/config.h"
+#include "mstars/errors.h"
 #include "mstars/status.h"
 
 #include <stddef.h>
@@ -157,5 +158,19 @@ size_t ms_laspm_min_pts(size_t n_in_bin);
  * of the joint noise (eps = 1.0: spectra that agree to within the noise on average). */
 double ms_laspm_distance(size_t n_pix, const float *fa, const float *ia, const float *fb,
                          const float *ib, const uint8_t *use);
+
+/* ------------------------------------------------------------------ precision (Du 3.7) */
+
+/* Du et al. 2025 Eq. 1, for any method's label column: every repeat observation's
+ * epsilon_i = sqrt(N / (N - 1)) (P_i - mean P) over the N observations of its star (rows
+ * grouped by group[i] >= 0; value NaN: left out; ms_repeat_deviations), binned by snr in
+ * bins [k w, (k + 1) w) (Du: w = 5) with the bins' RMS epsilon (ms_repeat_fit_snr; bins of
+ * fewer than min_per_bin deviations are dropped), and the overall 1-sigma (RMS epsilon)
+ * at snr >= snr_min (Du quotes S/N >= 10). bins is filled from scratch (free with
+ * ms_repeat_fit_free). MS_ENOPROG when no bin has min_per_bin deviations. */
+ms_status ms_laspm_repeat_precision(size_t n, const int64_t *group, const double *value,
+                                    const double *snr, double bin_width, size_t min_per_bin,
+                                    double snr_min, ms_repeat_fit *bins, double *eps_1sigma,
+                                    size_t *n_eps, size_t *n_stars);
 
 #endif

@@ -9,6 +9,7 @@
 #include "mstars/status.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* ------------------------------------------------------------- mstars laspm */
 typedef struct {
@@ -53,5 +54,20 @@ typedef struct {
 } ms_build_library_opts;
 
 ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_opts *o);
+
+/* ------------------------------------------------------------- mstars precision */
+typedef struct {
+    const char *catalog;
+    const char **columns;       /* label columns of /catalog */
+    size_t n_columns;
+    const char *group_by;       /* integer column shared by a star's repeats (source_id) */
+    const char *snr;            /* S/N column (snr_i) */
+    double bin_width;           /* 5 (Du 3.7) */
+    size_t min_per_bin;
+    double snr_min;             /* the overall 1-sigma over S/N >= snr_min (10) */
+} ms_precision_opts;
+
+/* Du 3.7's repeat precision of each column as a table on out (serial). */
+ms_status ms_stage_precision(const ms_precision_opts *o, FILE *out);
 
 #endif

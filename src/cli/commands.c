@@ -10,6 +10,7 @@ extern const ms_cli_cmd ms_cmd_train_csn;
 extern const ms_cli_cmd ms_cmd_fit;
 extern const ms_cli_cmd ms_cmd_build_library;
 extern const ms_cli_cmd ms_cmd_laspm;
+extern const ms_cli_cmd ms_cmd_precision;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
 extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
@@ -26,6 +27,7 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_fit,
     &ms_cmd_build_library,
     &ms_cmd_laspm,
+    &ms_cmd_precision,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

@@ -149,15 +149,18 @@ static ms_status cross_validate(const store_ctx *c, ms_laspm_library *lib, const
     float *cont = ms_malloc_array("library.cvcont", np + 1, sizeof *cont);
     int64_t *ex = ms_malloc_array("library.cvex", n + 1, sizeof *ex);
     ms_laspm_result *res = ms_malloc_array("library.cvres", n + 1, sizeof *res);
+    uint8_t *mask = ms_malloc_array("library.mask", np + 1, 1);
     ms_laspm *m = NULL;
-    ms_status st = lib->cv_labels && f && iv && cont && ex && res ? MS_OK : MS_ENOMEM;
+    ms_status st = lib->cv_labels && f && iv && cont && ex && res && mask ? MS_OK : MS_ENOMEM;
+    /* the pixels `mstars laspm` uses: the store's fit_mask is left out */
+    if (st == MS_OK) st = ms_h5_read_rows(c->store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, np, mask);
     for (size_t i = 0; st == MS_OK && i < n; i++) {
         st = read_row(c, sel[i].row, f + i * np, iv + i * np, cont);
         ms_laspm_view(lib->view, c->wave, np, mo->wave_min, mo->wave_max, f + i * np,
                       iv + i * np, cont);
         ex[i] = star[sel[i].row];
     }
-    if (st == MS_OK && n > 1) st = ms_laspm_prepare(lib, mo, NULL, &m);
+    if (st == MS_OK && n > 1) st = ms_laspm_prepare(lib, mo, mask, &m);
     if (st == MS_OK && n > 1) st = ms_laspm_match(m, n, f, iv, ex, res);
     for (size_t i = 0; st == MS_OK && i < n; i++)
         for (int d = 0; d < D; d++) lib->cv_labels[i * D + d] = n > 1 ? res[i].label[d] : NAN;
@@ -180,6 +183,7 @@ static ms_status cross_validate(const store_ctx *c, ms_laspm_library *lib, const
         }
     }
     ms_laspm_free(m);
+    ms_free(mask);
     ms_free(f);
     ms_free(iv);
     ms_free(cont);

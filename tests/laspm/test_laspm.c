@@ -263,6 +263,47 @@ static void test_library_file(void **state)
     ms_laspm_library_free(&lib);
 }
 
+/* Du Eq. 1 on synthetic repeats: stars of 2-4 observations with sigma = 200 / (S/N); the
+ * bins' RMS epsilon recovers sigma at the bin's RMS 1/(S/N) (the sqrt(N/(N-1)) factor makes
+ * it unbiased), and a star seen once does not count. */
+static void test_repeat_precision(void **state)
+{
+    (void)state;
+    enum { NS = 3000 };
+    static int64_t group[NS * 4 + 1];
+    static double val[NS * 4 + 1], snr[NS * 4 + 1];
+    ms_nn_rng rng;
+    ms_nn_rng_seed(&rng, 9);
+    size_t n = 0;
+    for (size_t s = 0; s < NS; s++) {
+        size_t m = 2 + (size_t)(s % 3);
+        double truth = 3000 + 10 * (double)s, sn = 10.0 + 5.0 * (double)(s % 2); /* bins 10-15, 15-20 */
+        for (size_t k = 0; k < m; k++) {
+            group[n] = (int64_t)s;
+            snr[n] = sn + 4.9 * ms_nn_rng_uniform(&rng);
+            val[n] = truth + 200.0 / snr[n] * ms_nn_rng_normal(&rng);
+            n++;
+        }
+    }
+    group[n] = 99999999; /* a single observation */
+    snr[n] = 12;
+    val[n++] = 1e6;
+    ms_repeat_fit bins;
+    double eps;
+    size_t n_eps, n_stars;
+    assert_int_equal(ms_laspm_repeat_precision(n, group, val, snr, 5.0, 5, 10.0, &bins, &eps,
+                                               &n_eps, &n_stars), MS_OK);
+    assert_int_equal(n_stars, NS);
+    assert_int_equal(n_eps, n - 1);
+    assert_int_equal(bins.n_bins, 2);
+    for (size_t b = 0; b < 2; b++) {
+        double want = 200.0 * bins.inv_snr[b];
+        assert_close(bins.scatter[b], want, 0.04, 0, "RMS epsilon of the bin");
+        assert_close(bins.snr_min[b], 10.0 + 5.0 * (double)b, 0, 1e-12, "bin edge");
+    }
+    ms_repeat_fit_free(&bins);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_nnls_combination),
         cmocka_unit_test(test_offset_dbscan),
         cmocka_unit_test(test_library_file),
+        cmocka_unit_test(test_repeat_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
