@@ -49,6 +49,7 @@ ms_status ms_laspm_library_step(ms_laspm_library *lib, const char *name, int64_t
     void *b = ms_realloc("library.step_count", lib->step_count, (k + 1) * sizeof *lib->step_count);
     if (!b) return MS_ENOMEM;
     lib->step_count = b;
+    memset(lib->step_name[k], 0, sizeof lib->step_name[k]); /* NUL-padded in the file */
     snprintf(lib->step_name[k], sizeof lib->step_name[k], "%s", name);
     lib->step_count[k] = count;
     lib->n_steps = k + 1;
