@@ -173,4 +173,34 @@ ms_status ms_laspm_repeat_precision(size_t n, const int64_t *group, const double
                                     double snr_min, ms_repeat_fit *bins, double *eps_1sigma,
                                     size_t *n_eps, size_t *n_stars);
 
+/* ------------------------------------------------------------------ NN check (Du 3.5) */
+
+/* Du 3.5's neural-network cleaning: a fully connected network, library flux over
+ * [wave_min, wave_max] (standardised per pixel over the training set; on the store's 1-A
+ * grid 2801 inputs where Du's 69 km/s pixels give 1657) -> 512 -> 64 -> 3 standardised
+ * labels, leaky ReLU (slope 0.01), mean squared error, Adam, minibatches, from src/nn. For
+ * each of `rounds` rounds (Du: 5): a seeded random split of the entries still kept into a
+ * training set and a test set (test_fraction), `steps` minibatch steps of training, and the
+ * test entries whose prediction misses their label by >= cut (100 K, 0.2, 0.2 dex) are
+ * removed (keep[i] = 0). keep[n] in/out: entries with 0 take no part. Du does not state
+ * the activation, loss, optimiser or split: these are our choices. */
+#define MS_LASPM_NN_MAX_ROUNDS 16
+typedef struct {
+    size_t rounds, steps, batch;
+    double test_fraction, lr, cut[MS_LASPM_N_LABELS], wave_min, wave_max;
+    uint64_t seed;
+} ms_laspm_nn_opts;
+
+typedef struct {
+    size_t rounds;
+    size_t n_train[MS_LASPM_NN_MAX_ROUNDS], n_test[MS_LASPM_NN_MAX_ROUNDS];
+    size_t removed[MS_LASPM_NN_MAX_ROUNDS];
+    double test_rms[MS_LASPM_NN_MAX_ROUNDS][MS_LASPM_N_LABELS]; /* RMS test residual */
+    double final_loss[MS_LASPM_NN_MAX_ROUNDS];                  /* last steps' training loss */
+} ms_laspm_nn_report;
+
+void ms_laspm_nn_opts_default(ms_laspm_nn_opts *o);
+ms_status ms_laspm_nn_check(const ms_laspm_library *lib, const ms_laspm_nn_opts *o,
+                            uint8_t *keep, ms_laspm_nn_report *rep);
+
 #endif

@@ -50,6 +50,7 @@ typedef struct {
     size_t per_bin;             /* 7 */
     double eps;                 /* 1.0 */
     int no_dbscan;              /* keep every spectrum (a library of all labelled spectra) */
+    ms_laspm_nn_opts nn;        /* Du 3.5's NN check; rounds 0: skipped */
     ms_laspm_opts match;        /* for the leave-one-out cross-validation */
 } ms_build_library_opts;
 

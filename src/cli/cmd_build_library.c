@@ -26,6 +26,9 @@ static const ms_cli_opt opts[] = {
     {"per-bin", "N", "at most N spectra per bin (default 7)", 0},
     {"no-dbscan", NULL, "keep every labelled spectrum that passed the cuts (no bins, no "
                         "DBSCAN): a library of all of them", 0},
+    {"no-nn-check", NULL, "skip Du 3.5's neural-network check", 0},
+    {"nn-steps", "N", "minibatch steps of each NN training (default 2000)", 0},
+    {"nn-rounds", "N", "NN trainings, each on a new random split (default 5)", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -49,6 +52,9 @@ static int run(ms_cli_ctx *ctx)
     o.per_bin = 7;
     o.eps = 1.0;
     o.no_dbscan = ms_cli_flag(ctx, "no-dbscan");
+    ms_laspm_nn_opts_default(&o.nn);
+    memcpy(o.nn.cut, o.cut, sizeof o.nn.cut);
+    if (ms_cli_flag(ctx, "no-nn-check")) o.nn.rounds = 0;
     const char *t;
     if ((t = ms_cli_get(ctx, "cuts")) &&
         sscanf(t, "%lf,%lf,%lf", &o.cut[0], &o.cut[1], &o.cut[2]) != 3) {
@@ -66,6 +72,23 @@ static int run(ms_cli_ctx *ctx)
             return 2;
         }
         o.per_bin = (size_t)v;
+    }
+    if ((t = ms_cli_get(ctx, "nn-steps"))) {
+        long v = strtol(t, NULL, 10);
+        if (v < 1) {
+            fprintf(stderr, "mstars build-library: --nn-steps '%s' is not a positive count\n", t);
+            return 2;
+        }
+        o.nn.steps = (size_t)v;
+    }
+    if ((t = ms_cli_get(ctx, "nn-rounds")) && !ms_cli_flag(ctx, "no-nn-check")) {
+        long v = strtol(t, NULL, 10);
+        if (v < 0 || v > MS_LASPM_NN_MAX_ROUNDS) {
+            fprintf(stderr, "mstars build-library: --nn-rounds '%s' must be 0-%d\n", t,
+                    MS_LASPM_NN_MAX_ROUNDS);
+            return 2;
+        }
+        o.nn.rounds = (size_t)v;
     }
     /* NAME=CSV,NAME=CSV (a bare CSV is named by its file name) */
     char buf[4096];
@@ -94,10 +117,10 @@ static int run(ms_cli_ctx *ctx)
     o.n_catalogues = nc;
     char command[8192];
     snprintf(command, sizeof command, "mstars build-library --spectra %s --labels %s%s%s --out %s "
-             "--view %s --cuts %g,%g,%g --eps %g --per-bin %zu%s", o.spectra,
+             "--view %s --cuts %g,%g,%g --eps %g --per-bin %zu%s --nn-rounds %zu --nn-steps %zu", o.spectra,
              ms_cli_get(ctx, "labels"), o.reference ? " --reference " : "",
              o.reference ? o.reference : "", o.out, o.view, o.cut[0], o.cut[1], o.cut[2], o.eps,
-             o.per_bin, o.no_dbscan ? " --no-dbscan" : "");
+             o.per_bin, o.no_dbscan ? " --no-dbscan" : "", o.nn.rounds, o.nn.steps);
     o.command = command;
     if (ms_stage_build_library(&ctx->cfg, &o) != MS_OK) return ms_cli_fail("build-library");
     return 0;
@@ -112,6 +135,8 @@ const ms_cli_cmd ms_cmd_build_library = {
     "their 150 highest-S/N spectra; DBSCAN per bin (eps 1.0 in the RMS of the normalised "
     "spectra's difference over the joint noise, minPts 2-5 by the bin's count) keeps the "
     "largest cluster, at most 7 per bin by S/N; single-spectrum bins are kept (Du inspected "
-    "them by hand). Then a leave-one-out cross-validation of the library with the matcher of "
+    "them by hand). Then Du 3.5's neural-network check (5 trainings of a 1-A-pixel "
+    "6000-8800 A -> 512 -> 64 -> 3 network on random 80/20 splits, test entries beyond the "
+    "cuts removed) and a leave-one-out cross-validation of the library with the matcher of "
     "`mstars laspm`. The library file records every step's count (/curation).",
     opts, 0, run};

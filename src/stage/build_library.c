@@ -192,6 +192,47 @@ static ms_status cross_validate(const store_ctx *c, ms_laspm_library *lib, const
     return st;
 }
 
+/* Du 3.5: the NN check; the entries it removes leave the library (compacted in place). */
+static ms_status nn_clean(ms_laspm_library *lib, entry *sel, const ms_laspm_nn_opts *no)
+{
+    uint8_t *keep = ms_malloc_array("library.nnkeep", lib->n + 1, 1);
+    if (!keep) return MS_ENOMEM;
+    memset(keep, 1, lib->n);
+    ms_laspm_nn_report rep;
+    ms_status st = ms_laspm_nn_check(lib, no, keep, &rep);
+    for (size_t r = 0; st == MS_OK && r < rep.rounds; r++) {
+        ms_log_info("build-library: NN check round %zu: %zu train / %zu test, training loss %.3g, "
+                    "test RMS %.1f K, %.3f, %.3f dex; %zu removed", r + 1, rep.n_train[r],
+                    rep.n_test[r], rep.final_loss[r], rep.test_rms[r][0], rep.test_rms[r][1],
+                    rep.test_rms[r][2], rep.removed[r]);
+        char name[48];
+        snprintf(name, sizeof name, "nn_round%zu_removed", r + 1);
+        st = ms_laspm_library_step(lib, name, (int64_t)rep.removed[r]);
+        snprintf(name, sizeof name, "nn_round%zu_test_rms_teff_K", r + 1);
+        if (st == MS_OK) st = ms_laspm_library_step(lib, name, (int64_t)llround(rep.test_rms[r][0]));
+    }
+    size_t j = 0;
+    for (size_t i = 0; st == MS_OK && i < lib->n; i++) {
+        if (!keep[i]) continue;
+        if (j != i) {
+            memmove(lib->flux + j * lib->n_pix, lib->flux + i * lib->n_pix, lib->n_pix * sizeof(float));
+            memmove(lib->labels + j * D, lib->labels + i * D, D * sizeof(double));
+            lib->id[j] = lib->id[i];
+            lib->snr[j] = lib->snr[i];
+            memcpy(lib->name[j], lib->name[i], sizeof lib->name[j]);
+            memcpy(lib->source[j], lib->source[i], sizeof lib->source[j]);
+            sel[j] = sel[i];
+        }
+        j++;
+    }
+    if (st == MS_OK) {
+        lib->n = j;
+        st = ms_laspm_library_step(lib, "library_after_nn_check", (int64_t)j);
+    }
+    ms_free(keep);
+    return st;
+}
+
 ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_opts *o)
 {
     store_ctx c;
@@ -371,6 +412,7 @@ ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_op
         snprintf(lib.source[j], 32, "%s", o->names[pool[i].cat]);
         j++;
     }
+    if (st == MS_OK && o->nn.rounds > 0) st = nn_clean(&lib, sel, &o->nn);
     if (st == MS_OK) st = cross_validate(&c, &lib, sel, &o->match, star);
     if (st == MS_OK) st = ms_laspm_library_write(o->out, &lib, cfg, o->command);
     for (size_t k = 0; st == MS_OK && k < lib.n_steps; k++)

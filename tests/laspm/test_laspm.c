@@ -304,6 +304,53 @@ static void test_repeat_precision(void **state)
     ms_repeat_fit_free(&bins);
 }
 
+/* Du 3.5's NN check: 80 spectra whose labels are smooth functions of their features, two
+ * of them with a Teff 2000 K off: both are removed (each lands in a test set: 5 rounds of
+ * 50% splits, fixed seed), and few clean entries are. */
+static void test_nn_check(void **state)
+{
+    (void)state;
+    enum { N = 80 };
+    ms_laspm_library lib;
+    ms_laspm_library_init(&lib);
+    assert_int_equal(ms_laspm_library_alloc(&lib, N, NPIX), MS_OK);
+    ms_nn_rng rng;
+    ms_nn_rng_seed(&rng, 21);
+    for (size_t p = 0; p < NPIX; p++) lib.wavelength[p] = 5800.0 + 5.0 * (double)p;
+    for (size_t j = 0; j < N; j++) {
+        double u = ms_nn_rng_uniform(&rng), v = ms_nn_rng_uniform(&rng), w = ms_nn_rng_uniform(&rng);
+        for (size_t p = 0; p < NPIX; p++)
+            lib.flux[j * NPIX + p] = (float)(1.0 + 0.3 * u * sin(0.03 * (double)p) +
+                                             0.2 * v * cos(0.05 * (double)p) + 0.1 * w * sin(0.011 * (double)p));
+        lib.labels[j * 3 + 0] = 3000.0 + 800.0 * u;
+        lib.labels[j * 3 + 1] = 4.5 + 0.5 * v;
+        lib.labels[j * 3 + 2] = -0.5 + w;
+        lib.id[j] = (int64_t)j;
+    }
+    lib.labels[5 * 3] += 2000.0;
+    lib.labels[40 * 3] -= 2000.0;
+    ms_laspm_nn_opts o;
+    ms_laspm_nn_opts_default(&o);
+    o.wave_min = 6000.0;
+    o.wave_max = 7600.0;
+    o.steps = 300;
+    o.test_fraction = 0.5;
+    o.cut[0] = 150.0;
+    o.cut[1] = 0.1;
+    o.cut[2] = 0.2;
+    uint8_t keep[N];
+    memset(keep, 1, sizeof keep);
+    ms_laspm_nn_report rep;
+    assert_int_equal(ms_laspm_nn_check(&lib, &o, keep, &rep), MS_OK);
+    assert_int_equal(rep.rounds, 5);
+    assert_int_equal(keep[5], 0);
+    assert_int_equal(keep[40], 0);
+    size_t clean_removed = 0;
+    for (size_t j = 0; j < N; j++) clean_removed += j != 5 && j != 40 && !keep[j];
+    assert_true(clean_removed <= 8);
+    ms_laspm_library_free(&lib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_offset_dbscan),
         cmocka_unit_test(test_library_file),
         cmocka_unit_test(test_repeat_precision),
+        cmocka_unit_test(test_nn_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ awk -F, -v o="$o" -v s="$s" -v t="$t" -v g="$g" -v z="$z" -v q="$q" 'NR == 1 { p
   $q == "none" { print $o "," $t "," $g "," $z > R; if ($s % 2 == 0) { print $o "," $t + 200 "," $g "," $z > A;
   print $o "," $t "," $g "," $z > B } }' A="$work/a.csv" B="$work/b.csv" R="$work/ref.csv" "$m/truth.csv"
 "$exe" build-library "${opts[@]}" --spectra "$work/spectra.h5" --labels "a=$work/a.csv,b=$work/b.csv" \
-  --reference "$work/ref.csv" --out "$work/lib.h5" > "$work/build.log" 2>&1
+  --reference "$work/ref.csv" --nn-steps 40 --nn-rounds 2 --out "$work/lib.h5" > "$work/build.log" 2>&1
 check "build-library exits 0" test $? -eq 0
 dump() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | sed 's/\\000//g' | tr -d ' "' | tr ',' '\n' | grep -v '^$'; }
 paste <(dump "$work/lib.h5" /curation/step) <(dump "$work/lib.h5" /curation/count) > "$work/steps.txt"
