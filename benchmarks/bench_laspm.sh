@@ -20,8 +20,9 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cor
 c=$("$here/../build/benchmarks/bench_laspm" "$store" "$lib" "$n" "$reps" "$work/best_c.txt")
 p=$($py "$here/bench_laspm_numpy.py" match "$store" "$lib" "$n" "$reps" "$work/best_np.txt")
 echo "$c"; echo "$p"
-$py - "$work/best_c.txt" "$work/best_np.txt" "$c" "$p" <<'PY'
+$py - "$work/best_c.txt" "$work/best_np.txt" "$c" "$p" "$lib" <<'PY'
 import re, sys
+import h5py
 import numpy as np
 a, b = np.loadtxt(sys.argv[1]), np.loadtxt(sys.argv[2])
 rate = lambda s: float(re.search(r"\(([\d.]+) spectra/s/core\)", s).group(1))
@@ -30,8 +31,12 @@ print(f"per core (CPU time): mstars {rc:.1f} spectra/s, numpy {rp:.1f} spectra/s
 # the library is drawn with replacement, so the best match can be one of two identical
 # entries: compare the best chi2, not the index (relative to max(chi2, 1))
 d = np.abs(a[:, 1] - b[:, 1]) / np.maximum(np.abs(b[:, 1]), 1.0)
+t = h5py.File(sys.argv[5], "r")["/library/flux"]
+diff = np.flatnonzero(a[:, 0] != b[:, 0])
+dup = sum(np.array_equal(t[int(a[i, 0])], t[int(b[i, 0])]) for i in diff)
 print(f"best chi2 agrees to {np.max(d):.1e} (relative, max over {len(a)} spectra); same best "
-      f"library row {np.mean(a[:, 0] == b[:, 0]) * 100:.0f}% (the rest: duplicate entries); "
+      f"library row {np.mean(a[:, 0] == b[:, 0]) * 100:.0f}%, the other {len(diff)}: identical "
+      f"library spectra in {dup}; "
       f"median |Teff difference| {np.median(np.abs(a[:, 2] - b[:, 2])):.1f} K (combination: "
       f"mstars' shared polynomial vs numpy's one NNLS round)")
 PY
