@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     uint8_t *mask = ms_malloc_array("b.mask", np, 1);
     int32_t *status = ms_malloc_array("b.status", nr, sizeof(int32_t));
     ms_laspm_result *res = ms_malloc_array("b.res", want, sizeof *res);
-    ms_h5_read_rows(f, MS_STORE_META "/status", MS_H5_I32, 0, 0, nr, status);
+    ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, 0, nr, status);
     ms_h5_read_rows(f, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, np, mask);
     ms_laspm_opts o;
     ms_laspm_opts_default(&o);

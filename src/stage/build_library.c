@@ -267,9 +267,9 @@ ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_op
     }
     if (st == MS_OK)
         st = ms_h5_read_rows(c.store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, c.n_pix, c.wave);
-    if (st == MS_OK) st = ms_h5_read_rows(c.store, MS_STORE_META "/status", MS_H5_I32, 0, 0, n, status);
-    if (st == MS_OK) st = ms_h5_read_rows(c.store, MS_STORE_META "/snr_i", MS_H5_F64, 0, 0, n, snr);
-    if (st == MS_OK) st = ms_h5_read_strings(c.store, MS_STORE_META "/obsid", n, &obsid);
+    if (st == MS_OK) st = ms_h5_read_rows(c.store, MS_META_STATUS, MS_H5_I32, 0, 0, n, status);
+    if (st == MS_OK) st = ms_h5_read_rows(c.store, MS_META_SNR_I, MS_H5_F64, 0, 0, n, snr);
+    if (st == MS_OK) st = ms_h5_read_strings(c.store, MS_META_OBSID, n, &obsid);
     if (st == MS_OK) st = ms_stage_star_ids(c.store, n, &star);
     for (size_t p = 0; st == MS_OK && p < c.n_pix; p++) c.use[p] = 1;
     for (size_t k = 0; st == MS_OK && k < nc; k++) st = table_labels(o->catalogues[k], obsid, n, y + k * n * D);

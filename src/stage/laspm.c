@@ -35,15 +35,15 @@ typedef struct {
 } laspm_row;
 
 #define C(name, type, field, units, desc)                                                  \
-    {"/catalog/" name, type, 0, offsetof(laspm_row, field), units, desc}
+    {MS_CATALOG_GROUP "/" name, type, 0, offsetof(laspm_row, field), units, desc}
 #define A(name, type, field, k, units, desc)                                               \
-    {"/catalog/" name, type, 0,                                                            \
+    {MS_CATALOG_GROUP "/" name, type, 0,                                                   \
      offsetof(laspm_row, field) + (k) * sizeof(((laspm_row *)0)->field[0]), units, desc}
 
 /* identity columns of a laspm catalog (the same names and meaning as the z25 group's) */
 static const ms_catalog_column id_columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
-    {"/catalog/obsid", MS_H5_STR, 32, offsetof(laspm_row, obsid), "", "LAMOST OBSID"},
+    {MS_CATALOG_GROUP "/obsid", MS_H5_STR, 32, offsetof(laspm_row, obsid), "", "LAMOST OBSID"},
     C("source_id", MS_H5_I64, source_id, "", "Gaia DR3 source_id from the input catalog (-1: none)"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
     C("snr_i", MS_H5_F64, snr_i, "", "LAMOST S/N in i (SNRI)"),
@@ -128,9 +128,9 @@ ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, int64_t **ids)
 {
     int64_t *s = ms_malloc_array("laspm.star", n_rows + 1, sizeof *s);
     if (!s) return MS_ENOMEM;
-    int has = ms_h5_exists(store, MS_STORE_INPUT "/source_id");
+    int has = ms_h5_exists(store, MS_INPUT_SOURCE_ID);
     if (has) {
-        ms_status st = ms_h5_read_rows(store, MS_STORE_INPUT "/source_id", MS_H5_I64, 0, 0,
+        ms_status st = ms_h5_read_rows(store, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, 0,
                                        n_rows, s);
         if (st != MS_OK) {
             ms_free(s);
@@ -179,12 +179,12 @@ static ms_status read_chunk(lstate *s, size_t row0, size_t n)
     MS_TRY(ms_h5_read_rows(f, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
     MS_TRY(ms_h5_read_rows(f, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
     MS_TRY(ms_h5_read_rows(f, MS_STORE_CONTINUUM, MS_H5_F32, 0, row0, n, s->cont));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/snr_r", MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/snr_i", MS_H5_F64, 0, row0, n, s->snr_i));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/status", MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_META "/obsid", MS_H5_STR, 32, row0, n, s->obsid));
+    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
+    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
+    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
+    MS_TRY(ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
     if (s->has_source_id)
-        MS_TRY(ms_h5_read_rows(f, MS_STORE_INPUT "/source_id", MS_H5_I64, 0, row0, n,
+        MS_TRY(ms_h5_read_rows(f, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, row0, n,
                                s->source_id));
     for (size_t i = 0; i < n; i++) {
         laspm_row *r = &s->rows[i];
@@ -313,7 +313,7 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_laspm
         size_t len = strlen(flags);
         snprintf(flags + len, sizeof flags - len, "%s%d=%s", b ? "," : "", b, laspm_flag_bits[b]);
     }
-    MS_TRY(ms_h5_attr_set_str(f, "/catalog/laspm_flags", "flag_names", flags));
+    MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/laspm_flags", "flag_names", flags));
     int64_t counts[4] = {sum->rows, sum->matched, sum->failed, sum->skipped};
     return ms_h5_attr_set_i64(f, "/", "counts_rows_matched_failed_skipped", counts, 4);
 }
@@ -344,7 +344,7 @@ ms_status ms_stage_laspm(const ms_config *cfg, const ms_laspm_run_opts *o, ms_la
         if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
     }
     if (st == MS_OK) {
-        s.has_source_id = ms_h5_exists(s.store, MS_STORE_INPUT "/source_id");
+        s.has_source_id = ms_h5_exists(s.store, MS_INPUT_SOURCE_ID);
         st = state_alloc(&s);
     }
     if (st == MS_OK) st = ms_stage_star_ids(s.store, s.n_rows, &s.star);

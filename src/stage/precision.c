@@ -3,6 +3,7 @@
 #include "mstars/h5.h"
 #include "mstars/laspm.h"
 #include "mstars/mem.h"
+#include "mstars/schema.h"
 #include "mstars/stage_laspm.h"
 
 #include <math.h>
@@ -16,7 +17,7 @@ ms_status ms_stage_precision(const ms_precision_opts *o, FILE *out)
     char path[256];
     int rank;
     size_t dims[2] = {0, 0};
-    snprintf(path, sizeof path, "/catalog/%s", o->group_by);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->group_by);
     ms_status st = ms_h5_dims(f, path, &rank, dims);
     const size_t n = dims[0];
     int64_t *group = ms_malloc_array("precision.group", n + 1, sizeof *group);
@@ -24,14 +25,14 @@ ms_status ms_stage_precision(const ms_precision_opts *o, FILE *out)
     double *val = ms_malloc_array("precision.val", n + 1, sizeof *val);
     if (st == MS_OK && (!group || !snr || !val)) st = MS_ENOMEM;
     if (st == MS_OK) st = ms_h5_read_rows(f, path, MS_H5_I64, 0, 0, n, group);
-    snprintf(path, sizeof path, "/catalog/%s", o->snr);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->snr);
     if (st == MS_OK) st = ms_h5_read_rows(f, path, MS_H5_F64, 0, 0, n, snr);
     if (st == MS_OK)
         fprintf(out, "# repeat precision (Du et al. 2025 Eq. 1) of %s: epsilon = sqrt(N/(N-1)) "
                 "(P_i - mean P) per star (%s), RMS per %s bin of %g\n", o->catalog, o->group_by,
                 o->snr, o->bin_width);
     for (size_t c = 0; st == MS_OK && c < o->n_columns; c++) {
-        snprintf(path, sizeof path, "/catalog/%s", o->columns[c]);
+        snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->columns[c]);
         st = ms_h5_read_rows(f, path, MS_H5_F64, 0, 0, n, val);
         if (st != MS_OK) break;
         ms_repeat_fit bins;
