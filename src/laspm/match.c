@@ -158,10 +158,18 @@ static int pair_coef(const ms_laspm *m, size_t i, size_t j, double c[3], double 
     return 1;
 }
 
-/* The GEMMs of one batch (nb <= m->nb spectra): gb, gm, cc. */
+/* The GEMMs of one batch (nb <= m->nb spectra): gb, gm, cc. The GEMMs always have the full
+ * batch's shape (rows past nb are zero): OpenBLAS's kernels and blocking depend on the
+ * matrix shape, so a batch of another size could round a row's sums differently; with one
+ * shape a spectrum's chi2 is the same bits whatever else shares its batch (any chunk size,
+ * any rank count). */
 static void batch_gemm(ms_laspm *m, size_t nb, const float *flux, const float *ivar)
 {
     const size_t P = m->P, L = m->L, np = m->n_pix;
+    if (nb < m->nb) {
+        memset(m->left_b + 3 * nb * P, 0, 3 * (m->nb - nb) * P * sizeof(double));
+        memset(m->left_m + 5 * nb * P, 0, 5 * (m->nb - nb) * P * sizeof(double));
+    }
     for (size_t i = 0; i < nb; i++) {
         double c = 0.0;
         for (size_t q = 0; q < P; q++) {
@@ -179,9 +187,10 @@ static void batch_gemm(ms_laspm *m, size_t nb, const float *flux, const float *i
         }
         m->cc[i] = c;
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(3 * nb), (int)L, (int)P, 1.0,
+    const int rows = (int)m->nb;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3 * rows, (int)L, (int)P, 1.0,
                 m->left_b, (int)P, m->t, (int)P, 0.0, m->gb, (int)L);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(5 * nb), (int)L, (int)P, 1.0,
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 5 * rows, (int)L, (int)P, 1.0,
                 m->left_m, (int)P, m->t2, (int)P, 0.0, m->gm, (int)L);
 }
 

@@ -8,7 +8,8 @@
  *   - the NNLS combination: an observed spectrum made of 0.3 t_a + 0.7 t_b gets the
  *     weights 0.3 / 0.7 and the combined labels;
  *   - the Gaussian-core offset with outliers, DBSCAN on a known configuration, the
- *     minPts rule, the distance; the library file round trip. */
+ *     minPts rule, the distance; the library file round trip;
+ *   - the view (flux x continuum, median 1), Du's repeat precision, the NN check. */
 #include "test_util.h"
 
 #include "mstars/laspm.h"
@@ -18,6 +19,7 @@
 #include <gsl/gsl_multifit.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NPIX 400
@@ -332,8 +334,9 @@ static void test_nn_check(void **state)
     ms_laspm_nn_opts o;
     ms_laspm_nn_opts_default(&o);
     o.wave_min = 6000.0;
-    o.wave_max = 7600.0;
-    o.steps = 300;
+    o.wave_max = 6600.0; /* 121 inputs: fast enough under ASan */
+    o.steps = 120;
+    o.batch = 16;
     o.test_fraction = 0.5;
     o.cut[0] = 150.0;
     o.cut[1] = 0.1;
@@ -351,16 +354,61 @@ static void test_nn_check(void **state)
     ms_laspm_library_free(&lib);
 }
 
-int main(void)
+static int cmp_float(const void *a, const void *b)
 {
-    const struct CMUnitTest tests[] = {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The view: calibrated = flux x continuum (ivar / continuum^2), then scaled to median 1 over
+ * the range's good pixels (the upper median, element n/2 of the sorted good values). */
+static void test_view(void **state)
+{
+    (void)state;
+    ms_nn_rng rng;
+    ms_nn_rng_seed(&rng, 4);
+    double wave[NPIX];
+    for (size_t p = 0; p < NPIX; p++) wave[p] = 5800.0 + 5.0 * (double)p;
+    for (int trial = 0; trial < 20; trial++) {
+        float f[NPIX], iv[NPIX], c[NPIX], f0[NPIX], iv0[NPIX], good[NPIX];
+        size_t ng = 0;
+        for (size_t p = 0; p < NPIX; p++) {
+            f[p] = f0[p] = (float)(1.0 + ms_nn_rng_uniform(&rng));
+            iv[p] = iv0[p] = ms_nn_rng_uniform(&rng) < 0.1 ? 0.0f : 4.0f;
+            c[p] = (float)(2.0 + ms_nn_rng_uniform(&rng));
+            if (wave[p] >= 6000.0 && wave[p] <= 7600.0 && iv[p] > 0) good[ng++] = f[p] * c[p];
+        }
+        qsort(good, ng, sizeof *good, cmp_float);
+        const double med = good[ng / 2];
+        ms_laspm_view("calibrated", wave, NPIX, 6000.0, 7600.0, f, iv, c);
+        for (size_t p = 0; p < NPIX; p += 37) {
+            assert_close(f[p], (double)(f0[p] * c[p]) / med, 1e-5, 0, "calibrated flux / median");
+            assert_close(iv[p], (double)iv0[p] / ((double)c[p] * c[p]) * med * med, 1e-5, 1e-12, "ivar");
+        }
+    }
+}
+
+/* Three groups, one meson test each (the NN check is the slow one under ASan). */
+int main(int argc, char **argv)
+{
+    const char *g = argc > 1 ? argv[1] : "all";
+    const struct CMUnitTest match[] = {
         cmocka_unit_test(test_chi2_vs_direct),
         cmocka_unit_test(test_exact_quadratic),
         cmocka_unit_test(test_nnls_combination),
+        cmocka_unit_test(test_view),
+    };
+    const struct CMUnitTest curation[] = {
         cmocka_unit_test(test_offset_dbscan),
         cmocka_unit_test(test_library_file),
         cmocka_unit_test(test_repeat_precision),
+    };
+    const struct CMUnitTest nn[] = {
         cmocka_unit_test(test_nn_check),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int fails = 0;
+    if (!strcmp(g, "match") || !strcmp(g, "all")) fails += cmocka_run_group_tests(match, NULL, NULL);
+    if (!strcmp(g, "curation") || !strcmp(g, "all")) fails += cmocka_run_group_tests(curation, NULL, NULL);
+    if (!strcmp(g, "nn") || !strcmp(g, "all")) fails += cmocka_run_group_tests(nn, NULL, NULL);
+    return fails;
 }

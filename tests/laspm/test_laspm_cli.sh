@@ -4,7 +4,7 @@
 #   - build-library from two label tables (the truth of the even stars, one table shifted by
 #     +200 K) and a reference (the truth): the shift is found and removed (the curation record
 #     holds the offset), the library has spectra, every step's count is recorded;
-#   - laspm on every spectrum with 1 and 2 ranks and chunks of 7: identical catalogs; the
+#   - laspm on every spectrum with 1 and 2 ranks and chunks of 7 or 3: identical catalogs; the
 #     test (odd) stars' Teff within 250 K of the truth for >= 80% of usable spectra;
 #   - --leave-out-self: no library spectrum of a spectrum's own star among its five ids;
 #   - --max-runtime stops with journals, --resume completes equal to the uninterrupted run;
@@ -47,6 +47,8 @@ for n in 1 2; do
   check "laspm with $n rank(s) exits 0" test $? -eq 0
 done
 check "catalog with 2 ranks == 1 rank (bit for bit)" h5diff -q "$work/cat1.h5" "$work/cat2.h5" /catalog /catalog
+"${run[@]}" --set run.chunk_size=3 --out "$work/chunk3.h5" >/dev/null
+check "catalog with chunks of 3 == chunks of 7 (bit for bit)" h5diff -q "$work/cat1.h5" "$work/chunk3.h5" /catalog /catalog
 paste <(dump "$work/cat1.h5" /catalog/store_status) <(dump "$work/cat1.h5" /catalog/laspm_teff) \
       <(tail -n +2 "$m/truth.csv" | cut -d, -f"$t") <(tail -n +2 "$m/truth.csv" | cut -d, -f"$s") > "$work/teff.txt"
 check "odd (test) stars: Teff within 250 K of the truth for >= 80%" awk '$1 == 0 && $4 % 2 == 1 { n++;
