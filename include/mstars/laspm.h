@@ -85,7 +85,7 @@ typedef enum { MS_LASPM_W_NNLS = 0, MS_LASPM_W_INVCHI2 = 1 } ms_laspm_weighting;
 
 typedef struct {
     double wave_min, wave_max; /* the match range (Du: 6000-8800 A) */
-    size_t n_curv;             /* matches used for the chi2 curvature (>= 4) */
+    size_t n_curv;             /* matches used for the chi2 curvature (4-256) */
     ms_laspm_weighting weighting;
     size_t batch;              /* spectra per GEMM */
 } ms_laspm_opts;

@@ -57,7 +57,8 @@ ms_status ms_laspm_prepare(const ms_laspm_library *lib, const ms_laspm_opts *o,
     if (!(o->wave_max > o->wave_min))
         MS_ERROR(MS_EINVAL, "laspm: wave_max %.1f must exceed wave_min %.1f", o->wave_max,
                  o->wave_min);
-    if (o->n_curv < 4) MS_ERROR(MS_EINVAL, "laspm: n_curv %zu must be >= 4", o->n_curv);
+    if (o->n_curv < 4 || o->n_curv > 256)
+        MS_ERROR(MS_EINVAL, "laspm: n_curv %zu must be 4-256", o->n_curv);
     if (o->batch < 1) MS_ERROR(MS_EINVAL, "laspm: batch must be >= 1");
     ms_laspm *m = ms_calloc("laspm", 1, sizeof *m);
     if (!m) return MS_ENOMEM;
