@@ -27,6 +27,13 @@ static const ms_method_answers answers[] = {
      {"e_teff", "e_logg", "e_m_h", "e_alpha_m", "e_rv"},
      {"fit_flags", "cut_flags"},
      NULL},
+    /* LASPM (issue 23): no flag must be 0 (laspm_flags' curvature and library-edge bits are
+     * notes); rows not matched have NaN labels */
+    {"laspm", "laspm_teff",
+     {"laspm_teff", "laspm_logg", "laspm_m_h", NULL, NULL},
+     {"e_laspm_teff", "e_laspm_logg", "e_laspm_m_h", NULL, NULL},
+     {NULL, NULL},
+     NULL},
 };
 
 const ms_method_answers *ms_schema_answers(size_t *n)

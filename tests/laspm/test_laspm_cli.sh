@@ -9,7 +9,8 @@
 #   - --leave-out-self: no library spectrum of a spectrum's own star among its five ids;
 #   - --max-runtime stops with journals, --resume completes equal to the uninterrupted run;
 #   - a library on another wavelength grid is refused with a message naming both files;
-#   - precision prints Du's epsilon table for the laspm columns.
+#   - precision prints Du's epsilon table for the laspm columns;
+#   - combine reads a laspm catalog through the schema's answer table.
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
@@ -71,6 +72,11 @@ check "--resume == uninterrupted run" h5diff -q "$work/cat1.h5" "$work/limited.h
 "$exe" laspm "${opts[@]}" --spectra "$work/other.h5" --library "$work/lib.h5" --out "$work/bad.h5" > "$work/bad.log" 2>&1
 check "a library on another grid is refused" test $? -ne 0
 check "the message names the library" grep -q "lib.h5" "$work/bad.log"
+
+"$exe" combine --catalogs "$work/cat1.h5" --out "$work/comb.h5" --log-level warn
+check "combine takes a laspm catalog (its columns kept by name)" h5diff -q "$work/comb.h5" "$work/cat1.h5" \
+  /catalog/laspm_teff /catalog/laspm_teff
+check "combine: the recommended Teff is laspm's" cmp -s <(dump "$work/comb.h5" /catalog/teff) <(dump "$work/cat1.h5" /catalog/laspm_teff)
 
 "$exe" precision "$work/cat1.h5" --columns laspm_teff,laspm_m_h --min-per-bin 2 > "$work/prec.txt" 2>&1
 check "precision prints the epsilon table" grep -q "^laspm_teff: .* stars with repeats" "$work/prec.txt"
