@@ -14,6 +14,7 @@ extern const ms_column_group ms_group_csn;
 extern const ms_column_group ms_group_rec;
 extern const ms_column_group ms_group_rv;
 extern const ms_column_group ms_group_slam;
+extern const ms_column_group ms_group_laspm;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
@@ -21,6 +22,7 @@ static const ms_column_group *const groups[] = {
     &ms_group_rec,
     &ms_group_rv,
     &ms_group_slam,
+    &ms_group_laspm,
 };
 
 static const ms_method_answers answers[] = {
@@ -34,6 +36,20 @@ static const ms_method_answers answers[] = {
      {"slam_teff", "slam_logg", "slam_m_h", "slam_alpha_m", NULL},
      {"e_slam_teff", "e_slam_logg", "e_slam_m_h", "e_slam_alpha_m", NULL},
      {"slam_flags", NULL},
+     NULL},
+    /* template RVs (issue 19): rv_adopted counts where rv_flag = 1 (after the 2012 arc-lamp
+     * fix, and a velocity measured) */
+    {"rv", "rv_adopted",
+     {NULL, NULL, NULL, NULL, "rv_adopted"},
+     {NULL, NULL, NULL, NULL, "e_rv_adopted"},
+     {NULL, NULL},
+     "rv_flag"},
+    /* LASPM (issue 23): no flag must be 0 (laspm_flags' curvature and library-edge bits are
+     * notes); rows not matched have NaN labels */
+    {"laspm", "laspm_teff",
+     {"laspm_teff", "laspm_logg", "laspm_m_h", NULL, NULL},
+     {"e_laspm_teff", "e_laspm_logg", "e_laspm_m_h", NULL, NULL},
+     {NULL, NULL},
      NULL},
 };
 

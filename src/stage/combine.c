@@ -80,6 +80,9 @@ static void out_name(const char *name, const method_t *ms, size_t nm, int in, ch
         for (int q = 0; q < MS_ANSWERS_N; q++) {
             const char *v = ms[m].a->value[q];
             if (!v) continue;
+            /* already prefixed (laspm_teff, e_laspm_teff): kept */
+            const size_t lm = strlen(ms[m].a->method);
+            if (strncmp(v, ms[m].a->method, lm) == 0 && v[lm] == '_') continue;
             size_t lv = strlen(v);
             if (strcmp(name, v) == 0) {
                 snprintf(buf, len, "%s_%s", ms[m].a->method, v);
