@@ -7,7 +7,9 @@ extern const ms_cli_cmd ms_cmd_ingest_grid;
 extern const ms_cli_cmd ms_cmd_train_emulator;
 extern const ms_cli_cmd ms_cmd_emulate;
 extern const ms_cli_cmd ms_cmd_train_csn;
+extern const ms_cli_cmd ms_cmd_train_cnn;
 extern const ms_cli_cmd ms_cmd_fit;
+extern const ms_cli_cmd ms_cmd_predict_cnn;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
 extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
@@ -21,7 +23,9 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_train_emulator,
     &ms_cmd_emulate,
     &ms_cmd_train_csn,
+    &ms_cmd_train_cnn,
     &ms_cmd_fit,
+    &ms_cmd_predict_cnn,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

@@ -12,11 +12,13 @@ const char *const ms_label_units[MS_N_LABELS] = {"K", "dex", "dex", "dex"};
 extern const ms_column_group ms_group_z25;
 extern const ms_column_group ms_group_csn;
 extern const ms_column_group ms_group_rec;
+extern const ms_column_group ms_group_cnn;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
     &ms_group_csn,
     &ms_group_rec,
+    &ms_group_cnn,
 };
 
 static const ms_method_answers answers[] = {
@@ -25,6 +27,11 @@ static const ms_method_answers answers[] = {
      {"e_teff", "e_logg", "e_m_h", "e_alpha_m", "e_rv"},
      {"fit_flags", "cut_flags"},
      NULL},
+    {"cnn", "cnn_n_models",
+     {"cnn_teff", "cnn_logg", "cnn_m_h", "cnn_alpha_m", NULL},
+     {"e_cnn_teff", "e_cnn_logg", "e_cnn_m_h", "e_cnn_alpha_m", NULL},
+     {NULL, NULL},
+     "parameter_flag"},
 };
 
 const ms_method_answers *ms_schema_answers(size_t *n)
