@@ -125,7 +125,7 @@ ms_status ms_cnn_ensemble_predict(const ms_cnn_ensemble *e, ms_cnn_ws *ws, const
 uint64_t ms_cnn_ensemble_hash(const ms_cnn_ensemble *e);
 
 /* Model file (src/cnn/cnn_h5.c): serial, one rank; atomic (<path>.partial, then rename);
- * the content hash is written and checked. */
+ * the content hash is written and checked. cfg NULL: no provenance but the command. */
 ms_status ms_cnn_ensemble_write(const ms_cnn_ensemble *e, const char *path,
                                 const ms_config *cfg, const char *command);
 ms_status ms_cnn_ensemble_read(const char *path, ms_cnn_ensemble *e);

@@ -32,7 +32,10 @@ static ms_status write_into(ms_h5 *f, const ms_cnn_ensemble *e, const ms_config 
 {
     const size_t K = e->n_models, D = e->n_labels, N = e->n_train, n = e->net[0].params.n;
     const ms_cnn_arch *a = &e->net[0].arch;
-    MS_TRY(ms_h5_write_provenance(f, cfg, command));
+    if (cfg)
+        MS_TRY(ms_h5_write_provenance(f, cfg, command));
+    else
+        MS_TRY(ms_h5_attr_set_str(f, "/", "command", command ? command : ""));
     MS_TRY(ms_h5_attr_set_str(f, "/", "kind", KIND));
     MS_TRY(ms_h5_attr_set_str(f, "/", "class", e->cls));
     char labels[MS_CNN_MAX_OUT * (MS_CNN_LABEL_LEN + 1)] = "";
