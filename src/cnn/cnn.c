@@ -100,7 +100,7 @@ void ms_cnn_free(ms_cnn *net)
 struct ms_cnn_ws {
     size_t max_batch;
     float *in[MS_CNN_N_CONV + 1]; /* in[0] = the input copy, in[i+1] = pooled output of i */
-    float *act[MS_CNN_N_CONV];    /* conv output after ReLU [B, c_i, l_i] */
+    float *act[MS_CNN_N_CONV];    /* conv output (before ReLU) [B, c_i, l_i] */
     int32_t *arg[MS_CNN_N_CONV];  /* max-pool argmax */
     float *col;                   /* im2col of one spectrum */
     float *g_act, *g_in;          /* backward scratch (largest activation) */
@@ -164,6 +164,40 @@ void ms_cnn_ws_free(ms_cnn_ws *w)
 }
 
 /* ------------------------------------------------------------------ passes */
+
+/* ReLU then max-pool (kernel = stride = p, PyTorch's floor mode) of one spectrum's conv output
+ * in [C, l], fused: as ReLU is monotone, pool(relu(x)) = relu(pool(x)), so the window's
+ * maximum is found on the conv output and clipped at 0. arg [C, l / p] receives the input
+ * position of the first maximum, or -1 where the output is 0 (no gradient flows there, as
+ * through ReLU). Bit-identical to ms_nn_relu_forward + ms_nn_maxpool1d_forward, one pass
+ * over the activation while it is in cache. */
+static void relu_pool(float *out, int32_t *arg, const float *in, size_t C, size_t l, size_t p)
+{
+    const size_t lp = l / p;
+    for (size_t c = 0; c < C; c++) {
+        const float *x = in + c * l;
+        float *y = out + c * lp;
+        int32_t *a = arg + c * lp;
+        for (size_t t = 0; t < lp; t++) {
+            const float *w = x + t * p;
+            float best = w[0];
+            size_t where = 0;
+            for (size_t k = 1; k < p; k++)
+                if (w[k] > best) {
+                    best = w[k];
+                    where = k;
+                }
+            if (best > 0.0f) {
+                y[t] = best;
+                a[t] = (int32_t)(t * p + where);
+            } else {
+                y[t] = 0.0f;
+                a[t] = -1;
+            }
+        }
+    }
+}
+
 ms_status ms_cnn_forward(const ms_cnn *net, ms_cnn_ws *ws, const float *x, size_t B, float *y)
 {
     const ms_cnn_arch *a = &net->arch;
@@ -171,22 +205,24 @@ ms_status ms_cnn_forward(const ms_cnn *net, ms_cnn_ws *ws, const float *x, size_
         MS_ERROR(MS_EINVAL, "cnn forward: batch %zu exceeds the workspace (%zu)", B, ws->max_batch);
     if (B == 0) return MS_OK;
     memcpy(ws->in[0], x, B * a->n_in * sizeof(float));
-    for (int i = 0; i < MS_CNN_N_CONV; i++) {
-        ms_nn_conv_dims d = conv_dims(a, i, B);
-        const size_t l = d.l_in, c = a->channels[i];
-        ms_nn_conv1d_forward(ws->act[i], ws->col, ws->in[i], ms_nn_param(&net->params, net->iw[i]),
-                             ms_nn_param(&net->params, net->ib[i]), &d);
-        ms_nn_relu_forward(ws->act[i], ws->act[i], B * c * l);
-        ms_nn_maxpool1d_forward(ws->in[i + 1], ws->arg[i], ws->act[i], B, c, l, a->pool[i],
-                                a->pool[i], 0);
-    }
     const size_t fi = ms_cnn_fc_in(a);
     const float *fw = ms_nn_param(&net->params, net->iw[MS_CNN_N_CONV]),
                 *fb = ms_nn_param(&net->params, net->ib[MS_CNN_N_CONV]);
-    /* one row at a time: a spectrum's output does not depend on its batch */
-    for (size_t b = 0; b < B; b++)
+    /* one spectrum at a time through every layer (its activations stay in cache; a
+     * spectrum's output does not depend on its batch) */
+    for (size_t b = 0; b < B; b++) {
+        for (int i = 0; i < MS_CNN_N_CONV; i++) {
+            ms_nn_conv_dims d = conv_dims(a, i, 1);
+            const size_t l = d.l_in, c = a->channels[i], lp = ms_cnn_len(a, i);
+            float *act = ws->act[i] + b * c * l;
+            ms_nn_conv1d_forward(act, ws->col, ws->in[i] + b * d.c_in * l,
+                                 ms_nn_param(&net->params, net->iw[i]),
+                                 ms_nn_param(&net->params, net->ib[i]), &d);
+            relu_pool(ws->in[i + 1] + b * c * lp, ws->arg[i] + b * c * lp, act, c, l, a->pool[i]);
+        }
         ms_nn_dense_forward(y + b * a->n_out, ws->in[MS_CNN_N_CONV] + b * fi, fw, fb, 1, fi,
                             a->n_out);
+    }
     return MS_OK;
 }
 
@@ -207,11 +243,10 @@ ms_status ms_cnn_backward(const ms_cnn *net, ms_cnn_ws *ws, const float *dy, siz
     for (int i = F - 1; i >= 0; i--) {
         ms_nn_conv_dims d = conv_dims(a, i, B);
         const size_t l = d.l_in, c = a->channels[i], lp = ms_cnn_len(a, i), n = B * c * l;
-        /* max-pool, then ReLU (act holds the ReLU output: same sign as its input) */
+        /* max-pool and ReLU: the gradient goes to the winning position of every window
+         * with a positive output (arg -1 elsewhere) */
         memset(ws->g_act, 0, n * sizeof(float));
         ms_nn_maxpool1d_backward(ws->g_act, ws->g_in, ws->arg[i], B, c, l, lp);
-        for (size_t j = 0; j < n; j++)
-            if (!(ws->act[i][j] > 0.0f)) ws->g_act[j] = 0.0f;
         float *din = NULL;
         if (i > 0) {
             din = ws->g_in;
