@@ -11,7 +11,7 @@ n_in=${3:-5000}
 spectra=${4:-512}
 root=$(cd "$(dirname "$0")/.." && pwd)
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-echo "# $(date -u +%F) $(uname -m), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%F) $(uname -m), $(nproc --all) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 args=(--n-in "$n_in" --spectra "$spectra" --epochs 1 --models 10 --repeat 1)
 out=$(mktemp)
 for r in $(seq "$rounds"); do
