@@ -23,7 +23,7 @@ cd "$work"
 [ -e cnn_dM.h5 ] || mpi "$exe" train-cnn "${opts[@]}" --spectra store.h5 --labels labels20.csv \
     --class dM --out cnn_dM.h5 --resume 2>&1 | tee train.log
 rm -f cat_cnn.h5
-/usr/bin/time -v mpi "$exe" predict-cnn "${opts[@]}" --spectra store.h5 --model cnn_dM.h5 \
+time mpi "$exe" predict-cnn "${opts[@]}" --spectra store.h5 --model cnn_dM.h5 \
     --out cat_cnn.h5 2>&1 | tee predict.log
 if [ ! -e cat_z25.h5 ]; then
   mpi "$exe" ingest-grid "${opts[@]}" --grid mock/grid --out grid.h5
