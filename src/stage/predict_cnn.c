@@ -33,6 +33,7 @@ typedef struct {
     double snr_i;
     double value[MS_N_LABELS], error[MS_N_LABELS]; /* teff, logg, m_h, alpha_m */
     int32_t parameter_flag, n_models;
+    int32_t store_status; /* the store's /meta/status (a column shared with the other methods) */
 } cnn_row;
 
 #define V(name, k, field, units, desc)                                                      \
@@ -70,7 +71,8 @@ static ms_status catalog_columns(ms_catalog_column **out)
         size_t offset;
     } ident[] = {{"id", offsetof(cnn_row, id)},
                  {"obsid", offsetof(cnn_row, obsid)},
-                 {"snr_i", offsetof(cnn_row, snr_i)}};
+                 {"snr_i", offsetof(cnn_row, snr_i)},
+                 {"store_status", offsetof(cnn_row, store_status)}};
     const size_t ni = sizeof ident / sizeof ident[0];
     size_t nc = 0;
     while (cnn_columns[nc].name) nc++;
@@ -157,6 +159,7 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
         r->snr_i = s->snr_i[i];
+        r->store_status = s->status[i];
         for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = NAN;
         if (s->ok[i]) {
             s->use[m++] = i;
