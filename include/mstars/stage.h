@@ -32,6 +32,19 @@ typedef struct {
     int force;                   /* overwrite out */
 } ms_combine_args;
 
+typedef struct {
+    const char *spectra, *labels, *cls, *out, *checkpoint; /* checkpoint: never NULL */
+    size_t folds, max_epochs, patience;                     /* 0: the defaults (cnn.h) */
+    int resume;
+    double max_time;
+} ms_train_cnn_args;
+
+typedef struct {
+    const char *spectra, *model, *out, *command;
+    int resume;
+    size_t limit; /* 0: every row */
+} ms_predict_cnn_args;
+
 /* `mstars train-emulator` (src/stage/train_emulator.c). */
 int ms_stage_train_emulator(const ms_config *cfg, const ms_train_emulator_args *a);
 /* `mstars train-csn` (src/stage/train_csn.c). */
@@ -39,5 +52,9 @@ int ms_stage_train_csn(const ms_config *cfg, const ms_train_csn_args *a);
 
 /* `mstars combine` (src/stage/combine.c; combine.h). */
 int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a);
+
+/* `mstars train-cnn` (src/stage/train_cnn.c) and `mstars predict-cnn` (predict_cnn.c). */
+int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a);
+int ms_stage_predict_cnn(const ms_config *cfg, const ms_predict_cnn_args *a);
 
 #endif

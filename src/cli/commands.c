@@ -15,6 +15,9 @@ extern const ms_cli_cmd ms_cmd_cv_slam;
 extern const ms_cli_cmd ms_cmd_build_library;
 extern const ms_cli_cmd ms_cmd_laspm;
 extern const ms_cli_cmd ms_cmd_precision;
+extern const ms_cli_cmd ms_cmd_train_cnn;
+extern const ms_cli_cmd ms_cmd_fit;
+extern const ms_cli_cmd ms_cmd_predict_cnn;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
 extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
@@ -36,6 +39,9 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_build_library,
     &ms_cmd_laspm,
     &ms_cmd_precision,
+    &ms_cmd_train_cnn,
+    &ms_cmd_fit,
+    &ms_cmd_predict_cnn,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

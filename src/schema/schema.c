@@ -15,6 +15,7 @@ extern const ms_column_group ms_group_rec;
 extern const ms_column_group ms_group_rv;
 extern const ms_column_group ms_group_slam;
 extern const ms_column_group ms_group_laspm;
+extern const ms_column_group ms_group_cnn;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
@@ -23,6 +24,7 @@ static const ms_column_group *const groups[] = {
     &ms_group_rv,
     &ms_group_slam,
     &ms_group_laspm,
+    &ms_group_cnn,
 };
 
 static const ms_method_answers answers[] = {
@@ -51,6 +53,11 @@ static const ms_method_answers answers[] = {
      {"e_laspm_teff", "e_laspm_logg", "e_laspm_m_h", NULL, NULL},
      {NULL, NULL},
      NULL},
+    {"cnn", "cnn_n_models",
+     {"cnn_teff", "cnn_logg", "cnn_m_h", "cnn_alpha_m", NULL},
+     {"e_cnn_teff", "e_cnn_logg", "e_cnn_m_h", "e_cnn_alpha_m", NULL},
+     {NULL, NULL},
+     "parameter_flag"},
 };
 
 const ms_method_answers *ms_schema_answers(size_t *n)

@@ -330,6 +330,47 @@ def case_convstack(out):
     w.close()
 
 
+class L25Cnn(nn.Module):
+    """The L25 CNN (Li et al. 2025 Fig. 2; src/cnn/cnn.c): 4 x [conv 'same' -> ReLU ->
+    max-pool] -> flatten -> dense."""
+
+    def __init__(self, n_in, channels, kernels, pools, n_out):
+        super().__init__()
+        layers, c_in, length = [], 1, n_in
+        for c, k, p in zip(channels, kernels, pools):
+            layers += [nn.Conv1d(c_in, c, k, padding=k // 2), nn.ReLU(), nn.MaxPool1d(p)]
+            c_in, length = c, length // p
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(c_in * length, n_out)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))
+
+
+def case_cnn(out):
+    B, L = 2, 64
+    w = Writer(out, "cnn", "L25 CNN: conv(1,2,k5) conv(2,3,k3) conv(3,4,k3) conv(4,3,k3), "
+               "'same' padding, ReLU, max-pool 2 each, dense(12, 3); loss = mean((out - target)^2)")
+    net = L25Cnn(L, (2, 3, 4, 3), (5, 3, 3, 3), (2, 2, 2, 2), 3)
+    ps = [f32(*p.shape, lo=-0.5, hi=0.5) for p in net.parameters()]
+    set_params(net, ps)
+    x = f32(B, 1, L, lo=-2.0, hi=2.0)
+    target = f32(B, 3)
+    y = net(x)
+    loss = ((y - target) ** 2).mean()
+    loss.backward()
+    names = [n.replace("features.", "") for n, _ in net.named_parameters()]
+    for kk, v in zip(names, ps):
+        w.put("p." + kk, v)
+    w.put("x", x)
+    w.put("target", target)
+    w.put("out", y)
+    w.put("loss", loss)
+    for kk, p in zip(names, net.parameters()):
+        w.put("g." + kk, p.grad)
+    w.close()
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "fixtures", "nn")
@@ -348,6 +389,7 @@ def main():
     case_optim(out)
     case_payne(out)
     case_convstack(out)
+    case_cnn(out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,335 @@
+/* predict_cnn.c: the driver of `mstars predict-cnn`: the survey job of the L25 CNN ensemble.
+ * Chunks of store rows are handed out by the work queue (workq.h); each rank makes the views
+ * of its chunk, runs the ensemble batched, and writes the rows straight into the resumable
+ * catalog (catalog.h, --resume replays the journals). When every chunk is done, the
+ * parameter_flag pass (L25 1.5, cnn.h) runs over the whole catalog: its Eq. 3 regressions
+ * are catalog-wide statistics. Every row depends only on its own spectrum, so the catalog is
+ * the same for any rank count and chunk size. */
+#include "mstars/catalog.h"
+#include "mstars/cnn.h"
+#include "mstars/h5.h"
+#include "mstars/hash.h"
+#include "mstars/log.h"
+#include "mstars/mem.h"
+#include "mstars/par.h"
+#include "mstars/schema.h"
+#include "mstars/stage.h"
+#include "mstars/workq.h"
+
+#include "cnn_input.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH 32
+
+/* ------------------------------------------------------------- the catalog row */
+typedef struct {
+    int64_t id;
+    char obsid[32];
+    double snr_i;
+    double value[MS_N_LABELS], error[MS_N_LABELS]; /* teff, logg, m_h, alpha_m */
+    int32_t parameter_flag, n_models;
+    int32_t store_status; /* the store's /meta/status (a column shared with the other methods) */
+} cnn_row;
+
+#define V(name, k, field, units, desc)                                                      \
+    {MS_CATALOG_GROUP "/" name, MS_H5_F64, 0, offsetof(cnn_row, field) + (k) * sizeof(double), \
+     units, desc}
+
+static const ms_catalog_column cnn_columns[] = {
+    V("cnn_teff", 0, value, "K", "Teff: mean of the CNN ensemble's predictions (L25)"),
+    V("e_cnn_teff", 0, error, "K", "standard deviation of the ensemble's Teff predictions"),
+    V("cnn_logg", 1, value, "dex", "log g: mean of the CNN ensemble's predictions"),
+    V("e_cnn_logg", 1, error, "dex", "standard deviation of the ensemble's log g predictions"),
+    V("cnn_m_h", 2, value, "dex", "[M/H]: mean of the CNN ensemble's predictions"),
+    V("e_cnn_m_h", 2, error, "dex", "standard deviation of the ensemble's [M/H] predictions"),
+    V("cnn_alpha_m", 3, value, "dex", "[alpha/M]: mean of the CNN ensemble's predictions (NaN "
+      "when the model was trained without it)"),
+    V("e_cnn_alpha_m", 3, error, "dex", "standard deviation of the ensemble's [alpha/M] predictions"),
+    {MS_CATALOG_GROUP "/parameter_flag", MS_H5_I32, 0, offsetof(cnn_row, parameter_flag), "",
+     "L25 1.5: 1 = recommended (error within mean + 3 std of the Eq. 3 error model of its S/N_i "
+     "bin for every label, and every label in the class's Table 10 range); 0 otherwise or S/N_i <= 0"},
+    {MS_CATALOG_GROUP "/cnn_n_models", MS_H5_I32, 0, offsetof(cnn_row, n_models), "",
+     "models in the CNN ensemble (0: not predicted: unusable row or no view)"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+const ms_column_group ms_group_cnn = {
+    "cnn", "Li et al. 2025: ten-fold CNN ensemble (mean and standard deviation), parameter_flag",
+    cnn_columns, sizeof(cnn_row), NULL};
+
+/* The row's identity columns are the z25 group's (one spelling of each name), at this row's
+ * offsets. */
+static ms_status catalog_columns(ms_catalog_column **out)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } ident[] = {{"id", offsetof(cnn_row, id)},
+                 {"obsid", offsetof(cnn_row, obsid)},
+                 {"snr_i", offsetof(cnn_row, snr_i)},
+                 {"store_status", offsetof(cnn_row, store_status)}};
+    const size_t ni = sizeof ident / sizeof ident[0];
+    size_t nc = 0;
+    while (cnn_columns[nc].name) nc++;
+    ms_catalog_column *c = ms_malloc_array("cnn.columns", ni + nc + 1, sizeof *c);
+    if (!c) return MS_ENOMEM;
+    for (size_t k = 0; k < ni; k++) {
+        const ms_catalog_column *s = ms_schema_column(ident[k].name, NULL);
+        if (!s) {
+            ms_free(c);
+            MS_ERROR(MS_ENOTFOUND, "schema: no column %s", ident[k].name);
+        }
+        c[k] = *s;
+        c[k].offset = ident[k].offset;
+    }
+    memcpy(c + ni, cnn_columns, (nc + 1) * sizeof *c);
+    *out = c;
+    return MS_OK;
+}
+
+/* ------------------------------------------------------------- per-rank state */
+typedef struct {
+    const ms_cnn_ensemble *e;
+    int slot[MS_CNN_MAX_OUT]; /* model label -> catalog slot, -1 none */
+    ms_h5 *store;
+    ms_catalog *cat;
+    ms_cnn_input in;
+    ms_cnn_ws *ws;
+    size_t n_rows, chunk, L, D;
+    float *x, *xb, *scratch;  /* [chunk, L], [BATCH, L], [K BATCH D] */
+    double *mean, *sd;        /* [BATCH, D] */
+    uint8_t *ok;
+    size_t *use;
+    int32_t *status;
+    char (*obsid)[32];
+    double *snr_i;
+    cnn_row *rows;
+    long predicted, skipped;
+} state;
+
+static ms_status state_alloc(state *s)
+{
+    const size_t c = s->chunk, K = s->e->n_models;
+#define ALLOC(p, count) \
+    if (!((p) = ms_malloc_array("cnn.predict." #p, (count) + 1, sizeof *(p)))) return MS_ENOMEM
+    ALLOC(s->x, c * s->L);
+    ALLOC(s->xb, BATCH * s->L);
+    ALLOC(s->scratch, K * BATCH * s->D);
+    ALLOC(s->mean, BATCH * s->D);
+    ALLOC(s->sd, BATCH * s->D);
+    ALLOC(s->ok, c);
+    ALLOC(s->use, c);
+    ALLOC(s->status, c);
+    ALLOC(s->obsid, c);
+    ALLOC(s->snr_i, c);
+    ALLOC(s->rows, c);
+#undef ALLOC
+    return ms_cnn_ws_alloc(&s->e->net[0].arch, BATCH, &s->ws);
+}
+
+static void state_free(state *s)
+{
+    void *p[] = {s->x, s->xb, s->scratch, s->mean, s->sd, s->ok, s->use, s->status, s->obsid,
+                 s->snr_i, s->rows};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
+    ms_cnn_ws_free(s->ws);
+    ms_cnn_input_free(&s->in);
+}
+
+/* One chunk of work (ms_workq_fn). */
+static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+{
+    state *s = ctx;
+    const size_t row0 = chunk * s->chunk, L = s->L, D = s->D;
+    const size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
+    MS_TRY(ms_h5_read_rows(s->store, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
+    MS_TRY(ms_h5_read_rows(s->store, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
+    MS_TRY(ms_h5_read_rows(s->store, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
+    MS_TRY(ms_cnn_input_rows(&s->in, s->store, row0, n, s->status, s->x, s->ok));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        cnn_row *r = &s->rows[i];
+        memset(r, 0, sizeof *r);
+        r->id = (int64_t)(row0 + i);
+        memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
+        r->obsid[31] = '\0';
+        r->snr_i = s->snr_i[i];
+        r->store_status = s->status[i];
+        for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = NAN;
+        if (s->ok[i]) {
+            s->use[m++] = i;
+        } else {
+            s->skipped++;
+            ++*n_failed;
+        }
+    }
+    for (size_t b0 = 0; b0 < m; b0 += BATCH) {
+        const size_t B = m - b0 < BATCH ? m - b0 : BATCH;
+        for (size_t b = 0; b < B; b++)
+            memcpy(s->xb + b * L, s->x + s->use[b0 + b] * L, L * sizeof(float));
+        MS_TRY(ms_cnn_ensemble_predict(s->e, s->ws, s->xb, B, s->scratch, s->mean, s->sd));
+        for (size_t b = 0; b < B; b++) {
+            cnn_row *r = &s->rows[s->use[b0 + b]];
+            for (size_t j = 0; j < D; j++) {
+                if (s->slot[j] < 0) continue;
+                r->value[s->slot[j]] = s->mean[b * D + j];
+                r->error[s->slot[j]] = s->sd[b * D + j];
+            }
+            r->n_models = (int32_t)s->e->n_models;
+            s->predicted++;
+        }
+    }
+    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+}
+
+/* ------------------------------------------------------------- parameter_flag pass */
+
+/* Collective, after the last chunk: every rank reads the whole catalog's values (rows written
+ * by other ranks made visible by sync-barrier-sync), computes the same flags, and writes its
+ * slice. */
+static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
+{
+    if (ms_h5_parallel(f)) {
+        MS_TRY(ms_h5_flush(f));
+        MS_TRY(ms_par_barrier());
+        MS_TRY(ms_h5_flush(f));
+    }
+    double *v = ms_malloc_array("cnn.flag.v", n * MS_N_LABELS + 1, sizeof(double));
+    double *e = ms_malloc_array("cnn.flag.e", n * MS_N_LABELS + 1, sizeof(double));
+    double *col = ms_malloc_array("cnn.flag.col", n + 1, sizeof(double));
+    double *snr = ms_malloc_array("cnn.flag.snr", n + 1, sizeof(double));
+    int32_t *flag = ms_malloc_array("cnn.flag", n + 1, sizeof(int32_t));
+    ms_status st = v && e && col && snr && flag ? MS_OK : MS_ENOMEM;
+    const ms_catalog_column *sc = ms_schema_column("snr_i", NULL);
+    if (st == MS_OK) st = ms_h5_read_rows(f, sc->name, MS_H5_F64, 0, 0, n, snr);
+    for (int k = 0; k < MS_N_LABELS && st == MS_OK; k++) {
+        st = ms_h5_read_rows(f, cnn_columns[2 * k].name, MS_H5_F64, 0, 0, n, col);
+        for (size_t i = 0; st == MS_OK && i < n; i++) v[i * MS_N_LABELS + k] = col[i];
+        if (st == MS_OK) st = ms_h5_read_rows(f, cnn_columns[2 * k + 1].name, MS_H5_F64, 0, 0, n, col);
+        for (size_t i = 0; st == MS_OK && i < n; i++) e[i * MS_N_LABELS + k] = col[i];
+    }
+    if (st == MS_OK) st = ms_cnn_parameter_flag(cls, n, v, e, snr, flag);
+    st = ms_par_any_failed(st);
+    if (st == MS_OK) {
+        const size_t P = (size_t)ms_par_size(), r = (size_t)ms_par_rank();
+        const size_t lo = n * r / P, hi = n * (r + 1) / P;
+        st = ms_h5_write_rows(f, cnn_columns[8].name, lo, hi - lo, flag + lo);
+        *n_flagged = 0;
+        for (size_t i = 0; i < n; i++) *n_flagged += flag[i];
+    }
+    ms_free(v);
+    ms_free(e);
+    ms_free(col);
+    ms_free(snr);
+    ms_free(flag);
+    return ms_par_any_failed(st);
+}
+
+static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_predict_cnn_args *a,
+                                  const ms_cnn_ensemble *e, long counts[3])
+{
+    MS_TRY(ms_h5_write_provenance(f, cfg, a->command));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model", a->model));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model_hash", e->content_hash));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_class", e->cls));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_view", e->view_source));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", a->spectra));
+    int64_t c[3] = {counts[0], counts[1], counts[2]};
+    return ms_h5_attr_set_i64(f, "/", "counts_rows_predicted_skipped", c, 3);
+}
+
+/* ------------------------------------------------------------- the job */
+int ms_stage_predict_cnn(const ms_config *cfg, const ms_predict_cnn_args *a)
+{
+    state s;
+    memset(&s, 0, sizeof s);
+    ms_cnn_ensemble e;
+    ms_cnn_ensemble_init(&e);
+    ms_catalog_column *cols = NULL;
+    uint8_t *done = NULL;
+    size_t *pending = NULL;
+    s.chunk = (size_t)cfg->run.chunk_size;
+    ms_status st = ms_cnn_ensemble_read(a->model, &e);
+    s.e = &e;
+    if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &s.store);
+    if (st == MS_OK) st = ms_cnn_input_open(s.store, a->spectra, s.chunk, &s.in);
+    if (st == MS_OK && (s.in.view.n != e.view.n || s.in.view.lo != e.view.lo ||
+                        s.in.view.step != e.view.step))
+        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "the CNN model %s was trained on the view "
+                          "%s (%zu pixels from %.0f A); %s gives %s (%zu pixels from %.0f A)",
+                          a->model, e.view_source, e.view.n, e.view.lo, a->spectra, s.in.source,
+                          s.in.view.n, s.in.view.lo);
+    if (st == MS_OK) {
+        s.n_rows = s.in.n_rows;
+        if (a->limit > 0 && a->limit < s.n_rows) s.n_rows = a->limit;
+        s.L = e.view.n;
+        s.D = e.n_labels;
+        for (size_t j = 0; j < s.D; j++) {
+            s.slot[j] = -1;
+            for (int k = 0; k < MS_N_LABELS; k++)
+                if (strcmp(e.labels[j], ms_label_names[k]) == 0) s.slot[j] = k;
+        }
+        st = state_alloc(&s);
+    }
+    if (st == MS_OK) st = catalog_columns(&cols);
+    st = ms_par_any_failed(st);
+    const size_t n_chunks = s.chunk ? (s.n_rows + s.chunk - 1) / s.chunk : 0;
+    if (st == MS_OK) {
+        ms_log0_info("predict-cnn: %zu spectra of %s, %s ensemble %s (%zu models, %s), %d rank(s)",
+                     s.n_rows, a->spectra, e.cls, a->model, e.n_models, e.content_hash, ms_par_size());
+        uint64_t h = ms_hash_bytes(MS_HASH_INIT, e.content_hash, sizeof e.content_hash);
+        h = ms_hash_bytes(h, &s.n_rows, sizeof s.n_rows);
+        ms_catalog_opts co = {a->out, cols, sizeof(cnn_row), s.n_rows, s.chunk, h, a->resume};
+        st = ms_catalog_open(&co, &s.cat, &done);
+    }
+    if (st == MS_OK) {
+        pending = ms_malloc_array("cnn.pending", n_chunks + 1, sizeof *pending);
+        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
+    }
+    if (st == MS_OK) {
+        size_t n_pending = 0, rows_before = 0;
+        for (size_t k = 0; k < n_chunks; k++) {
+            if (!done[k])
+                pending[n_pending++] = k;
+            else
+                rows_before += k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk;
+        }
+        if (n_pending < n_chunks)
+            ms_log0_info("resume: %zu of %zu chunks were done by earlier runs", n_chunks - n_pending,
+                         n_chunks);
+        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - rows_before,
+                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
+        ms_workq_stats ws;
+        st = ms_workq_run(&wo, do_chunk, &s, &ws);
+        const int complete = st == MS_OK;
+        if (st == MS_EINTERRUPTED) st = MS_OK;
+        long counts[3] = {0, s.predicted, s.skipped}, flagged = 0;
+        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts + 1, 2);
+        counts[0] = (long)s.n_rows;
+        if (st == MS_OK && complete) st = flag_pass(ms_catalog_file(s.cat), e.cls, s.n_rows, &flagged);
+        if (st == MS_OK && complete) st = write_attributes(ms_catalog_file(s.cat), cfg, a, &e, counts);
+        ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
+        if (st == MS_OK) st = fst;
+        if (st == MS_OK && complete)
+            ms_log0_info("predict-cnn: wrote %s: %ld rows, %ld predicted (this run), %ld skipped, "
+                         "%ld with parameter_flag = 1", a->out, counts[0], counts[1], counts[2],
+                         flagged);
+        if (st == MS_OK && !complete) {
+            ms_log0_warn("predict-cnn stopped before the last chunk; --resume continues");
+            st = MS_EINTERRUPTED;
+        }
+    }
+    ms_free(pending);
+    ms_free(done);
+    ms_free(cols);
+    if (s.store) ms_h5_close(s.store);
+    state_free(&s);
+    ms_cnn_ensemble_free(&e);
+    if (st == MS_EINTERRUPTED) return 3;
+    return st == MS_OK ? 0 : 1;
+}

@@ -1,0 +1,282 @@
+/* train_cnn.c: the driver of `mstars train-cnn` (L25 1.3 Module 4; cnn.h): rank 0 joins the
+ * store's rows to the reference labels (by OBSID) with L25's cuts (usable row, S/N_max >= 5,
+ * the requested luminosity class), makes the CNN views; every rank gets the set; the K-fold
+ * ensemble trains data-parallel with this job's ms_comm; rank 0 writes the model file. */
+#include "mstars/cnn.h"
+#include "mstars/csv.h"
+#include "mstars/h5.h"
+#include "mstars/log.h"
+#include "mstars/mem.h"
+#include "mstars/par.h"
+#include "mstars/schema.h"
+#include "mstars/stage.h"
+
+#include "cnn_input.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SNR_MIN 5.0 /* L25 1.3 Module 4: S/N_max >= 5 */
+
+typedef struct {
+    size_t n, L, D;
+    float *x;
+    double *y;
+    int64_t *rows;
+    char labels[MS_N_LABELS][MS_CNN_LABEL_LEN];
+    ms_cnn_view_spec view;
+    char source[64];
+} train_set;
+
+static void set_free(train_set *s)
+{
+    ms_free(s->x);
+    ms_free(s->y);
+    ms_free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+/* The luminosity class of a LAMOST subclass: giants are "gM*", everything else a dwarf. */
+static const char *class_of(const char *subclass)
+{
+    return tolower((unsigned char)subclass[0]) == 'g' ? "gM" : "dM";
+}
+
+/* The label table's column for label k: teff, logg, m_h (or fe_h), alpha_m; -1 when absent. */
+static long label_column(const ms_csv *t, int k)
+{
+    long c = ms_csv_column(t, ms_label_names[k]);
+    if (c < 0 && k == 2) c = ms_csv_column(t, "fe_h");
+    return c;
+}
+
+typedef struct {
+    const char *key;
+    size_t row;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key);
+}
+
+/* Rank 0: the training set. */
+static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
+{
+    ms_csv t;
+    memset(&t, 0, sizeof t);
+    ms_h5 *f = NULL;
+    ms_cnn_input in;
+    memset(&in, 0, sizeof in);
+    char (*obsid)[32] = NULL, (*sub)[16] = NULL;
+    int32_t *status = NULL;
+    double *snr = NULL;
+    long *match = NULL;
+    uint8_t *ok = NULL;
+    ms_status st = ms_csv_read(a->labels, &t);
+    long kc = st == MS_OK ? ms_csv_column(&t, "obsid") : -1;
+    if (st == MS_OK && kc < 0)
+        st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: no obsid column", a->labels);
+    long lc[MS_N_LABELS], cc = ms_csv_column(&t, "luminosity_class");
+    for (int k = 0; k < MS_N_LABELS && st == MS_OK; k++) {
+        lc[k] = label_column(&t, k);
+        if (lc[k] >= 0) {
+            snprintf(s->labels[s->D], MS_CNN_LABEL_LEN, "%s", ms_label_names[k]);
+            lc[s->D++] = lc[k];
+        }
+    }
+    if (st == MS_OK && s->D == 0)
+        st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: none of the columns teff, logg, "
+                          "m_h (fe_h), alpha_m", a->labels);
+    if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &f);
+    if (st == MS_OK) st = ms_cnn_input_open(f, a->spectra, 1, &in);
+    const size_t N = in.n_rows;
+    if (st == MS_OK) {
+        obsid = ms_malloc_array("cnn.obsid", N + 1, sizeof *obsid);
+        sub = ms_malloc_array("cnn.sub", N + 1, sizeof *sub);
+        status = ms_malloc_array("cnn.status", N + 1, sizeof *status);
+        snr = ms_malloc_array("cnn.snr", 5 * N + 1, sizeof *snr);
+        match = ms_malloc_array("cnn.match", N + 1, sizeof *match);
+        ok = ms_malloc_array("cnn.ok", N + 1, 1);
+        s->x = ms_malloc_array("cnn.x", N * in.view.n + 1, sizeof(float));
+        s->y = ms_malloc_array("cnn.y", N * s->D + 1, sizeof(double));
+        s->rows = ms_malloc_array("cnn.rows", N + 1, sizeof(int64_t));
+        if (!obsid || !sub || !status || !snr || !match || !ok || !s->x || !s->y || !s->rows)
+            st = MS_ENOMEM;
+    }
+    static const char *snr_names[5] = {MS_META_SNR_U, MS_META_SNR_G, MS_META_SNR_R,
+                                       MS_META_SNR_I, MS_META_SNR_Z};
+    if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, 0, N, obsid);
+    if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_SUBCLASS, MS_H5_STR, 16, 0, N, sub);
+    if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, 0, N, status);
+    for (int b = 0; b < 5 && st == MS_OK; b++)
+        st = ms_h5_read_rows(f, snr_names[b], MS_H5_F64, 0, 0, N, snr + (size_t)b * N);
+    keyed *keys = NULL;
+    if (st == MS_OK && !(keys = ms_malloc_array("cnn.keys", t.n_rows + 1, sizeof *keys))) st = MS_ENOMEM;
+    for (size_t r = 0; st == MS_OK && r < t.n_rows; r++) keys[r] = (keyed){ms_csv_cell(&t, r, (size_t)kc), r};
+    if (st == MS_OK) qsort(keys, t.n_rows, sizeof *keys, cmp_keyed);
+    size_t cut[5] = {0}; /* unmatched, unusable, S/N, class, view */
+    for (size_t i = 0; st == MS_OK && i < N; i++) {
+        obsid[i][31] = '\0';
+        sub[i][15] = '\0';
+        keyed want = {obsid[i], 0}, *hit = bsearch(&want, keys, t.n_rows, sizeof *keys, cmp_keyed);
+        match[i] = hit ? (long)hit->row : -1;
+        if (match[i] < 0) {
+            cut[0]++;
+            continue;
+        }
+        const size_t r = (size_t)match[i];
+        int fin = 1;
+        for (size_t j = 0; j < s->D; j++) fin &= isfinite(ms_csv_number(&t, r, (size_t)lc[j]));
+        if (status[i] != 0 || !fin) {
+            cut[1]++;
+            match[i] = -1;
+            continue;
+        }
+        double smax = -INFINITY;
+        for (int b = 0; b < 5; b++) smax = fmax(smax, snr[(size_t)b * N + i]);
+        if (!(smax >= SNR_MIN)) {
+            cut[2]++;
+            match[i] = -1;
+            continue;
+        }
+        const char *cls = class_of(sub[i]);
+        if (strcmp(cls, a->cls) != 0 ||
+            (cc >= 0 && strcasecmp(ms_csv_cell(&t, r, (size_t)cc), a->cls) != 0)) {
+            cut[3]++;
+            match[i] = -1;
+        }
+    }
+    for (size_t i = 0; st == MS_OK && i < N; i++) {
+        if (match[i] < 0) continue;
+        const int32_t zero = 0;
+        float *x = s->x + s->n * in.view.n;
+        uint8_t good = 0;
+        st = ms_cnn_input_rows(&in, f, i, 1, &zero, x, &good);
+        if (st == MS_OK && !good) {
+            cut[4]++;
+            continue;
+        }
+        for (size_t j = 0; j < s->D; j++)
+            s->y[s->n * s->D + j] = ms_csv_number(&t, (size_t)match[i], (size_t)lc[j]);
+        s->rows[s->n++] = (int64_t)i;
+    }
+    if (st == MS_OK) {
+        s->L = in.view.n;
+        s->view = in.view;
+        snprintf(s->source, sizeof s->source, "%s", in.source);
+        ms_log_info("train-cnn: %zu training spectra of class %s from %zu store rows (not in %s: "
+                    "%zu; unusable or missing labels: %zu; S/N_max < %g: %zu; other class: %zu; "
+                    "no view: %zu); view %s, %zu pixels", s->n, a->cls, N, a->labels, cut[0],
+                    cut[1], SNR_MIN, cut[2], cut[3], cut[4], s->source, s->L);
+    }
+    ms_free(obsid);
+    ms_free(sub);
+    ms_free(status);
+    ms_free(snr);
+    ms_free(match);
+    ms_free(ok);
+    ms_free(keys);
+    ms_cnn_input_free(&in);
+    if (f) ms_h5_close(f);
+    ms_csv_free(&t);
+    return st;
+}
+
+/* Rank 0's set to every rank. */
+static ms_status bcast_set(train_set *s)
+{
+    MS_TRY(ms_par_bcast(s, offsetof(train_set, x)));
+    MS_TRY(ms_par_bcast(s->labels, sizeof s->labels));
+    MS_TRY(ms_par_bcast(&s->view, sizeof s->view));
+    MS_TRY(ms_par_bcast(s->source, sizeof s->source));
+    if (ms_par_rank() != 0) {
+        s->x = ms_malloc_array("cnn.x", s->n * s->L + 1, sizeof(float));
+        s->y = ms_malloc_array("cnn.y", s->n * s->D + 1, sizeof(double));
+        s->rows = ms_malloc_array("cnn.rows", s->n + 1, sizeof(int64_t));
+    }
+    MS_TRY(ms_par_any_failed(s->x && s->y && s->rows ? MS_OK : MS_ENOMEM));
+    MS_TRY(ms_par_bcast(s->x, s->n * s->L * sizeof(float)));
+    MS_TRY(ms_par_bcast(s->y, s->n * s->D * sizeof(double)));
+    return ms_par_bcast(s->rows, s->n * sizeof(int64_t));
+}
+
+/* The ensemble error against the out-of-fold error (each training spectrum predicted by the
+ * one model that did not see it): a first look at the error's honesty. */
+static void report(const ms_cnn_ensemble *e, const train_set *s)
+{
+    for (size_t j = 0; j < e->n_labels; j++) {
+        double ss = 0.0;
+        for (size_t i = 0; i < s->n; i++) {
+            const double r = e->oof[i * e->n_labels + j] - s->y[i * s->D + j];
+            ss += r * r;
+        }
+        ms_log0_info("train-cnn: %s out-of-fold rms error %.4g (label std %.4g)", e->labels[j],
+                     sqrt(ss / (double)s->n), e->y_std[j]);
+    }
+    for (size_t k = 0; k < e->n_models; k++)
+        ms_log0_info("train-cnn: model %zu: best validation MSE (z-scored) %.4f at epoch %ld", k + 1,
+                     e->best_val[k], e->best_epoch[k]);
+}
+
+int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a)
+{
+    train_set s;
+    memset(&s, 0, sizeof s);
+    ms_status st = MS_OK;
+    if (strcmp(a->cls, "dM") != 0 && strcmp(a->cls, "gM") != 0)
+        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "--class must be dM or gM, not '%s'", a->cls);
+    if (st == MS_OK && ms_par_rank() == 0) st = load_set(a, &s);
+    st = ms_par_agree(st);
+    if (st == MS_OK) st = bcast_set(&s);
+    if (st == MS_OK && s.n < 2 * a->folds)
+        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "train-cnn: %zu training spectra are too "
+                          "few for %zu folds", s.n, a->folds);
+    ms_cnn_ensemble e;
+    ms_cnn_ensemble_init(&e);
+    if (st == MS_OK) {
+        memcpy(e.labels, s.labels, sizeof s.labels);
+        e.n_labels = s.D;
+        e.view = s.view;
+        snprintf(e.view_source, sizeof e.view_source, "%s", s.source);
+        snprintf(e.cls, sizeof e.cls, "%s", a->cls);
+        ms_cnn_train_opts o;
+        ms_cnn_train_opts_default(&o);
+        o.folds = a->folds;
+        if (a->max_epochs) o.max_epochs = a->max_epochs;
+        if (a->patience) o.patience = a->patience;
+        o.seed = cfg->general.seed;
+        o.checkpoint = a->checkpoint;
+        o.resume = a->resume;
+        o.max_seconds = a->max_time;
+        o.comm = ms_par_comm();
+        ms_cnn_data d = {s.x, s.y, s.rows, s.n, s.L, s.D};
+        ms_log0_info("train-cnn: %zu-fold ensemble, batch %zu, Adam lr %g, up to %zu epochs "
+                     "(patience %zu), %d rank(s)", o.folds, o.batch, o.lr, o.max_epochs,
+                     o.patience, ms_par_size());
+        st = ms_cnn_train(&d, &o, &e);
+    }
+    if (st == MS_EINTERRUPTED) {
+        ms_log0_warn("%s", ms_error_message());
+        set_free(&s);
+        ms_cnn_ensemble_free(&e);
+        return 3;
+    }
+    if (st == MS_OK && ms_par_rank() == 0) {
+        char command[3 * MS_CFG_STR_MAX];
+        snprintf(command, sizeof command, "mstars train-cnn --spectra %s --labels %s --class %s --out %s",
+                 a->spectra, a->labels, a->cls, a->out);
+        st = ms_cnn_ensemble_write(&e, a->out, cfg, command);
+        if (st == MS_OK) report(&e, &s);
+    }
+    st = ms_par_agree(st);
+    if (st == MS_OK) ms_log0_info("train-cnn: wrote %s (%zu models, %.1f s)", a->out, e.n_models,
+                                  e.train_seconds);
+    set_free(&s);
+    ms_cnn_ensemble_free(&e);
+    return st == MS_OK ? 0 : 1;
+}
