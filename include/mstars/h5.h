@@ -104,6 +104,11 @@ ms_status ms_h5_write_rows(ms_h5 *f, const char *name, size_t row0, size_t nrows
 ms_status ms_h5_read_rows(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
                           size_t row0, size_t nrows, void *data);
 
+/* Read a whole dataset that must be exactly n0 (n1 = 0: 1-D) or n0 x n1 elements; any other
+ * shape is MS_EFORMAT naming the file, the dataset and both shapes (model files, checkpoints). */
+ms_status ms_h5_read_exact(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
+                           size_t n0, size_t n1, void *data);
+
 /* The first n rows of a 1-D fixed-length string dataset as n NUL-terminated strings:
  * (*out)[i], all in one allocation (ms_free(*out)). MS_EFORMAT when it is not a string
  * dataset. */

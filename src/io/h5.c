@@ -997,3 +997,16 @@ int ms_h5_attr_class(ms_h5 *f, const char *obj, const char *name)
     H5Aclose(a);
     return k;
 }
+
+ms_status ms_h5_read_exact(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
+                           size_t n0, size_t n1, void *data)
+{
+    int rank;
+    size_t dims[2] = {0, 0};
+    MS_TRY(ms_h5_dims(f, name, &rank, dims));
+    if (rank != (n1 ? 2 : 1) || dims[0] != n0 || (n1 && dims[1] != n1))
+        MS_ERROR(MS_EFORMAT, "%s: dataset %s has shape %zu x %zu, expected %zu x %zu",
+                 ms_h5_path(f), name, dims[0], rank == 2 ? dims[1] : (size_t)1, n0,
+                 n1 ? n1 : (size_t)1);
+    return n0 ? ms_h5_read_rows(f, name, type, str_len, 0, n0, data) : MS_OK;
+}

@@ -159,19 +159,6 @@ static ms_status read_history(ms_h5 *f, const char *name, ms_csn_history *h)
     return ms_h5_read_rows(f, name, MS_H5_F64, 0, 0, dims[0], h->v);
 }
 
-static ms_status read_exact(ms_h5 *f, const char *name, ms_h5_type type, size_t n0, size_t n1,
-                            void *data)
-{
-    int rank;
-    size_t dims[2] = {0, 0};
-    MS_TRY(ms_h5_dims(f, name, &rank, dims));
-    if (rank != (n1 ? 2 : 1) || dims[0] != n0 || (n1 && dims[1] != n1))
-        MS_ERROR(MS_EFORMAT, "%s: dataset %s has shape %zu x %zu, expected %zu x %zu",
-                 ms_h5_path(f), name, dims[0], rank == 2 ? dims[1] : (size_t)1, n0,
-                 n1 ? n1 : (size_t)1);
-    return ms_h5_read_rows(f, name, type, 0, 0, n0, data);
-}
-
 static ms_status check_kind(ms_h5 *f, const char *kind, const char *hint)
 {
     char *k = NULL;
@@ -254,10 +241,10 @@ static ms_status ckpt_read(ms_h5 *f, ms_csn *net, ms_csn_state *st)
     if (n != 3 || iv[0] < 0) MS_ERROR(MS_EFORMAT, "%s: bad iteration_steps attribute", path);
     MS_TRY(ms_h5_attr_get_f64(f, "/", "seconds", &st->seconds, 1, &n));
     MS_TRY(read_mean_std(f, net));
-    MS_TRY(read_exact(f, "/gen/param", MS_H5_F32, net->gen.n, 0, net->gen.param));
-    MS_TRY(read_exact(f, "/gen/moments", MS_H5_F32, 2 * net->gen.n, 0, st->gen.moments));
-    MS_TRY(read_exact(f, "/dis/param", MS_H5_F32, net->dis.n, 0, net->dis.param));
-    MS_TRY(read_exact(f, "/dis/moments", MS_H5_F32, 2 * net->dis.n, 0, st->dis.moments));
+    MS_TRY(ms_h5_read_exact(f, "/gen/param", MS_H5_F32, 0, net->gen.n, 0, net->gen.param));
+    MS_TRY(ms_h5_read_exact(f, "/gen/moments", MS_H5_F32, 0, 2 * net->gen.n, 0, st->gen.moments));
+    MS_TRY(ms_h5_read_exact(f, "/dis/param", MS_H5_F32, 0, net->dis.n, 0, net->dis.param));
+    MS_TRY(ms_h5_read_exact(f, "/dis/moments", MS_H5_F32, 0, 2 * net->dis.n, 0, st->dis.moments));
     st->iteration = iv[0];
     st->gen.step = iv[1];
     st->dis.step = iv[2];
@@ -305,7 +292,7 @@ static ms_status read_tensors(ms_h5 *f, ms_nn_params *p, const char *group)
         const ms_nn_tensor *t = &p->t[i];
         char name[96];
         snprintf(name, sizeof name, "/%s/%s", group, t->name);
-        MS_TRY(read_exact(f, name, MS_H5_F32, t->shape[0], t->size / t->shape[0],
+        MS_TRY(ms_h5_read_exact(f, name, MS_H5_F32, 0, t->shape[0], t->size / t->shape[0],
                           ms_nn_param(p, i)));
     }
     return MS_OK;
@@ -384,7 +371,7 @@ static ms_status model_read(ms_h5 *f, ms_csn *net, ms_csn_record *r)
     if (ms_h5_exists(f, MS_STORE_WAVELENGTH)) {
         r->wavelength = ms_malloc_array("csn.wavelength", (size_t)np, sizeof(double));
         if (!r->wavelength) return MS_ENOMEM;
-        MS_TRY(read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, (size_t)np, 0, r->wavelength));
+        MS_TRY(ms_h5_read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, (size_t)np, 0, r->wavelength));
     }
     MS_TRY(read_history(f, "/training/history", &r->hist));
     get_str(f, "emulator_hash", r->emulator_hash, sizeof r->emulator_hash);

@@ -135,20 +135,6 @@ ms_status ms_emulator_write(const ms_emulator *e, const char *path, const ms_con
     return ms_h5_commit(f);
 }
 
-/* Read a whole 1-D or 2-D dataset of exactly `n0` x `n1` (n1 = 0: 1-D) elements. */
-static ms_status read_exact(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
-                            size_t n0, size_t n1, void *data)
-{
-    int rank;
-    size_t dims[2] = {0, 0};
-    MS_TRY(ms_h5_dims(f, name, &rank, dims));
-    if (rank != (n1 ? 2 : 1) || dims[0] != n0 || (n1 && dims[1] != n1))
-        MS_ERROR(MS_EFORMAT, "%s: dataset %s has shape %zu x %zu, expected %zu x %zu",
-                 ms_h5_path(f), name, dims[0], rank == 2 ? dims[1] : (size_t)1, n0,
-                 n1 ? n1 : (size_t)1);
-    return ms_h5_read_rows(f, name, type, str_len, 0, n0, data);
-}
-
 static ms_status read_model(ms_h5 *f, ms_emulator *e)
 {
     const char *path = ms_h5_path(f);
@@ -179,26 +165,26 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
         const ms_nn_tensor *tw = &net->params.t[net->iw[l]], *tb = &net->params.t[net->ib[l]];
         char name[64];
         snprintf(name, sizeof name, "/network/%s", tw->name);
-        MS_TRY(read_exact(f, name, MS_H5_F32, 0, tw->shape[0], tw->shape[1], ms_payne_w(net, l)));
+        MS_TRY(ms_h5_read_exact(f, name, MS_H5_F32, 0, tw->shape[0], tw->shape[1], ms_payne_w(net, l)));
         snprintf(name, sizeof name, "/network/%s", tb->name);
-        MS_TRY(read_exact(f, name, MS_H5_F32, 0, tb->shape[0], 0, ms_payne_b(net, l)));
+        MS_TRY(ms_h5_read_exact(f, name, MS_H5_F32, 0, tb->shape[0], 0, ms_payne_b(net, l)));
     }
     const size_t D = net->n_labels, P = net->n_pix;
     char names[MS_PAYNE_MAX_LABELS][MS_PAYNE_LABEL_LEN];
     memset(names, 0, sizeof names);
-    MS_TRY(read_exact(f, "/labels/names", MS_H5_STR, MS_PAYNE_LABEL_LEN, D, 0, names));
+    MS_TRY(ms_h5_read_exact(f, "/labels/names", MS_H5_STR, MS_PAYNE_LABEL_LEN, D, 0, names));
     for (size_t j = 0; j < D; j++) {
         memcpy(e->labels[j], names[j], MS_PAYNE_LABEL_LEN);
         e->labels[j][MS_PAYNE_LABEL_LEN - 1] = '\0';
     }
-    MS_TRY(read_exact(f, "/labels/x_min", MS_H5_F64, 0, D, 0, e->x_min));
-    MS_TRY(read_exact(f, "/labels/x_max", MS_H5_F64, 0, D, 0, e->x_max));
+    MS_TRY(ms_h5_read_exact(f, "/labels/x_min", MS_H5_F64, 0, D, 0, e->x_min));
+    MS_TRY(ms_h5_read_exact(f, "/labels/x_max", MS_H5_F64, 0, D, 0, e->x_max));
     for (size_t j = 0; j < D; j++)
         if (!(e->x_max[j] > e->x_min[j]))
             MS_ERROR(MS_EFORMAT, "%s: label %s has an empty training range", path, e->labels[j]);
     e->wavelength = ms_malloc_array("emulator.wavelength", P, sizeof(double));
     if (!e->wavelength) return MS_ENOMEM;
-    MS_TRY(read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, P, 0, e->wavelength));
+    MS_TRY(ms_h5_read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, P, 0, e->wavelength));
 
     char *s = NULL;
     MS_TRY(ms_h5_attr_get_str(f, "/", "content_hash", &s));
@@ -261,7 +247,7 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
         e->pix_err = ms_malloc_array("emulator.pix_err", P, sizeof(double));
         e->pix_var = ms_malloc_array("emulator.pix_var", P, sizeof(double));
         if (!e->pix_err || !e->pix_var) return MS_ENOMEM;
-        MS_TRY(read_exact(f, MS_EMULATOR_PIXEL_ERROR, MS_H5_F64, 0, P, 0, e->pix_err));
+        MS_TRY(ms_h5_read_exact(f, MS_EMULATOR_PIXEL_ERROR, MS_H5_F64, 0, P, 0, e->pix_err));
         for (size_t p = 0; p < P; p++) e->pix_var[p] = e->pix_err[p] * e->pix_err[p];
     }
     if (ms_h5_exists(f, "/training/epoch")) {
@@ -273,9 +259,9 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
         e->hist_train_loss = ms_malloc_array("emulator.history", nh ? nh : 1, sizeof(double));
         e->hist_val_loss = ms_malloc_array("emulator.history", nh ? nh : 1, sizeof(double));
         if (!e->hist_epoch || !e->hist_train_loss || !e->hist_val_loss) return MS_ENOMEM;
-        MS_TRY(read_exact(f, "/training/epoch", MS_H5_F64, 0, nh, 0, e->hist_epoch));
-        MS_TRY(read_exact(f, "/training/train_loss", MS_H5_F64, 0, nh, 0, e->hist_train_loss));
-        MS_TRY(read_exact(f, "/training/val_loss", MS_H5_F64, 0, nh, 0, e->hist_val_loss));
+        MS_TRY(ms_h5_read_exact(f, "/training/epoch", MS_H5_F64, 0, nh, 0, e->hist_epoch));
+        MS_TRY(ms_h5_read_exact(f, "/training/train_loss", MS_H5_F64, 0, nh, 0, e->hist_train_loss));
+        MS_TRY(ms_h5_read_exact(f, "/training/val_loss", MS_H5_F64, 0, nh, 0, e->hist_val_loss));
         e->n_history = nh;
     }
     if (ms_h5_exists(f, "/validation/accuracy")) {
@@ -287,9 +273,9 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
         e->val_labels = ms_malloc_array("emulator.val", (nv ? nv : 1) * D, sizeof(double));
         e->val_accuracy = ms_malloc_array("emulator.val", nv ? nv : 1, sizeof(double));
         if (!e->val_index || !e->val_labels || !e->val_accuracy) return MS_ENOMEM;
-        MS_TRY(read_exact(f, "/validation/grid_row", MS_H5_I64, 0, nv, 0, e->val_index));
-        MS_TRY(read_exact(f, "/validation/labels", MS_H5_F64, 0, nv, D, e->val_labels));
-        MS_TRY(read_exact(f, "/validation/accuracy", MS_H5_F64, 0, nv, 0, e->val_accuracy));
+        MS_TRY(ms_h5_read_exact(f, "/validation/grid_row", MS_H5_I64, 0, nv, 0, e->val_index));
+        MS_TRY(ms_h5_read_exact(f, "/validation/labels", MS_H5_F64, 0, nv, D, e->val_labels));
+        MS_TRY(ms_h5_read_exact(f, "/validation/accuracy", MS_H5_F64, 0, nv, 0, e->val_accuracy));
         e->n_val = nv;
     }
     return MS_OK;
@@ -326,10 +312,10 @@ static ms_status load_grid(ms_h5 *f, const char *labels_csv, ms_payne_grid *g)
     int32_t *status = ms_calloc("grid.status", N, sizeof(int32_t));
     ms_status st = (g->flux && g->labels && g->rows && g->wavelength && col && status) ? MS_OK
                                                                                      : MS_ENOMEM;
-    if (st == MS_OK) st = read_exact(f, MS_STORE_FLUX, MS_H5_F32, 0, N, P, g->flux);
-    if (st == MS_OK) st = read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, P, 0, g->wavelength);
+    if (st == MS_OK) st = ms_h5_read_exact(f, MS_STORE_FLUX, MS_H5_F32, 0, N, P, g->flux);
+    if (st == MS_OK) st = ms_h5_read_exact(f, MS_STORE_WAVELENGTH, MS_H5_F64, 0, P, 0, g->wavelength);
     if (st == MS_OK && ms_h5_exists(f, MS_META_STATUS))
-        st = read_exact(f, MS_META_STATUS, MS_H5_I32, 0, N, 0, status);
+        st = ms_h5_read_exact(f, MS_META_STATUS, MS_H5_I32, 0, N, 0, status);
     for (size_t j = 0; st == MS_OK && j < D; j++) {
         char name[64];
         snprintf(name, sizeof name, "/labels/%s", g->names[j]);
@@ -340,7 +326,7 @@ static ms_status load_grid(ms_h5 *f, const char *labels_csv, ms_payne_grid *g)
                               path, name);
             break;
         }
-        st = read_exact(f, name, MS_H5_F64, 0, N, 0, col);
+        st = ms_h5_read_exact(f, name, MS_H5_F64, 0, N, 0, col);
         for (size_t i = 0; st == MS_OK && i < N; i++) g->labels[i * D + j] = col[i];
     }
     /* keep the usable rows, compacting in place */

@@ -110,19 +110,6 @@ ms_status ms_slam_model_write(const char *path, const ms_slam_model *m, const ms
     return ms_h5_commit(f);
 }
 
-static ms_status read_exact(ms_h5 *f, const char *name, ms_h5_type type, size_t str_len,
-                            size_t n0, size_t n1, void *data)
-{
-    int rank;
-    size_t dims[2] = {0, 0};
-    MS_TRY(ms_h5_dims(f, name, &rank, dims));
-    if (rank != (n1 ? 2 : 1) || dims[0] != n0 || (n1 && dims[1] != n1))
-        MS_ERROR(MS_EFORMAT, "%s: dataset %s has shape %zu x %zu, expected %zu x %zu",
-                 ms_h5_path(f), name, dims[0], rank == 2 ? dims[1] : (size_t)1, n0,
-                 n1 ? n1 : (size_t)1);
-    return ms_h5_read_rows(f, name, type, str_len, 0, n0, data);
-}
-
 static ms_status read_model(ms_h5 *f, ms_slam_model *m)
 {
     const char *path = ms_h5_path(f);
@@ -151,30 +138,30 @@ static ms_status read_model(ms_h5 *f, ms_slam_model *m)
     MS_TRY(ms_h5_attr_get_str(f, "/", "grid", &s));
     snprintf(m->grid, sizeof m->grid, "%s", s);
     ms_free(s);
-    MS_TRY(read_exact(f, "/slam/wavelength", MS_H5_F64, 0, P, 0, m->wavelength));
-    MS_TRY(read_exact(f, "/slam/labels/names", MS_H5_STR, MS_SLAM_LABEL_LEN, D, 0, m->label_names));
+    MS_TRY(ms_h5_read_exact(f, "/slam/wavelength", MS_H5_F64, 0, P, 0, m->wavelength));
+    MS_TRY(ms_h5_read_exact(f, "/slam/labels/names", MS_H5_STR, MS_SLAM_LABEL_LEN, D, 0, m->label_names));
     for (size_t d = 0; d < D; d++) m->label_names[d][MS_SLAM_LABEL_LEN - 1] = '\0';
-    MS_TRY(read_exact(f, "/slam/labels/mean", MS_H5_F64, 0, D, 0, m->label_mean));
-    MS_TRY(read_exact(f, "/slam/labels/scale", MS_H5_F64, 0, D, 0, m->label_scale));
-    MS_TRY(read_exact(f, "/slam/labels/min", MS_H5_F64, 0, D, 0, m->label_min));
-    MS_TRY(read_exact(f, "/slam/labels/max", MS_H5_F64, 0, D, 0, m->label_max));
-    MS_TRY(read_exact(f, "/slam/labels/error_floor", MS_H5_F64, 0, D, 0, m->error_floor));
+    MS_TRY(ms_h5_read_exact(f, "/slam/labels/mean", MS_H5_F64, 0, D, 0, m->label_mean));
+    MS_TRY(ms_h5_read_exact(f, "/slam/labels/scale", MS_H5_F64, 0, D, 0, m->label_scale));
+    MS_TRY(ms_h5_read_exact(f, "/slam/labels/min", MS_H5_F64, 0, D, 0, m->label_min));
+    MS_TRY(ms_h5_read_exact(f, "/slam/labels/max", MS_H5_F64, 0, D, 0, m->label_max));
+    MS_TRY(ms_h5_read_exact(f, "/slam/labels/error_floor", MS_H5_F64, 0, D, 0, m->error_floor));
     for (size_t d = 0; d < D; d++)
         if (!(m->label_scale[d] > 0) || !(m->label_max[d] >= m->label_min[d]))
             MS_ERROR(MS_EFORMAT, "%s: label %s has a bad scale or range", path, m->label_names[d]);
-    MS_TRY(read_exact(f, "/slam/train/x", MS_H5_F64, 0, N, D, m->x));
-    MS_TRY(read_exact(f, "/slam/train/flux", MS_H5_F32, 0, N, P, m->train_flux));
-    MS_TRY(read_exact(f, "/slam/train/ivar", MS_H5_F32, 0, N, P, m->train_ivar));
-    MS_TRY(read_exact(f, "/slam/pixel/c", MS_H5_F64, 0, P, 0, m->c));
-    MS_TRY(read_exact(f, "/slam/pixel/epsilon", MS_H5_F64, 0, P, 0, m->epsilon));
-    MS_TRY(read_exact(f, "/slam/pixel/gamma", MS_H5_F64, 0, P, 0, m->gamma));
-    MS_TRY(read_exact(f, "/slam/pixel/cv_mse", MS_H5_F64, 0, P, 0, m->cv_mse));
-    MS_TRY(read_exact(f, "/slam/pixel/flux_mean", MS_H5_F64, 0, P, 0, m->flux_mean));
-    MS_TRY(read_exact(f, "/slam/pixel/flux_scale", MS_H5_F64, 0, P, 0, m->flux_scale));
-    MS_TRY(read_exact(f, "/slam/pixel/b", MS_H5_F64, 0, P, 0, m->b));
-    MS_TRY(read_exact(f, "/slam/pixel/n_fit", MS_H5_I32, 0, P, 0, m->n_fit));
-    MS_TRY(read_exact(f, "/slam/pixel/status", MS_H5_I32, 0, P, 0, m->status));
-    MS_TRY(read_exact(f, "/slam/coef", MS_H5_F64, 0, P, N, m->coef));
+    MS_TRY(ms_h5_read_exact(f, "/slam/train/x", MS_H5_F64, 0, N, D, m->x));
+    MS_TRY(ms_h5_read_exact(f, "/slam/train/flux", MS_H5_F32, 0, N, P, m->train_flux));
+    MS_TRY(ms_h5_read_exact(f, "/slam/train/ivar", MS_H5_F32, 0, N, P, m->train_ivar));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/c", MS_H5_F64, 0, P, 0, m->c));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/epsilon", MS_H5_F64, 0, P, 0, m->epsilon));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/gamma", MS_H5_F64, 0, P, 0, m->gamma));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/cv_mse", MS_H5_F64, 0, P, 0, m->cv_mse));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/flux_mean", MS_H5_F64, 0, P, 0, m->flux_mean));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/flux_scale", MS_H5_F64, 0, P, 0, m->flux_scale));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/b", MS_H5_F64, 0, P, 0, m->b));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/n_fit", MS_H5_I32, 0, P, 0, m->n_fit));
+    MS_TRY(ms_h5_read_exact(f, "/slam/pixel/status", MS_H5_I32, 0, P, 0, m->status));
+    MS_TRY(ms_h5_read_exact(f, "/slam/coef", MS_H5_F64, 0, P, N, m->coef));
     return ms_slam_model_prepare(m);
 }
 
