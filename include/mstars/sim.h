@@ -429,7 +429,7 @@ typedef struct {
     char name[64];      /* file name without .fits, e.g. "M0_+0.0_Dwarf" */
     char spt[8];        /* spectral type, e.g. "M0", "B6" */
     int giant;          /* luminosity class from the name (Giant) */
-    double feh;         /* [Fe/H] bin label of the name (0 when none) */
+    double feh;         /* centre of the name's [Fe/H] bin (label - 0.25; 0 when none) */
     double teff;        /* nominal Teff of the type (ms_sim_teff_of_subtype) */
     ms_sim_kind kind;   /* OB, A, F, G, K, MDWARF or MGIANT (K giants: K) */
     const char *spt_class, *lum_class;

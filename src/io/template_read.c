@@ -47,12 +47,13 @@ ms_status ms_template_read(const char *path, double **wave, double **flux, size_
     if (rc == MS_OK && (fits_read_col(fp, TDOUBLE, cw, 1, 1, nrows, NULL, w, &anynul, &st) ||
                         fits_read_col(fp, TDOUBLE, cf, 1, 1, nrows, NULL, f, &anynul, &st)))
         rc = ms_fits_fail(path, "HDU 2: reading LogLam and Flux", st);
+    double prev = -INFINITY;
     for (LONGLONG i = 0; rc == MS_OK && i < nrows; i++) {
-        if (!isfinite(w[i]) || (i > 0 && !(w[i] > w[i - 1])))
+        if (!isfinite(w[i]) || !(w[i] > prev))
             rc = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s: LogLam row %lld is not "
                               "finite and increasing", path, (long long)i + 1);
-        else
-            w[i] = pow(10.0, w[i]);
+        prev = w[i];
+        w[i] = pow(10.0, w[i]);
         if (rc == MS_OK && !isfinite(f[i])) f[i] = 0.0;
     }
     ms_fits_close(fp);

@@ -40,7 +40,7 @@ static int parse_name(const char *base, ms_sim_template *t)
     const char *p = t->name + k;
     if (*p == '_' && (p[1] == '+' || p[1] == '-')) {
         char *end;
-        t->feh = strtod(p + 1, &end);
+        t->feh = strtod(p + 1, &end) - 0.25; /* the bin label is its upper edge */
         p = end;
     }
     if (*p == '_') {
