@@ -256,19 +256,25 @@ static ms_status galaxy_flux(const ms_sim_classes *c, const ms_sim_star *st, siz
         lnb = log(3.7417718e27) - 5.0 * log(lam) - x - log1p(-exp(-x));
         rest[j - ra] = exp(lnb - ln0) * (cb > ca ? rest[ca - ra] : exp(ln0)) * 0.7;
     }
-    /* velocity dispersion: Gaussian in ln lambda */
+    /* velocity dispersion: Gaussian in ln lambda (shift-invariant: one set of weights) */
+    double *g = ms_malloc_array("sim.galaxy.kernel", (size_t)(2 * half + 1), sizeof *g);
+    if (!g) {
+        ms_free(rest);
+        return MS_ENOMEM;
+    }
+    for (long d = -half; d <= half; d++) g[d + half] = exp(-0.5 * (double)(d * d) / (sp * sp));
+    long qmax = rb < (long)m->n ? rb : (long)m->n;
     for (size_t j = 0; j < n; j++) {
         long r0 = (long)(j0 + j) - k; /* rest pixel */
+        long da = ra - r0 > -half ? ra - r0 : -half, db = qmax - 1 - r0 < half ? qmax - 1 - r0 : half;
         double s = 0, w = 0;
-        for (long d = -half; d <= half; d++) {
-            long q = r0 + d;
-            if (q < ra || q >= rb || q >= (long)m->n) continue;
-            double g = exp(-0.5 * (double)(d * d) / (sp * sp));
-            s += g * rest[q - ra];
-            w += g;
+        for (long d = da; d <= db; d++) {
+            s += g[d + half] * rest[r0 + d - ra];
+            w += g[d + half];
         }
         flux[j] = s / w;
     }
+    ms_free(g);
     ms_free(rest);
     if (st->line_ew > 0) {
         static const double lines[][2] = {{6564.61, 1.0},  {6585.27, 0.40}, {6549.86, 0.13},
