@@ -66,6 +66,11 @@ typedef struct {
     double rv_sigma;           /* km/s, population RV dispersion */
     double snr_r_median;       /* median S/N in r */
     double gzip_fraction;      /* fraction of spectrum files written as .fits.gz */
+    /* population mix (sim/population.c, sim/classes.c): fractions of the stars drawn as each
+     * non-M-dwarf kind; the rest are M dwarfs. All 0 (default): the M-dwarf universe. */
+    double fraction_mgiant, fraction_ob, fraction_a, fraction_f, fraction_g, fraction_k;
+    double fraction_wd, fraction_galaxy, fraction_qso;
+    double label_error_fraction; /* non-M (and giants) whose LAMOST header says M dwarf */
 } ms_cfg_simulate;
 
 typedef struct {

@@ -34,6 +34,9 @@ typedef struct {
 } ms_sim_rng;
 
 enum {
+    MS_SIM_STREAM_CLASS = 8,  /* per star / observation: kind, its labels and header class */
+    MS_SIM_STREAM_TEMPLATE = 9, /* per spectrum of the template generator: which template */
+    MS_SIM_STREAM_CLASS_OBS = 10, /* per observation of a non-M-dwarf object: header class */
     MS_SIM_STREAM_STAR = 1,   /* per star: labels, photometry, companions */
     MS_SIM_STREAM_OBS = 2,    /* per observation: conditions, instrument, pathology */
     MS_SIM_STREAM_NOISE = 3,  /* per observation: pixel noise and mask runs */
@@ -172,6 +175,46 @@ typedef enum {
 
 const char *ms_sim_pathology_name(ms_sim_pathology p); /* "none", "truncated", ... */
 
+/* What a mock object is (population.c draws it, classes.c gives the non-M physics). The
+ * default population is all MS_SIM_KIND_MDWARF; simulate.fraction_* ask for the others. */
+typedef enum {
+    MS_SIM_KIND_MDWARF = 0, /* the M-dwarf universe (model.c physics) */
+    MS_SIM_KIND_MGIANT,     /* M giant: model.c physics at log g 0-1.5 */
+    MS_SIM_KIND_OB,         /* main-sequence stars, classes.c physics */
+    MS_SIM_KIND_A,
+    MS_SIM_KIND_F,
+    MS_SIM_KIND_G,
+    MS_SIM_KIND_K,
+    MS_SIM_KIND_WD,         /* DA white dwarf */
+    MS_SIM_KIND_GALAXY,     /* old stellar continuum + a few lines, redshifted */
+    MS_SIM_KIND_QSO,        /* power law + broad redshifted emission lines */
+    MS_SIM_KIND_COUNT
+} ms_sim_kind;
+
+/* "mdwarf", "mgiant", "ob", "a", "f", "g", "k", "wd", "galaxy", "qso" */
+const char *ms_sim_kind_name(ms_sim_kind k);
+/* Truth class of the 8-class scheme (OB, A, F, G, K, M, GALAXY, QSO): M dwarfs and giants
+ * "M"; a white dwarf gets the class of a main-sequence star of its Teff (OB or A). */
+const char *ms_sim_spt_class(ms_sim_kind k, double teff);
+/* "dwarf" (M dwarfs, OB-K main sequence), "giant" (M giants), "" (WD, galaxy, QSO). */
+const char *ms_sim_lum_class(ms_sim_kind k);
+/* Main-sequence spectral subtype of an O-K star of this Teff, as LAMOST writes SUBCLASS
+ * ("O", "B5", "A0", ..., "K7"; Pecaut & Mamajek 2013-like scale); off shifts it by that many
+ * table entries (a neighbouring subtype). */
+const char *ms_sim_subtype_ms(double teff, int off);
+/* The Teff of a main-sequence subtype name ("B6", "A0", "M3", "L2"; "O*" 33000 K), or of a
+ * giant ("K5", "M0" with giant = 1: gM scale); NAN when the name is not understood. */
+double ms_sim_teff_of_subtype(const char *name, int giant);
+/* Teff range [lo, hi) a main-sequence kind (OB..K) is drawn from: the geometric midpoints
+ * between the last subtype of the class and the first of the next, so ms_sim_subtype_ms names
+ * every Teff of the range with the class's letter. */
+void ms_sim_kind_teff_range(ms_sim_kind k, double *lo, double *hi);
+/* Absolute magnitude M_G and colour BP-RP of a non-M-dwarf kind at this Teff (M giants,
+ * OB-K dwarfs, white dwarfs; galaxies and QSOs: colour only, M_G NAN). */
+void ms_sim_kind_photometry(ms_sim_kind k, double teff, double *bprp, double *mg);
+/* The giant M subtype (0-9) of an M giant of this Teff (gM scale, van Belle-like). */
+int ms_sim_giant_subtype(double teff);
+
 typedef struct {
     long id;                 /* star index */
     ms_sim_labels lab;
@@ -191,6 +234,11 @@ typedef struct {
     long long source_id;
     double gmag, bpmag, rpmag, plx, plx_err, ruwe, dist_pc;
     int var_flag, bin_flag;
+    /* the object's kind (MS_SIM_KIND_MDWARF unless simulate.fraction_* ask otherwise) */
+    int kind;
+    double redshift;         /* galaxies and QSOs: true z (0 for stars) */
+    double vdisp;            /* galaxies: velocity dispersion (km/s) */
+    double line_ew;          /* galaxies: H-alpha emission EW (A, 0: passive) */
 } ms_sim_star;
 
 typedef struct {
@@ -231,6 +279,12 @@ typedef struct {
 /* Draw the whole population (cheap; every rank computes the same one). */
 ms_status ms_sim_population_build(const ms_config *cfg, ms_sim_population *pop);
 void ms_sim_population_free(ms_sim_population *pop);
+/* The template generator's object: star st (observed once, by ob) becomes a `kind` with
+ * labels lab (companion and activity removed), photometry of its kind, and header
+ * CLASS STAR, SUBCLASS spt ("gM0" for an M giant), or an M-dwarf subtype for a
+ * label_error_fraction of the non-M-dwarfs (stream CLASS / CLASS_OBS). */
+void ms_sim_template_star(const ms_config *cfg, ms_sim_star *st, ms_sim_obs *ob,
+                          ms_sim_kind kind, const ms_sim_labels *lab, const char *spt, int giant);
 
 /* ---------------------------------------------------------------------------------------
  * The instrument (instrument.c). */
@@ -284,6 +338,37 @@ ms_status ms_sim_observe_hires(const ms_sim_model *m, const ms_sim_instrument *i
                                const double *flux_hires, double rv, const ms_sim_obs *obs,
                                int flags, ms_sim_workspace *ws, ms_sim_spectrum *out);
 
+/* The full chain of ms_sim_observe (tellurics, LSF, flux calibration, level, sky, noise,
+ * NORMALIZATION, masks, as `flags` select) for an arbitrary hi-res spectrum on the model grid
+ * (flux_hires[ms_sim_model_npix]; only the pixels of ms_sim_observe_range are read), seen at
+ * velocity rv. input_r: the resolving power the input already has (0: infinitely sharp, as
+ * the toy physics; Kesseli templates: 2000), the LSF applied is then the difference kernel
+ * sqrt(sigma_LAMOST^2 - sigma_input^2) (at least 0.2 sigma_LAMOST). norm_teff: the blackbody
+ * of the NORMALIZATION column. Noise and masks come from (seed, obs->index) as in
+ * ms_sim_observe. */
+ms_status ms_sim_observe_spectrum(const ms_sim_model *m, const ms_sim_instrument *inst,
+                                  const double *flux_hires, double rv, double input_r,
+                                  double norm_teff, const ms_sim_obs *obs, uint64_t seed,
+                                  int flags, ms_sim_workspace *ws, ms_sim_spectrum *out);
+/* Hi-res pixel range [*ja, *jb) that observing at rv on obs's pixels needs. */
+void ms_sim_observe_range(const ms_sim_instrument *inst, const ms_sim_obs *obs, double rv,
+                          size_t *ja, size_t *jb);
+
+/* ---------------------------------------------------------------------------------------
+ * The non-M physics (classes.c): toy spectra of OB-K main-sequence stars, DA white dwarfs,
+ * galaxies and QSOs on the model's hi-res grid (docs/simulate.md). */
+typedef struct ms_sim_classes ms_sim_classes; /* opaque; read-only after alloc */
+
+ms_status ms_sim_classes_alloc(const ms_sim_model *m, ms_sim_classes **out);
+void ms_sim_classes_free(ms_sim_classes *c);
+/* Hi-res flux of `star` (kinds OB..QSO) over pixels [j0, j1) into flux[j1 - j0]: stars and
+ * white dwarfs in their rest frame (observe them at star->rv), galaxies and QSOs already
+ * redshifted to the observed frame (observe them at rv 0). */
+ms_status ms_sim_classes_flux(const ms_sim_classes *c, const ms_sim_star *star, size_t j0,
+                              size_t j1, double *flux);
+/* The velocity at which ms_sim_classes_flux's output is observed (star->rv, or 0). */
+double ms_sim_classes_rv(const ms_sim_star *star);
+
 /* LSF resolving power of an observation at wavelength lambda (A). */
 double ms_sim_lsf_resolution(const ms_sim_obs *obs, double lambda);
 
@@ -330,6 +415,45 @@ ms_status ms_sim_grid_write_fits(const char *path, const double *wave, const dou
                                  size_t n, const ms_sim_labels *lab);
 
 /* ---------------------------------------------------------------------------------------
+ * Real templates (templates.c; reader src/io/template_read.c): the Kesseli et al. (2017)
+ * BOSS templates of ../shared/data/templates-kesseli2017 observed through the mock's
+ * instrument (docs/simulate.md, "Spectra from real templates"). */
+
+/* Kesseli template file: HDU 2 columns LogLam (log10 vacuum A) and Flux; wave[] in A,
+ * increasing; non-finite fluxes read as 0. */
+ms_status ms_template_read(const char *path, double **wave, double **flux, size_t *n);
+
+#define MS_SIM_TEMPLATE_R 2000.0 /* resolving power the BOSS templates already have */
+
+typedef struct {
+    char name[64];      /* file name without .fits, e.g. "M0_+0.0_Dwarf" */
+    char spt[8];        /* spectral type, e.g. "M0", "B6" */
+    int giant;          /* luminosity class from the name (Giant) */
+    double feh;         /* centre of the name's [Fe/H] bin (label - 0.25; 0 when none) */
+    double teff;        /* nominal Teff of the type (ms_sim_teff_of_subtype) */
+    ms_sim_kind kind;   /* OB, A, F, G, K, MDWARF or MGIANT (K giants: K) */
+    const char *spt_class, *lum_class;
+    int group;          /* index of its (spt_class, lum_class) group */
+    double *flux;       /* [model npix] on the hi-res grid, median 1 */
+} ms_sim_template;
+
+typedef struct {
+    size_t n;
+    ms_sim_template *t;  /* sorted by name */
+    int ngroups;
+    int group_n[16];     /* templates per group */
+} ms_sim_template_lib;
+
+/* Read every SPT[_FEH][_LUM].fits of dir (types O-M; L dwarfs are left out: the 8-class
+ * scheme has no L class) and resample each onto the model's hi-res grid (linear in ln lambda;
+ * the edge values beyond the template's 3650-10200 A). */
+ms_status ms_sim_templates_load(const ms_sim_model *m, const char *dir, ms_sim_template_lib *lib);
+void ms_sim_templates_free(ms_sim_template_lib *lib);
+/* Template of spectrum i: a (spt_class, lum_class) group uniformly, then a template of the
+ * group uniformly (stream TEMPLATE, index i). */
+size_t ms_sim_templates_pick(const ms_sim_template_lib *lib, uint64_t seed, long i);
+
+/* ---------------------------------------------------------------------------------------
  * The driver (survey.c). */
 enum { MS_SIM_RUN_GRID = 1, MS_SIM_RUN_SURVEY = 2, MS_SIM_RUN_ALL = 3 };
 
@@ -345,5 +469,14 @@ typedef struct {
 } ms_sim_stats;
 
 ms_status ms_sim_run(const ms_config *cfg, const char *out_dir, int what, ms_sim_stats *stats);
+
+/* Collective: `n` LAMOST-format spectra from the templates of tdir (ms_sim_templates_load),
+ * each observed through the mock's instrument (an observation of the mock survey: plate,
+ * fibre, LSF, flux calibration, S/N, layout) at the star's RV with noise, tellurics, sky and
+ * masks, or with clean = 1 at RV 0 without any of them nor the flux-calibration tilt. Writes
+ * spectra/, spectra.lst, truth.csv (the mock's columns; `template` names the file),
+ * input_catalog.csv, simulate.cfg and COMPLETE under out_dir. */
+ms_status ms_sim_run_templates(const ms_config *cfg, const char *tdir, long n, int clean,
+                               const char *out_dir, ms_sim_stats *stats);
 
 #endif

@@ -278,6 +278,15 @@ ms_status ms_config_validate(const ms_config *cfg)
             MS_ERROR(MS_EINVAL, "configuration key 'simulate.%s' must be min, max, step with "
                      "step > 0 and max >= min", axis_names[a]);
     }
+    {
+        const ms_cfg_simulate *c = &cfg->simulate;
+        double fsum = c->fraction_mgiant + c->fraction_ob + c->fraction_a + c->fraction_f +
+                      c->fraction_g + c->fraction_k + c->fraction_wd + c->fraction_galaxy +
+                      c->fraction_qso;
+        if (fsum > 1.0 + 1e-9)
+            MS_ERROR(MS_EINVAL, "configuration keys 'simulate.fraction_*' add up to %g: at most 1 "
+                     "(the rest are M dwarfs)", fsum);
+    }
     if (!one_of(cfg->simulate.grid_format, formats))
         MS_ERROR(MS_EINVAL, "configuration key 'simulate.grid_format': '%s' is not one of spec7, "
                  "fits, both", cfg->simulate.grid_format);

@@ -250,7 +250,7 @@ static double fluxcal(const ms_sim_obs *obs, double lambda)
 /* Steps 1-4: ws->f[ja, jb) holds the rest-frame hi-res flux; fills out->wave, out->model,
  * out->npix; ws->sig holds the LSF sigma (ln lambda) per pixel. */
 static ms_status render(const ms_sim_instrument *inst, const ms_sim_obs *obs, double rv,
-                        int flags, ms_sim_workspace *ws, size_t ja, size_t jb,
+                        double input_r, int flags, ms_sim_workspace *ws, size_t ja, size_t jb,
                         ms_sim_spectrum *out)
 {
     const ms_sim_model *m = inst->m;
@@ -262,6 +262,11 @@ static ms_status render(const ms_sim_instrument *inst, const ms_sim_obs *obs, do
     for (int i = 0; i < npix; i++) {
         double lam = inst->wave_lamost[i];
         ws->sig[i] = 1.0 / (2.0 * sqrt(2.0 * log(2.0)) * ms_sim_lsf_resolution(obs, lam));
+        if (input_r > 0) { /* the input is already at input_r: apply the difference kernel */
+            double si = 1.0 / (2.0 * sqrt(2.0 * log(2.0)) * input_r);
+            double s2 = ws->sig[i] * ws->sig[i] - si * si, smin = 0.04 * ws->sig[i] * ws->sig[i];
+            ws->sig[i] = sqrt(s2 > smin ? s2 : smin);
+        }
         ws->lnr[i] = inst->ln_lamost[i] - lnD;
         out->wave[i] = (float)lam;
     }
@@ -299,7 +304,7 @@ ms_status ms_sim_observe_hires(const ms_sim_model *m, const ms_sim_instrument *i
     size_t ja, jb;
     needed_range(inst, obs, rv, &ja, &jb);
     memcpy(ws->f + ja, flux_hires + ja, (jb - ja) * sizeof(double));
-    MS_TRY(render(inst, obs, rv, flags, ws, ja, jb, out));
+    MS_TRY(render(inst, obs, rv, 0.0, flags, ws, ja, jb, out));
     for (int i = 0; i < out->npix; i++) {
         out->flux[i] = (float)out->model[i];
         out->ivar[i] = 1.0f;
@@ -308,6 +313,32 @@ ms_status ms_sim_observe_hires(const ms_sim_model *m, const ms_sim_instrument *i
     }
     for (int b = 0; b < 5; b++) out->snr[b] = NAN;
     return MS_OK;
+}
+
+static ms_status observe_finish(const ms_sim_instrument *inst, const ms_sim_obs *obs, double rv,
+                                double input_r, double norm_teff, uint64_t seed, int flags,
+                                ms_sim_workspace *ws, size_t ja, size_t jb, ms_sim_spectrum *out);
+
+void ms_sim_observe_range(const ms_sim_instrument *inst, const ms_sim_obs *obs, double rv,
+                          size_t *ja, size_t *jb)
+{
+    needed_range(inst, obs, rv, ja, jb);
+}
+
+ms_status ms_sim_observe_spectrum(const ms_sim_model *m, const ms_sim_instrument *inst,
+                                  const double *flux_hires, double rv, double input_r,
+                                  double norm_teff, const ms_sim_obs *obs, uint64_t seed,
+                                  int flags, ms_sim_workspace *ws, ms_sim_spectrum *out)
+{
+    if (inst->m != m) MS_ERROR(MS_EINVAL, "sim observe: instrument built for another model");
+    if (obs->npix < 100 || obs->npix > MS_SIM_LAMOST_NPIX_MAX)
+        MS_ERROR(MS_EINVAL, "sim observe: %d pixels (100..%d allowed)", obs->npix,
+                 MS_SIM_LAMOST_NPIX_MAX);
+    if (!(norm_teff > 0)) MS_ERROR(MS_EINVAL, "sim observe: NORMALIZATION Teff %g", norm_teff);
+    size_t ja, jb;
+    needed_range(inst, obs, rv, &ja, &jb);
+    memcpy(ws->f + ja, flux_hires + ja, (jb - ja) * sizeof(double));
+    return observe_finish(inst, obs, rv, input_r, norm_teff, seed, flags, ws, ja, jb, out);
 }
 
 ms_status ms_sim_observe(const ms_sim_model *m, const ms_sim_instrument *inst,
@@ -354,7 +385,15 @@ ms_status ms_sim_observe(const ms_sim_model *m, const ms_sim_instrument *inst,
             ws->f[j] += amp * exp(-0.5 * d * d);
         }
     }
-    MS_TRY(render(inst, obs, rv, flags, ws, ja, jb, out));
+    return observe_finish(inst, obs, rv, 0.0, star->lab.teff, seed, flags, ws, ja, jb, out);
+}
+
+/* Steps 1-7 for the rest-frame hi-res flux in ws->f[ja, jb). */
+static ms_status observe_finish(const ms_sim_instrument *inst, const ms_sim_obs *obs, double rv,
+                                double input_r, double norm_teff, uint64_t seed, int flags,
+                                ms_sim_workspace *ws, size_t ja, size_t jb, ms_sim_spectrum *out)
+{
+    MS_TRY(render(inst, obs, rv, input_r, flags, ws, ja, jb, out));
     int npix = out->npix;
 
     /* continuum for NORMALIZATION: blackbody x flux calibration x scale (the same scale) */
@@ -440,7 +479,7 @@ ms_status ms_sim_observe(const ms_sim_model *m, const ms_sim_instrument *inst,
         int nref = 0;
         for (int i = 0; i < npix; i++) {
             double lam = inst->wave_lamost[i] * iD;
-            double x = c2 / (lam * star->lab.teff);
+            double x = c2 / (lam * norm_teff);
             double t = lam / 6500.0, t2 = t * t;
             double bb = ws->fc[i] / (t2 * t2 * t * (sim_exp(x) - 1.0));
             ws->lnr[i] = bb;

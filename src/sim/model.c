@@ -412,6 +412,15 @@ static void strengths(const ms_sim_model *m, const ms_sim_labels *lab, double ti
                          pow(10.0, 0.5 * (mh + am) + 0.3 * dg);
     s[STR_HALPHA] = 0.8 * sim_sigmoid((T - 3200.0) / 250.0) * pow(10.0, -0.1 * dg);
     s[STR_METALS] = (0.7 + 0.5 * sim_sigmoid((3500.0 - T) / 400.0)) * pow(10.0, 0.9 * mh + 0.2 * am);
+    if (lab->logg < 3.5) {
+        /* giants only (M dwarfs and the grid stay above log g 4.5): the alkali cores weaken
+         * with the pressure (L25 Table 3: K I and Na I shallow in giants); CaH (+0.45 dg), the
+         * wings and Ca II (-0.2 dg, deep in giants) follow the terms above */
+        double t = (3.5 - lab->logg) / 3.0;
+        t = t > 1.0 ? 1.0 : t;
+        s[STR_KI_CORE] *= 1.0 - 0.85 * t;
+        s[STR_NAI_CORE] *= 1.0 - 0.85 * t;
+    }
     /* gap ingredients 3 and 4: each scaled by its own strength (gap.c documents them) */
     s[STR_GAP_MISSING] =
         m->gap_part[MS_SIM_GAP_OPACITY] * 0.35 * sim_sigmoid((3600.0 - T) / 300.0);

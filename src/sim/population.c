@@ -301,6 +301,193 @@ static void make_obs(const ms_config *cfg, const ms_sim_star *st, int epoch, lon
              ob->gz ? ".gz" : "");
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Other kinds (simulate.fraction_*). Everything here draws from the CLASS streams, so the
+ * M dwarfs' STAR/OBS draws, and with all fractions 0 the whole universe, are unchanged. */
+
+static double fraction_of(const ms_cfg_simulate *c, ms_sim_kind k)
+{
+    switch (k) {
+    case MS_SIM_KIND_MGIANT: return c->fraction_mgiant;
+    case MS_SIM_KIND_OB: return c->fraction_ob;
+    case MS_SIM_KIND_A: return c->fraction_a;
+    case MS_SIM_KIND_F: return c->fraction_f;
+    case MS_SIM_KIND_G: return c->fraction_g;
+    case MS_SIM_KIND_K: return c->fraction_k;
+    case MS_SIM_KIND_WD: return c->fraction_wd;
+    case MS_SIM_KIND_GALAXY: return c->fraction_galaxy;
+    case MS_SIM_KIND_QSO: return c->fraction_qso;
+    default: return 0.0;
+    }
+}
+
+static double fractions_total(const ms_cfg_simulate *c)
+{
+    double t = 0;
+    for (int k = 1; k < MS_SIM_KIND_COUNT; k++) t += fraction_of(c, (ms_sim_kind)k);
+    return t;
+}
+
+/* Photometry of a non-M-dwarf object from its kind; G keeps its tie to the S/N. */
+static void kind_photometry(ms_sim_star *st, ms_sim_rng *r)
+{
+    double bprp, MG;
+    ms_sim_kind_photometry((ms_sim_kind)st->kind, st->lab.teff, &bprp, &MG);
+    int extragalactic = st->kind == MS_SIM_KIND_GALAXY || st->kind == MS_SIM_KIND_QSO;
+    bprp += 0.05 * ms_sim_rng_gauss(r);
+    if (st->kind == MS_SIM_KIND_MGIANT) MG += 0.4 * ms_sim_rng_gauss(r);
+    double G = 15.8 - 3.2 * log10(st->snr_latent / 15.0) + 0.3 * ms_sim_rng_gauss(r);
+    G = clampd(G, 9.0, 18.5);
+    if (extragalactic) {
+        st->dist_pc = 0.0; /* no parallax: Gaia measures noise around 0 */
+    } else {
+        double dm = clampd(G - MG, -1.5, 16.0); /* 5 pc .. 16 kpc */
+        G = MG + dm;
+        st->dist_pc = pow(10.0, (dm + 5.0) / 5.0);
+    }
+    double grp = 0.2 + 0.4 * bprp;
+    st->gmag = G;
+    st->rpmag = G - grp;
+    st->bpmag = st->rpmag + bprp;
+    st->plx_err = 0.015 + 0.035 * pow(10.0, 0.2 * (G - 17.0));
+    st->plx = (extragalactic ? 0.0 : 1000.0 / st->dist_pc) + st->plx_err * ms_sim_rng_gauss(r);
+    st->ruwe = 1.0 + fabs(0.08 * ms_sim_rng_gauss(r));
+    st->var_flag = ms_sim_rng_uniform(r) < (st->kind == MS_SIM_KIND_QSO ? 0.3 : 0.01);
+    st->bin_flag = ms_sim_rng_uniform(r) < 0.005;
+}
+
+/* Draw the star's kind; for any kind but M dwarf replace its labels, companion, activity and
+ * photometry (stream CLASS, index = star). */
+static void assign_kind(const ms_config *cfg, ms_sim_star *st)
+{
+    const ms_cfg_simulate *c = &cfg->simulate;
+    ms_sim_rng r;
+    ms_sim_rng_seed(&r, (uint64_t)cfg->general.seed, MS_SIM_STREAM_CLASS, (uint64_t)st->id);
+    double u = ms_sim_rng_uniform(&r), cum = 0;
+    ms_sim_kind kind = MS_SIM_KIND_MDWARF;
+    for (int k = 1; k < MS_SIM_KIND_COUNT; k++) {
+        cum += fraction_of(c, (ms_sim_kind)k);
+        if (u < cum) {
+            kind = (ms_sim_kind)k;
+            break;
+        }
+    }
+    if (kind == MS_SIM_KIND_MDWARF) return;
+    st->kind = kind;
+    st->binary = 0;
+    st->lab2 = (ms_sim_labels){0, 0, 0, 0};
+    st->radius2 = st->dv2 = 0.0;
+    st->active = 0;
+    st->halpha_ew = 0.0;
+    double lo, hi;
+    ms_sim_kind_teff_range(kind, &lo, &hi);
+    double T = exp(log(lo) + (log(hi) - log(lo)) * ms_sim_rng_uniform(&r));
+    double mh = clampd(-0.15 + 0.25 * ms_sim_rng_gauss(&r), -1.0, 0.5);
+    double am = clampd(0.05 - 0.3 * mh + 0.06 * ms_sim_rng_gauss(&r), ms_sim_alpha_lower(mh),
+                       ms_sim_alpha_lower(mh) + 0.4);
+    double g = 0.15 * ms_sim_rng_gauss(&r);
+    switch (kind) {
+    case MS_SIM_KIND_MGIANT: /* RGB/AGB: log g falls with Teff */
+        st->lab = (ms_sim_labels){T, clampd(0.3 + 1.2 * (T - 3300.0) / 650.0 + g, 0.0, 1.8), mh, am};
+        break;
+    case MS_SIM_KIND_WD:
+        st->lab = (ms_sim_labels){T, 8.0 + g, 0.0, 0.0};
+        break;
+    case MS_SIM_KIND_GALAXY:
+        st->lab = (ms_sim_labels){0, 0, 0, 0};
+        st->redshift = 0.02 + 0.23 * ms_sim_rng_uniform(&r);
+        st->vdisp = 100.0 + 180.0 * ms_sim_rng_uniform(&r);
+        st->line_ew = ms_sim_rng_uniform(&r) < 0.4 ? 5.0 - 15.0 * log(ms_sim_rng_uniform(&r)) : 0.0;
+        st->rv = 0.0;
+        break;
+    case MS_SIM_KIND_QSO:
+        st->lab = (ms_sim_labels){0, 0, 0, 0};
+        st->redshift = 0.1 + 3.4 * ms_sim_rng_uniform(&r);
+        st->vdisp = 2000.0 + 4000.0 * ms_sim_rng_uniform(&r); /* broad-line FWHM (km/s) */
+        st->rv = 0.0;
+        break;
+    default: { /* OB-K main sequence: log g 4.0 (OB) .. 4.6 (K) */
+        double lg = 4.0 + 0.6 * clampd((10000.0 - T) / 6000.0, 0.0, 1.0);
+        st->lab = (ms_sim_labels){T, lg + 0.5 * g, mh, kind == MS_SIM_KIND_OB ? 0.0 : am};
+        break;
+    }
+    }
+    kind_photometry(st, &r);
+}
+
+/* Header CLASS/SUBCLASS and pipeline redshift of a non-M-dwarf object's observation (stream
+ * CLASS_OBS, index = observation): right for most, M dwarf for label_error_fraction. */
+static void kind_obs(const ms_config *cfg, const ms_sim_star *st, ms_sim_obs *ob)
+{
+    ms_sim_rng r;
+    ms_sim_rng_seed(&r, (uint64_t)cfg->general.seed, MS_SIM_STREAM_CLASS_OBS, (uint64_t)ob->index);
+    double ue = ms_sim_rng_uniform(&r), uo = ms_sim_rng_uniform(&r), us = ms_sim_rng_uniform(&r);
+    double g = ms_sim_rng_gauss(&r);
+    if (st->kind == MS_SIM_KIND_GALAXY || st->kind == MS_SIM_KIND_QSO) {
+        double sz = 50.0 * (1.0 + st->redshift) / MS_C_KMS;
+        ob->z = st->redshift + sz * g;
+        ob->z_err = sz;
+    }
+    if (ob->pathology == MS_SIM_PATH_NON_STAR) return;
+    int off = uo < 0.05 ? -1 : (uo < 0.10 ? 1 : 0); /* a neighbouring subtype, as for M dwarfs */
+    if (ue < cfg->simulate.label_error_fraction) {
+        /* LAMOST calls it an M dwarf (L25: non-M and gM contaminants of the M catalogue) */
+        int spt = st->kind == MS_SIM_KIND_MGIANT ? ms_sim_giant_subtype(st->lab.teff)
+                                                 : (int)(us * 5.0);
+        snprintf(ob->cls, sizeof ob->cls, "STAR");
+        snprintf(ob->subclass, sizeof ob->subclass, "M%c", (char)('0' + (spt > 9 ? 9 : spt)));
+        return;
+    }
+    switch (st->kind) {
+    case MS_SIM_KIND_MGIANT: {
+        int spt = ms_sim_giant_subtype(st->lab.teff) + off;
+        snprintf(ob->cls, sizeof ob->cls, "STAR");
+        snprintf(ob->subclass, sizeof ob->subclass, "gM%c",
+                 (char)('0' + (spt < 0 ? 0 : (spt > 9 ? 9 : spt))));
+        break;
+    }
+    case MS_SIM_KIND_WD:
+        snprintf(ob->cls, sizeof ob->cls, "STAR");
+        snprintf(ob->subclass, sizeof ob->subclass, "WD");
+        break;
+    case MS_SIM_KIND_GALAXY:
+        snprintf(ob->cls, sizeof ob->cls, "GALAXY");
+        snprintf(ob->subclass, sizeof ob->subclass, "Non");
+        break;
+    case MS_SIM_KIND_QSO:
+        snprintf(ob->cls, sizeof ob->cls, "QSO");
+        snprintf(ob->subclass, sizeof ob->subclass, "Non");
+        break;
+    default:
+        snprintf(ob->cls, sizeof ob->cls, "STAR");
+        snprintf(ob->subclass, sizeof ob->subclass, "%s", ms_sim_subtype_ms(st->lab.teff, off));
+        break;
+    }
+}
+
+void ms_sim_template_star(const ms_config *cfg, ms_sim_star *st, ms_sim_obs *ob,
+                          ms_sim_kind kind, const ms_sim_labels *lab, const char *spt, int giant)
+{
+    ms_sim_rng r;
+    ms_sim_rng_seed(&r, (uint64_t)cfg->general.seed, MS_SIM_STREAM_CLASS, (uint64_t)st->id);
+    st->kind = kind;
+    st->lab = *lab;
+    st->binary = 0;
+    st->lab2 = (ms_sim_labels){0, 0, 0, 0};
+    st->radius2 = st->dv2 = 0.0;
+    st->active = 0;
+    st->halpha_ew = 0.0;
+    kind_photometry(st, &r);
+    ms_sim_rng_seed(&r, (uint64_t)cfg->general.seed, MS_SIM_STREAM_CLASS_OBS, (uint64_t)ob->index);
+    double ue = ms_sim_rng_uniform(&r), us = ms_sim_rng_uniform(&r);
+    snprintf(ob->cls, sizeof ob->cls, "STAR");
+    if (kind != MS_SIM_KIND_MDWARF && ue < cfg->simulate.label_error_fraction)
+        snprintf(ob->subclass, sizeof ob->subclass, "M%c", (char)('0' + (int)(us * 5.0) % 5));
+    else
+        snprintf(ob->subclass, sizeof ob->subclass, "%s%.5s", giant && spt[0] == 'M' ? "g" : "",
+                 spt);
+}
+
 ms_status ms_sim_population_build(const ms_config *cfg, ms_sim_population *pop)
 {
     memset(pop, 0, sizeof *pop);
@@ -315,8 +502,10 @@ ms_status ms_sim_population_build(const ms_config *cfg, ms_sim_population *pop)
     pop->stars = ms_malloc_array("sim.stars", (size_t)pop->n_stars, sizeof *pop->stars);
     if (!pop->stars) return MS_ENOMEM;
     long nobs = 0;
+    int mixed = fractions_total(c) > 0;
     for (long s = 0; s < pop->n_stars; s++) {
         make_star(cfg, s, &pop->stars[s]);
+        if (mixed) assign_kind(cfg, &pop->stars[s]);
         pop->stars[s].first_obs = nobs;
         nobs += pop->stars[s].n_obs;
     }
@@ -328,8 +517,11 @@ ms_status ms_sim_population_build(const ms_config *cfg, ms_sim_population *pop)
     }
     for (long s = 0; s < pop->n_stars; s++)
         for (int e = 0; e < pop->stars[s].n_obs; e++)
-            make_obs(cfg, &pop->stars[s], e, pop->stars[s].first_obs + e,
-                     &pop->obs[pop->stars[s].first_obs + e]);
+        {
+            ms_sim_obs *ob = &pop->obs[pop->stars[s].first_obs + e];
+            make_obs(cfg, &pop->stars[s], e, pop->stars[s].first_obs + e, ob);
+            if (pop->stars[s].kind != MS_SIM_KIND_MDWARF) kind_obs(cfg, &pop->stars[s], ob);
+        }
     return MS_OK;
 }
 

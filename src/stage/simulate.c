@@ -264,14 +264,50 @@ static ms_status write_grid(const ms_config *cfg, const ms_sim_model *m, const c
 
 #define NVALS 6 /* per observation: SNRU..SNRZ, true TiO5 */
 
-static ms_status observe_and_write(const ms_config *cfg, const ms_sim_model *m,
-                                   const ms_sim_instrument *inst, ms_sim_workspace *ws,
-                                   ms_sim_spectrum *sp, const ms_sim_population *pop, long o,
+/* What a survey run observes with (shared by the mock and the template generator). */
+typedef struct {
+    const ms_config *cfg;
+    const ms_sim_model *m;
+    ms_sim_instrument *inst;
+    ms_sim_workspace *ws;
+    ms_sim_spectrum *sp;
+    ms_sim_classes *classes;         /* non-M physics (mock with simulate.fraction_* > 0) */
+    double *hires;                   /* [model npix] input spectrum buffer */
+    const ms_sim_template_lib *lib;  /* template generator: the templates; NULL: the mock */
+    const size_t *tmpl;              /* [n_obs] template of each observation */
+    int clean;                       /* templates: no noise, RV, tilt, tellurics, sky, masks */
+} survey_ctx;
+
+/* The hi-res spectrum of observation ob into ctx->sp. */
+static ms_status observe_one(const survey_ctx *ctx, const ms_sim_star *star, const ms_sim_obs *ob)
+{
+    uint64_t seed = (uint64_t)ctx->cfg->general.seed;
+    size_t ja, jb;
+    if (ctx->lib) {
+        const ms_sim_template *t = &ctx->lib->t[ctx->tmpl[ob->index]];
+        double rv = ctx->clean ? 0.0 : star->rv;
+        return ms_sim_observe_spectrum(ctx->m, ctx->inst, t->flux, rv, MS_SIM_TEMPLATE_R, t->teff,
+                                       ob, seed, ctx->clean ? 0 : MS_SIM_OBS_ALL, ctx->ws, ctx->sp);
+    }
+    if (star->kind == MS_SIM_KIND_MDWARF || star->kind == MS_SIM_KIND_MGIANT)
+        return ms_sim_observe(ctx->m, ctx->inst, star, ob, seed, MS_SIM_OBS_ALL, ctx->ws, ctx->sp);
+    if (!ctx->classes) MS_ERROR(MS_EINVAL, "simulate: no physics for a %s", ms_sim_kind_name((ms_sim_kind)star->kind));
+    double rv = ms_sim_classes_rv(star);
+    ms_sim_observe_range(ctx->inst, ob, rv, &ja, &jb);
+    MS_TRY(ms_sim_classes_flux(ctx->classes, star, ja, jb, ctx->hires + ja));
+    double tn = star->kind == MS_SIM_KIND_GALAXY ? 5000.0
+                                                 : (star->kind == MS_SIM_KIND_QSO ? 15000.0 : star->lab.teff);
+    return ms_sim_observe_spectrum(ctx->m, ctx->inst, ctx->hires, rv, 0.0, tn, ob, seed,
+                                   MS_SIM_OBS_ALL, ctx->ws, ctx->sp);
+}
+
+static ms_status observe_and_write(const survey_ctx *ctx, const ms_sim_population *pop, long o,
                                    const char *out, double *vals)
 {
     const ms_sim_obs *ob = &pop->obs[o];
     const ms_sim_star *star = &pop->stars[ob->star];
-    MS_TRY(ms_sim_observe(m, inst, star, ob, (uint64_t)cfg->general.seed, MS_SIM_OBS_ALL, ws, sp));
+    ms_sim_spectrum *sp = ctx->sp;
+    MS_TRY(observe_one(ctx, star, ob));
     switch (ob->pathology) {
     case MS_SIM_PATH_ALL_NAN:
         for (int i = 0; i < sp->npix; i++) sp->flux[i] = sp->norm[i] = NAN;
@@ -306,13 +342,15 @@ static ms_status observe_and_write(const ms_config *cfg, const ms_sim_model *m,
     for (int b = 0; b < 5; b++) h.snr[b] = round(sp->snr[b] * 100.0) / 100.0;
     MS_TRY(ms_sim_lamost_write(path, ob->layout, &h, sp, ob->pathology));
     for (int b = 0; b < 5; b++) vals[b] = h.snr[b];
-    vals[5] = ms_sim_model_tio5(m, &star->lab, MS_SIM_SYNTHETIC, 1800.0);
+    int model_star = !ctx->lib && (star->kind == MS_SIM_KIND_MDWARF || star->kind == MS_SIM_KIND_MGIANT);
+    vals[5] = model_star ? ms_sim_model_tio5(ctx->m, &star->lab, MS_SIM_SYNTHETIC, 1800.0) : -9999.0;
     return MS_OK;
 }
 
-static void write_truth_row(FILE *f, const ms_config *cfg, const ms_sim_population *pop, long o,
+static void write_truth_row(FILE *f, const survey_ctx *ctx, const ms_sim_population *pop, long o,
                             const double *v)
 {
+    const ms_config *cfg = ctx->cfg;
     const ms_sim_obs *ob = &pop->obs[o];
     const ms_sim_star *s = &pop->stars[ob->star];
     fprintf(f,
@@ -322,7 +360,7 @@ static void write_truth_row(FILE *f, const ms_config *cfg, const ms_sim_populati
             "%.2f,%.2f,%.2f,%.2f,%.2f,"
             "%d,%.3f,%d,%.2f,%.4f,%.4f,%.3f,"
             "%.6f,%.6f,%ld,%s,%d,%d,%d,"
-            "%.8f,%.8f,%.3f,%.4f,%.4f,%.2f,%.4f,%.3f\n",
+            "%.8f,%.8f,%.3f,%.4f,%.4f,%.2f,%.4f,%.3f",
             o, s->id, ob->epoch, s->n_obs, ob->file, ob->obsid,
             ob->layout == MS_LAMOST_COADD ? "dr9-coadd" : "dr5-image", ob->data_v, ob->gz,
             ms_sim_pathology_name(ob->pathology),
@@ -335,6 +373,18 @@ static void write_truth_row(FILE *f, const ms_config *cfg, const ms_sim_populati
             s->ra, s->dec, ob->lmjd, ob->planid, ob->spid, ob->fiberid, ob->npix,
             ob->z, ob->z_err, ob->helio_rv, ob->airmass, ob->pwv, ob->lsf_r0, ob->lsf_tilt,
             cfg->simulate.gap_strength);
+    /* the classification truth (docs/simulate.md) */
+    ms_sim_kind k = (ms_sim_kind)s->kind;
+    const char *spt_class = ms_sim_spt_class(k, s->lab.teff), *lum = ms_sim_lum_class(k);
+    const char *tname = "";
+    if (ctx->lib) {
+        const ms_sim_template *t = &ctx->lib->t[ctx->tmpl[o]];
+        spt_class = t->spt_class;
+        lum = t->lum_class;
+        tname = t->name;
+    }
+    fprintf(f, ",%s,%d,%s,%s,%.5f,%s\n", spt_class, k == MS_SIM_KIND_WD, lum, ms_sim_kind_name(k),
+            s->redshift, tname);
 }
 
 static const char truth_header[] =
@@ -344,16 +394,17 @@ static const char truth_header[] =
     "snr_u,snr_g,snr_r,snr_i,snr_z,"
     "active,halpha_ew,binary,teff2,logg2,radius2,dv2,"
     "ra,dec,lmjd,planid,spid,fiberid,npix,"
-    "z,z_err,helio_rv,airmass,pwv,lsf_r6500,lsf_tilt,gap_strength\n";
+    "z,z_err,helio_rv,airmass,pwv,lsf_r6500,lsf_tilt,gap_strength,"
+    "spt_class,is_wd,lum_class,kind,redshift,template\n";
 
-static ms_status write_side_files(const ms_config *cfg, const ms_sim_population *pop,
+static ms_status write_side_files(const survey_ctx *ctx, const ms_sim_population *pop,
                                   const double *vals, const char *out)
 {
     FILE *f;
     char tmp[PATH_MAX_SIM];
     MS_TRY(open_tmp(out, "truth.csv", &f, tmp, sizeof tmp));
     fputs(truth_header, f);
-    for (long o = 0; o < pop->n_obs; o++) write_truth_row(f, cfg, pop, o, vals + NVALS * o);
+    for (long o = 0; o < pop->n_obs; o++) write_truth_row(f, ctx, pop, o, vals + NVALS * o);
     MS_TRY(close_tmp(f, tmp, out, "truth.csv"));
 
     MS_TRY(open_tmp(out, "input_catalog.csv", &f, tmp, sizeof tmp));
@@ -374,57 +425,74 @@ static ms_status write_side_files(const ms_config *cfg, const ms_sim_population 
     return MS_OK;
 }
 
+static int population_mixed(const ms_cfg_simulate *c)
+{
+    return c->fraction_mgiant + c->fraction_ob + c->fraction_a + c->fraction_f + c->fraction_g +
+               c->fraction_k + c->fraction_wd + c->fraction_galaxy + c->fraction_qso > 0;
+}
+
+/* Observe and write every observation of pop (round robin over ranks), then the side files. */
+static ms_status survey_files(survey_ctx *ctx, const ms_sim_population *pop, const char *out,
+                              double *seconds)
+{
+    int rank = ms_par_rank(), size = ms_par_size();
+    const ms_sim_model *m = ctx->m;
+    ms_status st = MS_OK;
+    ctx->sp = ms_malloc("sim.spectrum", sizeof *ctx->sp);
+    ctx->hires = ms_calloc("sim.hires", ms_sim_model_npix(m), sizeof(double));
+    double *vals = ms_calloc("sim.truthvals", (size_t)pop->n_obs * NVALS, sizeof *vals);
+    if (!ctx->sp || !ctx->hires || !vals) st = MS_ENOMEM;
+    if (st == MS_OK) st = ms_sim_instrument_alloc(m, &ctx->inst);
+    if (st == MS_OK) st = ms_sim_workspace_alloc(m, &ctx->ws);
+    if (st == MS_OK && !ctx->lib && population_mixed(&ctx->cfg->simulate))
+        st = ms_sim_classes_alloc(m, &ctx->classes);
+    double t0 = ms_par_wtime();
+    long mine = 0;
+    dir_cache_clear(); /* the run may have removed directories made by an earlier one */
+    for (long o = rank; st == MS_OK && o < pop->n_obs; o += size) {
+        st = observe_and_write(ctx, pop, o, out, vals + NVALS * o);
+        mine++;
+        if (rank == 0 && mine % 5000 == 0)
+            ms_log_info("simulate: %ld of about %ld spectra on rank 0", mine, pop->n_obs / size);
+    }
+    double dt = ms_par_wtime() - t0;
+    st = ms_par_any_failed(st);
+    if (st == MS_OK) st = ms_par_allreduce_sum_d(vals, (size_t)pop->n_obs * NVALS);
+    if (st == MS_OK) st = ms_par_allreduce_max_d(&dt, 1);
+    if (st == MS_OK && rank == 0) st = write_side_files(ctx, pop, vals, out);
+    st = ms_par_agree(st);
+    *seconds = dt;
+    ms_sim_classes_free(ctx->classes);
+    ms_sim_workspace_free(ctx->ws);
+    ms_sim_instrument_free(ctx->inst);
+    ms_free(ctx->sp);
+    ms_free(ctx->hires);
+    ms_free(vals);
+    return st;
+}
+
 static ms_status write_survey(const ms_config *cfg, const ms_sim_model *m, const char *out,
                               long *n_spectra, double *seconds)
 {
-    int rank = ms_par_rank(), size = ms_par_size();
     ms_sim_population pop;
     ms_status st = ms_sim_population_build(cfg, &pop);
     st = ms_par_any_failed(st);
     if (st != MS_OK) return st;
-    ms_sim_instrument *inst = NULL;
-    ms_sim_workspace *ws = NULL;
-    ms_sim_spectrum *sp = ms_malloc("sim.spectrum", sizeof *sp);
-    double *vals = ms_calloc("sim.truthvals", (size_t)pop.n_obs * NVALS, sizeof *vals);
-    if (!sp || !vals) st = MS_ENOMEM;
-    if (st == MS_OK) st = ms_sim_instrument_alloc(m, &inst);
-    if (st == MS_OK) st = ms_sim_workspace_alloc(m, &ws);
-    double t0 = ms_par_wtime();
-    long mine = 0;
-    dir_cache_clear(); /* the run may have removed directories made by an earlier one */
-    for (long o = rank; st == MS_OK && o < pop.n_obs; o += size) {
-        st = observe_and_write(cfg, m, inst, ws, sp, &pop, o, out, vals + NVALS * o);
-        mine++;
-        if (rank == 0 && mine % 5000 == 0)
-            ms_log_info("simulate: %ld of about %ld spectra on rank 0", mine, pop.n_obs / size);
-    }
-    double dt = ms_par_wtime() - t0;
-    st = ms_par_any_failed(st);
-    if (st == MS_OK) st = ms_par_allreduce_sum_d(vals, (size_t)pop.n_obs * NVALS);
-    if (st == MS_OK) st = ms_par_allreduce_max_d(&dt, 1);
-    if (st == MS_OK && rank == 0) st = write_side_files(cfg, &pop, vals, out);
-    st = ms_par_agree(st);
+    survey_ctx ctx = {.cfg = cfg, .m = m};
+    st = survey_files(&ctx, &pop, out, seconds);
     *n_spectra = pop.n_obs;
-    *seconds = dt;
-    ms_sim_workspace_free(ws);
-    ms_sim_instrument_free(inst);
-    ms_free(sp);
-    ms_free(vals);
     ms_sim_population_free(&pop);
     return st;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 
-ms_status ms_sim_run(const ms_config *cfg, const char *out_dir, int what, ms_sim_stats *stats)
+/* Rank 0 prepares out_dir: COMPLETE removed, earlier grid/spectra files of this kind removed. */
+static ms_status start_dir(const char *out_dir, int what)
 {
-    int rank = ms_par_rank();
-    ms_sim_stats local = {0};
     ms_status st = MS_OK;
     char path[PATH_MAX_SIM];
-    if (!out_dir || !*out_dir) MS_ERROR(MS_EINVAL, "simulate: no output directory");
-    if (!(what & MS_SIM_RUN_ALL)) MS_ERROR(MS_EINVAL, "simulate: nothing to do");
-    if (rank == 0) {
+    if (ms_par_rank() == 0) {
         st = mkdir_p(out_dir);
         if (st == MS_OK) st = join(path, sizeof path, out_dir, "COMPLETE");
         if (st == MS_OK && unlink(path) != 0 && errno != ENOENT)
@@ -441,7 +509,38 @@ ms_status ms_sim_run(const ms_config *cfg, const char *out_dir, int what, ms_sim
             if (st == MS_OK) st = mkdir_p(path);
         }
     }
-    st = ms_par_agree(st);
+    return ms_par_agree(st);
+}
+
+/* Rank 0 writes simulate.cfg and COMPLETE (last). */
+static ms_status finish_dir(const ms_config *cfg, const char *out_dir, const ms_sim_stats *local)
+{
+    ms_status st = MS_OK;
+    if (ms_par_rank() == 0) {
+        FILE *f;
+        char tmp[PATH_MAX_SIM];
+        st = open_tmp(out_dir, "simulate.cfg", &f, tmp, sizeof tmp);
+        if (st == MS_OK) {
+            ms_status wst = ms_config_write(cfg, f, 0);
+            st = close_tmp(f, tmp, out_dir, "simulate.cfg");
+            if (wst != MS_OK) st = wst;
+        }
+        if (st == MS_OK) st = open_tmp(out_dir, "COMPLETE", &f, tmp, sizeof tmp);
+        if (st == MS_OK) {
+            fprintf(f, "grid %ld\nspectra %ld\n", local->n_models, local->n_spectra);
+            st = close_tmp(f, tmp, out_dir, "COMPLETE");
+        }
+    }
+    return ms_par_agree(st);
+}
+
+ms_status ms_sim_run(const ms_config *cfg, const char *out_dir, int what, ms_sim_stats *stats)
+{
+    ms_sim_stats local = {0};
+    ms_status st = MS_OK;
+    if (!out_dir || !*out_dir) MS_ERROR(MS_EINVAL, "simulate: no output directory");
+    if (!(what & MS_SIM_RUN_ALL)) MS_ERROR(MS_EINVAL, "simulate: nothing to do");
+    st = start_dir(out_dir, what);
     if (st != MS_OK) return st;
 
     ms_sim_model *m = NULL;
@@ -474,22 +573,71 @@ ms_status ms_sim_run(const ms_config *cfg, const char *out_dir, int what, ms_sim
     }
     ms_sim_model_free(m);
     if (st != MS_OK) return st;
-    if (rank == 0) {
-        FILE *f;
-        char tmp[PATH_MAX_SIM];
-        st = open_tmp(out_dir, "simulate.cfg", &f, tmp, sizeof tmp);
-        if (st == MS_OK) {
-            ms_status wst = ms_config_write(cfg, f, 0);
-            st = close_tmp(f, tmp, out_dir, "simulate.cfg");
-            if (wst != MS_OK) st = wst;
-        }
-        if (st == MS_OK) st = open_tmp(out_dir, "COMPLETE", &f, tmp, sizeof tmp);
-        if (st == MS_OK) {
-            fprintf(f, "grid %ld\nspectra %ld\n", local.n_models, local.n_spectra);
-            st = close_tmp(f, tmp, out_dir, "COMPLETE");
+    st = finish_dir(cfg, out_dir, &local);
+    if (stats) *stats = local;
+    return st;
+}
+
+ms_status ms_sim_run_templates(const ms_config *cfg_in, const char *tdir, long n, int clean,
+                               const char *out_dir, ms_sim_stats *stats)
+{
+    if (!out_dir || !*out_dir) MS_ERROR(MS_EINVAL, "simulate: no output directory");
+    if (n < 1) MS_ERROR(MS_EINVAL, "simulate --from-templates: --n %ld: need at least 1", n);
+    /* the observations: the mock's, one per star, none pathological; the objects: templates */
+    ms_config cfg = *cfg_in;
+    cfg.simulate.n_stars = n;
+    cfg.simulate.repeat_fraction = cfg.simulate.pathological_fraction = 0.0;
+    cfg.simulate.fraction_mgiant = cfg.simulate.fraction_ob = cfg.simulate.fraction_a = 0.0;
+    cfg.simulate.fraction_f = cfg.simulate.fraction_g = cfg.simulate.fraction_k = 0.0;
+    cfg.simulate.fraction_wd = cfg.simulate.fraction_galaxy = cfg.simulate.fraction_qso = 0.0;
+    MS_TRY(start_dir(out_dir, MS_SIM_RUN_SURVEY));
+    ms_sim_stats local = {0};
+    ms_sim_model *m = NULL;
+    ms_sim_template_lib lib = {0};
+    ms_sim_population pop = {0};
+    size_t *tmpl = NULL;
+    double t0 = ms_par_wtime();
+    ms_status st = ms_sim_model_alloc(cfg.simulate.hires_step, 0.0, &m);
+    if (st == MS_OK) st = ms_sim_templates_load(m, tdir, &lib);
+    if (st == MS_OK) st = ms_sim_population_build(&cfg, &pop);
+    if (st == MS_OK) {
+        tmpl = ms_malloc_array("sim.templates.pick", (size_t)pop.n_obs, sizeof *tmpl);
+        if (!tmpl) st = MS_ENOMEM;
+    }
+    for (long o = 0; st == MS_OK && o < pop.n_obs; o++) {
+        ms_sim_obs *ob = &pop.obs[o];
+        ms_sim_star *star = &pop.stars[ob->star];
+        tmpl[o] = ms_sim_templates_pick(&lib, (uint64_t)cfg.general.seed, o);
+        const ms_sim_template *t = &lib.t[tmpl[o]];
+        double logg = t->giant ? 1.0 : (t->kind == MS_SIM_KIND_OB ? 4.0 : 4.5);
+        ms_sim_labels lab = {t->teff, logg, t->feh, 0.0};
+        ms_sim_template_star(&cfg, star, ob, t->kind, &lab, t->spt, t->giant);
+        if (clean) {
+            star->rv = 0.0;
+            ob->z = 0.0;
+            memset(ob->fluxcal, 0, sizeof ob->fluxcal);
         }
     }
-    st = ms_par_agree(st);
+    st = ms_par_any_failed(st);
+    if (st == MS_OK)
+        ms_log0_info("simulate: %zu templates in %d groups read from %s (%.2f s)", lib.n,
+                     lib.ngroups, tdir, ms_par_wtime() - t0);
+    if (st == MS_OK) {
+        survey_ctx ctx = {.cfg = &cfg, .m = m, .lib = &lib, .tmpl = tmpl, .clean = clean};
+        st = survey_files(&ctx, &pop, out_dir, &local.survey_seconds);
+        local.n_spectra = pop.n_obs;
+    }
+    if (st == MS_OK)
+        ms_log0_info("simulate: %ld template spectra in %.2f s (%.0f spectra/s/core on %d ranks)",
+                     local.n_spectra, local.survey_seconds,
+                     local.n_spectra / (local.survey_seconds > 0 ? local.survey_seconds : 1e-9) /
+                         ms_par_size(),
+                     ms_par_size());
+    ms_free(tmpl);
+    ms_sim_population_free(&pop);
+    ms_sim_templates_free(&lib);
+    ms_sim_model_free(m);
+    if (st == MS_OK) st = finish_dir(&cfg, out_dir, &local);
     if (stats) *stats = local;
     return st;
 }

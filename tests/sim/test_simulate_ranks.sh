@@ -40,6 +40,19 @@ check "--survey-only exits 0" test $? -eq 0
 check "--survey-only writes no grid" test ! -e "$tmp/r3/grid"
 check "another seed, another survey" bash -c "! cmp -s '$tmp/r1/truth.csv' '$tmp/r3/truth.csv'"
 
+# the other populations (simulate.fraction_*): still identical for any rank count
+mix=(--set simulate.n_stars=30 --set simulate.fraction_mgiant=0.15 --set simulate.fraction_ob=0.1
+     --set simulate.fraction_a=0.1 --set simulate.fraction_k=0.1 --set simulate.fraction_wd=0.1
+     --set simulate.fraction_galaxy=0.1 --set simulate.fraction_qso=0.1
+     --set simulate.pathological_fraction=0.1 --survey-only --log-level warn)
+"$mpiexec" --oversubscribe -n 1 "$exe" simulate "${mix[@]}" --out "$tmp/m1" >"$tmp/logm1" 2>&1
+check "mixed population, 1 rank exits 0" test $? -eq 0
+"$mpiexec" --oversubscribe -n 2 "$exe" simulate "${mix[@]}" --out "$tmp/m2" >"$tmp/logm2" 2>&1
+check "mixed population, 2 ranks exit 0" test $? -eq 0
+check "mixed population: 1 and 2 ranks give identical files" diff -r -q "$tmp/m1" "$tmp/m2"
+check "mixed population: truth names several kinds" \
+    test "$(cut -d, -f51 "$tmp/m2/truth.csv" | sort -u | wc -l)" -ge 5
+
 "$exe" simulate --set simulate.n_stars=5 >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "missing --out exits 2" test $rc -eq 2
 check "missing --out: one line" test "$(wc -l <"$tmp/err")" -eq 1
