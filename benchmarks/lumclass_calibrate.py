@@ -119,8 +119,11 @@ def read_lamost(path):
     d, hd = h[0].data.astype(float), h[0].header
     z = hd["Z"]
     v = z * C_KMS if z > -9000 and abs(z * C_KMS) < 3000 else 0.0
-    # the log-linear lattice of the header (the wavelength row is the same in float32)
-    w = 10 ** (hd["COEFF0"] + hd["COEFF1"] * np.arange(d.shape[1])) / (1 + v / C_KMS)
+    # the log-linear lattice of the header where the wavelength row is on it (to float32
+    # precision); else the row itself (one file starts at 3700.0 A, off the lattice: mstars
+    # interpolates it onto the lattice, so its indices differ from these by ~1e-3)
+    lat = 10 ** (hd["COEFF0"] + hd["COEFF1"] * np.arange(d.shape[1]))
+    w = (lat if np.max(np.abs(lat - d[2])) < 0.01 else d[2]) / (1 + v / C_KMS)
     bad = (d[3] != 0) | (d[4] != 0)
     return w, d[0], d[1], bad
 

@@ -18,8 +18,8 @@ const char *ms_lum_class_name(ms_lum_class c)
 void ms_lum_thresholds_default(ms_lum_thresholds *t)
 {
     t->t_cah = 0.9633;
-    t->t_ki = 1.1432;
-    t->t_nai = 0.7600;
+    t->t_ki = 1.1431;
+    t->t_nai = 0.7599;
     t->t_cat = 6.6377;
 }
 
