@@ -9,10 +9,7 @@
 #include "mstars/schema.h"
 #include "mstars/spec.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "test_util.h"
 
 #include <fitsio.h>
 #include <math.h>
@@ -363,7 +360,7 @@ static void test_numpy_reference(void **state)
         float *f;
         size_t n;
         if (!read_template(ref[t].name, &w, &f, &n)) {
-            printf("SKIP numpy reference: no templates under %s\n", shared());
+            printf("no templates under %s\n", shared());
             skip();
         }
         ms_lum_indices ix;
