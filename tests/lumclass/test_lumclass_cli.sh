@@ -83,6 +83,26 @@ PY
   check "--classify: exit 0" test $? -eq 0
   h5dump -y -w 0 -d /catalog/lum_reason "$work/cat3.h5" | grep -q "disagree: dwarf lines, giant cnn,cmd; lines decide"
   check "--classify: the CNN vote appears in the reason" test $? -eq 0
+  # --rv: an RV catalog's rv_adopted takes the spectrum to its rest frame (NaN: Z*c)
+  /usr/bin/python3 - "$work/rv.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f["catalog/id"] = np.arange(37, dtype=np.int64)
+    v = np.full(37, np.nan); v[3] = 123.5
+    f["catalog/rv_adopted"] = v
+    f.attrs["complete"] = np.int64(1)
+PY
+  "$exe" lumclass --log-level warn --spectra "$work/store.h5" --rv "$work/rv.h5" \
+    --out "$work/cat4.h5" >/dev/null
+  check "--rv: exit 0" test $? -eq 0
+  /usr/bin/python3 - "$work/cat1.h5" "$work/cat4.h5" <<'PY'
+import sys, h5py, numpy as np
+a = h5py.File(sys.argv[1], "r")["catalog/lum_rv_rest"][:]
+b = h5py.File(sys.argv[2], "r")["catalog/lum_rv_rest"][:]
+ok = b[3] == 123.5 and np.array_equal(np.delete(a, 3), np.delete(b, 3))
+sys.exit(0 if ok else 1)
+PY
+  check "--rv: rv_adopted used where given, Z*c elsewhere" test $? -eq 0
   "$exe" lumclass --log-level warn --spectra "$work/store.h5" --classify "$work/store.h5" \
     --out "$work/x.h5" 2>"$work/err.txt" >/dev/null
   check "--classify with a file without dmgm_prob fails naming it" grep -q "dmgm_prob" "$work/err.txt"
