@@ -38,6 +38,16 @@
 /* /meta/<field> (one value per row, from the FITS headers and the reader) and the input
  * catalog's columns that the survey job reads (/input/<column>, joined at ingest). */
 #define MS_INPUT_BINARY_FLAG       "/input/binary_flag"
+/* the Gaia CMD module (lumclass.h, docs/lumclass.md): Gaia DR3 names, Bailer-Jones 2021's
+ * r_med_geo (pc), and the extinction a_g, e_bp_rp or ebv (mag) when the catalog has them */
+#define MS_INPUT_A_G               "/input/a_g"
+#define MS_INPUT_E_BP_RP           "/input/e_bp_rp"
+#define MS_INPUT_EBV               "/input/ebv"
+#define MS_INPUT_PARALLAX_OVER_ERROR "/input/parallax_over_error"
+#define MS_INPUT_PHOT_BP_FLUX_OVER_ERROR "/input/phot_bp_mean_flux_over_error"
+#define MS_INPUT_PHOT_G_FLUX_OVER_ERROR  "/input/phot_g_mean_flux_over_error"
+#define MS_INPUT_PHOT_RP_FLUX_OVER_ERROR "/input/phot_rp_mean_flux_over_error"
+#define MS_INPUT_R_MED_GEO         "/input/r_med_geo"
 #define MS_INPUT_PARALLAX          "/input/parallax"
 #define MS_INPUT_PARALLAX_ERROR    "/input/parallax_error"
 #define MS_INPUT_PHOT_BP_MEAN_MAG  "/input/phot_bp_mean_mag"

@@ -8,6 +8,7 @@ extern const ms_cli_cmd ms_cmd_train_emulator;
 extern const ms_cli_cmd ms_cmd_emulate;
 extern const ms_cli_cmd ms_cmd_train_csn;
 extern const ms_cli_cmd ms_cmd_rv;
+extern const ms_cli_cmd ms_cmd_lumclass;
 extern const ms_cli_cmd ms_cmd_fit;
 extern const ms_cli_cmd ms_cmd_train_slam;
 extern const ms_cli_cmd ms_cmd_fit_slam;
@@ -32,6 +33,7 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_emulate,
     &ms_cmd_train_csn,
     &ms_cmd_rv,
+    &ms_cmd_lumclass,
     &ms_cmd_fit,
     &ms_cmd_train_slam,
     &ms_cmd_fit_slam,

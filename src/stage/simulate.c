@@ -397,6 +397,16 @@ static const char truth_header[] =
     "z,z_err,helio_rv,airmass,pwv,lsf_r6500,lsf_tilt,gap_strength,"
     "spt_class,is_wd,lum_class,kind,redshift,template\n";
 
+/* Gaia DR3-like phot_{g,bp,rp}_mean_flux_over_error = 1.0857 / sigma_mag, with sigma_mag =
+ * a + b 10^(0.4 (mag - 17)) (G: 0.3 + 0.6 mmag at 17; BP: 1 + 6; RP: 1 + 3; roughly Riello et
+ * al. 2021 Fig. 14): a function of the magnitude only, no random draw, so the rest of the mock
+ * is unchanged. The Gaia CMD module of `mstars lumclass` cuts at 20. */
+static double flux_over_error(double mag, int band)
+{
+    static const double a[3] = {0.0003, 0.001, 0.001}, b[3] = {0.0006, 0.006, 0.003};
+    return 1.0857 / (a[band] + b[band] * pow(10.0, 0.4 * (mag - 17.0)));
+}
+
 static ms_status write_side_files(const survey_ctx *ctx, const ms_sim_population *pop,
                                   const double *vals, const char *out)
 {
@@ -409,13 +419,16 @@ static ms_status write_side_files(const survey_ctx *ctx, const ms_sim_population
 
     MS_TRY(open_tmp(out, "input_catalog.csv", &f, tmp, sizeof tmp));
     fputs("obsid,source_id,ra,dec,phot_g_mean_mag,phot_bp_mean_mag,phot_rp_mean_mag,"
-          "parallax,parallax_error,ruwe,variable_flag,binary_flag\n", f);
+          "parallax,parallax_error,ruwe,variable_flag,binary_flag,"
+          "phot_g_mean_flux_over_error,phot_bp_mean_flux_over_error,"
+          "phot_rp_mean_flux_over_error\n", f);
     for (long o = 0; o < pop->n_obs; o++) {
         const ms_sim_obs *ob = &pop->obs[o];
         const ms_sim_star *s = &pop->stars[ob->star];
-        fprintf(f, "%ld,%lld,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%d,%d\n", ob->obsid,
-                s->source_id, s->ra, s->dec, s->gmag, s->bpmag, s->rpmag, s->plx, s->plx_err,
-                s->ruwe, s->var_flag, s->bin_flag);
+        fprintf(f, "%ld,%lld,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%d,%d,%.1f,%.1f,%.1f\n",
+                ob->obsid, s->source_id, s->ra, s->dec, s->gmag, s->bpmag, s->rpmag, s->plx,
+                s->plx_err, s->ruwe, s->var_flag, s->bin_flag, flux_over_error(s->gmag, 0),
+                flux_over_error(s->bpmag, 1), flux_over_error(s->rpmag, 2));
     }
     MS_TRY(close_tmp(f, tmp, out, "input_catalog.csv"));
 
