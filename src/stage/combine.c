@@ -77,24 +77,7 @@ static void out_name(const char *name, const method_t *ms, size_t nm, int in, ch
     snprintf(buf, len, "%s", name);
     for (size_t m = 0; m < nm; m++) {
         if (ms[m].input != in) continue;
-        for (int q = 0; q < MS_ANSWERS_N; q++) {
-            const char *v = ms[m].a->value[q];
-            if (!v) continue;
-            /* already prefixed (laspm_teff, e_laspm_teff): kept */
-            const size_t lm = strlen(ms[m].a->method);
-            if (strncmp(v, ms[m].a->method, lm) == 0 && v[lm] == '_') continue;
-            size_t lv = strlen(v);
-            if (strcmp(name, v) == 0) {
-                snprintf(buf, len, "%s_%s", ms[m].a->method, v);
-                return;
-            }
-            /* e_<v>, e_<v>_total, e_<v>_repeat, ... */
-            if (strncmp(name, "e_", 2) == 0 && strncmp(name + 2, v, lv) == 0 &&
-                (name[2 + lv] == '\0' || name[2 + lv] == '_')) {
-                snprintf(buf, len, "e_%s_%s", ms[m].a->method, name + 2);
-                return;
-            }
-        }
+        if (ms_combine_column_name(ms[m].a, name, buf, len)) return;
     }
 }
 
