@@ -67,6 +67,7 @@ typedef struct {
                              good, else the pipeline's Z c, else NaN; NULL: no rv method ran
                              (each method uses the store's pipeline velocity as before) */
     int32_t *cls;         /* [chunk] MS_SURVEY_CLASS_*; NULL: no classifier in the job */
+    uint8_t *applies;     /* [n_methods][chunk]: method g ran on row i (its predicate) */
 } ms_survey_chunk;
 
 /* Store rows [row0, row0 + n) of dataset `name` (rows x width values of `type`; strings
@@ -113,6 +114,8 @@ struct ms_survey_method {
                                            work queue */
     int n_counts;
     size_t skipped_na;                  /* rows not applicable (this rank) */
+    int renamed;                        /* set by the job: the method's columns carry the
+                                           names of ms_survey_column_name (several groups) */
     ms_status (*run)(ms_survey_method *m, ms_survey_chunk *ck, const uint8_t *applies,
                      long *n_failed);
     void (*skip)(ms_survey_method *m, void *row);
@@ -126,13 +129,17 @@ struct ms_survey_method {
     ms_status (*commit)(ms_survey_method *m, int complete); /* collective, before the catalog */
 };
 
-/* Extra columns of the job, computed per row from the methods' rows after the last method
- * of a chunk (the recommended labels of `fit --methods`): a group over its own row struct. */
+/* Extra columns of the job (`fit --methods`: the recommended labels and which methods did
+ * not apply), over their own row struct: `row` fills row i of a chunk after the last method,
+ * `post` (collective) runs after the methods' post-passes of a complete run (the recommended
+ * labels need the catalog-wide flags: cut_flags, parameter_flag). */
 typedef struct {
-    const ms_column_group *group;
+    const ms_catalog_column *cols; /* {NULL}-terminated */
+    size_t row_size;
     void *state;
-    ms_status (*row)(void *state, const ms_survey_method *const *ms, size_t n_methods,
-                     size_t i, void *out);
+    ms_status (*row)(void *state, const ms_survey_chunk *ck, size_t n_methods, size_t i,
+                     void *out);
+    ms_status (*post)(void *state, ms_h5 *cat, size_t n_rows);
     ms_status (*attributes)(void *state, ms_h5 *cat);
 } ms_survey_extra;
 
@@ -166,6 +173,10 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
  * teff) renamed as `mstars combine` renames it (z25_teff, e_z25_teff). *cols: ms_free. */
 ms_status ms_survey_columns(ms_survey_method *const *ms, size_t n, const ms_survey_extra *extra,
                             ms_catalog_column **cols, size_t *row_size, size_t *base);
+
+/* The name column `name` ("/catalog/...") of `method` takes in a job with several groups
+ * (the rename of `mstars combine`: z25's /catalog/teff -> /catalog/z25_teff). */
+void ms_survey_column_name(const char *method, const char *name, char *buf, size_t len);
 
 /* Settings hash of the job: every method's hash and name, in order. */
 uint64_t ms_survey_hash(ms_survey_method *const *ms, size_t n, size_t n_rows);

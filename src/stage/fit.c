@@ -801,7 +801,8 @@ static ms_status z25_post(ms_survey_method *me, ms_h5 *cat, size_t n_rows)
     const char *lab[MS_FIT_MAX_LABELS];
     for (size_t j = 0; j < s->n_labels; j++) lab[j] = e->labels[j];
     ms_catalog_cuts_opts cu = {cfg->fit.cut_teff_max, cfg->fit.cut_error_sigma,
-                               cfg->fit.cut_chi2_red, lab, s->n_labels, 0, 0};
+                               cfg->fit.cut_chi2_red, lab, s->n_labels, 0, 0,
+                               me->renamed ? me->name : NULL};
     MS_TRY(ms_catalog_cuts(cat, &cu, NULL));
     /* issue 17: does the catalog look like a failure? */
     double lo[MS_SANITY_LABELS], hi[MS_SANITY_LABELS];
@@ -813,7 +814,7 @@ static ms_status z25_post(ms_survey_method *me, ms_h5 *cat, size_t n_rows)
         }
     const ms_sanity_opts so = MS_SANITY_DEFAULTS;
     ms_sanity_result sr;
-    MS_TRY(ms_catalog_sanity(cat, lo, hi, &so, &sr));
+    MS_TRY(ms_catalog_sanity_of(cat, me->renamed ? me->name : NULL, lo, hi, &so, &sr));
     if (!sr.pass) ms_log0_warn("%s", sr.text);
     else ms_log0_info("%s", sr.text);
     return MS_OK;

@@ -75,6 +75,7 @@ static void chunk_free(ms_survey_chunk *ck)
     for (size_t k = 0; k < ck->n_cached; k++) ms_free(ck->c[k].buf);
     ms_free(ck->v_start);
     ms_free(ck->cls);
+    ms_free(ck->applies);
     memset(ck, 0, sizeof *ck);
 }
 
@@ -112,21 +113,25 @@ static int is_id_name(const char *name, const ms_survey_method *m)
     return 0;
 }
 
-/* The name column `name` of method `m` gets in a catalog with other groups: the rename of
- * `mstars combine` (z25's teff -> z25_teff) when the combine answer table says so. */
-static void job_name(const ms_survey_method *m, const char *name, char *buf, size_t len)
+void ms_survey_column_name(const char *method, const char *name, char *buf, size_t len)
 {
     const size_t pre = strlen(MS_CATALOG_GROUP "/");
     size_t na;
     const ms_method_answers *a = ms_schema_answers(&na);
-    for (size_t k = 0; k < na; k++)
-        if (strcmp(a[k].method, m->name) == 0) {
-            char out[100];
-            ms_combine_column_name(&a[k], name + pre, out, sizeof out);
-            snprintf(buf, len, MS_CATALOG_GROUP "/%s", out);
-            return;
-        }
+    if (strncmp(name, MS_CATALOG_GROUP "/", pre) == 0)
+        for (size_t k = 0; k < na; k++)
+            if (strcmp(a[k].method, method) == 0) {
+                char out[100];
+                ms_combine_column_name(&a[k], name + pre, out, sizeof out);
+                snprintf(buf, len, MS_CATALOG_GROUP "/%s", out);
+                return;
+            }
     snprintf(buf, len, "%s", name);
+}
+
+static void job_name(const ms_survey_method *m, const char *name, char *buf, size_t len)
+{
+    ms_survey_column_name(m->name, name, buf, len);
 }
 
 ms_status ms_survey_columns(ms_survey_method *const *ms, size_t n, const ms_survey_extra *extra,
@@ -140,7 +145,7 @@ ms_status ms_survey_columns(ms_survey_method *const *ms, size_t n, const ms_surv
             for (const ms_catalog_column *c = ms[g]->groups[q]->cols; c->name; c++) total++;
     }
     if (extra)
-        for (const ms_catalog_column *c = extra->group->cols; c->name; c++) total++;
+        for (const ms_catalog_column *c = extra->cols; c->name; c++) total++;
     /* the column table, then the renamed names (128 bytes each) */
     char *block = ms_calloc("survey.columns", total, sizeof(ms_catalog_column) + 128);
     if (!block) return MS_ENOMEM;
@@ -150,7 +155,7 @@ ms_status ms_survey_columns(ms_survey_method *const *ms, size_t n, const ms_surv
     const size_t n_all = n + (extra ? 1 : 0);
     for (size_t g = 0; g < n_all; g++) {
         base[g] = off;
-        off += ((g < n ? ms[g]->row_size : extra->group->row_size) + 7) / 8 * 8;
+        off += ((g < n ? ms[g]->row_size : extra->row_size) + 7) / 8 * 8;
     }
     if (alone) off = ms[0]->row_size;
     ms_status st = MS_OK;
@@ -189,7 +194,7 @@ ms_status ms_survey_columns(ms_survey_method *const *ms, size_t n, const ms_surv
                 ADD(c, base[g], alone || id ? (const ms_survey_method *)NULL : ms[g]);
             }
     if (extra)
-        for (const ms_catalog_column *c = extra->group->cols; c->name && st == MS_OK; c++) {
+        for (const ms_catalog_column *c = extra->cols; c->name && st == MS_OK; c++) {
             const int id = 0;
             ADD(c, base[n], (const ms_survey_method *)NULL);
         }
@@ -224,7 +229,6 @@ typedef struct {
     ms_catalog *cat;
     ms_survey_chunk ck;
     size_t row_size, base[16];
-    uint8_t *applies;            /* [chunk] */
     char *rows;                  /* [chunk][row_size], NULL with one method (its own rows) */
 } job_state;
 
@@ -241,10 +245,11 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
     for (size_t i = 0; ck->v_start && i < n; i++) ck->v_start[i] = (double)NAN;
     for (size_t g = 0; g < o->n_methods; g++) {
         ms_survey_method *m = o->methods[g];
-        for (size_t i = 0; i < n; i++) s->applies[i] = (uint8_t)ms_survey_applies(m->apply, ck, i);
-        MS_TRY(m->run(m, ck, s->applies, n_failed));
+        uint8_t *ap = ck->applies + g * o->chunk;
+        for (size_t i = 0; i < n; i++) ap[i] = (uint8_t)ms_survey_applies(m->apply, ck, i);
+        MS_TRY(m->run(m, ck, ap, n_failed));
         for (size_t i = 0; i < n; i++)
-            if (!s->applies[i]) {
+            if (!ap[i]) {
                 m->skip(m, (char *)m->rows + i * m->row_size);
                 m->skipped_na++;
             }
@@ -258,8 +263,7 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
             memcpy(r + s->base[g], (const char *)m->rows + i * m->row_size, m->row_size);
         }
         if (o->extra)
-            MS_TRY(o->extra->row(o->extra->state, (const ms_survey_method *const *)o->methods,
-                                 o->n_methods, i, r + s->base[o->n_methods]));
+            MS_TRY(o->extra->row(o->extra->state, ck, o->n_methods, i, r + s->base[o->n_methods]));
     }
     return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
 }
@@ -280,12 +284,13 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
                                   o->n_methods);
     if (st == MS_OK) st = ms_survey_columns(o->methods, o->n_methods, o->extra, &cols, &s.row_size,
                                             s.base);
+    for (size_t g = 0; g < o->n_methods; g++) o->methods[g]->renamed = o->n_methods > 1 || o->extra;
     s.ck.store = o->store;
     s.ck.cache = 1;
     s.ck.chunk_rows = o->chunk;
     if (st == MS_OK) {
-        s.applies = ms_malloc_array("survey.applies", o->chunk + 1, 1);
-        if (!s.applies) st = MS_ENOMEM;
+        s.ck.applies = ms_malloc_array("survey.applies", o->n_methods * o->chunk + 1, 1);
+        if (!s.ck.applies) st = MS_ENOMEM;
         if (st == MS_OK && (o->n_methods > 1 || o->extra)) {
             s.rows = ms_malloc_array("survey.rows", o->chunk, s.row_size);
             if (!s.rows) st = MS_ENOMEM;
@@ -344,6 +349,9 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
             if (o->methods[g]->attributes)
                 st = o->methods[g]->attributes(o->methods[g], ms_catalog_file(s.cat), cfg,
                                                o->command);
+        if (st == MS_OK && sum->complete && o->extra && o->extra->post)
+            st = ms_par_any_failed(o->extra->post(o->extra->state, ms_catalog_file(s.cat),
+                                                  o->n_rows));
         if (st == MS_OK && sum->complete && o->extra && o->extra->attributes)
             st = o->extra->attributes(o->extra->state, ms_catalog_file(s.cat));
         if (o->abort_on_write_error) {
@@ -376,7 +384,6 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
     ms_free(cols);
     ms_free(pending);
     ms_free(done);
-    ms_free(s.applies);
     ms_free(s.rows);
     chunk_free(&s.ck);
     return st;
