@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 /* ------------------------------------------------------------- the chunk context */
-#define MS_SURVEY_MAX_CACHE 24
+#define MS_SURVEY_MAX_CACHE 64
 
 typedef struct {
     const char *name;     /* dataset (schema.h) */
