@@ -174,7 +174,7 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
 ms_status ms_survey_columns(ms_survey_method *const *ms, size_t n, const ms_survey_extra *extra,
                             ms_catalog_column **cols, size_t *row_size, size_t *base);
 
-/* The name column `name` ("/catalog/...") of `method` takes in a job with several groups
+/* The name column `name` (a full catalog dataset name) of `method` takes in a job with several groups
  * (the rename of `mstars combine`: z25's /catalog/teff -> /catalog/z25_teff). */
 void ms_survey_column_name(const char *method, const char *name, char *buf, size_t len);
 
