@@ -105,6 +105,10 @@ sys.exit(1 if bad or n_rec == 0 else 0)
 PY
 check "recommended labels and disagreement == mstars combine of the single catalogs (exact)" \
   $py "$work/rec.py" "$work/four.h5" "$work/combined.h5"
+# the journal's settings cover every method: a resume with another method list is refused
+"${fm[@]}" --methods slam,laspm --set run.chunk_size=4 --set run.max_runtime=1e-6 --out "$work/j.h5" >/dev/null 2>&1
+"${fm[@]}" --methods slam --set run.chunk_size=4 --resume --out "$work/j.h5" >/dev/null 2>"$work/e3.txt"
+check "--resume with other methods than the journal's is refused" test $? -ne 0 -a ! -e "$work/j.h5"
 check "methods attribute in the job's order" sh -c "h5dump -a /methods '$work/four.h5' | grep -q 'z25,slam,cnn,laspm'"
 
 tpl=$shared/data/templates-kesseli2017
