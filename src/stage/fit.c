@@ -826,6 +826,8 @@ static ms_status z25_attributes(ms_survey_method *me, ms_h5 *f, const ms_config 
     survey_state *s = me->state;
     ms_survey_opts o = s->o;
     o.command = command;
+    if (!s->store_hex[0]) /* fit --methods: the store's identity hash, as fit records it */
+        MS_TRY(store_hash(s->store, s->store_created ? s->store_created : "", s->store_hex));
     ms_survey_summary sum;
     memset(&sum, 0, sizeof sum);
     sum.rows = (long)s->n_rows;
