@@ -38,6 +38,12 @@ typedef struct {
     double pair_sigma;      /* its |difference| / combined error (NaN: no pair) */
 } ms_rec_output;
 
+/* The name column `name` of method `a` (schema.h's answer table) takes in a catalog that also
+ * holds the recommended labels: a value column without the method's prefix (z25's teff) gets
+ * it (z25_teff), and its errors too (e_teff -> e_z25_teff, e_teff_total -> e_z25_teff_total);
+ * other names are kept. Returns 1 when renamed (buf holds the name in every case). */
+int ms_combine_column_name(const void *answers, const char *name, char *buf, size_t len);
+
 /* in: [n_methods][MS_REC_N] for one row. */
 void ms_combine_row(const ms_rec_input *in, size_t n_methods, double k, ms_rec_output *out);
 

@@ -172,6 +172,9 @@ typedef struct {
     long chunk_size;           /* spectra per chunk handed out by the master */
     double progress_seconds;   /* seconds between progress lines */
     double max_runtime;        /* seconds after which no new chunk starts (0: no limit) */
+    char dwarfs_only[MS_CFG_STR_MAX]; /* fit --methods: methods run on dwarfs only when a
+                                         classification group is in the job (survey_job.h) */
+    double disagree_sigma;     /* fit --methods: disagreement threshold (combined errors) */
 } ms_cfg_run;
 
 typedef struct {

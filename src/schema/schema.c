@@ -17,6 +17,7 @@ extern const ms_column_group ms_group_slam;
 extern const ms_column_group ms_group_laspm;
 extern const ms_column_group ms_group_cnn;
 extern const ms_column_group ms_group_lum;
+extern const ms_column_group ms_group_survey;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
@@ -27,6 +28,7 @@ static const ms_column_group *const groups[] = {
     &ms_group_laspm,
     &ms_group_cnn,
     &ms_group_lum,
+    &ms_group_survey,
 };
 
 static const ms_method_answers answers[] = {

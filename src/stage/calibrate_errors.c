@@ -507,7 +507,7 @@ ms_status ms_catalog_calibrate_errors(const char *path, const ms_calib_opts *o,
     for (size_t j = 0; st == MS_OK && j < r->n_params; j++) st = write_zero_point(f, o, &d, r, j);
     if (st == MS_OK) st = write_record(f, o, r);
     data_free(&d);
-    ms_catalog_cuts_opts co = {0, 0, 0, NULL, 0, 1, 0};
+    ms_catalog_cuts_opts co = {0, 0, 0, NULL, 0, 1, 0, NULL};
     cut_thresholds(f, o, &co);
     if (st == MS_OK) st = ms_catalog_cuts(f, &co, &r->cuts);
     if (st != MS_OK) {

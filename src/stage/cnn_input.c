@@ -10,6 +10,7 @@
 
 #include "mstars/mem.h"
 #include "mstars/schema.h"
+#include "mstars/spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,7 +39,10 @@ ms_status ms_cnn_input_open(ms_h5 *store, const char *path, size_t chunk, ms_cnn
     in->flux = ms_malloc_array("cnn.input.flux", chunk * in->n_pix, sizeof(float));
     in->ivar = ms_malloc_array("cnn.input.ivar", chunk * in->n_pix, sizeof(float));
     in->cont = ms_malloc_array("cnn.input.cont", chunk * in->n_pix, sizeof(float));
-    if (!in->wave || !in->flux || !in->ivar || !in->cont) return MS_ENOMEM;
+    in->rv_init = ms_malloc_array("cnn.input.rv_init", chunk, sizeof(double));
+    in->wrow = ms_malloc_array("cnn.input.wrow", in->n_pix, sizeof(double));
+    if (!in->wave || !in->flux || !in->ivar || !in->cont || !in->rv_init || !in->wrow)
+        return MS_ENOMEM;
     MS_TRY(ms_h5_read_rows(store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, in->n_pix, in->wave));
     const double lo = fmax(L25_LO, ceil(in->wave[0])), hi = fmin(L25_HI, floor(in->wave[in->n_pix - 1]));
     if (!(hi - lo >= 100.0))
@@ -57,23 +61,39 @@ void ms_cnn_input_free(ms_cnn_input *in)
     ms_free(in->flux);
     ms_free(in->ivar);
     ms_free(in->cont);
+    ms_free(in->rv_init);
+    ms_free(in->wrow);
     memset(in, 0, sizeof *in);
 }
 
-ms_status ms_cnn_input_rows(ms_cnn_input *in, ms_h5 *store, size_t row0, size_t n,
-                            const int32_t *status, float *out, uint8_t *ok)
+/* The store's rest-frame wavelengths moved to the rest frame of velocity v (km/s): the store
+ * removed rv_init, so lambda_rest(v) = lambda_store (1 + rv_init / c) / (1 + v / c). */
+static const double *rest_frame(ms_cnn_input *in, double rv_init, double v)
 {
+    const double s = (1.0 + rv_init / MS_C_KMS) / (1.0 + v / MS_C_KMS);
+    for (size_t p = 0; p < in->n_pix; p++) in->wrow[p] = in->wave[p] * s;
+    return in->wrow;
+}
+
+ms_status ms_cnn_input_rows(ms_cnn_input *in, ms_survey_chunk *ck, const int32_t *status,
+                            const double *v_rest, float *out, uint8_t *ok)
+{
+    const size_t n = ck->n;
     if (n > in->chunk) MS_ERROR(MS_EINVAL, "cnn input: %zu rows for chunks of %zu", n, in->chunk);
     const size_t np = in->n_pix;
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, in->flux));
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, in->ivar));
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_CONTINUUM, MS_H5_F32, 0, row0, n, in->cont));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_FLUX, MS_H5_F32, 0, in->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_IVAR, MS_H5_F32, 0, in->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_CONTINUUM, MS_H5_F32, 0, in->cont));
+    if (v_rest) MS_TRY(ms_survey_rows(ck, MS_META_RV_INIT, MS_H5_F64, 0, in->rv_init));
     for (size_t i = 0; i < n; i++) {
         float *f = in->flux + i * np, *o = out + i * in->view.n;
         const float *c = in->cont + i * np;
         for (size_t p = 0; p < np; p++) f[p] *= c[p];
         ok[i] = !status || status[i] == 0;
-        if (ok[i] && ms_cnn_view(&in->view, in->wave, f, in->ivar + i * np, np, MIN_GOOD, o) != MS_OK) {
+        const double *w = in->wave;
+        if (v_rest && isfinite(v_rest[i]) && isfinite(in->rv_init[i]))
+            w = rest_frame(in, in->rv_init[i], v_rest[i]);
+        if (ok[i] && ms_cnn_view(&in->view, w, f, in->ivar + i * np, np, MIN_GOOD, o) != MS_OK) {
             ok[i] = 0;
             ms_error_clear();
         }

@@ -5,6 +5,7 @@
 
 #include "mstars/cnn.h"
 #include "mstars/h5.h"
+#include "mstars/survey_job.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@ typedef struct {
     ms_cnn_view_spec view;
     char source[64];
     float *flux, *ivar, *cont; /* [chunk, n_pix] scratch */
+    double *rv_init, *wrow;    /* [chunk] the store's rest-frame velocity, [n_pix] scratch */
     size_t chunk;
 } ms_cnn_input;
 
@@ -23,10 +25,11 @@ typedef struct {
  * chunks of `chunk` rows. */
 ms_status ms_cnn_input_open(ms_h5 *store, const char *path, size_t chunk, ms_cnn_input *in);
 void ms_cnn_input_free(ms_cnn_input *in);
-/* Views out [n, view.n] of store rows [row0, row0 + n) (n <= chunk); ok[i] = 0 (and a row of
- * zeros) where the view cannot be made. status [n] may be NULL: rows with status != 0 are
- * not ok. */
-ms_status ms_cnn_input_rows(ms_cnn_input *in, ms_h5 *store, size_t row0, size_t n,
-                            const int32_t *status, float *out, uint8_t *ok);
+/* Views out [ck->n, view.n] of the chunk's store rows (ck->n <= chunk); ok[i] = 0 (and a row
+ * of zeros) where the view cannot be made. status [n] may be NULL: rows with status != 0 are
+ * not ok. v_rest [n] may be NULL: the rest frame of row i is v_rest[i] km/s where finite (the
+ * rv method's chosen velocity in `fit --methods`), else the store's. */
+ms_status ms_cnn_input_rows(ms_cnn_input *in, ms_survey_chunk *ck, const int32_t *status,
+                            const double *v_rest, float *out, uint8_t *ok);
 
 #endif

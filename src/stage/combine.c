@@ -17,6 +17,8 @@
 #include "mstars/schema.h"
 #include "mstars/stage.h"
 
+#include "combine_rec.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,14 +33,7 @@ typedef struct {
     char err[MS_ANSWERS_N][NAME_LEN];     /* the error column used (total when present) */
 } method_t;
 
-/* The recommended-label row: its own column group (schema.h). */
-typedef struct {
-    double value[MS_REC_N], error[MS_REC_N];
-    char method[MS_REC_N][16];
-    uint32_t disagree;
-    char pair[40];
-    double pair_sigma;
-} rec_row;
+/* The recommended-label row (combine_rec.h): its own column group (schema.h). */
 
 #define RV(q, nm, unit, what)                                                                \
     {MS_CATALOG_GROUP "/" nm, MS_H5_F64, 0, offsetof(rec_row, value) + (q) * sizeof(double),   \
@@ -77,24 +72,7 @@ static void out_name(const char *name, const method_t *ms, size_t nm, int in, ch
     snprintf(buf, len, "%s", name);
     for (size_t m = 0; m < nm; m++) {
         if (ms[m].input != in) continue;
-        for (int q = 0; q < MS_ANSWERS_N; q++) {
-            const char *v = ms[m].a->value[q];
-            if (!v) continue;
-            /* already prefixed (laspm_teff, e_laspm_teff): kept */
-            const size_t lm = strlen(ms[m].a->method);
-            if (strncmp(v, ms[m].a->method, lm) == 0 && v[lm] == '_') continue;
-            size_t lv = strlen(v);
-            if (strcmp(name, v) == 0) {
-                snprintf(buf, len, "%s_%s", ms[m].a->method, v);
-                return;
-            }
-            /* e_<v>, e_<v>_total, e_<v>_repeat, ... */
-            if (strncmp(name, "e_", 2) == 0 && strncmp(name + 2, v, lv) == 0 &&
-                (name[2 + lv] == '\0' || name[2 + lv] == '_')) {
-                snprintf(buf, len, "e_%s_%s", ms[m].a->method, name + 2);
-                return;
-            }
-        }
+        if (ms_combine_column_name(ms[m].a, name, buf, len)) return;
     }
 }
 
@@ -306,21 +284,12 @@ int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a)
     }
     for (size_t m = 0; st == MS_OK && m < nm; m++)
         st = read_answers(in[ms[m].input], &ms[m], n, m, nm, ans);
+    const char *names[MAX_METHODS];
+    for (size_t m = 0; m < nm; m++) names[m] = ms[m].a->method;
     for (size_t r = 0; st == MS_OK && r < n; r++) {
         ms_rec_output o;
         ms_combine_row(ans + r * nm * MS_REC_N, nm, a->sigma, &o);
-        rec_row *w = &rows[r];
-        for (int q = 0; q < MS_REC_N; q++) {
-            w->value[q] = o.value[q];
-            w->error[q] = o.error[q];
-            snprintf(w->method[q], sizeof w->method[q], "%s",
-                     o.method[q] < 0 ? "" : ms[o.method[q]].a->method);
-        }
-        w->disagree = o.disagree;
-        w->pair_sigma = o.pair_sigma;
-        if (o.pair[0] >= 0)
-            snprintf(w->pair, sizeof w->pair, "%s/%s:%s", ms[o.pair[0]].a->method,
-                     ms[o.pair[1]].a->method, ms_rec_names[o.pair_quantity]);
+        ms_rec_fill(&o, names, &rows[r]);
     }
     if (st == MS_OK) {
         FILE *fe = fopen(a->out, "r");

@@ -156,7 +156,9 @@ static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
         const int32_t zero = 0;
         float *x = s->x + s->n * in.view.n;
         uint8_t good = 0;
-        st = ms_cnn_input_rows(&in, f, i, 1, &zero, x, &good);
+        ms_survey_chunk ck;
+        ms_survey_chunk_plain(&ck, f, i, 1);
+        st = ms_cnn_input_rows(&in, &ck, &zero, NULL, x, &good);
         if (st == MS_OK && !good) {
             cut[4]++;
             continue;
