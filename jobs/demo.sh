@@ -26,7 +26,7 @@
 #   MSTARS_DEMO_METHODS  the methods besides z25, comma-separated (default rv,cnn,slam,laspm)
 #   MSTARS_DEMO_CONFIG   configuration (default config/demo.cfg)
 #   MSTARS_DEMO_SET      extra "--set key=value" words for every command (the test's tiny chain)
-#   MSTARS_DEMO_CNN      extra train-cnn options (default: --folds 5 --max-epochs 60 --patience 8)
+#   MSTARS_DEMO_CNN      extra train-cnn options (default: --folds 5 --max-epochs 200 --patience 12)
 #   MSTARS_DEMO_SLAM     extra train-slam options (default: --search coordinate --cv-folds 4)
 #   MSTARS_TEMPLATES     RV templates (default ../shared/data/templates-kesseli2017; when absent,
 #                        templates are made from the mock's own theory grid: see README)
@@ -37,7 +37,7 @@ out=${1:-$root/demo-out}
 ranks=${MSTARS_DEMO_RANKS:-2}
 methods=${MSTARS_DEMO_METHODS:-rv,cnn,slam,laspm}
 cfg=${MSTARS_DEMO_CONFIG:-$root/config/demo.cfg}
-cnn_opts=(${MSTARS_DEMO_CNN:---folds 5 --max-epochs 60 --patience 8})
+cnn_opts=(${MSTARS_DEMO_CNN:---folds 5 --max-epochs 200 --patience 12})
 slam_opts=(${MSTARS_DEMO_SLAM:---search coordinate --cv-folds 4})
 
 # only a folder this script made (it holds .mstars-demo) is replaced; anything else with
@@ -151,11 +151,13 @@ if has slam; then
   cats+=("$out/catalog_slam.h5")
 fi
 if has laspm; then
-  # the library is the reference subset itself (no curation cuts: one exact label table)
+  # the library is the reference subset itself (no curation cuts: one exact label table);
+  # --leave-out-self: a reference star is matched against the other stars, never its own
+  # spectra (else its labels would come back exactly)
   step build-library "$exe" build-library "${common[@]}" --spectra "$out/spectra.h5" \
     --labels "truth=$out/reference.csv" --no-dbscan --no-nn-check --out "$out/library.h5"
   step laspm "${mpi[@]}" "$exe" laspm "${common[@]}" --spectra "$out/spectra.h5" \
-    --library "$out/library.h5" --out "$out/catalog_laspm.h5"
+    --library "$out/library.h5" --leave-out-self --out "$out/catalog_laspm.h5"
   cats+=("$out/catalog_laspm.h5")
 fi
 

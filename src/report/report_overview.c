@@ -45,6 +45,7 @@ typedef struct {
     ms_stats_summary all[RP_N_PARAMS], bins[RP_N_PARAMS][RP_N_SNR_BINS];
     double rms_pull[RP_N_PARAMS];
     size_t n_pull[RP_N_PARAMS];
+    int has_ref[RP_N_PARAMS]; /* the table has the quantity */
 } ov_series;
 
 typedef struct {
@@ -101,6 +102,7 @@ static void evaluate(ov_series *s, const double *const *ref, const double *snr, 
         memset(s->bins[p], 0, sizeof s->bins[p]);
         s->rms_pull[p] = NAN;
         s->n_pull[p] = 0;
+        s->has_ref[p] = ref[p] != NULL;
         if (!s->v[p] || !ref[p]) continue;
         ms_stats_compare(s->v[p], ref[p], s->sel, n, work, &s->all[p]);
         if (snr)
@@ -221,7 +223,7 @@ static void md_recovery(FILE *md, const ov_series *s, size_t ns)
     char buf[128], pb[32];
     for (int p = 0; p < RP_N_PARAMS; p++)
         for (size_t k = 0; k < ns; k++) {
-            if (s[k].all[p].n == 0) continue;
+            if (!s[k].v[p] || !s[k].has_ref[p]) continue; /* shown even with no clean row */
             const int dg = rp_params[p].digits;
             fprintf(md, "| %s (%s) | %s%s%s | %s |", rp_params[p].text, rp_params[p].unit,
                     s[k].kind == OV_RECOMMENDED ? "**" : "", s[k].name,
@@ -243,7 +245,7 @@ static void json_series(ms_json *j, const ov_series *s)
                               : s->kind == OV_CATALOG   ? "catalog"
                                                         : "method");
     for (int p = 0; p < RP_N_PARAMS; p++) {
-        if (s->all[p].n == 0) continue;
+        if (!s->v[p] || !s->has_ref[p]) continue;
         ms_json_begin_object(j, rp_params[p].name);
         ms_json_int(j, "n", (int64_t)s->all[p].n);
         ms_json_number(j, "bias", s->all[p].mean);
