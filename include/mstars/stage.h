@@ -30,6 +30,7 @@ typedef struct {
     const char *out, *command;
     double sigma;                /* disagreement threshold, in combined errors */
     int force;                   /* overwrite out */
+    int formal_errors;           /* 1: the methods' errors as written (no three-cornered hat) */
 } ms_combine_args;
 
 typedef struct {

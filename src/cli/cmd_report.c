@@ -10,6 +10,8 @@ static const ms_cli_opt opts[] = {
                               "rv, joined by obsid", 0},
     {"emulator", "FILE", "emulator file for the accuracy map (default: the catalog's)", 0},
     {"calibrated", NULL, "use the labels <p>_cal of calibrate-errors --zero-point", 0},
+    {"baseline", "FILE", "catalog of the same store fitted without Cycle-StarNet (the overview "
+                         "shows the adaptation's effect on the labels)", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -17,7 +19,7 @@ static int run(ms_cli_ctx *ctx)
 {
     ms_report_opts o = {ctx->positional, ms_cli_get(ctx, "out"), ms_cli_get(ctx, "truth"),
                         ms_cli_get(ctx, "reference"), ms_cli_get(ctx, "emulator"),
-                        ms_cli_flag(ctx, "calibrated")};
+                        ms_cli_flag(ctx, "calibrated"), ms_cli_get(ctx, "baseline")};
     ms_report_summary s;
     if (ms_report_write(&o, &s) != MS_OK) return ms_cli_fail("report");
     ms_log0_info("report: %zu spectra, %zu fitted, %zu flagged; %zu figures, %zu item(s) left "

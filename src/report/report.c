@@ -48,11 +48,13 @@ static void remove_written(const ms_report_opts *o, const rp_results *r, int cre
         snprintf(path, sizeof path, "%s/%s", o->out_dir, summaries[i]);
         remove(path);
     }
-    if (r->summaries_started) { /* the methods comparison: methods.md, methods_<q>.png */
+    if (r->summaries_started) { /* methods.md, methods_<q>.png, overview.md/json */
         DIR *d = opendir(o->out_dir);
         struct dirent *ent;
         while (d && (ent = readdir(d)) != NULL)
-            if (strncmp(ent->d_name, "methods", 7) == 0) {
+            if (strncmp(ent->d_name, "methods", 7) == 0 ||
+                strncmp(ent->d_name, "overview", 8) == 0 ||
+                strcmp(ent->d_name, "summary.md.tmp") == 0) {
                 snprintf(path, sizeof path, "%s/%s", o->out_dir, ent->d_name);
                 remove(path);
             }
@@ -92,6 +94,7 @@ static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r, int 
     MS_TRY(rp_methods(o->catalog, o->truth ? o->truth : o->reference, o->out_dir,
                       &n_methods_files));
     if (n_methods_files) ms_log_info("report: methods compared in %s/methods.md", o->out_dir);
+    MS_TRY(rp_overview(o, c, r));
     return MS_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include "mstars/h5.h"
 #include "mstars/report.h"
+#include "mstars/schema.h"
 #include "mstars/stats.h"
 
 #include <stddef.h>
@@ -173,5 +174,24 @@ ms_status rp_write_markdown(const rp_catalog *c, const ms_report_opts *o,
  * the number of files written. reference: a table keyed by obsid, or NULL. */
 ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
                      int *written);
+
+/* One method's answers in a combined catalog (report_methods.c): value and error columns per
+ * quantity of combine.h (the total error where calibrate-errors wrote one), and clean[r] = 1
+ * where the method's own flags pass (the schema's answer table). */
+typedef struct {
+    const ms_method_answers *a;
+    double *v[MS_ANSWERS_N], *e[MS_ANSWERS_N]; /* [n] per quantity (teff, logg, m_h, alpha_m, rv); NULL when absent */
+    uint8_t *clean;      /* [n] */
+} rp_method_cols;
+ms_status rp_method_load(ms_h5 *f, const ms_method_answers *a, size_t n, rp_method_cols *m);
+void rp_method_free(rp_method_cols *m);
+/* /catalog/<name> as doubles [n] into *out (ms_free), or *out = NULL when absent. */
+ms_status rp_read_opt(ms_h5 *f, const char *name, size_t n, double **out);
+
+/* The overview that opens summary.md (report_overview.c): every method's recovery against the
+ * truth per S/N bin, the Cycle-StarNet effect, the recommended labels against the best single
+ * method, the disagreement flag's precision and the warnings. Written to overview.md and
+ * overview.json and put at the top of summary.md. */
+ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *r);
 
 #endif

@@ -141,6 +141,18 @@ static ms_status extra_post(void *state, ms_h5 *f, size_t n)
     void *col = ms_malloc_array("methods.col", hi - lo + 1, 40);
     ms_status st = in && rows && col ? MS_OK : MS_ENOMEM;
     for (size_t m = 0; st == MS_OK && m < nm; m++) st = read_answers(f, use[m], n, m, nm, in);
+    /* the errors rescaled as `mstars combine` does (the three-cornered hat over the whole
+     * catalog, per S/N_r bin): every rank computes the same factors from the same rows */
+    double *snr = NULL;
+    if (st == MS_OK && n > 0 && ms_h5_exists(f, MS_CATALOG_GROUP "/snr_r")) {
+        snr = ms_malloc_array("methods.snr", n, sizeof *snr);
+        st = snr ? ms_h5_read_rows(f, MS_CATALOG_GROUP "/snr_r", MS_H5_F64, 0, 0, n, snr)
+                 : MS_ENOMEM;
+    }
+    double scale[N_KNOWN * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    if (st == MS_OK && n > 0 && ms_combine_rescale_errors(in, n, nm, snr, scale) != 0)
+        st = MS_ENOMEM;
+    ms_free(snr);
     for (size_t r = lo; st == MS_OK && r < hi; r++) {
         ms_rec_output o;
         ms_combine_row(in + r * nm * MS_REC_N, nm, j->sigma, &o);
