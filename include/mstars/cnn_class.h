@@ -82,8 +82,8 @@ enum {
     MS_CLASS_NO_VIEW = 1u << 0,    /* no view (no native pixels, too few good ones, flat) */
     MS_CLASS_LOW_SNR = 1u << 1,    /* S/N_max < 5: below L25's training cut */
     MS_CLASS_NOT_M = 1u << 2,      /* CNN-SPT's class is not M */
-    MS_CLASS_WD = 1u << 3,         /* wd_prob > 0.5 */
-    MS_CLASS_GIANT = 1u << 4,      /* dmgm_prob > 0.5 */
+    MS_CLASS_WD = 1u << 3,         /* wd_prob > 0.5, where class is M or SPT was not run */
+    MS_CLASS_GIANT = 1u << 4,      /* dmgm_prob > 0.5, likewise */
     MS_CLASS_UNCERTAIN = 1u << 5,  /* CNN-SPT's largest probability < 0.5 */
 };
 
@@ -94,8 +94,8 @@ typedef struct {
     double wd_prob;      /* CNN-WDM: probability of a white dwarf (against M) */
     double dmgm_prob;    /* CNN-dMgM: probability of an M GIANT (against an M dwarf) */
     uint32_t class_flags; /* MS_CLASS_* bits */
-    char class_reason[24];/* the verdict in words: "M dwarf", "M giant", "M", "non-M: A",
-                             "white dwarf", "no view", "" (no model) */
+    char class_reason[24];/* the verdict in words: "non-M: A" (SPT first), "white dwarf",
+                             "M giant", "M dwarf", "M" (no dMgM), "no view", "" (no model) */
 } ms_class_row;
 
 /* Fill the verdict (class_flags and class_reason) of a row whose probabilities are set

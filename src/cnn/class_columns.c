@@ -27,7 +27,8 @@ static const ms_catalog_column class_columns[] = {
       "CNN-dMgM probability that the spectrum is an M GIANT rather than an M dwarf (NaN: no model)"),
     C("class_flags", MS_H5_U32, class_flags, "", "bits (attribute flag_names): 0 no_view, "
       "1 low_snr (S/N_max < 5), 2 not_m, 3 white_dwarf (wd_prob > 0.5), 4 giant (dmgm_prob > "
-      "0.5), 5 uncertain (class_prob < 0.5)"),
+      "0.5), 5 uncertain (class_prob < 0.5); bits 3 and 4 only where class is M or CNN-SPT was "
+      "not run (CNN-WDM and CNN-dMgM know only M stars and WDs)"),
     S("class_reason", 24, class_reason, "the classifiers' verdict: M dwarf, M giant, M (no "
       "dMgM model), non-M: <class>, white dwarf, no view; empty without models"),
     {NULL, 0, 0, 0, NULL, NULL},
@@ -54,16 +55,18 @@ void ms_class_row_verdict(ms_class_row *r, int no_view, double snr_max)
     const int has_spt = r->class_code >= 0, not_m = has_spt && strcmp(r->cls, "M") != 0;
     if (not_m) f |= MS_CLASS_NOT_M;
     if (has_spt && r->class_prob < 0.5) f |= MS_CLASS_UNCERTAIN;
-    if (r->wd_prob > 0.5) f |= MS_CLASS_WD;
-    if (r->dmgm_prob > 0.5) f |= MS_CLASS_GIANT;
+    /* CNN-WDM and CNN-dMgM know only M stars (and WDs): their answers count where CNN-SPT
+     * says M or was not run (L25 runs them on the M catalogue) */
+    if (!not_m && r->wd_prob > 0.5) f |= MS_CLASS_WD;
+    if (!not_m && r->dmgm_prob > 0.5) f |= MS_CLASS_GIANT;
     r->class_flags = f;
     const char *why = "";
     char buf[sizeof r->class_reason];
-    if (f & MS_CLASS_WD) {
-        why = "white dwarf";
-    } else if (not_m) {
+    if (not_m) {
         snprintf(buf, sizeof buf, "non-M: %s", r->cls);
         why = buf;
+    } else if (f & MS_CLASS_WD) {
+        why = "white dwarf";
     } else if (isfinite(r->dmgm_prob)) {
         why = f & MS_CLASS_GIANT ? "M giant" : "M dwarf";
     } else if (has_spt || isfinite(r->wd_prob)) {
