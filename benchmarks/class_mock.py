@@ -24,6 +24,10 @@ Toy classes are only as hard as their toy physics: accuracies on them say little
 WDs, QSOs and galaxies.
 
 Usage: class_mock.py OUTDIR --per-class N [--seed S] [--giants N] [--wd N] [--obsid0 K]
+                     [--exclude T1,T2,..] [--only T1,T2,..]
+--exclude leaves the named templates (file names without .fits) out, --only keeps just those
+(classes left without a template keep theirs): a leave-template-out test trains with --exclude
+and tests with --only on the same list.
 """
 import argparse
 import glob
@@ -46,7 +50,7 @@ def read_template(path):
     return lam[good], f[good]
 
 
-def star_groups():
+def star_groups(exclude=(), only=()):
     """(spt_class, lum_class, [template paths]) of the Kesseli files."""
     files = sorted(glob.glob(os.path.join(TEMPLATES, "*.fits")))
     groups = {}
@@ -64,6 +68,10 @@ def star_groups():
         else:
             continue  # L dwarfs: not one of L25's classes
         groups.setdefault(key, []).append(p)
+    for k, ps in groups.items():
+        name = lambda p: os.path.basename(p)[:-5]
+        kept = [p for p in ps if name(p) not in exclude and (not only or name(p) in only)]
+        groups[k] = kept or ps
     return groups
 
 
@@ -198,11 +206,14 @@ def main():
     ap.add_argument("--wd", type=int, default=None, help="white dwarfs (default per-class)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--obsid0", type=int, default=900000000)
+    ap.add_argument("--exclude", default="", help="templates to leave out (comma-separated)")
+    ap.add_argument("--only", default="", help="templates to keep (comma-separated)")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
     lam = lattice()
-    groups = star_groups()
+    split = lambda v: tuple(x for x in v.split(",") if x)
+    groups = star_groups(split(a.exclude), split(a.only))
     cache = {}
 
     def tmpl(p):

@@ -98,6 +98,15 @@ typedef struct {
                              "M giant", "M dwarf", "M" (no dMgM), "no view", "" (no model) */
 } ms_class_row;
 
+/* The classifiers' answers for B views x [B, n_in] (the view of ms_class_view_native):
+ * models[t] (ms_class_task order) NULL where not given. out[B] receives cls, class_code,
+ * class_prob, wd_prob, dmgm_prob ("", -1, NaN where a model is absent) and zeroed flags; the
+ * verdict is ms_class_row_verdict's. ws for >= B spectra; scratch [B MS_CLASS_MAX] floats,
+ * prob [B MS_CLASS_MAX] doubles. Each row depends only on its own view. The one call of the
+ * classify job and of the survey job. */
+ms_status ms_class_run(const ms_cnn_ensemble *const models[MS_CLASS_N_TASKS], ms_cnn_ws *ws,
+                       const float *x, size_t B, float *scratch, double *prob, ms_class_row *out);
+
 /* Fill the verdict (class_flags and class_reason) of a row whose probabilities are set
  * (NaN where a model was not given); no_view, snr_max as measured. */
 void ms_class_row_verdict(ms_class_row *r, int no_view, double snr_max);

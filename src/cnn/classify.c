@@ -115,6 +115,44 @@ ms_status ms_class_predict(const ms_cnn_ensemble *e, ms_cnn_ws *ws, const float 
     return MS_OK;
 }
 
+ms_status ms_class_run(const ms_cnn_ensemble *const models[MS_CLASS_N_TASKS], ms_cnn_ws *ws,
+                       const float *x, size_t B, float *scratch, double *prob, ms_class_row *out)
+{
+    for (size_t b = 0; b < B; b++) {
+        memset(&out[b], 0, sizeof out[b]);
+        out[b].class_code = -1;
+        out[b].class_prob = out[b].wd_prob = out[b].dmgm_prob = NAN;
+    }
+    for (int t = 0; t < MS_CLASS_N_TASKS; t++) {
+        const ms_cnn_ensemble *e = models[t];
+        if (!e) continue;
+        const ms_class_task_def *d = ms_class_task_get((ms_class_task)t);
+        if (strcmp(e->cls, d->name) != 0 || e->n_labels != d->n_classes)
+            MS_ERROR(MS_EINVAL, "cnn classifier: a %s model (%zu classes) given as %s", e->cls,
+                     e->n_labels, d->name);
+        MS_TRY(ms_class_predict(e, ws, x, B, scratch, prob));
+        const size_t C = e->n_labels;
+        const int wd = ms_cnn_label_index(e, "WD"), gm = ms_cnn_label_index(e, "gM");
+        for (size_t b = 0; b < B; b++) {
+            const double *p = prob + b * C;
+            ms_class_row *r = &out[b];
+            if (t == MS_CLASS_SPT) {
+                const size_t k = ms_class_argmax(p, C);
+                const size_t len = strnlen(e->labels[k], sizeof r->cls - 1);
+                memcpy(r->cls, e->labels[k], len);
+                r->cls[len] = '\0';
+                r->class_code = (int32_t)k;
+                r->class_prob = p[k];
+            } else if (t == MS_CLASS_WDM) {
+                r->wd_prob = p[wd];
+            } else {
+                r->dmgm_prob = p[gm];
+            }
+        }
+    }
+    return MS_OK;
+}
+
 size_t ms_class_argmax(const double *p, size_t C)
 {
     size_t best = 0;

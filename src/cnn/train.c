@@ -432,8 +432,9 @@ static ms_status epoch(trainer *t, size_t f, int64_t ep, double *train)
     return MS_OK;
 }
 
-/* Mean MSE (classification: weighted mean cross-entropy) of net over the validation rows (chunks of VAL_CHUNK round-robin over the ranks);
- * pred_out [n_va, D] (may be NULL) receives the z-scored predictions on every rank. */
+/* Mean MSE (classification: weighted mean cross-entropy) of net over the validation rows
+ * (chunks of VAL_CHUNK round-robin over the ranks); pred_out [n_va, D] (may be NULL)
+ * receives the z-scored predictions on every rank. */
 static ms_status validate(trainer *t, const ms_cnn *net, double *val, float *pred_out)
 {
     const size_t D = t->D;

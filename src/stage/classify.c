@@ -86,6 +86,7 @@ typedef struct {
     size_t n_rows, chunk, L;
     float *x, *xb, *scratch; /* [chunk, L], [BATCH, L], [BATCH, MS_CLASS_MAX] */
     double *prob;            /* [BATCH, MS_CLASS_MAX] */
+    ms_class_row *out;       /* [BATCH] */
     uint8_t *ok;
     size_t *use;
     int32_t *status;
@@ -104,6 +105,7 @@ static ms_status state_alloc(state *s)
     ALLOC(s->xb, BATCH * s->L);
     ALLOC(s->scratch, BATCH * MS_CLASS_MAX);
     ALLOC(s->prob, BATCH * MS_CLASS_MAX);
+    ALLOC(s->out, BATCH);
     ALLOC(s->ok, c);
     ALLOC(s->use, c);
     ALLOC(s->status, c);
@@ -119,7 +121,7 @@ static ms_status state_alloc(state *s)
 
 static void state_free(state *s)
 {
-    void *p[] = {s->x, s->xb, s->scratch, s->prob, s->ok, s->use, s->status, s->obsid, s->sub,
+    void *p[] = {s->x, s->xb, s->scratch, s->prob, s->out, s->ok, s->use, s->status, s->obsid, s->sub,
                  s->snr, s->rows};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_cnn_ws_free(s->ws);
@@ -127,30 +129,18 @@ static void state_free(state *s)
     for (int t = 0; t < MS_CLASS_N_TASKS; t++) ms_cnn_ensemble_free(&s->model[t]);
 }
 
-/* The probabilities of model t for the rows use[0..m) of the chunk. */
-static ms_status run_model(state *s, int t, size_t m)
+/* The classifiers on the rows use[0..m) of the chunk, in batches. */
+static ms_status run_models(state *s, size_t m)
 {
-    const ms_cnn_ensemble *e = &s->model[t];
-    const size_t L = s->L, C = e->n_labels;
+    const ms_cnn_ensemble *models[MS_CLASS_N_TASKS];
+    for (int t = 0; t < MS_CLASS_N_TASKS; t++) models[t] = s->have[t] ? &s->model[t] : NULL;
+    const size_t L = s->L;
     for (size_t b0 = 0; b0 < m; b0 += BATCH) {
         const size_t B = m - b0 < BATCH ? m - b0 : BATCH;
         for (size_t b = 0; b < B; b++)
             memcpy(s->xb + b * L, s->x + s->use[b0 + b] * L, L * sizeof(float));
-        MS_TRY(ms_class_predict(e, s->ws, s->xb, B, s->scratch, s->prob));
-        for (size_t b = 0; b < B; b++) {
-            ms_class_row *r = &s->rows[s->use[b0 + b]].c;
-            const double *p = s->prob + b * C;
-            if (t == MS_CLASS_SPT) {
-                const size_t k = ms_class_argmax(p, C);
-                snprintf(r->cls, sizeof r->cls, "%s", e->labels[k]);
-                r->class_code = (int32_t)k;
-                r->class_prob = p[k];
-            } else if (t == MS_CLASS_WDM) {
-                r->wd_prob = p[ms_cnn_label_index(e, "WD")];
-            } else {
-                r->dmgm_prob = p[ms_cnn_label_index(e, "gM")];
-            }
-        }
+        MS_TRY(ms_class_run(models, s->ws, s->xb, B, s->scratch, s->prob, s->out));
+        for (size_t b = 0; b < B; b++) s->rows[s->use[b0 + b]].c = s->out[b];
     }
     return MS_OK;
 }
@@ -184,8 +174,7 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         r->c.class_prob = r->c.wd_prob = r->c.dmgm_prob = NAN;
         if (s->ok[i]) s->use[m++] = i;
     }
-    for (int t = 0; t < MS_CLASS_N_TASKS; t++)
-        if (s->have[t]) MS_TRY(run_model(s, t, m));
+    MS_TRY(run_models(s, m));
     /* the verdict of every row (the lumclass module's combination joins here) */
     for (size_t i = 0; i < n; i++) {
         ms_class_row *r = &s->rows[i].c;

@@ -3,7 +3,7 @@
  *     gradient against central finite differences; class weights 30000/N;
  *   - the native view without rest-frame shift: a flux linear in wavelength on LAMOST's
  *     lattice, with garbage in masked pixels, gives the z-scored ramp (analytic);
- *   - confusion counts on a planted case;
+ *   - confusion counts on a planted case; the verdict of a row (flags and reason);
  *   - training a 3-class toy problem: it learns (held-out accuracy), one model of four folds,
  *     a run stopped after every epoch and resumed equals an uninterrupted one bit for bit; the
  *     model file keeps softmax and the task, ms_class_predict is the mean softmax. */
@@ -117,6 +117,52 @@ static void test_confusion(void **state)
     assert_int_equal(ms_class_confusion(truth, prob, 5, 3, c), 4);
     const long want[9] = {1, 0, 0, 1, 1, 0, 0, 0, 1};
     assert_memory_equal(c, want, sizeof want);
+}
+
+static ms_class_row row(const char *cls, int code, double p, double wd, double g)
+{
+    ms_class_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.cls, sizeof r.cls, "%s", cls);
+    r.class_code = code;
+    r.class_prob = p;
+    r.wd_prob = wd;
+    r.dmgm_prob = g;
+    return r;
+}
+
+static void test_verdict(void **state)
+{
+    (void)state;
+    /* SPT first: a G star stays non-M whatever the M-only models say */
+    ms_class_row r = row("G", 3, 0.4, 0.99, 0.99);
+    ms_class_row_verdict(&r, 0, 50.0);
+    assert_string_equal(r.class_reason, "non-M: G");
+    assert_int_equal(r.class_flags, MS_CLASS_NOT_M | MS_CLASS_UNCERTAIN);
+    r = row("M", 5, 0.9, 0.7, 0.2);
+    ms_class_row_verdict(&r, 0, 3.0);
+    assert_string_equal(r.class_reason, "white dwarf");
+    assert_int_equal(r.class_flags, MS_CLASS_WD | MS_CLASS_LOW_SNR);
+    r = row("M", 5, 0.9, 0.1, 0.8);
+    ms_class_row_verdict(&r, 0, 50.0);
+    assert_string_equal(r.class_reason, "M giant");
+    assert_int_equal(r.class_flags, MS_CLASS_GIANT);
+    r = row("M", 5, 0.9, 0.1, 0.2);
+    ms_class_row_verdict(&r, 0, 50.0);
+    assert_string_equal(r.class_reason, "M dwarf");
+    assert_int_equal(r.class_flags, 0);
+    /* models not given: NaN; WDM alone says M; nothing at all says nothing */
+    r = row("", -1, NAN, 0.1, NAN);
+    ms_class_row_verdict(&r, 0, 50.0);
+    assert_string_equal(r.class_reason, "M");
+    r = row("", -1, NAN, NAN, NAN);
+    ms_class_row_verdict(&r, 0, 50.0);
+    assert_string_equal(r.class_reason, "");
+    assert_int_equal(r.class_flags, 0);
+    r = row("", -1, NAN, NAN, NAN);
+    ms_class_row_verdict(&r, 1, NAN);
+    assert_string_equal(r.class_reason, "no view");
+    assert_int_equal(r.class_flags, MS_CLASS_NO_VIEW | MS_CLASS_LOW_SNR);
 }
 
 /* Three toy classes: a Gaussian absorption line at one of three positions, with noise. */
@@ -246,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_loss),
         cmocka_unit_test(test_view),
         cmocka_unit_test(test_confusion),
+        cmocka_unit_test(test_verdict),
         cmocka_unit_test(test_train),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
