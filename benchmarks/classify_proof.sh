@@ -32,3 +32,17 @@ for s in test real_akstars real_mdwarfs; do
 done
 $py "$root/benchmarks/classify_compare.py" mock c_test.h5 test/truth.csv
 $py "$root/benchmarks/classify_compare.py" real c_real_akstars.h5 real_akstars.h5 c_real_mdwarfs.h5 real_mdwarfs.h5
+# leave-template-out (LTO=1): CNN-SPT trained without 8 templates, tested on them only
+if [ "${LTO:-0}" = 1 ]; then
+  held=B4,A2,F4_+0.0_Dwarf,G4_+0.0_Dwarf,K2_+0.0_Dwarf,K5_-0.5_Giant,M2_+0.0_Dwarf,M5_+0.0_Dwarf
+  mkdir -p lto && cd lto
+  [ -d train ] || $py "$root/benchmarks/class_mock.py" train --per-class 300 --seed 3 --obsid0 920000000 --exclude $held
+  [ -d test ] || $py "$root/benchmarks/class_mock.py" test --per-class 60 --seed 4 --obsid0 930000000 --only $held \
+    --giants 0 --wd 0
+  for s in train test; do [ -e $s.h5 ] || "$exe" ingest --spectra $s --out $s.h5 --log-level warn; done
+  [ -e spt.h5 ] || mpi "$exe" train-classifier --spectra train.h5 --labels train/truth.csv --task spt --out spt.h5 \
+    --max-epochs 60 --resume 2>&1 | grep -v "cnn fold"
+  rm -f c_test.h5
+  "$exe" classify --spectra test.h5 --spt spt.h5 --out c_test.h5 --log-level warn
+  $py "$root/benchmarks/classify_compare.py" mock c_test.h5 test/truth.csv | sed -n 1,13p
+fi
