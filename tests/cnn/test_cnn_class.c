@@ -270,6 +270,41 @@ static void test_train(void **state)
         ms_class_softmax(logits + 3 * i, 3, p);
         for (int k = 0; k < 3; k++) assert_close(prob[3 * i + k], p[k], 1e-12, 0, "predict");
     }
+    /* ms_class_run with only an "spt" model (untrained, 8 classes): the argmax class and its
+     * probability; the other tasks NaN; a model given as another task is refused */
+    {
+        ms_cnn_ensemble e8;
+        ms_cnn_ensemble_init(&e8);
+        const ms_class_task_def *spt = ms_class_task_get(MS_CLASS_SPT);
+        ms_cnn_arch a8 = r.net[0].arch;
+        a8.n_out = 8;
+        assert_int_equal(ms_cnn_init(&e8.net[0], &a8), MS_OK);
+        ms_nn_rng_seed(&rng, 5);
+        ms_cnn_init_weights(&e8.net[0], &rng);
+        e8.n_models = 1;
+        e8.n_labels = 8;
+        e8.softmax = 1;
+        strcpy(e8.cls, "spt");
+        for (int k = 0; k < 8; k++) strcpy(e8.labels[k], spt->classes[k]);
+        const ms_cnn_ensemble *models[MS_CLASS_N_TASKS] = {&e8, NULL, NULL};
+        ms_class_row out[4];
+        float sc[4 * MS_CLASS_MAX], z8[4 * 8];
+        double pr[4 * MS_CLASS_MAX], p8[8];
+        assert_int_equal(ms_class_run(models, ws, x, 4, sc, pr, out), MS_OK);
+        assert_int_equal(ms_cnn_forward(&e8.net[0], ws, x, 4, z8), MS_OK);
+        for (int i = 0; i < 4; i++) {
+            ms_class_softmax(z8 + 8 * i, 8, p8);
+            const size_t k = ms_class_argmax(p8, 8);
+            assert_int_equal(out[i].class_code, (int)k);
+            assert_string_equal(out[i].cls, spt->classes[k]);
+            assert_close(out[i].class_prob, p8[k], 1e-12, 0, "class_prob");
+            assert_true(isnan(out[i].wd_prob) && isnan(out[i].dmgm_prob));
+        }
+        const ms_cnn_ensemble *wrong[MS_CLASS_N_TASKS] = {NULL, &e8, NULL};
+        assert_int_equal(ms_class_run(wrong, ws, x, 4, sc, pr, out), MS_EINVAL);
+        ms_error_clear();
+        ms_cnn_ensemble_free(&e8);
+    }
     /* the hash sees the softmax flag: a regression model of the same weights differs */
     const uint64_t h = ms_cnn_ensemble_hash(&r);
     r.softmax = 0;
