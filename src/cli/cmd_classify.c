@@ -122,7 +122,7 @@ static int run_classify(ms_cli_ctx *ctx)
     return code == 1 ? ms_cli_fail("classify") : code;
 }
 
-const ms_cli_cmd ms_cmd_classify = {
+const ms_cli_cmd ms_cmd_cnn_classify = {
     "classify", "the Li et al. 2025 CNN classifiers over a spectra store (survey job)", NULL,
     "Runs the given classifiers (any of --spt, --wdm, --dmgm) on every row of the store (work "
     "queue over the ranks, resumable catalog) and writes the column group class: class and "
