@@ -79,5 +79,6 @@ uint64_t ms_cnn_ensemble_hash(const ms_cnn_ensemble *e)
     uint64_t vn = e->view.n;
     h = ms_hash_bytes(h, vw, sizeof vw);
     h = ms_hash_bytes(h, &vn, sizeof vn);
+    if (e->softmax) h = ms_hash_bytes(h, "softmax", 8); /* classifiers only: old hashes hold */
     return ms_hash_bytes(h, e->cls, strlen(e->cls) + 1);
 }

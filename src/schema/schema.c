@@ -18,6 +18,7 @@ extern const ms_column_group ms_group_laspm;
 extern const ms_column_group ms_group_cnn;
 extern const ms_column_group ms_group_lum;
 extern const ms_column_group ms_group_survey;
+extern const ms_column_group ms_group_class;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
@@ -29,6 +30,7 @@ static const ms_column_group *const groups[] = {
     &ms_group_cnn,
     &ms_group_lum,
     &ms_group_survey,
+    &ms_group_class,
 };
 
 static const ms_method_answers answers[] = {

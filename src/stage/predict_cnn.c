@@ -301,6 +301,9 @@ ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a,
     s->chunk = chunk;
     const ms_cnn_ensemble *e = s->e;
     MS_TRY(ms_cnn_ensemble_read(a->model, &s->ens));
+    if (e->softmax)
+        MS_ERROR(MS_EINVAL, "%s is a classifier (%s, train-classifier): use mstars classify",
+                 a->model, e->cls);
     MS_TRY(ms_cnn_input_open(store, a->spectra, s->chunk, &s->in));
     if (s->in.view.n != e->view.n || s->in.view.lo != e->view.lo || s->in.view.step != e->view.step)
         MS_ERROR(MS_EINVAL, "the CNN model %s was trained on the view %s (%zu pixels from %.0f A); "
