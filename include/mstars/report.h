@@ -22,6 +22,8 @@ typedef struct {
     const char *emulator;  /* emulator file for Fig. 3; NULL: the catalog's `emulator` */
     int calibrated;        /* the labels <p>_cal of calibrate-errors --zero-point instead of
                               <p> (every parameter that has one; MS_ENOTFOUND when none has) */
+    double radius;         /* arcsec: truth/reference joined by position where obsid and key
+                              do not match (join.radius_arcsec; <= 0: the default) */
 } ms_report_opts;
 
 typedef struct {

@@ -17,7 +17,7 @@ static int run(ms_cli_ctx *ctx)
 {
     ms_report_opts o = {ctx->positional, ms_cli_get(ctx, "out"), ms_cli_get(ctx, "truth"),
                         ms_cli_get(ctx, "reference"), ms_cli_get(ctx, "emulator"),
-                        ms_cli_flag(ctx, "calibrated")};
+                        ms_cli_flag(ctx, "calibrated"), ctx->cfg.join.radius_arcsec};
     ms_report_summary s;
     if (ms_report_write(&o, &s) != MS_OK) return ms_cli_fail("report");
     ms_log0_info("report: %zu spectra, %zu fitted, %zu flagged; %zu figures, %zu item(s) left "

@@ -96,8 +96,8 @@ static void method_free(method_cols *m)
 static const char *const qlabel[MS_REC_N] = {"T#deff#u [K]", "log g [dex]", "[M/H] [dex]",
                                              "[#ga/M] [dex]", "RV [km/s]"};
 
-ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
-                     int *written)
+ms_status rp_methods(const char *catalog, const char *reference, double radius,
+                     const char *out_dir, int *written)
 {
     *written = 0;
     ms_h5 *f;
@@ -120,28 +120,33 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
         for (size_t k = 0; k < na; k++)
             if (strcmp(ans[k].method, tok) == 0) st = load_method(f, &ans[k], n, &m[nm++]);
     double *snr = NULL, *rec_teff = NULL, *dis = NULL, *work = NULL, *d = NULL, *x = NULL;
-    char **obsid = NULL;
+    ms_join_ids ids;
+    memset(&ids, 0, sizeof ids);
     if (st == MS_OK) st = read_opt(f, "snr_r", n, &snr);
     if (st == MS_OK) st = read_opt(f, "teff", n, &rec_teff);
     if (st == MS_OK) st = read_opt(f, "disagree_flags", n, &dis);
-    if (st == MS_OK && reference && ms_h5_exists(f, MS_COL_OBSID))
-        st = ms_h5_read_strings(f, MS_COL_OBSID, n, &obsid);
+    int have_ids = 0;
+    if (st == MS_OK && reference) {
+        have_ids = ms_catalog_join_ids(f, n, &ids) == MS_OK;
+        if (!have_ids) ms_error_clear();
+    }
     work = ms_malloc_array("report.methods.work", n + 1, sizeof *work);
     d = ms_malloc_array("report.methods.d", n + 1, sizeof *d);
     x = ms_malloc_array("report.methods.x", n + 1, sizeof *x);
     double *zeros = ms_calloc("report.methods.zeros", n + 1, sizeof *zeros);
     if (st == MS_OK && (!work || !d || !x || !zeros)) st = MS_ENOMEM;
-    /* the reference, joined by obsid */
+    /* the reference, joined by obsid, key or position (join_io.h) */
     ms_table t;
     memset(&t, 0, sizeof t);
     long *ref_row = NULL;
     int have_ref = 0;
-    if (st == MS_OK && reference && obsid) {
+    if (st == MS_OK && reference && have_ids) {
         const char *cols[MS_REC_N] = {"teff", "logg", "m_h", "alpha_m", "rv"};
-        st = ms_table_read(reference, "obsid", cols, MS_REC_N, &t);
         ref_row = ms_malloc_array("report.methods.ref", n + 1, sizeof *ref_row);
-        if (st == MS_OK && !ref_row) st = MS_ENOMEM;
-        if (st == MS_OK) st = ms_table_match(&t, (const char *const *)obsid, n, ref_row, NULL);
+        if (!ref_row) st = MS_ENOMEM;
+        if (st == MS_OK) st = ms_table_join("report (methods)", reference, &ids, radius, ref_row,
+                                            NULL);
+        if (st == MS_OK) st = ms_table_read(reference, NULL, cols, MS_REC_N, &t);
         have_ref = st == MS_OK;
     }
     char path[4200];
@@ -264,7 +269,7 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
     for (size_t i = 0; i < nm; i++) method_free(&m[i]);
     if (have_ref || t.n_rows) ms_table_free(&t);
     ms_free(ref_row);
-    ms_free(obsid);
+    ms_join_ids_free(&ids);
     ms_free(snr);
     ms_free(rec_teff);
     ms_free(dis);

@@ -195,8 +195,8 @@ static void md_comparison(FILE *f, const rp_comparison *cm, const char *title)
     char a[32], b[32], m[32], s[32];
     fprintf(f, "## %s\n\n", title);
     fprintf(f, "Table `%s` (%s, %zu rows", cm->path, cm->format, cm->table_rows);
-    if (cm->duplicates) fprintf(f, ", %zu repeated obsids: the first row is used", cm->duplicates);
-    fprintf(f, "); %zu catalog rows matched by obsid. Difference = mstars - %s over the fitted "
+    if (cm->duplicates) fprintf(f, ", %zu repeated obsids or keys: the first row is used", cm->duplicates);
+    fprintf(f, "); %zu catalog rows joined by obsid, key or position. Difference = mstars - %s over the fitted "
                "rows; bias = mean, scatter = standard deviation, robust = median and 1.4826 "
                "MAD; clean = unflagged rows only.\n\n", cm->matched, cm->kind);
     fprintf(f, "| parameter | n | bias | scatter | median | robust scatter | n clean | bias "

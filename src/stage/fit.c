@@ -7,6 +7,7 @@
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/indices.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -28,6 +29,7 @@
 typedef struct {
     int64_t id, source_id;
     char obsid[32];
+    char key[MS_KEY_LEN];
     char subclass[16];
     double ra, dec, snr_r, snr_i;
     double gmag, bpmag, rpmag, plx, e_plx, ruwe;
@@ -51,6 +53,8 @@ typedef struct {
 static const ms_catalog_column columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
     {MS_COL_OBSID, MS_H5_STR, 32, offsetof(cat_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, offsetof(cat_row, key), "",
+     "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"},
     C("ra", MS_H5_F64, ra, "deg", "right ascension"),
     C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
@@ -195,6 +199,7 @@ typedef struct {
     double *rv_init, *z, *ra, *dec, *snr_r, *snr_i, *col; /* [chunk] */
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     char (*subclass)[16];
     int64_t *source_id;
     uint8_t *rv_known;
@@ -229,6 +234,7 @@ static ms_status state_alloc(survey_state *s)
     ALLOC(s->col, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->subclass, c);
     ALLOC(s->source_id, c);
     ALLOC(s->rv_known, c);
@@ -249,7 +255,7 @@ static ms_status state_alloc(survey_state *s)
 static void state_free(survey_state *s)
 {
     void *ptrs[] = {s->flux, s->ivar, s->fflux, s->fivar, s->rv_init, s->z, s->ra, s->dec,
-                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
+                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->key, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
                     s->mask, s->csn_start, s->csn_dv, s->csn_res, s->cont, s->var_flag,
                     s->bin_flag, s->osflux, s->synth_res, s->model_fit, s->model_emu,
@@ -286,6 +292,7 @@ static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
     MS_TRY(ms_h5_read_rows(f, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
     MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
     MS_TRY(ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
+    MS_TRY(ms_store_read_keys(f, row0, n, s->key));
     MS_TRY(ms_h5_read_rows(f, MS_META_SUBCLASS, MS_H5_STR, 16, row0, n, s->subclass));
     for (size_t i = 0; i < n; i++) {
         cat_row *r = &s->rows[i];
@@ -293,6 +300,7 @@ static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         memcpy(r->subclass, s->subclass[i], sizeof r->subclass);
         r->subclass[15] = '\0';
         r->ra = s->ra[i];

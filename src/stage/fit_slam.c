@@ -3,6 +3,7 @@
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -29,6 +30,7 @@ typedef struct {
     double *col;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     ms_slam_row *rows;
     long fitted, flagged, skipped;
 } fit_ctx;
@@ -49,6 +51,7 @@ static ms_status do_chunk(void *vctx, size_t chunk, long *n_failed)
     MS_TRY(ms_h5_read_rows(c->store, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, c->ivar));
     MS_TRY(ms_h5_read_rows(c->store, MS_META_STATUS, MS_H5_I32, 0, row0, n, c->status));
     MS_TRY(ms_h5_read_rows(c->store, MS_META_OBSID, MS_H5_STR, 32, row0, n, c->obsid));
+    MS_TRY(ms_store_read_keys(c->store, row0, n, c->key));
     memset(c->rows, 0, n * sizeof *c->rows);
     MS_TRY(read_col(c, MS_META_RA, row0, n, offsetof(ms_slam_row, ra)));
     MS_TRY(read_col(c, MS_META_DEC, row0, n, offsetof(ms_slam_row, dec)));
@@ -59,6 +62,7 @@ static ms_status do_chunk(void *vctx, size_t chunk, long *n_failed)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, c->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, c->key[i], sizeof r->key);
         r->store_status = c->status[i];
         for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
         r->chi2 = r->chi2_red = NAN;
@@ -119,8 +123,9 @@ static ms_status open_inputs(const ms_slam_fit_job_opts *o, ms_slam_model *m, fi
     c->col = ms_malloc_array("slam.col", c->chunk, sizeof(double));
     c->status = ms_malloc_array("slam.status", c->chunk, sizeof(int32_t));
     c->obsid = ms_malloc_array("slam.obsid", c->chunk, sizeof *c->obsid);
+    c->key = ms_malloc_array("slam.key", c->chunk, sizeof *c->key);
     c->rows = ms_malloc_array("slam.rows", c->chunk, sizeof *c->rows);
-    if (!c->mask || !c->flux || !c->ivar || !c->col || !c->status || !c->obsid || !c->rows)
+    if (!c->mask || !c->flux || !c->ivar || !c->col || !c->status || !c->obsid || !c->key || !c->rows)
         return MS_ENOMEM;
     MS_TRY(ms_h5_read_rows(c->store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, m->n_pix, c->mask));
     for (size_t d = 0; d < m->n_labels; d++) c->slot[d] = ms_slam_label_slot(m->label_names[d]);
@@ -210,7 +215,7 @@ ms_status ms_slam_fit_job(const ms_config *cfg, const ms_slam_fit_job_opts *o,
     sum->seconds = ms_par_wtime() - t0;
     if (c.store) ms_h5_close(c.store);
     ms_slam_ws_free(c.ws);
-    void *p[] = {c.mask, c.flux, c.ivar, c.col, c.status, c.obsid, c.rows, cols, done, pending};
+    void *p[] = {c.mask, c.flux, c.ivar, c.col, c.status, c.obsid, c.key, c.rows, cols, done, pending};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_slam_model_free(&m);
     return st;

@@ -5,6 +5,7 @@
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/native.h"
@@ -30,6 +31,8 @@ extern const ms_column_group ms_group_rv;
 static const ms_catalog_column id_columns[] = {
     ID(MS_CATALOG_GROUP "/id", MS_H5_I64, 0, id, "", "row of the spectra store"),
     ID(MS_COL_OBSID, MS_H5_STR, 32, obsid, "", "LAMOST OBSID"),
+    ID(MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, key, "",
+       "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"),
     ID(MS_CATALOG_GROUP "/lmjd", MS_H5_I64, 0, lmjd, "d", "local modified Julian date (LMJD)"),
     ID(MS_CATALOG_GROUP "/snr_r", MS_H5_F64, 0, snr_r, "", "LAMOST S/N in r (SNRR)"),
     ID(MS_COL_STORE_STATUS, MS_H5_I32, 0, store_status, "",
@@ -62,6 +65,7 @@ typedef struct {
     int64_t *lmjd;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     ms_rv_row *rows;
     long measured, no_rv, skipped;
     long by_from[MS_RV_N_FROM];
@@ -78,6 +82,7 @@ static ms_status read_chunk(rv_state *s, size_t row0, size_t n)
     MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
     MS_TRY(ms_h5_read_rows(f, MS_META_LMJD, MS_H5_I64, 0, row0, n, s->lmjd));
     MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
+    MS_TRY(ms_store_read_keys(f, row0, n, s->key));
     return ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid);
 }
 
@@ -94,6 +99,7 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->lmjd = s->lmjd[i];
         r->snr_r = s->snr_r[i];
         r->store_status = s->status[i];
@@ -235,9 +241,10 @@ ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_sum
         s.lmjd = ms_malloc_array("rv.lmjd", c, sizeof(int64_t));
         s.status = ms_malloc_array("rv.status", c, sizeof(int32_t));
         s.obsid = ms_malloc_array("rv.obsid", c, sizeof *s.obsid);
+        s.key = ms_malloc_array("rv.key", c, sizeof *s.key);
         s.rows = ms_calloc("rv.rows", c, sizeof *s.rows);
         if (!s.flux || !s.ivar || !s.mask || !s.z || !s.z_err || !s.snr_r || !s.lmjd ||
-            !s.status || !s.obsid || !s.rows)
+            !s.status || !s.obsid || !s.key || !s.rows)
             st = MS_ENOMEM;
     }
     st = ms_par_any_failed(st);
@@ -296,7 +303,7 @@ ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_sum
     ms_free(cols);
     ms_free(pending);
     ms_free(done);
-    void *p[] = {s.flux, s.ivar, s.mask, s.z, s.z_err, s.snr_r, s.lmjd, s.status, s.obsid, s.rows};
+    void *p[] = {s.flux, s.ivar, s.mask, s.z, s.z_err, s.snr_r, s.lmjd, s.status, s.obsid, s.key, s.rows};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_rv_engine_free(s.engine);
     ms_rv_library_free(&lib);
