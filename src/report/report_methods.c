@@ -187,8 +187,12 @@ ms_status rp_methods(const char *catalog, const char *reference, double radius,
                 if (snr) /* d against zero, binned by S/N */
                     ms_stats_compare_binned(d, zeros, NULL, snr, n, rp_snr_edges, RP_N_SNR_BINS,
                                             work, b);
-                fprintf(md, "| %s - %s | %s | %zu | %.4g | %.4g |", m[i].a->method, m[j].a->method,
-                        ms_rec_names[q], s.n, s.median, s.robust_std);
+                if (s.n) /* a pair with no common clean row (a label one of them lacks): n/a */
+                    fprintf(md, "| %s - %s | %s | %zu | %.4g | %.4g |", m[i].a->method,
+                            m[j].a->method, ms_rec_names[q], s.n, s.median, s.robust_std);
+                else
+                    fprintf(md, "| %s - %s | %s | 0 | n/a | n/a |", m[i].a->method,
+                            m[j].a->method, ms_rec_names[q]);
                 for (int bb = 0; bb < RP_N_SNR_BINS; bb++)
                     if (snr && b[bb].n > 0)
                         fprintf(md, " %.4g +/- %.4g (%zu) |", b[bb].median, b[bb].robust_std, b[bb].n);

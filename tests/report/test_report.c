@@ -279,6 +279,10 @@ static void test_full_catalog(void **state)
     /* the page has the same numbers and says what was left out */
     assert_non_null(strstr(md, "| fitted (finite Teff) | 8 |"));
     assert_non_null(strstr(md, "| Teff (K) | 8 | 10 |"));
+    /* a label the catalog does not have ([alpha/M] of a teff,logg fit) reads n/a, never a
+     * summary of nothing shown as 0.000 (issue 17 item 6) */
+    assert_non_null(strstr(md, "| [alpha/M] (dex) | 0 | n/a | n/a | n/a | n/a | 0 | n/a | n/a |"));
+    assert_null(strstr(md, "| [alpha/M] (dex) | 0 | 0.000"));
     assert_non_null(strstr(md, "no_such_emulator.h5"));
     assert_non_null(strstr(md, "Gaia"));
 
