@@ -236,6 +236,12 @@ ms_status rp_methods(const char *catalog, const char *reference, double radius,
                         wrong = 1;
                 real += (size_t)wrong;
             }
+            size_t giving = 0; /* a quantity fewer than two methods give cannot disagree */
+            for (size_t i = 0; i < nm; i++) giving += m[i].v[q] != NULL;
+            if (giving < 2) {
+                fprintf(md, "| %s | n/a | n/a |%s\n", ms_rec_names[q], have_ref ? " n/a |" : "");
+                continue;
+            }
             fprintf(md, "| %s | %zu | %.4f |", ms_rec_names[q], flagged,
                     n ? (double)flagged / (double)n : 0.0);
             if (have_ref && judged)
