@@ -13,7 +13,8 @@
  *      join.radius_arcsec); a row with two or more table rows in the radius is ambiguous:
  *      counted (and logged by the caller), the nearest taken.
  * Pure functions, no I/O: io/table_join.c reads the tables. Positions are matched by a
- * sorted-declination sweep (O((N + M) log M) plus the candidates in the band). */
+ * the zones algorithm (declination zones one radius high, sorted by RA: O((N + M) log M) plus
+ * the few candidates of three RA windows per row; Gray et al. 2006). */
 #ifndef MSTARS_JOIN_H
 #define MSTARS_JOIN_H
 
@@ -73,7 +74,8 @@ ms_status ms_join(const ms_join_side *table, const ms_join_side *rows, double ra
  * the index keeps pointers into `table`'s arrays, which must outlive it. stats->duplicates
  * is the table's. */
 typedef struct ms_join_index ms_join_index;
-ms_status ms_join_index_build(const ms_join_side *table, ms_join_index **out);
+ms_status ms_join_index_build(const ms_join_side *table, double radius_arcsec,
+                              ms_join_index **out); /* lookups: radius <= this one */
 ms_status ms_join_lookup(const ms_join_index *ix, const ms_join_side *rows, double radius_arcsec,
                          long *row, ms_join_stats *stats);
 void ms_join_index_free(ms_join_index *ix);

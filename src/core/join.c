@@ -131,67 +131,40 @@ ms_status ms_join_keys(const char *const *table_keys, size_t m, const char *cons
 
 /* --------------------------------------------------------------- positions */
 
+/* The zones algorithm (Gray, Nieto-Santisteban & Szalay 2006, "The Zones Algorithm for Finding
+ * Points-Near-a-Point or Cross-Matching Spatial Datasets", MSR-TR-2006-52): declination zones one
+ * radius high, positions sorted by (zone, RA); the neighbours of a point lie in its zone and the
+ * two beside it, within an RA window of asin(sin r / cos dec) (the whole zone near a pole), so
+ * a query reads the few positions of three RA windows instead of a whole declination band. */
 typedef struct {
-    double dec, ra;
+    int64_t zone;
+    double ra, dec; /* ra in [0, 360) */
     size_t row;
 } pos;
+
+typedef struct {
+    pos *p;
+    size_t n;
+    double h; /* zone height, deg (= the radius) */
+} zones;
+
+static double norm_ra(double ra)
+{
+    double r = fmod(ra, 360.0);
+    return r < 0 ? r + 360.0 : r;
+}
+
+static int64_t zone_of(const zones *z, double dec)
+{
+    return (int64_t)floor((dec + 90.0) / z->h);
+}
 
 static int cmp_pos(const void *a, const void *b)
 {
     const pos *x = a, *y = b;
-    if (x->dec != y->dec) return (x->dec > y->dec) - (x->dec < y->dec);
+    if (x->zone != y->zone) return (x->zone > y->zone) - (x->zone < y->zone);
+    if (x->ra != y->ra) return (x->ra > y->ra) - (x->ra < y->ra);
     return (x->row > y->row) - (x->row < y->row);
-}
-
-/* The table's finite positions sorted by declination; *mk of them. */
-static pos *sorted_positions(const double *ra, const double *dec, size_t m, size_t *mk)
-{
-    pos *p = ms_malloc_array("join.pos", m + 1, sizeof *p);
-    if (!p) return NULL;
-    size_t k = 0;
-    for (size_t r = 0; r < m; r++)
-        if (isfinite(ra[r]) && isfinite(dec[r])) p[k++] = (pos){dec[r], ra[r], r};
-    qsort(p, k, sizeof *p, cmp_pos);
-    *mk = k;
-    return p;
-}
-
-/* First sorted position with dec >= d. */
-static size_t lower_dec(const pos *p, size_t mk, double d)
-{
-    size_t lo = 0, hi = mk;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p[mid].dec < d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The nearest sorted position within radius of (ra, dec) (ties: the lower row), or -1;
- * *within: how many are within the radius. */
-static long find_nearest(const pos *p, size_t mk, double ra, double dec, double radius_arcsec,
-                         double *sep, size_t *within)
-{
-    *within = 0;
-    *sep = NAN;
-    if (!isfinite(ra) || !isfinite(dec)) return -1;
-    const double band = radius_arcsec / ARCSEC_PER_DEG;
-    double best = INFINITY;
-    long best_row = -1;
-    for (size_t j = lower_dec(p, mk, dec - band); j < mk && p[j].dec <= dec + band; j++) {
-        double s = ms_sky_separation(ra, dec, p[j].ra, p[j].dec);
-        if (!(s <= radius_arcsec)) continue;
-        (*within)++;
-        if (s < best || (s == best && (long)p[j].row < best_row)) {
-            best = s;
-            best_row = (long)p[j].row;
-        }
-    }
-    if (best_row >= 0) *sep = best;
-    return best_row;
 }
 
 static ms_status check_radius(double radius_arcsec)
@@ -202,22 +175,117 @@ static ms_status check_radius(double radius_arcsec)
     return MS_OK;
 }
 
+/* The table's finite positions in zones of radius_arcsec. */
+static ms_status zones_build(zones *z, const double *ra, const double *dec, size_t m,
+                             double radius_arcsec)
+{
+    memset(z, 0, sizeof *z);
+    MS_TRY(check_radius(radius_arcsec));
+    z->h = radius_arcsec / ARCSEC_PER_DEG;
+    z->p = ms_malloc_array("join.pos", m + 1, sizeof *z->p);
+    if (!z->p) return MS_ENOMEM;
+    for (size_t r = 0; r < m; r++)
+        if (isfinite(ra[r]) && isfinite(dec[r]))
+            z->p[z->n++] = (pos){zone_of(z, dec[r]), norm_ra(ra[r]), dec[r], r};
+    qsort(z->p, z->n, sizeof *z->p, cmp_pos);
+    return MS_OK;
+}
+
+/* First sorted position >= (zone, ra). */
+static size_t lower(const zones *z, int64_t zone, double ra)
+{
+    size_t lo = 0, hi = z->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const pos *q = &z->p[mid];
+        if (q->zone < zone || (q->zone == zone && q->ra < ra))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Calls visit(ctx, table position, separation) for every position within radius_arcsec of
+ * (ra, dec) (radius_arcsec <= the zone height). */
+typedef void (*visit_fn)(void *ctx, const pos *q, double sep);
+static void zones_visit(const zones *z, double ra, double dec, double radius_arcsec, visit_fn visit,
+                        void *ctx)
+{
+    if (!isfinite(ra) || !isfinite(dec)) return;
+    ra = norm_ra(ra);
+    const double r = radius_arcsec / ARCSEC_PER_DEG, dmax = fabs(dec) + r;
+    /* the RA half-width (with a margin for rounding), or the whole zone near a pole */
+    double dra = 360.0;
+    if (dmax < 89.999) {
+        double s = sin(r * DEG) / cos(dmax * DEG);
+        if (s < 1) dra = asin(s) / DEG * (1 + 1e-9) + 1e-12;
+    }
+    double win[2][2];
+    int n_win = 0;
+    if (dra >= 180.0) {
+        win[n_win][0] = 0, win[n_win][1] = 360.0, n_win++;
+    } else if (ra - dra < 0) {
+        win[n_win][0] = 0, win[n_win][1] = ra + dra, n_win++;
+        win[n_win][0] = ra - dra + 360.0, win[n_win][1] = 360.0, n_win++;
+    } else if (ra + dra >= 360.0) {
+        win[n_win][0] = ra - dra, win[n_win][1] = 360.0, n_win++;
+        win[n_win][0] = 0, win[n_win][1] = ra + dra - 360.0, n_win++;
+    } else {
+        win[n_win][0] = ra - dra, win[n_win][1] = ra + dra, n_win++;
+    }
+    const int64_t zq = zone_of(z, dec);
+    for (int64_t zone = zq - 1; zone <= zq + 1; zone++)
+        for (int w = 0; w < n_win; w++)
+            for (size_t j = lower(z, zone, win[w][0]);
+                 j < z->n && z->p[j].zone == zone && z->p[j].ra <= win[w][1]; j++) {
+                double s = ms_sky_separation(ra, dec, z->p[j].ra, z->p[j].dec);
+                if (s <= radius_arcsec) visit(ctx, &z->p[j], s);
+            }
+}
+
+typedef struct {
+    size_t within;
+    double best;
+    long row;
+} nearest;
+
+static void visit_nearest(void *ctx, const pos *q, double sep)
+{
+    nearest *b = ctx;
+    b->within++;
+    if (sep < b->best || (sep == b->best && (long)q->row < b->row)) {
+        b->best = sep;
+        b->row = (long)q->row;
+    }
+}
+
+/* The nearest position within radius of (ra, dec) (ties: the lower row), or -1; *within: how
+ * many are within the radius. */
+static long find_nearest(const zones *z, double ra, double dec, double radius_arcsec,
+                         double *sep, size_t *within)
+{
+    nearest b = {0, INFINITY, -1};
+    zones_visit(z, ra, dec, radius_arcsec, visit_nearest, &b);
+    *within = b.within;
+    *sep = b.row >= 0 ? b.best : NAN;
+    return b.row;
+}
+
 ms_status ms_join_position(const double *table_ra, const double *table_dec, size_t m,
                            const double *ra, const double *dec, size_t n, double radius_arcsec,
                            long *row, double *sep, unsigned char *ambiguous)
 {
-    MS_TRY(check_radius(radius_arcsec));
-    size_t mk = 0;
-    pos *p = sorted_positions(table_ra, table_dec, m, &mk);
-    if (!p) return MS_ENOMEM;
+    zones z;
+    MS_TRY(zones_build(&z, table_ra, table_dec, m, radius_arcsec));
     for (size_t i = 0; i < n; i++) {
         size_t within;
         double s;
-        row[i] = find_nearest(p, mk, ra[i], dec[i], radius_arcsec, &s, &within);
+        row[i] = find_nearest(&z, ra[i], dec[i], radius_arcsec, &s, &within);
         if (sep) sep[i] = s;
         if (ambiguous) ambiguous[i] = within >= 2;
     }
-    ms_free(p);
+    ms_free(z.p);
     return MS_OK;
 }
 
@@ -226,8 +294,8 @@ ms_status ms_join_position(const double *table_ra, const double *table_dec, size
 struct ms_join_index {
     keyed *obsid, *key;
     size_t n_obsid, n_key;
-    pos *pos;
-    size_t n_pos;
+    zones pos;     /* pos.p NULL: no positions */
+    double radius; /* arcsec, the zone height */
     size_t duplicates;
 };
 
@@ -236,11 +304,12 @@ void ms_join_index_free(ms_join_index *ix)
     if (!ix) return;
     ms_free(ix->obsid);
     ms_free(ix->key);
-    ms_free(ix->pos);
+    ms_free(ix->pos.p);
     ms_free(ix);
 }
 
-ms_status ms_join_index_build(const ms_join_side *table, ms_join_index **out)
+ms_status ms_join_index_build(const ms_join_side *table, double radius_arcsec,
+                              ms_join_index **out)
 {
     *out = NULL;
     ms_join_index *ix = ms_calloc("join.index", 1, sizeof *ix);
@@ -257,10 +326,9 @@ ms_status ms_join_index_build(const ms_join_side *table, ms_join_index **out)
         ix->duplicates += dup;
         if (!ix->key) st = MS_ENOMEM;
     }
-    if (st == MS_OK && table->ra && table->dec) {
-        ix->pos = sorted_positions(table->ra, table->dec, table->n, &ix->n_pos);
-        if (!ix->pos) st = MS_ENOMEM;
-    }
+    ix->radius = radius_arcsec;
+    if (st == MS_OK && table->ra && table->dec)
+        st = zones_build(&ix->pos, table->ra, table->dec, table->n, radius_arcsec);
     if (st != MS_OK) {
         ms_join_index_free(ix);
         return st;
@@ -275,8 +343,11 @@ ms_status ms_join_lookup(const ms_join_index *ix, const ms_join_side *rows, doub
     ms_join_stats s;
     memset(&s, 0, sizeof s);
     s.duplicates = ix->duplicates;
-    const int by_pos = ix->pos && rows->ra && rows->dec;
+    const int by_pos = ix->pos.p && rows->ra && rows->dec;
     if (by_pos) MS_TRY(check_radius(radius_arcsec));
+    if (by_pos && radius_arcsec > ix->radius)
+        MS_ERROR(MS_EINVAL, "join: a radius of %g arcsec on an index built for %g", radius_arcsec,
+                 ix->radius);
     for (size_t i = 0; i < rows->n; i++) {
         long r = -1;
         /* 1. obsid */
@@ -291,8 +362,7 @@ ms_status ms_join_lookup(const ms_join_index *ix, const ms_join_side *rows, doub
         if (r < 0 && by_pos) { /* 3. position */
             size_t within;
             double sep;
-            r = find_nearest(ix->pos, ix->n_pos, rows->ra[i], rows->dec[i], radius_arcsec, &sep,
-                             &within);
+            r = find_nearest(&ix->pos, rows->ra[i], rows->dec[i], radius_arcsec, &sep, &within);
             s.by_position += r >= 0;
             s.ambiguous += within >= 2;
         }
@@ -307,7 +377,10 @@ ms_status ms_join(const ms_join_side *table, const ms_join_side *rows, double ra
                   long *row, ms_join_stats *stats)
 {
     ms_join_index *ix;
-    MS_TRY(ms_join_index_build(table, &ix));
+    const int by_pos = table->ra && table->dec && rows->ra && rows->dec;
+    MS_TRY(ms_join_index_build(by_pos ? table : &(ms_join_side){table->n, table->obsid,
+                                                                 table->key, NULL, NULL, NULL},
+                               radius_arcsec, &ix));
     ms_status st = ms_join_lookup(ix, rows, radius_arcsec, row, stats);
     ms_join_index_free(ix);
     return st;
@@ -324,34 +397,42 @@ static size_t find_root(size_t *parent, size_t x)
     return x;
 }
 
+typedef struct {
+    size_t *parent;
+    size_t self;
+} fof;
+
+static void visit_union(void *ctx, const pos *q, double sep)
+{
+    (void)sep;
+    fof *f = ctx;
+    size_t x = find_root(f->parent, f->self), y = find_root(f->parent, q->row);
+    if (x != y) { /* the root is the lowest row of the group */
+        if (x < y)
+            f->parent[y] = x;
+        else
+            f->parent[x] = y;
+    }
+}
+
 ms_status ms_join_group_positions(const double *ra, const double *dec, size_t n,
                                   double radius_arcsec, long *group)
 {
-    MS_TRY(check_radius(radius_arcsec));
-    size_t mk = 0;
-    pos *p = sorted_positions(ra, dec, n, &mk);
+    zones z;
+    MS_TRY(zones_build(&z, ra, dec, n, radius_arcsec));
     size_t *parent = ms_malloc_array("join.parent", n + 1, sizeof *parent);
-    if (!p || !parent) {
-        ms_free(p);
-        ms_free(parent);
+    if (!parent) {
+        ms_free(z.p);
         return MS_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) parent[i] = i;
-    const double band = radius_arcsec / ARCSEC_PER_DEG;
-    for (size_t a = 0; a < mk; a++)
-        for (size_t b = a + 1; b < mk && p[b].dec <= p[a].dec + band; b++) {
-            if (!(ms_sky_separation(p[a].ra, p[a].dec, p[b].ra, p[b].dec) <= radius_arcsec))
-                continue;
-            size_t x = find_root(parent, p[a].row), y = find_root(parent, p[b].row);
-            if (x != y) { /* the root is the lowest row of the group */
-                if (x < y)
-                    parent[y] = x;
-                else
-                    parent[x] = y;
-            }
-        }
+    fof f = {parent, 0};
+    for (size_t i = 0; i < n; i++) {
+        f.self = i;
+        zones_visit(&z, ra[i], dec[i], radius_arcsec, visit_union, &f);
+    }
     for (size_t i = 0; i < n; i++) group[i] = (long)find_root(parent, i);
-    ms_free(p);
+    ms_free(z.p);
     ms_free(parent);
     return MS_OK;
 }

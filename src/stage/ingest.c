@@ -245,7 +245,7 @@ static ms_status catalog_load(const char *path, double radius, catalog *c)
     MS_TRY(ms_csv_read(path, &c->csv));
     c->key = ms_csv_column(&c->csv, "obsid");
     ms_status st = ms_table_join_ids(path, &c->ids);
-    if (st == MS_OK) st = ms_join_index_build(&c->ids.side, &c->ix);
+    if (st == MS_OK) st = ms_join_index_build(&c->ids.side, radius, &c->ix);
     if (st == MS_OK) {
         ms_join_stats none;
         ms_join_side empty = {0, NULL, NULL, NULL, NULL, NULL};
