@@ -115,6 +115,8 @@ typedef struct {
     ms_sys_spread spread;      /* the spread the floor sets to 1 */
     int scaled;                /* 0: a floor only; 1: the scaled model, k Err_total and a
                                   floor by maximum likelihood (ms_sys_scaled_fit) */
+    double radius;             /* arcsec: the reference joined by position, rows without a
+                                  group id grouped by position (join.radius_arcsec) */
     int zero_point;            /* write <p>_cal = <p> - bias (the reference's zero point) */
 } ms_calib_opts;
 

@@ -178,6 +178,10 @@ typedef struct {
 } ms_cfg_run;
 
 typedef struct {
+    double radius_arcsec;      /* arcsec: position joins of tables to rows (join.h) */
+} ms_cfg_join;
+
+typedef struct {
     ms_cfg_general general;
     ms_cfg_preprocess preprocess;
     ms_cfg_ingest ingest;
@@ -186,6 +190,7 @@ typedef struct {
     ms_cfg_csn csn;
     ms_cfg_fit fit;
     ms_cfg_run run;
+    ms_cfg_join join;
 } ms_config;
 
 typedef enum { MS_CFG_INT, MS_CFG_DOUBLE, MS_CFG_BOOL, MS_CFG_STRING, MS_CFG_LIST } ms_cfg_type;

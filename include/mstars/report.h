@@ -24,6 +24,8 @@ typedef struct {
                               <p> (every parameter that has one; MS_ENOTFOUND when none has) */
     const char *baseline;  /* a catalog of the same store without Cycle-StarNet (fit without
                               --csn), compared in the overview; NULL: none */
+    double radius;         /* arcsec: truth/reference joined by position where obsid and key
+                              do not match (join.radius_arcsec; <= 0: the default) */
 } ms_report_opts;
 
 typedef struct {

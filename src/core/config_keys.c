@@ -319,5 +319,10 @@ const ms_cfg_key ms_config_keys[] = {
      "fit --methods: two methods disagree on a label when they differ by more than this many "
      "combined errors (disagree_flags; as combine --sigma)"},
 
+    /* join: tables (input catalogs, references, training labels) joined to rows (join.h) */
+    {"join.radius_arcsec", MS_CFG_DOUBLE, FIELD(join, radius_arcsec), "3", 1e-3, 3600, "arcsec",
+     "rows without an obsid or key match are joined to the nearest table row within this "
+     "radius (two or more within it: ambiguous, counted, the nearest taken)"},
+
     {NULL, MS_CFG_INT, 0, 0, NULL, 0, 0, NULL, NULL},
 };

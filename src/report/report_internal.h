@@ -11,6 +11,7 @@
 #define MSTARS_REPORT_INTERNAL_H
 
 #include "mstars/h5.h"
+#include "mstars/join_io.h"
 #include "mstars/report.h"
 #include "mstars/schema.h"
 #include "mstars/stats.h"
@@ -53,6 +54,7 @@ typedef struct {
     size_t n;
     /* strings: n entries of str_len + 1 bytes (NUL-terminated) */
     char **obsid;           /* NULL when the column is absent */
+    ms_join_ids ids;        /* obsid, key, ra, dec for joins (join_io.h); ids.side.n = 0: none */
     char **subclass;
     double *label[RP_N_PARAMS]; /* NULL when absent */
     double *snr_r, *gmag, *bpmag, *rpmag, *plx, *spt, *resid, *resid_emu;
@@ -151,7 +153,7 @@ void rp_note(rp_results *r, const char *fmt, ...) __attribute__((format(printf, 
 ms_status rp_counts(const rp_catalog *c, rp_results *r);
 /* Compare with the table at path (kind "truth" or "reference") into r->cmp[slot]. */
 ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, int slot,
-                     rp_results *r);
+                     double radius, rp_results *r);
 ms_status rp_residuals(const rp_catalog *c, rp_results *r);
 ms_status rp_emulator(const rp_catalog *c, const char *emulator_opt, rp_results *r);
 ms_status rp_spt(const rp_catalog *c, rp_results *r);
@@ -172,8 +174,8 @@ ms_status rp_write_markdown(const rp_catalog *c, const ms_report_opts *o,
 /* The method-against-method comparison of a combined catalog (report_methods.c): methods.md
  * and methods_<q>.png in out_dir; nothing for a catalog that is not combined. *written receives
  * the number of files written. reference: a table keyed by obsid, or NULL. */
-ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
-                     int *written);
+ms_status rp_methods(const char *catalog, const char *reference, double radius,
+                     const char *out_dir, int *written);
 
 /* One method's answers in a combined catalog (report_methods.c): value and error columns per
  * quantity of combine.h (the total error where calibrate-errors wrote one), and clean[r] = 1

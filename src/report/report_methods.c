@@ -90,8 +90,8 @@ void rp_method_free(rp_method_cols *m)
 static const char *const qlabel[MS_REC_N] = {"T#deff#u [K]", "log g [dex]", "[M/H] [dex]",
                                              "[#ga/M] [dex]", "RV [km/s]"};
 
-ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
-                     int *written)
+ms_status rp_methods(const char *catalog, const char *reference, double radius,
+                     const char *out_dir, int *written)
 {
     *written = 0;
     ms_h5 *f;
@@ -114,28 +114,33 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
         for (size_t k = 0; k < na; k++)
             if (strcmp(ans[k].method, tok) == 0) st = rp_method_load(f, &ans[k], n, &m[nm++]);
     double *snr = NULL, *rec_teff = NULL, *dis = NULL, *work = NULL, *d = NULL, *x = NULL;
-    char **obsid = NULL;
+    ms_join_ids ids;
+    memset(&ids, 0, sizeof ids);
     if (st == MS_OK) st = rp_read_opt(f, "snr_r", n, &snr);
     if (st == MS_OK) st = rp_read_opt(f, "teff", n, &rec_teff);
     if (st == MS_OK) st = rp_read_opt(f, "disagree_flags", n, &dis);
-    if (st == MS_OK && reference && ms_h5_exists(f, MS_COL_OBSID))
-        st = ms_h5_read_strings(f, MS_COL_OBSID, n, &obsid);
+    int have_ids = 0;
+    if (st == MS_OK && reference) {
+        have_ids = ms_catalog_join_ids(f, n, &ids) == MS_OK;
+        if (!have_ids) ms_error_clear();
+    }
     work = ms_malloc_array("report.methods.work", n + 1, sizeof *work);
     d = ms_malloc_array("report.methods.d", n + 1, sizeof *d);
     x = ms_malloc_array("report.methods.x", n + 1, sizeof *x);
     double *zeros = ms_calloc("report.methods.zeros", n + 1, sizeof *zeros);
     if (st == MS_OK && (!work || !d || !x || !zeros)) st = MS_ENOMEM;
-    /* the reference, joined by obsid */
+    /* the reference, joined by obsid, key or position (join_io.h) */
     ms_table t;
     memset(&t, 0, sizeof t);
     long *ref_row = NULL;
     int have_ref = 0;
-    if (st == MS_OK && reference && obsid) {
+    if (st == MS_OK && reference && have_ids) {
         const char *cols[MS_REC_N] = {"teff", "logg", "m_h", "alpha_m", "rv"};
-        st = ms_table_read(reference, "obsid", cols, MS_REC_N, &t);
         ref_row = ms_malloc_array("report.methods.ref", n + 1, sizeof *ref_row);
-        if (st == MS_OK && !ref_row) st = MS_ENOMEM;
-        if (st == MS_OK) st = ms_table_match(&t, (const char *const *)obsid, n, ref_row, NULL);
+        if (!ref_row) st = MS_ENOMEM;
+        if (st == MS_OK) st = ms_table_join("report (methods)", reference, &ids, radius, ref_row,
+                                            NULL);
+        if (st == MS_OK) st = ms_table_read(reference, NULL, cols, MS_REC_N, &t);
         have_ref = st == MS_OK;
     }
     char path[4200];
@@ -176,8 +181,12 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
                 if (snr) /* d against zero, binned by S/N */
                     ms_stats_compare_binned(d, zeros, NULL, snr, n, rp_snr_edges, RP_N_SNR_BINS,
                                             work, b);
-                fprintf(md, "| %s - %s | %s | %zu | %.4g | %.4g |", m[i].a->method, m[j].a->method,
-                        ms_rec_names[q], s.n, s.median, s.robust_std);
+                if (s.n) /* a pair with no common clean row (a label one of them lacks): n/a */
+                    fprintf(md, "| %s - %s | %s | %zu | %.4g | %.4g |", m[i].a->method,
+                            m[j].a->method, ms_rec_names[q], s.n, s.median, s.robust_std);
+                else
+                    fprintf(md, "| %s - %s | %s | 0 | n/a | n/a |", m[i].a->method,
+                            m[j].a->method, ms_rec_names[q]);
                 for (int bb = 0; bb < RP_N_SNR_BINS; bb++)
                     if (snr && b[bb].n > 0)
                         fprintf(md, " %.4g +/- %.4g (%zu) |", b[bb].median, b[bb].robust_std, b[bb].n);
@@ -221,6 +230,12 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
                         wrong = 1;
                 real += (size_t)wrong;
             }
+            size_t giving = 0; /* a quantity fewer than two methods give cannot disagree */
+            for (size_t i = 0; i < nm; i++) giving += m[i].v[q] != NULL;
+            if (giving < 2) {
+                fprintf(md, "| %s | n/a | n/a |%s\n", ms_rec_names[q], have_ref ? " n/a |" : "");
+                continue;
+            }
             fprintf(md, "| %s | %zu | %.4f |", ms_rec_names[q], flagged,
                     n ? (double)flagged / (double)n : 0.0);
             if (have_ref && judged)
@@ -258,7 +273,7 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
     for (size_t i = 0; i < nm; i++) rp_method_free(&m[i]);
     if (have_ref || t.n_rows) ms_table_free(&t);
     ms_free(ref_row);
-    ms_free(obsid);
+    ms_join_ids_free(&ids);
     ms_free(snr);
     ms_free(rec_teff);
     ms_free(dis);

@@ -10,6 +10,7 @@
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/indices.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -31,6 +32,7 @@
 typedef struct {
     int64_t id, source_id;
     char obsid[32];
+    char key[MS_KEY_LEN];
     char subclass[16];
     double ra, dec, snr_r, snr_i;
     double gmag, bpmag, rpmag, plx, e_plx, ruwe;
@@ -54,6 +56,8 @@ typedef struct {
 static const ms_catalog_column columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
     {MS_COL_OBSID, MS_H5_STR, 32, offsetof(cat_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, offsetof(cat_row, key), "",
+     "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"},
     C("ra", MS_H5_F64, ra, "deg", "right ascension"),
     C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
@@ -208,6 +212,7 @@ typedef struct {
     double *rv_init, *z, *ra, *dec, *snr_r, *snr_i, *col; /* [chunk] */
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     char (*subclass)[16];
     int64_t *source_id;
     uint8_t *rv_known;
@@ -241,6 +246,7 @@ static ms_status state_alloc(survey_state *s)
     ALLOC(s->col, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->subclass, c);
     ALLOC(s->source_id, c);
     ALLOC(s->rv_known, c);
@@ -261,7 +267,7 @@ static ms_status state_alloc(survey_state *s)
 static void state_free(survey_state *s)
 {
     void *ptrs[] = {s->flux, s->ivar, s->fflux, s->fivar, s->rv_init, s->z, s->ra, s->dec,
-                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
+                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->key, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
                     s->mask, s->csn_start, s->csn_dv, s->csn_res, s->cont, s->var_flag,
                     s->bin_flag, s->osflux, s->synth_res, s->model_fit, s->model_emu,
@@ -298,6 +304,7 @@ static ms_status read_chunk(survey_state *s, ms_survey_chunk *ck)
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
     MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
     MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
     MS_TRY(ms_survey_rows(ck, MS_META_SUBCLASS, MS_H5_STR, 16, s->subclass));
     for (size_t i = 0; i < n; i++) {
         cat_row *r = &s->rows[i];
@@ -305,6 +312,7 @@ static ms_status read_chunk(survey_state *s, ms_survey_chunk *ck)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         memcpy(r->subclass, s->subclass[i], sizeof r->subclass);
         r->subclass[15] = '\0';
         r->ra = s->ra[i];

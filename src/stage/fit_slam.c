@@ -5,6 +5,7 @@
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -32,6 +33,7 @@ typedef struct {
     double *col;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     ms_slam_row *rows;
 } fit_ctx;
 
@@ -66,6 +68,7 @@ static ms_status slam_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8
     MS_TRY(ms_survey_rows(ck, MS_STORE_IVAR, MS_H5_F32, 0, c->ivar));
     MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, c->status));
     MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, c->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, ck->row0, ck->n, c->key));
     memset(c->rows, 0, n * sizeof *c->rows);
     MS_TRY(read_col(c, MS_META_RA, row0, n, offsetof(ms_slam_row, ra)));
     MS_TRY(read_col(c, MS_META_DEC, row0, n, offsetof(ms_slam_row, dec)));
@@ -76,6 +79,7 @@ static ms_status slam_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, c->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, c->key[i], sizeof r->key);
         r->store_status = c->status[i];
         for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
         r->chi2 = r->chi2_red = NAN;
@@ -143,8 +147,9 @@ static ms_status open_inputs(const ms_slam_fit_job_opts *o, ms_slam_model *m, fi
     c->col = ms_malloc_array("slam.col", c->chunk, sizeof(double));
     c->status = ms_malloc_array("slam.status", c->chunk, sizeof(int32_t));
     c->obsid = ms_malloc_array("slam.obsid", c->chunk, sizeof *c->obsid);
+    c->key = ms_malloc_array("slam.key", c->chunk, sizeof *c->key);
     c->rows = ms_malloc_array("slam.rows", c->chunk, sizeof *c->rows);
-    if (!c->mask || !c->flux || !c->ivar || !c->col || !c->status || !c->obsid || !c->rows)
+    if (!c->mask || !c->flux || !c->ivar || !c->col || !c->status || !c->obsid || !c->key || !c->rows)
         return MS_ENOMEM;
     MS_TRY(ms_h5_read_rows(store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, m->n_pix, c->mask));
     for (size_t d = 0; d < m->n_labels; d++) c->slot[d] = ms_slam_label_slot(m->label_names[d]);

@@ -5,6 +5,7 @@
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/laspm.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -23,7 +24,8 @@
 typedef struct {
     int64_t id, source_id;
     char obsid[32];
-    double snr_r, snr_i;
+    char key[MS_KEY_LEN];
+    double ra, dec, snr_r, snr_i;
     int32_t store_status;
     double label[MS_LASPM_N_LABELS], error[MS_LASPM_N_LABELS];
     double e_spread[MS_LASPM_N_LABELS], e_curv[MS_LASPM_N_LABELS];
@@ -44,6 +46,10 @@ typedef struct {
 static const ms_catalog_column id_columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
     {MS_CATALOG_GROUP "/obsid", MS_H5_STR, 32, offsetof(laspm_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, offsetof(laspm_row, key), "",
+     "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"},
+    C("ra", MS_H5_F64, ra, "deg", "right ascension"),
+    C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("source_id", MS_H5_I64, source_id, "", "Gaia DR3 source_id from the input catalog (-1: none)"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
     C("snr_i", MS_H5_F64, snr_i, "", "LAMOST S/N in i (SNRI)"),
@@ -116,9 +122,10 @@ typedef struct {
     float *flux, *ivar, *cont;  /* [chunk x n_pix] */
     float *mflux, *mivar;       /* compacted usable rows */
     int64_t *exclude;
-    double *snr_r, *snr_i;
+    double *snr_r, *snr_i, *ra, *dec;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     int64_t *source_id;
     size_t *usable;
     ms_laspm_result *res;
@@ -127,21 +134,28 @@ typedef struct {
 
 enum { N_MATCHED, N_FAILED, N_SKIPPED };
 
-ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, int64_t **ids)
+ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, double radius_arcsec, int64_t **ids)
 {
     int64_t *s = ms_malloc_array("laspm.star", n_rows + 1, sizeof *s);
-    if (!s) return MS_ENOMEM;
-    int has = ms_h5_exists(store, MS_INPUT_SOURCE_ID);
-    if (has) {
-        ms_status st = ms_h5_read_rows(store, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, 0,
-                                       n_rows, s);
-        if (st != MS_OK) {
-            ms_free(s);
-            return st;
-        }
+    double *pos = ms_malloc_array("laspm.pos", 2 * n_rows + 1, sizeof *pos);
+    ms_status st = s && pos ? MS_OK : MS_ENOMEM;
+    int has = st == MS_OK && ms_h5_exists(store, MS_INPUT_SOURCE_ID);
+    if (has) st = ms_h5_read_rows(store, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, 0, n_rows, s);
+    for (size_t i = 0; st == MS_OK && !has && i < n_rows; i++) s[i] = -1;
+    if (st == MS_OK) st = ms_h5_read_rows(store, MS_META_RA, MS_H5_F64, 0, 0, n_rows, pos);
+    if (st == MS_OK)
+        st = ms_h5_read_rows(store, MS_META_DEC, MS_H5_F64, 0, 0, n_rows, pos + n_rows);
+    if (st == MS_OK)
+        st = ms_join_fill_groups(pos, pos + n_rows, n_rows,
+                                 radius_arcsec > 0 ? radius_arcsec : MS_JOIN_RADIUS_DEFAULT, s,
+                                 NULL);
+    for (size_t i = 0; st == MS_OK && i < n_rows; i++)
+        if (s[i] < 0) s[i] = (int64_t)i;
+    ms_free(pos);
+    if (st != MS_OK) {
+        ms_free(s);
+        return st;
     }
-    for (size_t i = 0; i < n_rows; i++)
-        if (!has || s[i] < 0) s[i] = (int64_t)i;
     *ids = s;
     return MS_OK;
 }
@@ -159,8 +173,11 @@ static ms_status state_alloc(lstate *s)
     ALLOC(s->exclude, c);
     ALLOC(s->snr_r, c);
     ALLOC(s->snr_i, c);
+    ALLOC(s->ra, c);
+    ALLOC(s->dec, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->source_id, c);
     ALLOC(s->usable, c);
     ALLOC(s->res, c);
@@ -172,7 +189,7 @@ static ms_status state_alloc(lstate *s)
 static void state_free(lstate *s)
 {
     void *p[] = {s->star, s->flux, s->ivar, s->cont, s->mflux, s->mivar, s->exclude, s->snr_r,
-                 s->snr_i, s->status, s->obsid, s->source_id, s->usable, s->res, s->rows};
+                 s->snr_i, s->ra, s->dec, s->status, s->obsid, s->key, s->source_id, s->usable, s->res, s->rows};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
 }
 
@@ -184,8 +201,11 @@ static ms_status read_chunk(lstate *s, ms_survey_chunk *ck)
     MS_TRY(ms_survey_rows(ck, MS_STORE_CONTINUUM, MS_H5_F32, 0, s->cont));
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
+    MS_TRY(ms_survey_rows(ck, MS_META_RA, MS_H5_F64, 0, s->ra));
+    MS_TRY(ms_survey_rows(ck, MS_META_DEC, MS_H5_F64, 0, s->dec));
     MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
     MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
     if (s->has_source_id)
         MS_TRY(ms_survey_rows(ck, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, s->source_id));
     for (size_t i = 0; i < n; i++) {
@@ -194,9 +214,12 @@ static ms_status read_chunk(lstate *s, ms_survey_chunk *ck)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->source_id = s->has_source_id ? s->source_id[i] : -1;
         r->snr_r = s->snr_r[i];
         r->snr_i = s->snr_i[i];
+        r->ra = s->ra[i];
+        r->dec = s->dec[i];
         r->store_status = s->status[i];
     }
     return MS_OK;
@@ -378,7 +401,7 @@ ms_status ms_method_laspm_open(const ms_config *cfg, const ms_laspm_run_opts *o,
     if (o->limit > 0 && o->limit < s->n_rows) s->n_rows = o->limit;
     s->has_source_id = ms_h5_exists(store, MS_INPUT_SOURCE_ID);
     MS_TRY(state_alloc(s));
-    MS_TRY(ms_stage_star_ids(store, s->n_rows, &s->star));
+    MS_TRY(ms_stage_star_ids(store, s->n_rows, cfg->join.radius_arcsec, &s->star));
     s->fit_mask = ms_malloc_array("laspm.mask", s->n_pix + 1, 1);
     if (!s->fit_mask) return MS_ENOMEM;
     MS_TRY(ms_h5_read_rows(store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s->n_pix, s->fit_mask));

@@ -10,6 +10,7 @@
 #include "mstars/cnn.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -31,6 +32,7 @@
 typedef struct {
     int64_t id;
     char obsid[32];
+    char key[MS_KEY_LEN];
     double snr_i;
     double value[MS_N_LABELS], error[MS_N_LABELS]; /* teff, logg, m_h, alpha_m */
     int32_t parameter_flag, n_models;
@@ -72,6 +74,7 @@ static ms_status catalog_columns(ms_catalog_column **out)
         size_t offset;
     } ident[] = {{"id", offsetof(cnn_row, id)},
                  {"obsid", offsetof(cnn_row, obsid)},
+                 {"key", offsetof(cnn_row, key)},
                  {"snr_i", offsetof(cnn_row, snr_i)},
                  {"store_status", offsetof(cnn_row, store_status)}};
     const size_t ni = sizeof ident / sizeof ident[0];
@@ -110,6 +113,7 @@ typedef struct {
     size_t *use;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     double *snr_i;
     cnn_row *rows;
 } state;
@@ -130,6 +134,7 @@ static ms_status state_alloc(state *s)
     ALLOC(s->use, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->snr_i, c);
     ALLOC(s->rows, c);
 #undef ALLOC
@@ -139,7 +144,7 @@ static ms_status state_alloc(state *s)
 static void state_free(state *s)
 {
     void *p[] = {s->x, s->xb, s->scratch, s->mean, s->sd, s->ok, s->use, s->status, s->obsid,
-                 s->snr_i, s->rows, s->id_cols};
+                 s->key, s->snr_i, s->rows, s->id_cols};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_cnn_ws_free(s->ws);
     ms_cnn_input_free(&s->in);
@@ -155,6 +160,7 @@ static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
     const size_t n = ck->n;
     MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
     MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
     MS_TRY(ms_cnn_input_rows(&s->in, ck, s->status, ck->v_start, s->x, s->ok));
     size_t m = 0;
@@ -164,6 +170,7 @@ static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->snr_i = s->snr_i[i];
         r->store_status = s->status[i];
         for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = NAN;

@@ -6,6 +6,7 @@
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/native.h"
@@ -31,6 +32,8 @@ extern const ms_column_group ms_group_rv;
 static const ms_catalog_column id_columns[] = {
     ID(MS_CATALOG_GROUP "/id", MS_H5_I64, 0, id, "", "row of the spectra store"),
     ID(MS_COL_OBSID, MS_H5_STR, 32, obsid, "", "LAMOST OBSID"),
+    ID(MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, key, "",
+       "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"),
     ID(MS_CATALOG_GROUP "/lmjd", MS_H5_I64, 0, lmjd, "d", "local modified Julian date (LMJD)"),
     ID(MS_CATALOG_GROUP "/snr_r", MS_H5_F64, 0, snr_r, "", "LAMOST S/N in r (SNRR)"),
     ID(MS_COL_STORE_STATUS, MS_H5_I32, 0, store_status, "",
@@ -49,6 +52,7 @@ typedef struct {
     int64_t *lmjd;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     ms_rv_row *rows;
     ms_rv_settings settings;
     const char *templates, *spectra;
@@ -67,6 +71,7 @@ static ms_status read_chunk(rv_state *s, ms_survey_chunk *ck)
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
     MS_TRY(ms_survey_rows(ck, MS_META_LMJD, MS_H5_I64, 0, s->lmjd));
     MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_store_read_keys(ck->store, ck->row0, ck->n, s->key));
     return ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid);
 }
 
@@ -93,6 +98,7 @@ static ms_status rv_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->lmjd = s->lmjd[i];
         r->snr_r = s->snr_r[i];
         r->store_status = s->status[i];
@@ -216,7 +222,7 @@ static void rv_free(ms_survey_method *me)
 {
     rv_state *s = me->state;
     if (!s) return;
-    void *p[] = {s->flux, s->ivar, s->mask, s->z, s->z_err, s->snr_r, s->lmjd, s->status, s->obsid, s->rows};
+    void *p[] = {s->flux, s->ivar, s->mask, s->z, s->z_err, s->snr_r, s->lmjd, s->status, s->obsid, s->key, s->rows};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_rv_engine_free(s->engine);
     ms_rv_library_free(&s->lib_own);
@@ -270,9 +276,10 @@ ms_status ms_method_rv_open(const ms_config *cfg, const ms_rv_job_opts *o, ms_h5
     s->lmjd = ms_malloc_array("rv.lmjd", c, sizeof(int64_t));
     s->status = ms_malloc_array("rv.status", c, sizeof(int32_t));
     s->obsid = ms_malloc_array("rv.obsid", c, sizeof *s->obsid);
+    s->key = ms_malloc_array("rv.key", c, sizeof *s->key);
     s->rows = ms_calloc("rv.rows", c, sizeof *s->rows);
     if (!s->flux || !s->ivar || !s->mask || !s->z || !s->z_err || !s->snr_r || !s->lmjd ||
-        !s->status || !s->obsid || !s->rows)
+        !s->status || !s->obsid || !s->key || !s->rows)
         return MS_ENOMEM;
     m->rows = s->rows;
     m->hash = settings_hash(&o->settings, s->lib, s->n_rows);

@@ -8,7 +8,7 @@
 #     (cnn_* values, errors, parameter_flag), rows of the store one for one; unusable rows
 #     have NaN and cnn_n_models 0; an interrupted run (max_runtime) resumes to the same
 #     catalog;
-#   - wrong inputs fail with a message: a class other than dM/gM, labels without obsid.
+#   - wrong inputs fail with a message: a class other than dM/gM, labels with nothing to join on.
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
@@ -86,6 +86,6 @@ check "predict-cnn --resume completes the same catalog" same "$c1" "$(cat_text "
 check "train-cnn --class sdM refused" sh -c "test $? -eq 1 && grep -q 'dM or gM' '$work/x.log'"
 cut -d, -f11-14 "$m/truth.csv" >"$work/noid.csv"
 "$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$work/noid.csv" --class dM --out "$work/x.h5" >"$work/x.log" 2>&1
-check "labels without obsid refused" sh -c "test $? -eq 1 && grep -q 'no obsid column' '$work/x.log'"
+check "labels with nothing to join on (no obsid, key or position) refused" sh -c "test $? -eq 1 && grep -q 'nothing to join on' '$work/x.log'"
 [ $fails -eq 0 ] || { for f in "$work"/*.log; do echo "== $f"; tail -5 "$f"; done; }
 exit $fails
