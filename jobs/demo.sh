@@ -130,9 +130,11 @@ if has rv; then
       | tee -a "$out/timing.txt"
     templates=$out/templates-mockgrid
     step rv-templates python3 "$root/benchmarks/rv_mock_templates.py" "$out/mock/grid" "$templates"
+    # the mock grid starts at 5800 A, the L25 TM range at 4700 A: match within what it covers
+    rv_range=(--tm-range 5900,8899)
   fi
   step rv "${mpi[@]}" "$exe" rv "${common[@]}" --spectra "$out/spectra.h5" --templates "$templates" \
-    --out "$out/catalog_rv.h5"
+    ${rv_range[@]+"${rv_range[@]}"} --out "$out/catalog_rv.h5"
   cats+=("$out/catalog_rv.h5")
 fi
 if has cnn; then
