@@ -143,9 +143,10 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
     snprintf(e->view_source, sizeof e->view_source, "%s", s);
     ms_free(s);
     if (ms_h5_attr_class(f, "/", "input_velocity") != 's')
-        MS_ERROR(MS_EFORMAT, "%s was made by an older train-cnn from the store's Z25 view (%s); "
-                             "the input is now the native spectrum (%s): train it again", path,
-                 e->view_source, MS_CNN_INPUT);
+        MS_ERROR(MS_EFORMAT, "%s was made by an older train-cnn (input '%s', no input_velocity: "
+                             "the store's Z25 view); the input is now '%s' in the rest frame of "
+                             "a recorded velocity: train the model again", path, e->view_source,
+                 MS_CNN_INPUT);
     MS_TRY(ms_h5_attr_get_str(f, "/", "input_velocity", &s));
     snprintf(e->input_velocity, sizeof e->input_velocity, "%s", s);
     ms_free(s);
