@@ -305,6 +305,7 @@ int ms_stage_predict_cnn(const ms_config *cfg, const ms_predict_cnn_args *a)
                      s.n_rows, a->spectra, e.cls, a->model, e.n_models, e.content_hash, ms_par_size());
         uint64_t h = ms_hash_bytes(MS_HASH_INIT, e.content_hash, sizeof e.content_hash);
         h = ms_hash_bytes(h, &s.n_rows, sizeof s.n_rows);
+        if (a->rv) h = ms_hash_bytes(h, a->rv, strlen(a->rv) + 1); /* --resume: the same velocities */
         ms_catalog_opts co = {a->out, cols, sizeof(cnn_row), s.n_rows, s.chunk, h, a->resume};
         st = ms_catalog_open(&co, &s.cat, &done);
     }
