@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_slam STORE LABELS MODEL NPIX DUMP\n");
         return 2;
     }
-    ms_slam_ts_opts o = {argv[1], argv[2], "teff,logg,fe_h", "file", NULL, NULL, 0};
+    ms_slam_ts_opts o = {argv[1], argv[2], "teff,logg,fe_h", "file", NULL, NULL, 0, 0};
     ms_slam_trainset s;
     if (ms_slam_trainset_load(&o, &s) != MS_OK) {
         fprintf(stderr, "bench_slam: %s\n", ms_error_message());

@@ -1,16 +1,44 @@
 #!/usr/bin/env bash
-# demo.sh: the main mstars job end to end on the embedded mock universe
-# (config/mock-small.cfg), under `mpirun -n 2`:
-#   simulate -> ingest-grid -> ingest -> train-emulator -> emulate -> fit -> calibrate-errors
-#   -> report
-# Installs what is missing and builds first (jobs/setup.sh). Idempotent: every run
-# starts a fresh output folder. Prints where the outputs are.
+# demo.sh: the main mstars job end to end on a mock universe with a known truth
+# (config/demo.cfg), every method, under `mpirun -n 2`, in under 15 minutes on 2 cores:
+#
+#   simulate -> ingest-grid -> ingest                    the mock universe and its two stores
+#   reference subset                                     a random 20% of the stars with their
+#                                                        truth labels (the role APOGEE plays)
+#   train-emulator -> fit (emulator only)                The Payne; the baseline without CSN
+#   train-csn -> fit --csn -> calibrate-errors           Z25: Cycle-StarNet and the fit
+#   rv                                                   template RVs (Kesseli 2017 templates)
+#   train-cnn -> predict-cnn                             label transfer (Li 2025 CNN ensemble)
+#   train-slam -> fit-slam                               label transfer (SLAM, Li 2021)
+#   build-library -> laspm                               empirical library (Du 2025 LASPM)
+#   combine                                              one catalog: recommended labels and
+#                                                        the disagreement flag
+#   report                                               opens on the summary against the truth
+#                                                        of the other 80% of the stars
+#
+# Installs what is missing and builds first (jobs/setup.sh). Idempotent: every run starts a
+# fresh output folder. Prints where the outputs are and writes OUTDIR/timing.txt.
 #
 #   jobs/demo.sh [OUTDIR]      (default: ./demo-out)
+#
+# Environment:
+#   MSTARS_DEMO_RANKS    MPI ranks (default 2)
+#   MSTARS_DEMO_METHODS  the methods besides z25, comma-separated (default rv,cnn,slam,laspm)
+#   MSTARS_DEMO_CONFIG   configuration (default config/demo.cfg)
+#   MSTARS_DEMO_SET      extra "--set key=value" words for every command (the test's tiny chain)
+#   MSTARS_DEMO_CNN      extra train-cnn options (default: --folds 5 --max-epochs 200 --patience 12)
+#   MSTARS_DEMO_SLAM     extra train-slam options (default: --search coordinate --cv-folds 4)
+#   MSTARS_TEMPLATES     RV templates (default ../shared/data/templates-kesseli2017; when absent,
+#                        templates are made from the mock's own theory grid: see README)
+#   MSTARS_DEMO_NO_SETUP=1  skip jobs/setup.sh (the build exists)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/demo-out}
 ranks=${MSTARS_DEMO_RANKS:-2}
+methods=${MSTARS_DEMO_METHODS:-rv,cnn,slam,laspm}
+cfg=${MSTARS_DEMO_CONFIG:-$root/config/demo.cfg}
+cnn_opts=(${MSTARS_DEMO_CNN:---folds 5 --max-epochs 200 --patience 12})
+slam_opts=(${MSTARS_DEMO_SLAM:---search coordinate --cv-folds 4})
 
 # only a folder this script made (it holds .mstars-demo) is replaced; anything else with
 # files in it is refused, so that a mistyped OUTDIR never deletes a user's work
@@ -19,50 +47,136 @@ if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -e "$out/.mstars-demo" ]; th
     "removing it; give another OUTDIR or remove it yourself" >&2
   exit 1
 fi
-bash "$root/jobs/setup.sh"
+[ "${MSTARS_DEMO_NO_SETUP:-0}" = 1 ] || bash "$root/jobs/setup.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-exe="$root/build/src/mstars"
-cfg="$root/config/mock-small.cfg"
+exe=${MSTARS_EXE:-$root/build/src/mstars}
 mpi=(mpirun --oversubscribe -n "$ranks")
+common=(--config "$cfg")
+for kv in ${MSTARS_DEMO_SET:-}; do common+=(--set "$kv"); done
+has() { case ",$methods," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 rm -rf "$out"
 mkdir -p "$out"
 touch "$out/.mstars-demo"
-step() { echo; echo "=== $*"; }
+t_start=$(date +%s)
+echo "# demo.sh $(date -u '+%Y-%m-%d %H:%M UTC'), $ranks ranks, $(nproc) cores, load" \
+  "$(cut -d' ' -f1-3 /proc/loadavg) at the start; methods z25,$methods" > "$out/timing.txt"
+# CPU seconds (user + system) of this shell's finished children so far (bash `times`)
+# (`times` must run in this shell, not in a subshell such as $(...): through a file)
+cpu_children() { times > "$out/.times"; }
+cpu_read() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, y, /[ms]/)
+  printf "%.2f", u[1] * 60 + u[2] + y[1] * 60 + y[2] }' "$out/.times"; }
+# step NAME command...: run it, log to OUTDIR/logs/NAME.log, time it into timing.txt (wall
+# and CPU seconds: on a loaded machine the CPU time / ranks is what an idle machine would take)
+mkdir -p "$out/logs"
+step() {
+  local name=$1; shift
+  echo "=== $name"
+  local t0 c0 c1; t0=$(date +%s.%N); cpu_children; c0=$(cpu_read)
+  if ! "$@" > "$out/logs/$name.log" 2>&1; then
+    echo "demo.sh: step $name failed; the end of $out/logs/$name.log:" >&2
+    tail -n 15 "$out/logs/$name.log" >&2
+    exit 1
+  fi
+  cpu_children; c1=$(cpu_read)
+  awk -v a="$t0" -v b="$(date +%s.%N)" -v s="$name" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+    -v c0="$c0" -v c1="$c1" \
+    'BEGIN { printf "%-16s %7.1f s wall %8.1f s CPU  (load %s)\n", s, b - a, c1 - c0, l }' \
+    | tee -a "$out/timing.txt"
+}
+cats=()   # the methods' catalogs, in the order combine gets them
 
-step "1/8 simulate a mock universe (theory grid + LAMOST-format survey)"
-"${mpi[@]}" "$exe" simulate --config "$cfg" --out "$out/mock"
-
-step "2/8 ingest the theory grid"
-"${mpi[@]}" "$exe" ingest-grid --config "$cfg" --grid "$out/mock/grid" --out "$out/grid.h5"
-
-step "3/8 ingest the survey spectra"
-"${mpi[@]}" "$exe" ingest --config "$cfg" --spectra "$out/mock/spectra.lst" \
+# 1. the mock universe and its stores
+step simulate "${mpi[@]}" "$exe" simulate "${common[@]}" --out "$out/mock"
+step ingest-grid "${mpi[@]}" "$exe" ingest-grid "${common[@]}" --grid "$out/mock/grid" --out "$out/grid.h5"
+step ingest "${mpi[@]}" "$exe" ingest "${common[@]}" --spectra "$out/mock/spectra.lst" \
   --catalog "$out/mock/input_catalog.csv" --out "$out/spectra.h5"
 
-step "4/8 train The Payne emulator on the grid"
-"${mpi[@]}" "$exe" train-emulator --config "$cfg" --grid "$out/grid.h5" --out "$out/emulator.h5"
+# 2. the reference subset: every spectrum of a random 20% of the stars (all epochs of a star
+# on one side) with its truth labels; the other 80% is what the report judges (truth_test.csv)
+awk -F, -v ref="$out/reference.csv" -v test="$out/truth_test.csv" '
+  NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i
+            print "obsid,teff,logg,m_h,alpha_m" > ref; print > test; next }
+  { h = ($col["star_id"] * 2654435761) % 4294967296
+    if (h / 4294967296 < 0.2)
+      print $col["obsid"] "," $col["teff"] "," $col["logg"] "," $col["m_h"] "," $col["alpha_m"] > ref
+    else print > test }' "$out/mock/truth.csv"
+echo "reference subset: $(($(wc -l < "$out/reference.csv") - 1)) spectra with truth labels;" \
+  "judged: $(($(wc -l < "$out/truth_test.csv") - 1))" | tee -a "$out/timing.txt"
 
-step "5/8 emulate one spectrum"
-"$exe" emulate --config "$cfg" --model "$out/emulator.h5" --labels 3500,5.0,0.0,0.0 \
+# 3. Z25: the emulator, the fit without adaptation (the baseline), Cycle-StarNet, the fit
+step train-emulator "${mpi[@]}" "$exe" train-emulator "${common[@]}" --grid "$out/grid.h5" \
+  --out "$out/emulator.h5"
+step emulate "$exe" emulate "${common[@]}" --model "$out/emulator.h5" --labels 3500,5.0,0.0,0.0 \
   --out "$out/emulated_3500_5.0.csv"
+step fit-emulator "${mpi[@]}" "$exe" fit "${common[@]}" --spectra "$out/spectra.h5" \
+  --emulator "$out/emulator.h5" --out "$out/catalog_emu.h5"
+# the synthetic training labels follow the reference subset's (Teff, [M/H]) distribution
+step train-csn "${mpi[@]}" "$exe" train-csn "${common[@]}" --emulator "$out/emulator.h5" \
+  --observed "$out/spectra.h5" --reference "$out/reference.csv" --out "$out/csn.h5"
+step fit-csn "${mpi[@]}" "$exe" fit "${common[@]}" --spectra "$out/spectra.h5" \
+  --emulator "$out/emulator.h5" --csn "$out/csn.h5" --out "$out/catalog_z25.h5"
+step calibrate-errors "$exe" calibrate-errors "${common[@]}" --catalog "$out/catalog_z25.h5"
+cats+=("$out/catalog_z25.h5")
 
-step "6/8 fit every spectrum (emulator only) into the catalog"
-"${mpi[@]}" "$exe" fit --config "$cfg" --spectra "$out/spectra.h5" --emulator "$out/emulator.h5" \
-  --out "$out/catalog.h5"
+# 4. the other methods (each its own survey job over the same store; `fit --methods` will
+# make them one pass)
+if has rv; then
+  templates=${MSTARS_TEMPLATES:-$root/../shared/data/templates-kesseli2017}
+  if [ ! -d "$templates" ] && [ ! -f "$templates" ]; then
+    # fallback: templates from the mock's own noiseless theory grid (log g 5, four [M/H])
+    echo "demo.sh: no template library at $templates: using templates made from the mock grid" \
+      "(benchmarks/rv_mock_templates.py); the RV numbers are then not those of real templates" \
+      | tee -a "$out/timing.txt"
+    templates=$out/templates-mockgrid
+    step rv-templates python3 "$root/benchmarks/rv_mock_templates.py" "$out/mock/grid" "$templates"
+  fi
+  step rv "${mpi[@]}" "$exe" rv "${common[@]}" --spectra "$out/spectra.h5" --templates "$templates" \
+    --out "$out/catalog_rv.h5"
+  cats+=("$out/catalog_rv.h5")
+fi
+if has cnn; then
+  step train-cnn "${mpi[@]}" "$exe" train-cnn "${common[@]}" --spectra "$out/spectra.h5" \
+    --labels "$out/reference.csv" --class dM "${cnn_opts[@]}" --out "$out/cnn_dM.h5"
+  step predict-cnn "${mpi[@]}" "$exe" predict-cnn "${common[@]}" --spectra "$out/spectra.h5" \
+    --model "$out/cnn_dM.h5" --out "$out/catalog_cnn.h5"
+  cats+=("$out/catalog_cnn.h5")
+fi
+if has slam; then
+  step train-slam "${mpi[@]}" "$exe" train-slam "${common[@]}" --spectra "$out/spectra.h5" \
+    --labels "$out/reference.csv" --label-cols teff,logg,m_h,alpha_m "${slam_opts[@]}" \
+    --out "$out/slam.h5"
+  step fit-slam "${mpi[@]}" "$exe" fit-slam "${common[@]}" --spectra "$out/spectra.h5" \
+    --model "$out/slam.h5" --out "$out/catalog_slam.h5"
+  cats+=("$out/catalog_slam.h5")
+fi
+if has laspm; then
+  # the library is the reference subset itself (no curation cuts: one exact label table);
+  # --leave-out-self: a reference star is matched against the other stars, never its own
+  # spectra (else its labels would come back exactly)
+  step build-library "$exe" build-library "${common[@]}" --spectra "$out/spectra.h5" \
+    --labels "truth=$out/reference.csv" --no-dbscan --no-nn-check --out "$out/library.h5"
+  step laspm "${mpi[@]}" "$exe" laspm "${common[@]}" --spectra "$out/spectra.h5" \
+    --library "$out/library.h5" --leave-out-self --out "$out/catalog_laspm.h5"
+  cats+=("$out/catalog_laspm.h5")
+fi
 
-step "7/8 calibrate the uncertainties: Err_repeat = a/(S/N) + b from repeat observations"
-"$exe" calibrate-errors --catalog "$out/catalog.h5"
-
-step "8/8 report: figures, summary page and summary.json against the truth"
-"$exe" report "$out/catalog.h5" --truth "$out/mock/truth.csv" --out "$out/report"
+# 5. one catalog and the report
+list=$(IFS=,; echo "${cats[*]}")
+step combine "$exe" combine "${common[@]}" --catalogs "$list" --out "$out/combined.h5"
+step report "$exe" report "$out/combined.h5" "${common[@]}" --truth "$out/truth_test.csv" \
+  --baseline "$out/catalog_emu.h5" --out "$out/report"
+t_total=$(($(date +%s) - t_start))
+cpu_children
+echo "total            $t_total s wall ($(awk -v t="$t_total" 'BEGIN { printf "%.1f", t / 60 }') min)," \
+  "$(cpu_read) s CPU; load $(cut -d' ' -f1-3 /proc/loadavg) at the end" | tee -a "$out/timing.txt"
 
 echo
 echo "demo outputs in $out:"
-echo "  mock universe    $out/mock (grid/, spectra/, truth.csv, input_catalog.csv)"
-echo "  grid store       $out/grid.h5"
-echo "  spectra store    $out/spectra.h5"
-echo "  emulator         $out/emulator.h5"
-echo "  emulated flux    $out/emulated_3500_5.0.csv"
-echo "  catalog          $out/catalog.h5 (/catalog/<column>; h5ls -r to list)"
-echo "  report           $out/report/summary.md (figures *.png, numbers summary.json)"
+echo "  report           $out/report/summary.md  <- start here: it opens on the summary table"
+echo "  combined catalog $out/combined.h5 (recommended labels, *_method, disagree_flags)"
+echo "  method catalogs  ${cats[*]}"
+echo "  baseline         $out/catalog_emu.h5 (the fit without Cycle-StarNet)"
+echo "  models           $out/emulator.h5, $out/csn.h5$(has cnn && echo ", $out/cnn_dM.h5")$(has slam && echo ", $out/slam.h5")$(has laspm && echo ", $out/library.h5")"
+echo "  mock universe    $out/mock (grid/, spectra/, truth.csv); reference subset $out/reference.csv"
+echo "  timing           $out/timing.txt; logs in $out/logs/"

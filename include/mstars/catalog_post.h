@@ -56,6 +56,8 @@ typedef struct {
     size_t n_labels;
     int total_errors; /* error_outlier on e_<p>_total where that column exists */
     size_t block_rows; /* rows read and written per block (0: 65536) */
+    const char *method; /* NULL: the columns of a fit catalog; "z25": the z25 columns of a
+                           `fit --methods` catalog (z25_teff, e_z25_teff: survey_job.h) */
 } ms_catalog_cuts_opts;
 
 typedef struct {
@@ -77,6 +79,11 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
  * training ranges of teff, logg, m_h, alpha_m (NaN lo: not fitted). Writes the root
  * attributes sanity (the one-line verdict) and sanity_pass (1/0). Collective in parallel
  * mode (counts only: the verdict does not depend on the rank count); res on every rank. */
+/* As ms_catalog_sanity, on the label columns of `method` in a `fit --methods` catalog
+ * (ms_survey_column_name: z25_teff, ...). */
+ms_status ms_catalog_sanity_of(ms_h5 *f, const char *method, const double lo[MS_SANITY_LABELS],
+                               const double hi[MS_SANITY_LABELS], const ms_sanity_opts *o,
+                               ms_sanity_result *res);
 ms_status ms_catalog_sanity(ms_h5 *f, const double lo[MS_SANITY_LABELS],
                             const double hi[MS_SANITY_LABELS], const ms_sanity_opts *o,
                             ms_sanity_result *res);
@@ -108,6 +115,8 @@ typedef struct {
     ms_sys_spread spread;      /* the spread the floor sets to 1 */
     int scaled;                /* 0: a floor only; 1: the scaled model, k Err_total and a
                                   floor by maximum likelihood (ms_sys_scaled_fit) */
+    double radius;             /* arcsec: the reference joined by position, rows without a
+                                  group id grouped by position (join.radius_arcsec) */
     int zero_point;            /* write <p>_cal = <p> - bias (the reference's zero point) */
 } ms_calib_opts;
 

@@ -102,6 +102,7 @@ ms_status ms_cnn_view(const ms_cnn_view_spec *v, const double *wave, const float
 /* The velocity definitions a model records (attribute input_velocity). */
 #define MS_CNN_VEL_RV "rv_adopted where rv_flag = 1, else pipeline Z*c"
 #define MS_CNN_VEL_PIPELINE "pipeline Z*c"
+#define MS_CNN_VEL_NONE "none (observed frame)" /* the classifiers (cnn_class.h) */
 
 /* The L25 grid: 3900-8899 A at 1 A. */
 ms_cnn_view_spec ms_cnn_view_l25(void);
@@ -136,7 +137,9 @@ typedef struct {
     int calibrated;
     double err_scale[MS_CNN_MAX_OUT], err_floor[MS_CNN_MAX_OUT];
     double calib_pull_rstd[MS_CNN_MAX_OUT]; /* robust std of the raw pulls r / std, before */
-    char cls[8];           /* "dM" or "gM" */
+    char cls[8];           /* "dM" or "gM"; a classifier's task ("spt", "wdm", "dmgm") */
+    int softmax;           /* 1: a classifier (cnn_class.h): labels are the class names, the
+                              outputs logits, y_mean 0 and y_std 1 */
     char content_hash[17];
     /* training record */
     long seed, ranks, epochs_max, batch;
@@ -201,6 +204,10 @@ typedef struct {
     double max_seconds;      /* 0: none; stop with a checkpoint (MS_EINTERRUPTED) */
     int quiet;
     const ms_comm *comm;     /* NULL: this process alone */
+    size_t models;           /* train only the first `models` folds' models (0: all K); a
+                                classifier trains 1 of K = 4 folds: L25's train:val 3:1 */
+    const double *class_weight; /* non-NULL: classification (cnn_class.h): y one-hot [n, C],
+                                   weighted softmax cross-entropy with these C weights */
 } ms_cnn_train_opts;
 
 /* L25's settings: 10 folds, batch 128, Adam lr 1e-3, factor 0.5 after 5 flat epochs (min
@@ -208,7 +215,9 @@ typedef struct {
 void ms_cnn_train_opts_default(ms_cnn_train_opts *o);
 
 /* Train the K-fold ensemble on d. e: initialised, with labels, view, view_source and cls set
- * by the caller; fills the networks, the label scaling and the training record. Collective
+ * by the caller; fills the networks, the label scaling and the training record. With
+ * class_weight the loss is cnn_class.h's weighted cross-entropy, the labels are not scaled and
+ * the out-of-fold predictions are class probabilities. Collective
  * over opt->comm (every rank passes the same data); the networks are bit-identical for any
  * rank count (ms_comm_sum_exact over fixed shards). */
 ms_status ms_cnn_train(const ms_cnn_data *d, const ms_cnn_train_opts *opt, ms_cnn_ensemble *e);

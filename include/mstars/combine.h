@@ -38,7 +38,46 @@ typedef struct {
     double pair_sigma;      /* its |difference| / combined error (NaN: no pair) */
 } ms_rec_output;
 
+/* The name column `name` of method `a` (schema.h's answer table) takes in a catalog that also
+ * holds the recommended labels: a value column without the method's prefix (z25's teff) gets
+ * it (z25_teff), and its errors too (e_teff -> e_z25_teff, e_teff_total -> e_z25_teff_total);
+ * other names are kept. Returns 1 when renamed (buf holds the name in every case). */
+int ms_combine_column_name(const void *answers, const char *name, char *buf, size_t len);
+
 /* in: [n_methods][MS_REC_N] for one row. */
 void ms_combine_row(const ms_rec_input *in, size_t n_methods, double k, ms_rec_output *out);
+
+/* Honest errors from the methods' mutual differences (the "three-cornered hat"; Gray & Allan
+ * 1974 for clocks, "triple collocation" in geophysics): if methods i and j have independent
+ * errors of standard deviation s_i and s_j, the differences v_i - v_j over the rows both give
+ * have variance s_i^2 + s_j^2. With three or more methods these equations, one per pair, are
+ * solved for every s_m^2 by least squares (LAPACK dposv on the normal equations), per quantity
+ * and per bin of key (S/N); the variance of a pair's differences is the robust one (1.4826 MAD,
+ * squared), so that a few outliers do not set it. The scale of method m is s_m / median(e_m):
+ * the factor that makes its formal errors match its actual scatter.
+ * With two methods only the sum is known: both get the one factor that makes the pulls of
+ * their differences 1. A scale stays 1 (not estimated) where fewer than min_rows rows of a
+ * pair fall in the bin, or where the solution gives s_m^2 <= 0 (errors correlated between
+ * methods); a bin that cannot be estimated takes the method's all-rows value.
+ *   in      [n][n_methods][MS_REC_N]: every row's answers (ms_combine_row's layout, row by row)
+ *   key     [n] the binning value (NULL: one bin); edges [n_bins + 1] increasing
+ *   scale   [n_methods][MS_REC_N][n_bins] out
+ * Deterministic: a function of the inputs only (fixed loop order). Returns 0, or -1 when an
+ * allocation failed (scales left at 1). */
+int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
+                            const double *key, const double *edges, size_t n_bins,
+                            size_t min_rows, double *scale);
+
+/* The S/N_r bins of the rescaling both `mstars combine` and `fit --methods` apply:
+ * S/N_r < 10, 10-20, 20-50, > 50. */
+#define MS_COMBINE_SCALE_BINS 4
+extern const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1];
+#define MS_COMBINE_SCALE_MIN_ROWS 20
+
+/* ms_combine_error_scales over the S/N_r bins above (snr NULL: one bin), then every row's
+ * errors multiplied by its method's factor in its bin, in place. scale: as above with
+ * MS_COMBINE_SCALE_BINS bins. Returns 0, or -1 when an allocation failed (errors unchanged). */
+int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, const double *snr,
+                              double *scale);
 
 #endif

@@ -172,7 +172,14 @@ typedef struct {
     long chunk_size;           /* spectra per chunk handed out by the master */
     double progress_seconds;   /* seconds between progress lines */
     double max_runtime;        /* seconds after which no new chunk starts (0: no limit) */
+    char dwarfs_only[MS_CFG_STR_MAX]; /* fit --methods: methods run on dwarfs only when a
+                                         classification group is in the job (survey_job.h) */
+    double disagree_sigma;     /* fit --methods: disagreement threshold (combined errors) */
 } ms_cfg_run;
+
+typedef struct {
+    double radius_arcsec;      /* arcsec: position joins of tables to rows (join.h) */
+} ms_cfg_join;
 
 typedef struct {
     ms_cfg_general general;
@@ -183,6 +190,7 @@ typedef struct {
     ms_cfg_csn csn;
     ms_cfg_fit fit;
     ms_cfg_run run;
+    ms_cfg_join join;
 } ms_config;
 
 typedef enum { MS_CFG_INT, MS_CFG_DOUBLE, MS_CFG_BOOL, MS_CFG_STRING, MS_CFG_LIST } ms_cfg_type;

@@ -22,6 +22,10 @@ typedef struct {
     const char *emulator;  /* emulator file for Fig. 3; NULL: the catalog's `emulator` */
     int calibrated;        /* the labels <p>_cal of calibrate-errors --zero-point instead of
                               <p> (every parameter that has one; MS_ENOTFOUND when none has) */
+    const char *baseline;  /* a catalog of the same store without Cycle-StarNet (fit without
+                              --csn), compared in the overview; NULL: none */
+    double radius;         /* arcsec: truth/reference joined by position where obsid and key
+                              do not match (join.radius_arcsec; <= 0: the default) */
 } ms_report_opts;
 
 typedef struct {

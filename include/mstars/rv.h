@@ -27,6 +27,7 @@
 #ifndef MSTARS_RV_H
 #define MSTARS_RV_H
 
+#include "mstars/join.h"
 #include "mstars/status.h"
 
 #include <stddef.h>
@@ -199,6 +200,7 @@ ms_status ms_rv_measure_all(ms_rv_engine *e, const ms_rv_native *sp, double rv_l
 typedef struct {
     int64_t id, lmjd;
     char obsid[32];
+    char key[MS_KEY_LEN]; /* the store's /meta/key (join.h) */
     char rv_template[64];
     char rv_from[16];
     double snr_r;

@@ -63,6 +63,7 @@
 #define MS_META_FIBERID            "/meta/fiberid"
 #define MS_META_FILENAME           "/meta/filename"
 #define MS_META_FORMAT             "/meta/format"
+#define MS_META_KEY                "/meta/key"     /* obsid, else LMJD-PLANID_spSS-FFF (join.h) */
 #define MS_META_LAYOUT             "/meta/layout"
 #define MS_META_LMJD               "/meta/lmjd"
 #define MS_META_N_GOOD             "/meta/n_good"
@@ -131,6 +132,10 @@ const char *const *ms_schema_flag_bits(const char *column);
 #define MS_COL_TEFF            MS_CATALOG_GROUP "/teff"
 #define MS_COL_CHI2_RED        MS_CATALOG_GROUP "/chi2_red"
 #define MS_COL_OBSID           MS_CATALOG_GROUP "/obsid"
+#define MS_COL_KEY             MS_CATALOG_GROUP "/key"   /* the store's /meta/key (join.h) */
+#define MS_COL_RA              MS_CATALOG_GROUP "/ra"
+#define MS_COL_DEC             MS_CATALOG_GROUP "/dec"
+#define MS_COL_SOURCE_ID       MS_CATALOG_GROUP "/source_id"
 #define MS_COL_TEFF_EMU        MS_CATALOG_GROUP "/teff_emu"
 #define MS_COL_LOGG            MS_CATALOG_GROUP "/logg"
 #define MS_COL_M_H             MS_CATALOG_GROUP "/m_h"

@@ -37,6 +37,7 @@
 
 #include "mstars/catalog.h"
 #include "mstars/config.h"
+#include "mstars/join.h"
 #include "mstars/status.h"
 
 #include <stddef.h>
@@ -88,10 +89,12 @@ typedef struct {
     const char *store;      /* spectra store (mstars ingest) */
     const char *labels;     /* reference label table (CSV) */
     const char *label_cols; /* e.g. "teff,logg,fe_h" (2-4 columns of the table) */
-    const char *key;        /* "obsid" (default) or "file" (base name of /meta/filename) */
+    const char *key;        /* "auto" (default; "obsid" is the same): obsid, key or position
+                               (join.h); "file": base name of /meta/filename */
     const char *cuts;       /* "col:min:max,..." on table columns (open bounds), or NULL */
     const char *snr_col;    /* store meta S/N column for min_snr (default snr_i) */
     double min_snr;
+    double radius;          /* arcsec, position joins (join.radius_arcsec; <= 0: default) */
 } ms_slam_ts_opts;
 
 typedef struct {
@@ -258,6 +261,7 @@ double ms_slam_error_floor(const double *delta, const double *err, size_t n);
 typedef struct {
     int64_t id;
     char obsid[32];
+    char key[MS_KEY_LEN]; /* the store's /meta/key (join.h) */
     double ra, dec, snr_r, snr_i;
     int32_t store_status;
     double label[4], error[4], start[4]; /* teff, logg, m_h, alpha_m */
@@ -266,7 +270,7 @@ typedef struct {
     uint32_t flags;
 } ms_slam_row;
 
-/* The identification columns of a fit-slam catalog (id, obsid, ra, dec, snr_r, snr_i,
+/* The identification columns of a fit-slam catalog (id, obsid, key, ra, dec, snr_r, snr_i,
  * store_status), {NULL}-terminated, over ms_slam_row. */
 extern const ms_catalog_column ms_slam_id_columns[];
 /* The catalog slot (0..3) of a label name, -1 when none. */

@@ -30,6 +30,7 @@ typedef struct {
     const char *out, *command;
     double sigma;                /* disagreement threshold, in combined errors */
     int force;                   /* overwrite out */
+    int formal_errors;           /* 1: the methods' errors as written (no three-cornered hat) */
 } ms_combine_args;
 
 typedef struct {
@@ -45,6 +46,7 @@ typedef struct {
     int resume;
     size_t limit; /* 0: every row */
     const char *rv; /* rv catalog (mstars rv) for the rest frames; NULL: pipeline Z*c */
+    int rv_in_job;  /* fit --methods rv,cnn: the rest frames of the job's rv method (v_start) */
 } ms_predict_cnn_args;
 
 /* `mstars train-emulator` (src/stage/train_emulator.c). */

@@ -30,9 +30,11 @@ typedef struct {
 /* Collective: the survey job of LASPM, on the work queue, resumable (catalog.h). */
 ms_status ms_stage_laspm(const ms_config *cfg, const ms_laspm_run_opts *o, ms_laspm_summary *sum);
 
-/* The star id of every row of a store: /input/source_id where present and >= 0, else the
- * row. ids[n_rows] (ms_free). Shared by both commands so leave-one-out agrees. */
-ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, int64_t **ids);
+/* The star id of every row of a store: /input/source_id where present and >= 0, else its
+ * position group within radius_arcsec (join.h: repeats of a star without a source_id share
+ * it), else the row. ids[n_rows] (ms_free). Shared by both commands so leave-one-out
+ * agrees. */
+ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, double radius_arcsec, int64_t **ids);
 
 /* ------------------------------------------------------------- mstars build-library */
 typedef struct {
@@ -66,6 +68,8 @@ typedef struct {
     double bin_width;           /* 5 (Du 3.7) */
     size_t min_per_bin;
     double snr_min;             /* the overall 1-sigma over S/N >= snr_min (10) */
+    double radius;              /* arcsec: rows without a group id grouped by position
+                                   (join.radius_arcsec; <= 0: the default) */
 } ms_precision_opts;
 
 /* Du 3.7's repeat precision of each column as a table on out (serial). */

@@ -5,7 +5,8 @@
  *   /spectra/wavelength   n_pix float64 (rest frame, vacuum, A)
  *   /spectra/fit_mask     n_pix uint8 (1: excluded from fits, preprocess.fit_masks)
  *   /meta/<field>         N, see ms_store_meta below (status, status_reason, ...)
- *   /input/<column>       N, input-catalog columns joined by OBSID (NaN / "" unmatched)
+ *   /input/<column>       N, input-catalog columns joined by obsid, key or position (join.h;
+ *                         NaN / "" / -1 unmatched)
  *   /native/flux, /native/ivar, /native/mask   N x MS_NATIVE_NPIX: the native view (native.h:
  *                         LAMOST's log-linear lattice, observed frame, not normalised; the
  *                         methods derive their own views from it; docs/rv.md)
@@ -21,6 +22,7 @@
 
 #include "mstars/config.h"
 #include "mstars/grid_quality.h"
+#include "mstars/join.h"
 #include "mstars/status.h"
 
 #include <stdint.h>
@@ -45,6 +47,7 @@ const char *ms_row_status_name(int status);
 typedef struct {
     char filename[256];  /* as given in the input list */
     char obsid[32];
+    char key[MS_KEY_LEN]; /* obsid, else LMJD-PLANID_spSS-FFF (join.h): every row has one */
     char desig[48];
     char cls[16];
     char subclass[16];

@@ -25,8 +25,8 @@ typedef struct {
     size_t *order;    /* [n_rows] rows sorted by key (ms_table_match builds it) */
 } ms_table;
 
-/* Read `path`: the column `key` (MS_ENOTFOUND naming the file when absent) and the n_cols
- * numeric columns `columns`. */
+/* Read `path`: the column `key` (MS_ENOTFOUND naming the file when absent; NULL: no key
+ * column, t->keys stays empty) and the n_cols numeric columns `columns`. */
 ms_status ms_table_read(const char *path, const char *key, const char *const *columns,
                         size_t n_cols, ms_table *t);
 void ms_table_free(ms_table *t);
@@ -39,5 +39,10 @@ const double *ms_table_column(const ms_table *t, size_t c);
  * whose key an earlier row already has. */
 ms_status ms_table_match(ms_table *t, const char *const *keys, size_t n, long *row,
                          size_t *duplicates);
+
+/* The n_names columns `names` of the table at path as text (strings trimmed, FITS integers
+ * in decimal): out[c] (n_rows strings, ms_strlist_free each) where present[c]. */
+ms_status ms_table_read_text(const char *path, const char *const *names, size_t n_names,
+                             ms_strlist *out, int *present, size_t *n_rows);
 
 #endif

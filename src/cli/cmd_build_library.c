@@ -15,7 +15,7 @@
 static const ms_cli_opt opts[] = {
     {"spectra", "FILE", "the spectra store (mstars ingest) holding the candidate spectra", 1},
     {"labels", "NAME=CSV,...", "label tables in priority order (first wins): CSV with obsid, "
-                               "teff, logg and m_h (or fe_h)", 1},
+                               "key or ra+dec, and teff, logg and m_h (or fe_h)", 1},
     {"reference", "CSV", "the reference catalogue: offsets of every table and the agreement "
                          "cuts (Du: StarHorse); none: no offsets, no cuts", 0},
     {"out", "FILE", "the library to write (HDF5)", 1},
@@ -128,7 +128,7 @@ static int run(ms_cli_ctx *ctx)
 
 const ms_cli_cmd ms_cmd_build_library = {
     "build-library", "curate an empirical library from labelled spectra (Du et al. 2025)", NULL,
-    "Du et al. 2025 3.2-3.5: the labelled spectra of a store (label tables joined by obsid, in "
+    "Du et al. 2025 3.2-3.5: the labelled spectra of a store (label tables joined by obsid, key or position, in "
     "priority order); each table shifted onto the reference catalogue by the mean of the "
     "Gaussian core of its differences (3-sigma clipping); spectra whose adopted labels differ "
     "from the reference by more than the cuts are dropped; bins of 50 K x 0.1 x 0.1 dex keep "

@@ -21,7 +21,7 @@ static const ms_cli_opt opts[] = {
     {"min-per-bin", "N", "deviations a S/N bin needs to enter the fit (default 10)", 0},
     {"combine", "z25|max", "Err_total from the repeat and fitting errors: z25 = their "
                            "quadrature sum (default, Z25 Eq. 8), max = the larger one", 0},
-    {"reference", "FILE", "CSV or FITS table with obsid and any of teff, logg, m_h, alpha_m, "
+    {"reference", "FILE", "CSV or FITS table with obsid, key or ra+dec and any of teff, logg, m_h, alpha_m, "
                           "rv (and e_<p>): adds a systematic floor in quadrature", 0},
     {"reference-fraction", "F", "use the stars (by --group-by id) with u(id) < F for the "
                                 "floor, leaving the rest for a check (default 1: all)", 0},
@@ -100,10 +100,10 @@ static int reference_opts(const ms_cli_ctx *ctx, ms_calib_opts *o)
 
 static void print_floor(const ms_calib_opts *o, const ms_calib_result *r)
 {
-    printf("%s from %s (%zu rows, %zu catalog rows matched by obsid%s; %s; stars with u(%s) "
+    printf("%s from %s (%zu rows, %zu catalog rows joined by obsid, key or position%s; %s; stars with u(%s) "
            "< %g):\n", o->scaled ? "error scale k and floor" : "systematic floor", o->reference,
            r->ref_rows, r->ref_matched,
-           r->ref_duplicates ? ", repeated obsids: the first row" : "",
+           r->ref_duplicates ? ", repeated obsids or keys: the first row" : "",
            o->scaled ? "maximum likelihood" : ms_sys_spread_name(o->spread), o->group_by,
            o->reference_fraction);
     printf("  %-8s %-6s %8s %12s %12s %10s %8s %8s %8s\n", "param", "units", "k", "sys", "bias",
@@ -180,6 +180,7 @@ static int run(ms_cli_ctx *ctx)
         .cut_chi2_red = fc->cut_chi2_red,
         .reference = ms_cli_get(ctx, "reference"),
         .spread = MS_SYS_CLIPPED,
+        .radius = ctx->cfg.join.radius_arcsec,
     };
     if (!reference_opts(ctx, &o)) return 2;
     char command[4096];
@@ -215,7 +216,7 @@ const ms_cli_cmd ms_cmd_calibrate_errors = {
     "e_<p>_repeat and e_<p>_total = sqrt(e_<p>_repeat^2 + e_<p>^2) into the catalog (with the "
     "fit and its bins as attributes). --combine max takes the larger of the two instead of "
     "the quadrature sum (the repeat scatter already contains the fitting noise). With "
-    "--reference, the fitted rows are joined to the table by obsid and each parameter gets a "
+    "--reference, the fitted rows are joined to the table by obsid, key or position (join.radius_arcsec) and each parameter gets a "
     "constant floor sys >= 0 that makes the spread of (fit - ref - bias) / sqrt(Err_total^2 + "
     "sys^2 + e_ref^2) equal to 1 (5-sigma clipped RMS, or 1.4826 MAD with --floor-spread mad; "
     "0 when it is already <= 1), using only the stars whose hashed id u(id) is below "

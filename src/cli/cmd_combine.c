@@ -11,6 +11,8 @@ static const ms_cli_opt opts[] = {
     {"out", "FILE", "the combined catalog to write (HDF5)", 1},
     {"sigma", "K", "disagreement threshold in combined errors (default 3)", 0},
     {"force", NULL, "overwrite FILE when it exists", 0},
+    {"formal-errors", NULL, "compare the methods' errors as written, without rescaling them by "
+                            "the three-cornered hat", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -32,9 +34,12 @@ static int run(ms_cli_ctx *ctx)
         }
     }
     char command[4400];
-    snprintf(command, sizeof command, "mstars combine --catalogs %s --out %s --sigma %g",
-             ms_cli_get(ctx, "catalogs"), ms_cli_get(ctx, "out"), sigma);
-    ms_combine_args a = {cats, n, ms_cli_get(ctx, "out"), command, sigma, ms_cli_flag(ctx, "force")};
+    int formal = ms_cli_flag(ctx, "formal-errors");
+    snprintf(command, sizeof command, "mstars combine --catalogs %s --out %s --sigma %g%s",
+             ms_cli_get(ctx, "catalogs"), ms_cli_get(ctx, "out"), sigma,
+             formal ? " --formal-errors" : "");
+    ms_combine_args a = {cats, n, ms_cli_get(ctx, "out"), command, sigma, ms_cli_flag(ctx, "force"),
+                         formal};
     return ms_stage_combine(&ctx->cfg, &a) == 0 ? 0 : ms_cli_fail("combine");
 }
 
@@ -46,7 +51,9 @@ const ms_cli_cmd ms_cmd_combine = {
     "z25's unprefixed label columns renamed z25_teff, e_z25_teff, ...), and the recommended "
     "teff, logg, m_h, alpha_m and rv with e_* and *_method: for each quantity, the value of the "
     "method with the smallest error among those whose flags are clean (the total error when "
-    "calibrate-errors has run). disagree_flags sets bit q when two clean methods differ on "
+    "calibrate-errors has run), each method's errors first rescaled per quantity and S/N_r bin "
+    "to its actual scatter, estimated from the methods' mutual differences (the three-cornered "
+    "hat; --formal-errors: as written). disagree_flags sets bit q when two clean methods differ on "
     "quantity q by more than --sigma times their combined error; disagree_pair names the most "
     "discrepant pair and disagree_sigma its significance. One process; the output is written as "
     "FILE.partial and renamed when complete.",

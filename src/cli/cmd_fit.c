@@ -13,7 +13,8 @@
 
 static const ms_cli_opt opts[] = {
     {"spectra", "FILE", "the spectra store (mstars ingest)", 1},
-    {"emulator", "FILE", "the emulator model (mstars train-emulator)", 1},
+    {"emulator", "FILE", "the emulator model (mstars train-emulator); required unless --methods "
+                         "leaves out z25", 0},
     {"out", "FILE", "the catalog to write (HDF5)", 1},
     {"csn", "FILE", "a Cycle-StarNet model (mstars train-csn, on the same emulator): final fit in "
                     "the observed domain", 0},
@@ -24,7 +25,14 @@ static const ms_cli_opt opts[] = {
     {"max-runtime", "SECONDS", "start no new chunk after this time, save the state and exit 0 "
                                "(overrides run.max_runtime)", 0},
     {"models", "FILE", "also write the best-fit model spectra (HDF5, row i = catalog row i; "
-                       "not with --resume)", 0},
+                       "not with --resume or --methods)", 0},
+    {"methods", "LIST", "several methods in one pass over the store into one catalog (issue 24): "
+                        "a comma-separated subset of rv,z25,slam,cnn,laspm (run in that order; the "
+                        "rv velocity starts the others), with the recommended labels", 0},
+    {"templates", "DIR", "--methods rv: the template library (as mstars rv --templates)", 0},
+    {"slam-model", "FILE", "--methods slam: the SLAM model (mstars train-slam)", 0},
+    {"cnn-model", "FILE", "--methods cnn: the CNN ensemble (mstars train-cnn)", 0},
+    {"laspm-library", "FILE", "--methods laspm: the empirical library (mstars build-library)", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -55,6 +63,47 @@ static int existing_catalog(ms_cli_ctx *ctx)
     return code;
 }
 
+/* fit --methods (survey.h: ms_fit_methods). */
+static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
+{
+    if (ms_cli_get(ctx, "models")) {
+        if (ms_par_rank() == 0) fprintf(stderr, "mstars fit: --models is not available with --methods\n");
+        return 2;
+    }
+    const char *opt[] = {"emulator", "csn", "templates", "slam-model", "cnn-model", "laspm-library"};
+    char command[8192];
+    int len = snprintf(command, sizeof command, "mstars fit --methods %s --spectra %s --out %s",
+                       ms_cli_get(ctx, "methods"), ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "out"));
+    for (size_t k = 0; k < sizeof opt / sizeof opt[0]; k++)
+        if (ms_cli_get(ctx, opt[k]) && len > 0 && (size_t)len < sizeof command)
+            len += snprintf(command + len, sizeof command - (size_t)len, " --%s %s", opt[k],
+                            ms_cli_get(ctx, opt[k]));
+    if (limit && len > 0 && (size_t)len < sizeof command)
+        len += snprintf(command + len, sizeof command - (size_t)len, " --limit %ld", limit);
+    if (len > 0 && (size_t)len < sizeof command)
+        snprintf(command + len, sizeof command - (size_t)len, "%s%s%s",
+                 ms_cli_flag(ctx, "resume") ? " --resume" : "", ctx->config_path ? " --config " : "",
+                 ctx->config_path ? ctx->config_path : "");
+    ms_workq_install_signal_handlers();
+    if (ms_par_bind(cfg->general.blas_threads, NULL) != MS_OK) return ms_cli_fail("fit");
+    ms_fit_methods_opts o = {ms_cli_get(ctx, "methods"), ms_cli_get(ctx, "spectra"),
+                             ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"),
+                             (size_t)limit, ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "csn"),
+                             ms_cli_get(ctx, "templates"), ms_cli_get(ctx, "slam-model"),
+                             ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "laspm-library")};
+    ms_fit_methods_summary s;
+    if (ms_fit_methods(cfg, &o, &s) != MS_OK) return ms_cli_fail("fit");
+    ms_log0_info("fit --methods %s: %ld rows in %.1f s on %d rank(s)%s", s.methods, s.rows,
+                 s.seconds, ms_par_size(), s.chunks_before ? " (resumed)" : "");
+    if (!s.complete) {
+        ms_log0_info("fit: stopped before the end (signal or max runtime); the state is saved. "
+                     "Resubmit the same command with --resume to finish %s", o.out);
+        return 0;
+    }
+    ms_log0_info("fit: wrote %s", o.out);
+    return 0;
+}
+
 static int run(ms_cli_ctx *ctx)
 {
     int done = existing_catalog(ctx);
@@ -81,6 +130,11 @@ static int run(ms_cli_ctx *ctx)
                 fprintf(stderr, "mstars fit: --limit '%s' is not a positive number of rows\n", lim);
             return 2;
         }
+    }
+    if (ms_cli_get(ctx, "methods")) return run_methods(ctx, &cfg, limit);
+    if (!ms_cli_get(ctx, "emulator")) {
+        if (ms_par_rank() == 0) fprintf(stderr, "mstars fit: --emulator FILE is required\n");
+        return 2;
     }
     char command[4096];
     const char *csn = ms_cli_get(ctx, "csn");
@@ -139,5 +193,12 @@ const ms_cli_cmd ms_cmd_fit = {
     "(refitted from there unless fit.csn_fit_rv = false); the columns teff_emu .. alpha_m_emu, chi2_emu and "
     "resid_sigma_emu keep the emulator-only fit. --models FILE also writes the best-fit model "
     "spectra (/models/flux, and /models/flux_emu with --csn; row i = catalog row i, on the "
-    "store's grid at the fitted velocity, NaN where not fitted), committed with the catalog.",
+    "store's grid at the fitted velocity, NaN where not fitted), committed with the catalog. "
+    "--methods rv,z25,slam,cnn,laspm runs several methods in ONE pass (each chunk read once, the "
+    "methods in that order; one journal, one --resume) into one catalog: the identification "
+    "columns once, each method's column group (z25's teff, e_teff, rv, ... named z25_teff, "
+    "e_z25_teff, z25_rv as mstars combine names them), the recommended labels teff, logg, m_h, "
+    "alpha_m, rv with *_method, disagree_flags/pair/sigma (combine's rule, run.disagree_sigma) "
+    "and methods_skipped. The rv method's velocity (rv_adopted where rv_flag = 1) is the CNN's "
+    "rest frame and narrows the Z25 velocity scan of rows without a pipeline velocity.",
     opts, 1, run};

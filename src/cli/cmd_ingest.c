@@ -36,7 +36,7 @@ static void print_summary(const char *what, const ms_ingest_summary *s, const ch
 static const ms_cli_opt ingest_opts[] = {
     {"spectra", "DIR|LIST", "directory of LAMOST FITS files (searched recursively) or a file "
                             "listing them, one per line", 1},
-    {"catalog", "CSV", "input catalog with an 'obsid' column; its columns go to /input/", 0},
+    {"catalog", "CSV", "input catalog joined by obsid, key (obsid, else LMJD-PLANID_spSS-FFF) or ra+dec within join.radius_arcsec; its columns go to /input/", 0},
     {"out", "FILE", "the spectra store to write (HDF5)", 1},
     {"reprocess", NULL, "process every file even when --out already holds some of them", 0},
     {NULL, NULL, NULL, 0},

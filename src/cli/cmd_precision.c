@@ -11,7 +11,8 @@
 
 static const ms_cli_opt opts[] = {
     {"columns", "A,B,...", "label columns of /catalog (e.g. laspm_teff,laspm_logg,laspm_m_h)", 1},
-    {"group-by", "COLUMN", "integer column shared by a star's repeats (default source_id)", 0},
+    {"group-by", "COLUMN", "integer column shared by a star's repeats (default source_id; rows "
+                           "without one are grouped by position, join.radius_arcsec)", 0},
     {"snr", "COLUMN", "S/N column (default snr_i)", 0},
     {"bin", "W", "S/N bin width (default 5, Du 3.7)", 0},
     {"min-per-bin", "N", "bins with fewer deviations are left out (default 5)", 0},
@@ -21,7 +22,8 @@ static const ms_cli_opt opts[] = {
 
 static int run(ms_cli_ctx *ctx)
 {
-    ms_precision_opts o = {ctx->positional, NULL, 0, "source_id", "snr_i", 5.0, 5, 10.0};
+    ms_precision_opts o = {ctx->positional, NULL, 0, "source_id", "snr_i", 5.0, 5, 10.0,
+                           ctx->cfg.join.radius_arcsec};
     if (ms_cli_get(ctx, "group-by")) o.group_by = ms_cli_get(ctx, "group-by");
     if (ms_cli_get(ctx, "snr")) o.snr = ms_cli_get(ctx, "snr");
     const char *t;

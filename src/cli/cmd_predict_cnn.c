@@ -41,7 +41,7 @@ static int run(ms_cli_ctx *ctx)
     if (ms_par_bind(ctx->cfg.general.blas_threads, NULL) != MS_OK) return ms_cli_fail("predict-cnn");
     ms_predict_cnn_args a = {ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "model"),
                              ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"),
-                             (size_t)limit, rv};
+                             (size_t)limit, rv, 0};
     int code = ms_stage_predict_cnn(&ctx->cfg, &a);
     return code == 1 ? ms_cli_fail("predict-cnn") : code;
 }

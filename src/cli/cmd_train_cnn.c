@@ -9,7 +9,7 @@
 
 static const ms_cli_opt opts[] = {
     {"spectra", "FILE", "the spectra store (mstars ingest)", 1},
-    {"labels", "CSV", "reference labels: obsid and teff, logg, m_h (or fe_h), alpha_m (those "
+    {"labels", "CSV", "reference labels: obsid, key or ra+dec, and teff, logg, m_h (or fe_h), alpha_m (those "
                       "present are trained); optional luminosity_class (dM/gM) must agree", 1},
     {"class", "dM|gM", "the luminosity class of this ensemble (store subclass gM* = giants)", 1},
     {"out", "FILE", "model file to write (HDF5)", 1},
@@ -70,7 +70,7 @@ const ms_cli_cmd ms_cmd_train_cnn = {
     "train-cnn", "train the Li et al. 2025 CNN ensemble on labelled spectra (MPI data-parallel)",
     NULL,
     "Trains the L25 CNN (4 convolutions, 4 max-poolings, 1 dense layer, ReLU) as a K-fold "
-    "ensemble: the store's rows are joined to the reference labels by OBSID, with L25's cuts "
+    "ensemble: the store's rows are joined to the reference labels by obsid, key or position (join.radius_arcsec), with L25's cuts "
     "(usable row, S/N_max >= 5, the --class), and turned into L25's input: the native "
     "spectrum with its masked pixels dropped, in the rest frame of the chosen RV (--rv: the rv "
     "catalog's rv_adopted where rv_flag = 1, else the pipeline Z*c), 1 A 3900-8899 A, z-scored "

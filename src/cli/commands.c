@@ -19,6 +19,8 @@ extern const ms_cli_cmd ms_cmd_precision;
 extern const ms_cli_cmd ms_cmd_train_cnn;
 extern const ms_cli_cmd ms_cmd_fit;
 extern const ms_cli_cmd ms_cmd_predict_cnn;
+extern const ms_cli_cmd ms_cmd_train_classifier;
+extern const ms_cli_cmd ms_cmd_cnn_classify;
 extern const ms_cli_cmd ms_cmd_calibrate_errors;
 extern const ms_cli_cmd ms_cmd_combine;
 extern const ms_cli_cmd ms_cmd_export;
@@ -44,6 +46,8 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_train_cnn,
     &ms_cmd_fit,
     &ms_cmd_predict_cnn,
+    &ms_cmd_train_classifier,
+    &ms_cmd_cnn_classify,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

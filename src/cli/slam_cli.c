@@ -24,6 +24,7 @@ int ms_slam_cli_train_opts(const ms_cli_ctx *ctx, const char *cmd, ms_slam_ts_op
     ts->key = ms_cli_get(ctx, "key");
     ts->cuts = ms_cli_get(ctx, "cuts");
     ts->snr_col = ms_cli_get(ctx, "snr-col");
+    ts->radius = ctx->cfg.join.radius_arcsec;
     const char *v = ms_cli_get(ctx, "min-snr");
     if (v) {
         char *end;

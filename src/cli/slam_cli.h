@@ -8,10 +8,12 @@
 /* The training-set and grid options, as ms_cli_opt rows (spliced into each command's table). */
 #define MS_SLAM_CLI_TRAIN_OPTS                                                                    \
     {"spectra", "FILE", "the spectra store (mstars ingest) holding the training spectra", 1},     \
-    {"labels", "CSV", "reference label table, joined to the store by obsid (or --key file)", 1},  \
+    {"labels", "CSV", "reference label table, joined to the store by obsid, key or position "     \
+                      "(join.radius_arcsec; or --key file)", 1},                                  \
     {"label-cols", "LIST", "label columns of the table, 2-4 (default teff,logg,fe_h)", 0},         \
-    {"key", "obsid|file", "join on the table's obsid column (default) or its file column "         \
-                          "against the store's file names", 0},                                   \
+    {"key", "auto|file", "auto (default; obsid is the same): join by obsid, key (obsid or "       \
+                         "LMJD-PLANID_spSS-FFF) or position; file: the table's file column "      \
+                         "against the store's file names", 0},                                    \
     {"cuts", "LIST", "training cuts col:min:max,... on table columns, open bounds allowed (L21: "   \
                      "teff:2800:4500,e_teff::100,m_h:-2:0.5,e_m_h::0.1,logg:4:)", 0},              \
     {"min-snr", "X", "keep training spectra with store S/N (--snr-col) >= X (default 0)", 0},     \

@@ -4,7 +4,8 @@
  * architecture (i64: n_in, n_out, channels[4], kernels[4], pools[4]), architecture_note (why
  * these sizes), view (f64: first pixel, step in A) and view_pixels, label_mean, label_std,
  * the training record (seed, ranks, max_epochs, batch, learning_rate, train_seconds) and
- * content_hash (ms_cnn_ensemble_hash as hex, checked on read), plus provenance.
+ * content_hash (ms_cnn_ensemble_hash as hex, checked on read), plus provenance; a classifier
+ * (cnn_class.h) has output "softmax" (labels = class names, class = its task).
  * Datasets: /models/param [K, n_params] f32 (PyTorch layouts, tensor order conv0.weight,
  * conv0.bias, ..., fc.weight, fc.bias), /models/best_epoch [K], /models/best_val [K],
  * /train/row [N] (store rows), /train/fold [N], /train/oof [N, n_labels] (out-of-fold
@@ -43,6 +44,7 @@ static ms_status write_into(ms_h5 *f, const ms_cnn_ensemble *e, const ms_config 
         MS_TRY(ms_h5_attr_set_str(f, "/", "command", command ? command : ""));
     MS_TRY(ms_h5_attr_set_str(f, "/", "kind", KIND));
     MS_TRY(ms_h5_attr_set_str(f, "/", "class", e->cls));
+    if (e->softmax) MS_TRY(ms_h5_attr_set_str(f, "/", "output", "softmax"));
     char labels[MS_CNN_MAX_OUT * (MS_CNN_LABEL_LEN + 1)] = "";
     for (size_t j = 0; j < D; j++) {
         if (j) strcat(labels, ",");
@@ -139,17 +141,27 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
     MS_TRY(ms_h5_attr_get_str(f, "/", "class", &s));
     snprintf(e->cls, sizeof e->cls, "%s", s);
     ms_free(s);
+    if (ms_h5_attr_class(f, "/", "output") == 's') {
+        MS_TRY(ms_h5_attr_get_str(f, "/", "output", &s));
+        e->softmax = strcmp(s, "softmax") == 0;
+        ms_free(s);
+    }
     MS_TRY(ms_h5_attr_get_str(f, "/", "view_source", &s));
     snprintf(e->view_source, sizeof e->view_source, "%s", s);
     ms_free(s);
-    if (ms_h5_attr_class(f, "/", "input_velocity") != 's')
-        MS_ERROR(MS_EFORMAT, "%s was made by an older train-cnn (input '%s', no input_velocity: "
-                             "the store's Z25 view); the input is now '%s' in the rest frame of "
-                             "a recorded velocity: train the model again", path, e->view_source,
-                 MS_CNN_INPUT);
-    MS_TRY(ms_h5_attr_get_str(f, "/", "input_velocity", &s));
-    snprintf(e->input_velocity, sizeof e->input_velocity, "%s", s);
-    ms_free(s);
+    if (e->softmax && ms_h5_attr_class(f, "/", "input_velocity") != 's') {
+        /* a classifier made before input_velocity was recorded: the observed frame */
+        snprintf(e->input_velocity, sizeof e->input_velocity, "%s", MS_CNN_VEL_NONE);
+    } else {
+        if (ms_h5_attr_class(f, "/", "input_velocity") != 's')
+            MS_ERROR(MS_EFORMAT, "%s was made by an older train-cnn (input '%s', no "
+                                 "input_velocity: the store's Z25 view); the input is now '%s' in "
+                                 "the rest frame of a recorded velocity: train the model again",
+                     path, e->view_source, MS_CNN_INPUT);
+        MS_TRY(ms_h5_attr_get_str(f, "/", "input_velocity", &s));
+        snprintf(e->input_velocity, sizeof e->input_velocity, "%s", s);
+        ms_free(s);
+    }
     MS_TRY(ms_h5_attr_get_str(f, "/", "labels", &s));
     e->n_labels = 0;
     for (char *tok = strtok(s, ","); tok && e->n_labels < MS_CNN_MAX_OUT; tok = strtok(NULL, ","))

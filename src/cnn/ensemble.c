@@ -88,5 +88,6 @@ uint64_t ms_cnn_ensemble_hash(const ms_cnn_ensemble *e)
         h = ms_hash_bytes(h, e->err_scale, e->n_labels * sizeof(double));
         h = ms_hash_bytes(h, e->err_floor, e->n_labels * sizeof(double));
     }
+    if (e->softmax) h = ms_hash_bytes(h, "softmax", 8); /* classifiers only: old hashes hold */
     return ms_hash_bytes(h, e->cls, strlen(e->cls) + 1);
 }

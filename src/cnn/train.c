@@ -14,12 +14,19 @@
  * fixed point, so every rank takes the same Adam step and the networks are bit-identical for
  * any rank count. Validation losses are per-spectrum values summed in spectrum order.
  *
+ * Classification (opts class_weight, cnn_class.h): the same loop with L25's weighted softmax
+ * cross-entropy (PyTorch's weighted mean: a mini-batch's loss is divided by its weight sum,
+ * which every rank knows) on one-hot labels that are not scaled; opts models = 1 trains only
+ * the first fold's model (L25's train:val 3:1 with K = 4); the out-of-fold predictions are
+ * class probabilities.
+ *
  * Checkpoint (HDF5 through h5.h, <path>.partial then rename, content-hashed like the other
  * trainers' checkpoints): written by rank 0 after every epoch; holds the current fold's
  * weights, Adam moments and best weights, the schedule state, the completed folds' models
  * and out-of-fold predictions. */
 #include "mstars/cnn.h"
 
+#include "mstars/cnn_class.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/log.h"
@@ -68,6 +75,8 @@ typedef struct {
     const ms_comm *comm;
     ms_cnn_arch arch;
     size_t N, L, D, K;
+    size_t M;             /* models trained: the first M folds */
+    const double *cw;     /* class weights (classification), or NULL */
     float *yz;            /* [N, D] z-scored labels */
     size_t *perm;         /* fold f = perm[f N / K .. (f + 1) N / K) */
     int32_t *fold_of;     /* [N] */
@@ -118,6 +127,10 @@ static uint64_t settings_hash(const trainer *t)
     h = ms_hash_bytes(h, v, sizeof v);
     double f[3] = {o->lr, o->lr_factor, o->lr_min};
     h = ms_hash_bytes(h, f, sizeof f);
+    if (t->cw) { /* classification: the weights and the models trained */
+        h = ms_hash_bytes(h, t->cw, t->D * sizeof(double));
+        h = ms_hash_bytes(h, &t->M, sizeof t->M);
+    }
     return ms_hash_bytes(h, &t->arch, sizeof t->arch);
 }
 
@@ -250,6 +263,8 @@ static ms_status setup(trainer *t, ms_cnn_ensemble *e)
     t->L = d->n_in;
     t->D = d->n_labels;
     t->K = o->folds;
+    t->M = o->models ? o->models : o->folds;
+    t->cw = o->class_weight;
     if (t->K < 2 || t->K > MS_CNN_MAX_MODELS || t->N < 2 * t->K)
         MS_ERROR(MS_EINVAL, "cnn training: %zu folds for %zu spectra (2..%d folds, at least 2 "
                             "spectra per fold)", t->K, t->N, MS_CNN_MAX_MODELS);
@@ -258,6 +273,8 @@ static ms_status setup(trainer *t, ms_cnn_ensemble *e)
                  o->shard, o->max_epochs, o->lr);
     if (t->D == 0 || t->D > MS_CNN_MAX_OUT)
         MS_ERROR(MS_EINVAL, "cnn training: %zu labels", t->D);
+    if (t->M > t->K) MS_ERROR(MS_EINVAL, "cnn training: %zu models of %zu folds", t->M, t->K);
+    if (t->cw && t->D < 2) MS_ERROR(MS_EINVAL, "cnn classifier: %zu classes", t->D);
     t->arch = ms_cnn_arch_default(t->L, t->D);
     MS_TRY(ms_cnn_init(&t->net, &t->arch));
     MS_TRY(ms_cnn_init(&t->best, &t->arch));
@@ -288,8 +305,25 @@ static ms_status setup(trainer *t, ms_cnn_ensemble *e)
     ALLOC(e->train_fold, N);
     ALLOC(e->oof, N * D);
 #undef ALLOC
+    /* classification: one-hot labels as they are */
+    for (size_t i = 0; t->cw && i < N; i++) {
+        size_t ones = 0;
+        for (size_t j = 0; j < D; j++) {
+            const double v = d->y[i * D + j];
+            if (v != 0.0 && v != 1.0) ones = D; /* not one-hot */
+            ones += v == 1.0;
+            t->yz[i * D + j] = (float)v;
+        }
+        if (ones != 1)
+            MS_ERROR(MS_EINVAL, "cnn classifier: the label of training spectrum %zu is not "
+                                "one-hot", i);
+    }
+    for (size_t j = 0; t->cw && j < D; j++) {
+        e->y_mean[j] = 0.0;
+        e->y_std[j] = 1.0;
+    }
     /* label scaling (population std over the training set, row order) */
-    for (size_t j = 0; j < D; j++) {
+    for (size_t j = 0; !t->cw && j < D; j++) {
         double s = 0.0, ss = 0.0;
         for (size_t i = 0; i < N; i++) s += d->y[i * D + j];
         const double m = s / (double)N;
@@ -353,7 +387,15 @@ static ms_status epoch(trainer *t, size_t f, int64_t ep, double *train)
     for (size_t b0 = 0; b0 < t->n_tr; b0 += o->batch) {
         const size_t nb = t->n_tr - b0 < o->batch ? t->n_tr - b0 : o->batch;
         const size_t n_sh = (nb + S - 1) / S;
-        const double scale = 1.0 / ((double)nb * (double)D); /* MSE: mean over batch and labels */
+        double scale = 1.0 / ((double)nb * (double)D); /* MSE: mean over batch and labels */
+        if (t->cw) { /* cross-entropy: PyTorch's weighted mean over the whole mini-batch */
+            double wsum = 0.0;
+            for (size_t i = 0; i < nb; i++) {
+                const float *y = t->yz + t->tr[b0 + i] * D;
+                for (size_t j = 0; j < D; j++) wsum += y[j] * t->cw[j];
+            }
+            scale = wsum > 0.0 ? 1.0 / wsum : 0.0;
+        }
         size_t local = 0;
         for (size_t s = 0; s < n_sh; s++) {
             t->sloss[s] = 0.0;
@@ -361,9 +403,13 @@ static ms_status epoch(trainer *t, size_t f, int64_t ep, double *train)
             const size_t i0 = b0 + s * S, m = i0 + S <= b0 + nb ? S : b0 + nb - i0;
             gather(t, t->tr + i0, m);
             MS_TRY(ms_cnn_forward(&t->net, t->ws, t->xb, m, t->pred));
-            t->sloss[s] = ms_nn_l2_loss_forward(t->pred, t->yb, NULL, m * D, scale);
             memset(t->dpred, 0, m * D * sizeof(float));
-            ms_nn_l2_loss_backward(t->dpred, t->pred, t->yb, NULL, m * D, scale);
+            if (t->cw) {
+                t->sloss[s] = ms_class_ce_loss(t->pred, t->yb, t->cw, m, D, scale, t->dpred);
+            } else {
+                t->sloss[s] = ms_nn_l2_loss_forward(t->pred, t->yb, NULL, m * D, scale);
+                ms_nn_l2_loss_backward(t->dpred, t->pred, t->yb, NULL, m * D, scale);
+            }
             float *g = t->shard_grad + local * n;
             memset(g, 0, n * sizeof(float));
             MS_TRY(ms_cnn_backward(&t->net, t->ws, t->dpred, m, g));
@@ -386,14 +432,18 @@ static ms_status epoch(trainer *t, size_t f, int64_t ep, double *train)
     return MS_OK;
 }
 
-/* Mean MSE of net over the validation rows (chunks of VAL_CHUNK round-robin over the ranks);
- * pred_out [n_va, D] (may be NULL) receives the z-scored predictions on every rank. */
+/* Mean MSE (classification: weighted mean cross-entropy) of net over the validation rows
+ * (chunks of VAL_CHUNK round-robin over the ranks); pred_out [n_va, D] (may be NULL)
+ * receives the z-scored predictions on every rank. */
 static ms_status validate(trainer *t, const ms_cnn *net, double *val, float *pred_out)
 {
     const size_t D = t->D;
     const int rank = t->comm->rank, size = t->comm->size;
     size_t nc = (t->n_va + VAL_CHUNK - 1) / VAL_CHUNK;
     for (size_t i = 0; i < t->n_va; i++) t->vloss[i] = 0.0;
+    double wsum = 0.0; /* classification: the validation rows' weight sum */
+    for (size_t i = 0; t->cw && i < t->n_va; i++)
+        for (size_t j = 0; j < D; j++) wsum += t->yz[t->va[i] * D + j] * t->cw[j];
     if (pred_out)
         for (size_t i = 0; i < t->n_va * D; i++) pred_out[i] = 0.0f;
     for (size_t c = 0; c < nc; c++) {
@@ -402,15 +452,17 @@ static ms_status validate(trainer *t, const ms_cnn *net, double *val, float *pre
         gather(t, t->va + i0, m);
         MS_TRY(ms_cnn_forward(net, t->ws, t->xb, m, t->pred));
         for (size_t b = 0; b < m; b++)
-            t->vloss[i0 + b] = ms_nn_l2_loss_forward(t->pred + b * D, t->yb + b * D, NULL, D,
-                                                     1.0 / (double)D);
+            t->vloss[i0 + b] = t->cw ? ms_class_ce_loss(t->pred + b * D, t->yb + b * D, t->cw, 1,
+                                                        D, 1.0, NULL)
+                                     : ms_nn_l2_loss_forward(t->pred + b * D, t->yb + b * D,
+                                                             NULL, D, 1.0 / (double)D);
         if (pred_out) memcpy(pred_out + i0 * D, t->pred, m * D * sizeof(float));
     }
     MS_TRY(t->comm->sum_d(t->vloss, t->n_va));
     if (pred_out) MS_TRY(t->comm->sum_f(pred_out, t->n_va * D)); /* one non-zero term each */
     double s = 0.0;
     for (size_t i = 0; i < t->n_va; i++) s += t->vloss[i];
-    *val = s / (double)t->n_va;
+    *val = t->cw ? (wsum > 0.0 ? s / wsum : 0.0) : s / (double)t->n_va;
     return MS_OK;
 }
 
@@ -479,7 +531,7 @@ ms_status ms_cnn_train(const ms_cnn_data *d, const ms_cnn_train_opts *opt, ms_cn
         }
     }
     const double t0 = c->wtime(), elapsed0 = s.elapsed;
-    for (size_t f = (size_t)s.fold; f < t.K; f++) {
+    for (size_t f = (size_t)s.fold; f < t.M; f++) {
         if ((int64_t)f != s.fold && (st = start_fold(&t, f, &s)) != MS_OK) goto out;
         t.opt.lr = s.lr;
         t.opt.step = s.opt_step;
@@ -513,7 +565,7 @@ ms_status ms_cnn_train(const ms_cnn_data *d, const ms_cnn_train_opts *opt, ms_cn
             finished = s.bad >= (int64_t)opt->patience || s.epoch >= (int64_t)opt->max_epochs;
             if (!opt->quiet)
                 ms_log0_info("cnn fold %zu/%zu epoch %lld: train %.4f  validation %.4f  best %.4f "
-                             "@%lld  lr %.1e", f + 1, t.K, (long long)s.epoch, tr, val,
+                             "@%lld  lr %.1e", f + 1, t.M, (long long)s.epoch, tr, val,
                              s.best_val, (long long)s.best_epoch, s.lr);
             if (finished) {
                 /* the fold's model: its best weights; out-of-fold predictions */
@@ -522,12 +574,16 @@ ms_status ms_cnn_train(const ms_cnn_data *d, const ms_cnn_train_opts *opt, ms_cn
                 e->best_val[f] = s.best_val;
                 double v2;
                 if ((st = validate(&t, &t.best, &v2, vpred)) != MS_OK) goto out;
-                for (size_t i = 0; i < t.n_va; i++)
+                for (size_t i = 0; i < t.n_va; i++) {
+                    double p[MS_CNN_MAX_OUT];
+                    if (t.cw) ms_class_softmax(vpred + i * t.D, t.D, p);
                     for (size_t j = 0; j < t.D; j++)
                         e->oof[t.va[i] * t.D + j] =
-                            (float)(e->y_mean[j] + e->y_std[j] * vpred[i * t.D + j]);
-                if (f + 1 < t.K && (st = start_fold(&t, f + 1, &s)) != MS_OK) goto out;
-                if (f + 1 == t.K) s.fold = (int64_t)t.K;
+                            t.cw ? (float)p[j]
+                                 : (float)(e->y_mean[j] + e->y_std[j] * vpred[i * t.D + j]);
+                }
+                if (f + 1 < t.M && (st = start_fold(&t, f + 1, &s)) != MS_OK) goto out;
+                if (f + 1 == t.M) s.fold = (int64_t)t.K;
             }
             /* time limit: rank 0's clock decides for all */
             double el = elapsed0 + c->wtime() - t0;
@@ -549,10 +605,11 @@ ms_status ms_cnn_train(const ms_cnn_data *d, const ms_cnn_train_opts *opt, ms_cn
             }
         }
     }
-    /* hand over the K models */
-    e->n_models = t.K;
+    /* hand over the M (of K) models */
+    e->n_models = t.M;
     e->n_labels = t.D;
-    for (size_t k = 0; k < t.K; k++) {
+    e->softmax = t.cw != NULL;
+    for (size_t k = 0; k < t.M; k++) {
         if ((st = ms_cnn_init(&e->net[k], &t.arch)) != MS_OK) goto out;
         memcpy(e->net[k].params.param, done + k * n, n * sizeof(float));
     }

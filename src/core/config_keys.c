@@ -311,6 +311,18 @@ const ms_cfg_key ms_config_keys[] = {
     {"run.max_runtime", MS_CFG_DOUBLE, FIELD(run, max_runtime), "0", 0, 1e9, "s",
      "after this many seconds no new chunk starts; the run saves its state and exits 0 so "
      "that it can be resubmitted with --resume (0: no limit)"},
+    {"run.dwarfs_only", MS_CFG_STRING, FIELD(run, dwarfs_only), "z25,cnn", ANY, "",
+     "fit --methods: the methods (comma-separated) that run only on the rows a classifier of "
+     "the same job calls dwarfs (the others get null columns and their not_applicable bit); "
+     "without a classification group every method runs on every row; empty: none"},
+    {"run.disagree_sigma", MS_CFG_DOUBLE, FIELD(run, disagree_sigma), "3", 0, 1e6, "",
+     "fit --methods: two methods disagree on a label when they differ by more than this many "
+     "combined errors (disagree_flags; as combine --sigma)"},
+
+    /* join: tables (input catalogs, references, training labels) joined to rows (join.h) */
+    {"join.radius_arcsec", MS_CFG_DOUBLE, FIELD(join, radius_arcsec), "3", 1e-3, 3600, "arcsec",
+     "rows without an obsid or key match are joined to the nearest table row within this "
+     "radius (two or more within it: ambiguous, counted, the nearest taken)"},
 
     {NULL, MS_CFG_INT, 0, 0, NULL, 0, 0, NULL, NULL},
 };

@@ -1,6 +1,7 @@
-/* catalog_reference.c: the reference table of calibrate-errors joined by obsid (see
- * catalog_reference.h). */
+/* catalog_reference.c: the reference table of calibrate-errors joined by obsid, key or
+ * position (join_io.h; see catalog_reference.h). */
 #include "catalog_reference.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/schema.h"
 #include "mstars/mem.h"
@@ -20,35 +21,8 @@ void ms_calib_ref_free(ms_calib_ref *r)
     memset(r, 0, sizeof *r);
 }
 
-/* /catalog/obsid as n trimmed strings: ptr[n] pointing into one block (free ptr). */
-static ms_status read_obsid(ms_h5 *f, size_t n, char ***out)
-{
-    *out = NULL;
-    const char *path = MS_COL_OBSID;
-    if (!ms_h5_exists(f, path))
-        MS_ERROR(MS_ENOTFOUND, "%s has no column %s to join the reference on", ms_h5_path(f),
-                 path);
-    size_t dims[2];
-    int rank;
-    MS_TRY(ms_h5_dims(f, path, &rank, dims));
-    if (rank != 1 || dims[0] != n)
-        MS_ERROR(MS_EFORMAT, "%s: %s is not a string column of %zu rows", ms_h5_path(f), path, n);
-    char **ptr;
-    MS_TRY(ms_h5_read_strings(f, path, n, &ptr));
-    for (size_t i = 0; i < n; i++) { /* trimmed in place: an all-blank obsid matches nothing */
-        char *s = ptr[i];
-        size_t a = 0, b = strlen(s);
-        while (a < b && isspace((unsigned char)s[a])) a++;
-        while (b > a && isspace((unsigned char)s[b - 1])) b--;
-        memmove(s, s + a, b - a);
-        s[b - a] = '\0';
-    }
-    *out = ptr;
-    return MS_OK;
-}
-
 ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *const *params,
-                            size_t n_par, ms_calib_ref *out)
+                            size_t n_par, double radius_arcsec, ms_calib_ref *out)
 {
     memset(out, 0, sizeof *out);
     if (n_par > MS_CALIB_REF_MAX)
@@ -63,22 +37,20 @@ ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *co
         cols[k] = names[k];
         cols[n_par + k] = names[n_par + k];
     }
-    char **obsid = NULL;
-    MS_TRY(read_obsid(f, n, &obsid));
+    ms_join_ids ids;
+    MS_TRY(ms_catalog_join_ids(f, n, &ids));
     ms_table t;
     memset(&t, 0, sizeof t);
     long *row = ms_malloc_array("calib.ref.row", n + 1, sizeof *row);
     ms_status st = row ? MS_OK : MS_ENOMEM;
-    if (st == MS_OK) st = ms_table_read(path, "obsid", cols, 2 * n_par, &t);
-    if (st == MS_OK)
-        st = ms_table_match(&t, (const char *const *)obsid, n, row, &out->duplicates);
+    ms_join_stats js;
+    if (st == MS_OK) st = ms_table_join("calibrate-errors", path, &ids, radius_arcsec, row, &js);
+    if (st == MS_OK) st = ms_table_read(path, NULL, cols, 2 * n_par, &t);
     if (st == MS_OK) {
         out->table_rows = t.n_rows;
+        out->duplicates = js.duplicates;
+        out->matched = js.matched;
         snprintf(out->format, sizeof out->format, "%s", t.format);
-        for (size_t i = 0; i < n; i++) out->matched += row[i] >= 0 && obsid[i][0] != '\0';
-        if (out->duplicates)
-            ms_log_warn("calibrate-errors: %s: %zu rows repeat an obsid of an earlier row (the "
-                        "first is used)", path, out->duplicates);
     }
     for (size_t k = 0; st == MS_OK && k < n_par; k++) {
         if (!t.present[k]) continue;
@@ -91,7 +63,7 @@ ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *co
         out->have_error[k] = t.present[n_par + k];
         const double *v = ms_table_column(&t, k), *e = ms_table_column(&t, n_par + k);
         for (size_t i = 0; i < n; i++) {
-            const int ok = row[i] >= 0 && obsid[i][0] != '\0';
+            const int ok = row[i] >= 0;
             out->value[k][i] = ok ? v[row[i]] : NAN;
             double err = 0.0;
             if (out->have_error[k]) {
@@ -102,7 +74,7 @@ ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *co
         }
     }
     ms_free(row);
-    ms_free(obsid);
+    ms_join_ids_free(&ids);
     ms_table_free(&t);
     return st;
 }

@@ -1,5 +1,6 @@
 /* catalog_reference.h: the reference table of `mstars calibrate-errors --reference` (CSV or
- * FITS, table.h) joined to the rows of a catalog by obsid. Private to src/io. */
+ * FITS, table.h) joined to the rows of a catalog by obsid, key or position (join_io.h).
+ * Private to src/io. */
 #ifndef MSTARS_CATALOG_REFERENCE_H
 #define MSTARS_CATALOG_REFERENCE_H
 
@@ -23,12 +24,12 @@ typedef struct {
     char format[8];                         /* "csv" or "fits" */
 } ms_calib_ref;
 
-/* Read /catalog/obsid of f (n rows; MS_ENOTFOUND when absent: nothing to join on) and the
- * table at path with the columns params[k] and e_<params[k]> (k < n_par <=
- * MS_CALIB_REF_MAX), and match them. Free out with ms_calib_ref_free (also after a
- * failure). */
+/* Read the identification columns of f (n rows: obsid, key, ra, dec; MS_ENOTFOUND when
+ * none: nothing to join on) and the table at path with the columns params[k] and
+ * e_<params[k]> (k < n_par <= MS_CALIB_REF_MAX), and join them (radius_arcsec for
+ * positions). Free out with ms_calib_ref_free (also after a failure). */
 ms_status ms_calib_ref_read(ms_h5 *f, size_t n, const char *path, const char *const *params,
-                            size_t n_par, ms_calib_ref *out);
+                            size_t n_par, double radius_arcsec, ms_calib_ref *out);
 void ms_calib_ref_free(ms_calib_ref *r);
 
 #endif

@@ -55,12 +55,12 @@ static ms_status read_csv(const char *path, const char *key, const char *const *
     ms_csv csv;
     MS_TRY(ms_csv_read(path, &csv));
     ms_status st = MS_OK;
-    long kc = ms_csv_column(&csv, key);
-    if (kc < 0)
+    long kc = key ? ms_csv_column(&csv, key) : -1;
+    if (key && kc < 0)
         st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: no column '%s'", path, key);
     t->n_rows = csv.n_rows;
     if (st == MS_OK) st = alloc_values(t, n_cols);
-    for (size_t r = 0; st == MS_OK && r < csv.n_rows; r++) {
+    for (size_t r = 0; st == MS_OK && key && r < csv.n_rows; r++) {
         char buf[256];
         trim_copy(ms_csv_cell(&csv, r, (size_t)kc), buf, sizeof buf);
         st = ms_strlist_push(&t->keys, buf);
@@ -111,14 +111,14 @@ static int find_column(fitsfile *fp, const char *name)
     return 0;
 }
 
-static ms_status read_fits_keys(fitsfile *fp, const char *path, const char *key, int col,
-                                ms_table *t)
+/* Column col (named key) of n rows as text into out: strings trimmed, integers in decimal. */
+static ms_status read_fits_text(fitsfile *fp, const char *path, const char *key, int col,
+                                size_t n, ms_strlist *out)
 {
     int type = 0, fs = 0;
     long repeat = 0, width = 0;
     if (fits_get_eqcoltype(fp, col, &type, &repeat, &width, &fs))
         return ms_fits_fail(path, "key column type", fs);
-    size_t n = t->n_rows;
     ms_status st = MS_OK;
     if (type == TSTRING) {
         size_t w = (size_t)(width > 0 ? width : 1) + 1;
@@ -133,7 +133,7 @@ static ms_status read_fits_keys(fitsfile *fp, const char *path, const char *key,
         for (size_t r = 0; st == MS_OK && r < n; r++) {
             char buf[256];
             trim_copy(ptr[r], buf, sizeof buf);
-            st = ms_strlist_push(&t->keys, buf);
+            st = ms_strlist_push(out, buf);
         }
         ms_free(blob);
         ms_free(ptr);
@@ -165,7 +165,7 @@ static ms_status read_fits_keys(fitsfile *fp, const char *path, const char *key,
             snprintf(buf, sizeof buf, "%.0f", v[r]);
         else if (isfinite(v[r]))
             snprintf(buf, sizeof buf, "%.17g", v[r]);
-        st = ms_strlist_push(&t->keys, buf);
+        st = ms_strlist_push(out, buf);
     }
     ms_free(k);
     ms_free(v);
@@ -180,10 +180,10 @@ static ms_status read_fits_body(fitsfile *fp, const char *path, const char *key,
     int fs = 0;
     if (fits_get_num_rows(fp, &rows, &fs)) return ms_fits_fail(path, "row count", fs);
     t->n_rows = (size_t)rows;
-    int kc = find_column(fp, key);
-    if (!kc) MS_ERROR(MS_ENOTFOUND, "%s: no column '%s'", path, key);
+    int kc = key ? find_column(fp, key) : 0;
+    if (key && !kc) MS_ERROR(MS_ENOTFOUND, "%s: no column '%s'", path, key);
     MS_TRY(alloc_values(t, n_cols));
-    MS_TRY(read_fits_keys(fp, path, key, kc, t));
+    if (key) MS_TRY(read_fits_text(fp, path, key, kc, t->n_rows, &t->keys));
     for (size_t c = 0; c < n_cols; c++) {
         int col = find_column(fp, columns[c]);
         if (!col) continue;
@@ -236,7 +236,7 @@ ms_status ms_table_read(const char *path, const char *key, const char *const *co
     snprintf(t->format, sizeof t->format, "%s", is_fits ? "fits" : "csv");
     ms_status st = is_fits ? read_fits(path, key, columns, n_cols, t)
                            : read_csv(path, key, columns, n_cols, t);
-    if (st == MS_OK && t->keys.n != t->n_rows)
+    if (st == MS_OK && key && t->keys.n != t->n_rows)
         st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s: %zu keys for %zu rows", path,
                           t->keys.n, t->n_rows);
     if (st != MS_OK) {
@@ -245,6 +245,65 @@ ms_status ms_table_read(const char *path, const char *key, const char *const *co
         ms_table_free(t);
         memcpy(t->format, fmt, sizeof fmt);
     }
+    return st;
+}
+
+/* ---------------------------------------------------------------- text columns */
+
+static ms_status text_csv(const char *path, const char *const *names, size_t n_names,
+                          ms_strlist *out, int *present, size_t *n_rows)
+{
+    ms_csv csv;
+    MS_TRY(ms_csv_read(path, &csv));
+    ms_status st = MS_OK;
+    *n_rows = csv.n_rows;
+    for (size_t c = 0; st == MS_OK && c < n_names; c++) {
+        long col = ms_csv_column(&csv, names[c]);
+        present[c] = col >= 0;
+        if (col < 0) continue;
+        for (size_t r = 0; st == MS_OK && r < csv.n_rows; r++) {
+            char buf[256];
+            trim_copy(ms_csv_cell(&csv, r, (size_t)col), buf, sizeof buf);
+            st = ms_strlist_push(&out[c], buf);
+        }
+    }
+    ms_csv_free(&csv);
+    return st;
+}
+
+static ms_status text_fits(const char *path, const char *const *names, size_t n_names,
+                           ms_strlist *out, int *present, size_t *n_rows)
+{
+    fitsfile *fp = NULL;
+    MS_TRY(ms_fits_open_read(path, &fp));
+    ms_status st = first_table(fp, path);
+    long rows = 0;
+    int fs = 0;
+    if (st == MS_OK && fits_get_num_rows(fp, &rows, &fs)) st = ms_fits_fail(path, "row count", fs);
+    *n_rows = (size_t)rows;
+    for (size_t c = 0; st == MS_OK && c < n_names; c++) {
+        int col = find_column(fp, names[c]);
+        present[c] = col > 0;
+        if (col > 0) st = read_fits_text(fp, path, names[c], col, (size_t)rows, &out[c]);
+    }
+    ms_fits_close(fp);
+    return st;
+}
+
+ms_status ms_table_read_text(const char *path, const char *const *names, size_t n_names,
+                             ms_strlist *out, int *present, size_t *n_rows)
+{
+    for (size_t c = 0; c < n_names; c++) {
+        memset(&out[c], 0, sizeof out[c]);
+        present[c] = 0;
+    }
+    *n_rows = 0;
+    int is_fits = 0;
+    MS_TRY(sniff_fits(path, &is_fits));
+    ms_status st = is_fits ? text_fits(path, names, n_names, out, present, n_rows)
+                           : text_csv(path, names, n_names, out, present, n_rows);
+    if (st != MS_OK)
+        for (size_t c = 0; c < n_names; c++) ms_strlist_free(&out[c]);
     return st;
 }
 

@@ -48,11 +48,13 @@ static void remove_written(const ms_report_opts *o, const rp_results *r, int cre
         snprintf(path, sizeof path, "%s/%s", o->out_dir, summaries[i]);
         remove(path);
     }
-    if (r->summaries_started) { /* the methods comparison: methods.md, methods_<q>.png */
+    if (r->summaries_started) { /* methods.md, methods_<q>.png, overview.md/json */
         DIR *d = opendir(o->out_dir);
         struct dirent *ent;
         while (d && (ent = readdir(d)) != NULL)
-            if (strncmp(ent->d_name, "methods", 7) == 0) {
+            if (strncmp(ent->d_name, "methods", 7) == 0 ||
+                strncmp(ent->d_name, "overview", 8) == 0 ||
+                strcmp(ent->d_name, "summary.md.tmp") == 0) {
                 snprintf(path, sizeof path, "%s/%s", o->out_dir, ent->d_name);
                 remove(path);
             }
@@ -72,12 +74,15 @@ static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r, int 
     MS_TRY(make_dir(o->out_dir));
     ms_log_info("report: %s: %zu rows", o->catalog, c->n);
     MS_TRY(rp_counts(c, r));
-    if (o->truth) MS_TRY(rp_compare(c, o->truth, "truth", 0, r));
-    if (o->reference) MS_TRY(rp_compare(c, o->reference, "reference", o->truth ? 1 : 0, r));
+    const double radius = o->radius > 0 ? o->radius : MS_JOIN_RADIUS_DEFAULT;
+    if (o->truth) MS_TRY(rp_compare(c, o->truth, "truth", 0, radius, r));
+    if (o->reference)
+        MS_TRY(rp_compare(c, o->reference, "reference", o->truth ? 1 : 0, radius, r));
     if (!o->truth && !o->reference)
         rp_note(r, "recovery (Fig. 14/15): no --truth or --reference table given");
     else if (r->cmp[0].have && r->cmp[0].matched == 0)
-        rp_note(r, "recovery: no catalog row matches a row of %s by obsid", r->cmp[0].path);
+        rp_note(r, "recovery: no catalog row matches a row of %s by obsid, key or position",
+                r->cmp[0].path);
     MS_TRY(rp_residuals(c, r));
     MS_TRY(rp_emulator(c, o->emulator, r));
     MS_TRY(rp_spt(c, r));
@@ -89,9 +94,11 @@ static ms_status run(const ms_report_opts *o, rp_catalog *c, rp_results *r, int 
     snprintf(path, sizeof path, "%s/summary.md", o->out_dir);
     MS_TRY(rp_write_markdown(c, o, r, path));
     int n_methods_files = 0;
-    MS_TRY(rp_methods(o->catalog, o->truth ? o->truth : o->reference, o->out_dir,
+    MS_TRY(rp_methods(o->catalog, o->truth ? o->truth : o->reference,
+                      o->radius > 0 ? o->radius : MS_JOIN_RADIUS_DEFAULT, o->out_dir,
                       &n_methods_files));
     if (n_methods_files) ms_log_info("report: methods compared in %s/methods.md", o->out_dir);
+    MS_TRY(rp_overview(o, c, r));
     return MS_OK;
 }
 

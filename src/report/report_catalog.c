@@ -265,6 +265,10 @@ static ms_status read_all(ms_h5 *f, rp_catalog *c, int calibrated)
     MS_TRY(read_numeric(f, c, "cut_flags", MS_H5_I64, sizeof(int64_t), &v));
     c->cut_flags = v;
     MS_TRY(read_strings(f, c, "obsid", &c->obsid));
+    if (ms_catalog_join_ids(f, c->n, &c->ids) != MS_OK) { /* nothing to join on: noted later */
+        memset(&c->ids, 0, sizeof c->ids);
+        ms_error_clear();
+    }
     MS_TRY(read_strings(f, c, "subclass", &c->subclass));
     if (c->fit_flags) MS_TRY(flag_names(f, MS_COL_FIT_FLAGS, c->fit_names));
     if (c->cut_flags) MS_TRY(flag_names(f, MS_COL_CUT_FLAGS, c->cut_names));
@@ -316,6 +320,7 @@ void rp_catalog_free(rp_catalog *c)
     ms_free(c->fit_flags);
     ms_free(c->cut_flags);
     ms_free(c->obsid);
+    ms_join_ids_free(&c->ids);
     ms_free(c->subclass);
     const char *path = c->path;
     memset(c, 0, sizeof *c);

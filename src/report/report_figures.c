@@ -310,7 +310,7 @@ static ms_status fig_one_to_one(fig_ctx *g, const rp_comparison *cm, const char 
     char caption[RP_NOTE_LEN];
     snprintf(caption, sizeof caption,
              "One-to-one comparison with the %s (Z25 Fig. 14): mstars against %s values of the "
-             "fitted spectra matched by obsid, coloured by the catalog's S/N (snr_r); dashed: "
+             "fitted spectra joined by obsid, key or position, coloured by the catalog's S/N (snr_r); dashed: "
              "one to one", cm->kind, cm->kind);
     return close_fig(g, p, st, file, key, caption);
 }

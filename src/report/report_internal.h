@@ -11,7 +11,9 @@
 #define MSTARS_REPORT_INTERNAL_H
 
 #include "mstars/h5.h"
+#include "mstars/join_io.h"
 #include "mstars/report.h"
+#include "mstars/schema.h"
 #include "mstars/stats.h"
 
 #include <stddef.h>
@@ -52,6 +54,7 @@ typedef struct {
     size_t n;
     /* strings: n entries of str_len + 1 bytes (NUL-terminated) */
     char **obsid;           /* NULL when the column is absent */
+    ms_join_ids ids;        /* obsid, key, ra, dec for joins (join_io.h); ids.side.n = 0: none */
     char **subclass;
     double *label[RP_N_PARAMS]; /* NULL when absent */
     double *snr_r, *gmag, *bpmag, *rpmag, *plx, *spt, *resid, *resid_emu;
@@ -150,7 +153,7 @@ void rp_note(rp_results *r, const char *fmt, ...) __attribute__((format(printf, 
 ms_status rp_counts(const rp_catalog *c, rp_results *r);
 /* Compare with the table at path (kind "truth" or "reference") into r->cmp[slot]. */
 ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, int slot,
-                     rp_results *r);
+                     double radius, rp_results *r);
 ms_status rp_residuals(const rp_catalog *c, rp_results *r);
 ms_status rp_emulator(const rp_catalog *c, const char *emulator_opt, rp_results *r);
 ms_status rp_spt(const rp_catalog *c, rp_results *r);
@@ -171,7 +174,26 @@ ms_status rp_write_markdown(const rp_catalog *c, const ms_report_opts *o,
 /* The method-against-method comparison of a combined catalog (report_methods.c): methods.md
  * and methods_<q>.png in out_dir; nothing for a catalog that is not combined. *written receives
  * the number of files written. reference: a table keyed by obsid, or NULL. */
-ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
-                     int *written);
+ms_status rp_methods(const char *catalog, const char *reference, double radius,
+                     const char *out_dir, int *written);
+
+/* One method's answers in a combined catalog (report_methods.c): value and error columns per
+ * quantity of combine.h (the total error where calibrate-errors wrote one), and clean[r] = 1
+ * where the method's own flags pass (the schema's answer table). */
+typedef struct {
+    const ms_method_answers *a;
+    double *v[MS_ANSWERS_N], *e[MS_ANSWERS_N]; /* [n] per quantity (teff, logg, m_h, alpha_m, rv); NULL when absent */
+    uint8_t *clean;      /* [n] */
+} rp_method_cols;
+ms_status rp_method_load(ms_h5 *f, const ms_method_answers *a, size_t n, rp_method_cols *m);
+void rp_method_free(rp_method_cols *m);
+/* /catalog/<name> as doubles [n] into *out (ms_free), or *out = NULL when absent. */
+ms_status rp_read_opt(ms_h5 *f, const char *name, size_t n, double **out);
+
+/* The overview that opens summary.md (report_overview.c): every method's recovery against the
+ * truth per S/N bin, the Cycle-StarNet effect, the recommended labels against the best single
+ * method, the disagreement flag's precision and the warnings. Written to overview.md and
+ * overview.json and put at the top of summary.md. */
+ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *r);
 
 #endif

@@ -25,12 +25,6 @@
 
 #define MAX_M 16
 
-typedef struct {
-    const ms_method_answers *a;
-    double *v[MS_REC_N], *e[MS_REC_N]; /* NULL when absent */
-    uint8_t *clean;                    /* [n] */
-} method_cols;
-
 /* The combined catalog's name of method a's column col (z25's unprefixed label columns are
  * prefixed by combine: teff -> z25_teff, e_teff -> e_z25_teff). */
 static void combined_name(const ms_method_answers *a, const char *col, char *buf, size_t len)
@@ -44,7 +38,7 @@ static void combined_name(const ms_method_answers *a, const char *col, char *buf
         snprintf(buf, len, "%s%s_%s", is_err ? "e_" : "", a->method, base);
 }
 
-static ms_status read_opt(ms_h5 *f, const char *name, size_t n, double **out)
+ms_status rp_read_opt(ms_h5 *f, const char *name, size_t n, double **out)
 {
     char path[160];
     snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", name);
@@ -55,7 +49,7 @@ static ms_status read_opt(ms_h5 *f, const char *name, size_t n, double **out)
     return ms_h5_read_rows(f, path, MS_H5_F64, 0, 0, n, *out);
 }
 
-static ms_status load_method(ms_h5 *f, const ms_method_answers *a, size_t n, method_cols *m)
+ms_status rp_method_load(ms_h5 *f, const ms_method_answers *a, size_t n, rp_method_cols *m)
 {
     memset(m, 0, sizeof *m);
     m->a = a;
@@ -66,17 +60,17 @@ static ms_status load_method(ms_h5 *f, const ms_method_answers *a, size_t n, met
     for (int q = 0; q < MS_REC_N; q++) {
         if (!a->value[q]) continue;
         combined_name(a, a->value[q], name, sizeof name);
-        MS_TRY(read_opt(f, name, n, &m->v[q]));
+        MS_TRY(rp_read_opt(f, name, n, &m->v[q]));
         combined_name(a, a->error[q], name, sizeof name);
         snprintf(tot, sizeof tot, "%s_total", name);
-        MS_TRY(read_opt(f, tot, n, &m->e[q]));
-        if (!m->e[q]) MS_TRY(read_opt(f, name, n, &m->e[q]));
+        MS_TRY(rp_read_opt(f, tot, n, &m->e[q]));
+        if (!m->e[q]) MS_TRY(rp_read_opt(f, name, n, &m->e[q]));
     }
     for (int c = 0; c < 3; c++) {
         const char *col = c < 2 ? a->clean[c] : a->good;
         if (!col) continue;
         double *flag = NULL;
-        MS_TRY(read_opt(f, col, n, &flag));
+        MS_TRY(rp_read_opt(f, col, n, &flag));
         for (size_t r = 0; flag && r < n; r++)
             if (c < 2 ? flag[r] != 0 : flag[r] != 1) m->clean[r] = 0;
         ms_free(flag);
@@ -84,7 +78,7 @@ static ms_status load_method(ms_h5 *f, const ms_method_answers *a, size_t n, met
     return MS_OK;
 }
 
-static void method_free(method_cols *m)
+void rp_method_free(rp_method_cols *m)
 {
     for (int q = 0; q < MS_REC_N; q++) {
         ms_free(m->v[q]);
@@ -96,8 +90,8 @@ static void method_free(method_cols *m)
 static const char *const qlabel[MS_REC_N] = {"T#deff#u [K]", "log g [dex]", "[M/H] [dex]",
                                              "[#ga/M] [dex]", "RV [km/s]"};
 
-ms_status rp_methods(const char *catalog, const char *reference, const char *out_dir,
-                     int *written)
+ms_status rp_methods(const char *catalog, const char *reference, double radius,
+                     const char *out_dir, int *written)
 {
     *written = 0;
     ms_h5 *f;
@@ -111,37 +105,42 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
     snprintf(methods_text, sizeof methods_text, "%s", list); /* before strtok cuts it */
     size_t na = 0, nm = 0, n = 0;
     const ms_method_answers *ans = ms_schema_answers(&na);
-    method_cols m[MAX_M];
+    rp_method_cols m[MAX_M];
     int rank;
     size_t dims[2];
     ms_status st = ms_h5_dims(f, MS_COL_STORE_STATUS, &rank, dims);
     n = dims[0];
     for (char *tok = strtok(list, ","); st == MS_OK && tok && nm < MAX_M; tok = strtok(NULL, ","))
         for (size_t k = 0; k < na; k++)
-            if (strcmp(ans[k].method, tok) == 0) st = load_method(f, &ans[k], n, &m[nm++]);
+            if (strcmp(ans[k].method, tok) == 0) st = rp_method_load(f, &ans[k], n, &m[nm++]);
     double *snr = NULL, *rec_teff = NULL, *dis = NULL, *work = NULL, *d = NULL, *x = NULL;
-    char **obsid = NULL;
-    if (st == MS_OK) st = read_opt(f, "snr_r", n, &snr);
-    if (st == MS_OK) st = read_opt(f, "teff", n, &rec_teff);
-    if (st == MS_OK) st = read_opt(f, "disagree_flags", n, &dis);
-    if (st == MS_OK && reference && ms_h5_exists(f, MS_COL_OBSID))
-        st = ms_h5_read_strings(f, MS_COL_OBSID, n, &obsid);
+    ms_join_ids ids;
+    memset(&ids, 0, sizeof ids);
+    if (st == MS_OK) st = rp_read_opt(f, "snr_r", n, &snr);
+    if (st == MS_OK) st = rp_read_opt(f, "teff", n, &rec_teff);
+    if (st == MS_OK) st = rp_read_opt(f, "disagree_flags", n, &dis);
+    int have_ids = 0;
+    if (st == MS_OK && reference) {
+        have_ids = ms_catalog_join_ids(f, n, &ids) == MS_OK;
+        if (!have_ids) ms_error_clear();
+    }
     work = ms_malloc_array("report.methods.work", n + 1, sizeof *work);
     d = ms_malloc_array("report.methods.d", n + 1, sizeof *d);
     x = ms_malloc_array("report.methods.x", n + 1, sizeof *x);
     double *zeros = ms_calloc("report.methods.zeros", n + 1, sizeof *zeros);
     if (st == MS_OK && (!work || !d || !x || !zeros)) st = MS_ENOMEM;
-    /* the reference, joined by obsid */
+    /* the reference, joined by obsid, key or position (join_io.h) */
     ms_table t;
     memset(&t, 0, sizeof t);
     long *ref_row = NULL;
     int have_ref = 0;
-    if (st == MS_OK && reference && obsid) {
+    if (st == MS_OK && reference && have_ids) {
         const char *cols[MS_REC_N] = {"teff", "logg", "m_h", "alpha_m", "rv"};
-        st = ms_table_read(reference, "obsid", cols, MS_REC_N, &t);
         ref_row = ms_malloc_array("report.methods.ref", n + 1, sizeof *ref_row);
-        if (st == MS_OK && !ref_row) st = MS_ENOMEM;
-        if (st == MS_OK) st = ms_table_match(&t, (const char *const *)obsid, n, ref_row, NULL);
+        if (!ref_row) st = MS_ENOMEM;
+        if (st == MS_OK) st = ms_table_join("report (methods)", reference, &ids, radius, ref_row,
+                                            NULL);
+        if (st == MS_OK) st = ms_table_read(reference, NULL, cols, MS_REC_N, &t);
         have_ref = st == MS_OK;
     }
     char path[4200];
@@ -182,8 +181,12 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
                 if (snr) /* d against zero, binned by S/N */
                     ms_stats_compare_binned(d, zeros, NULL, snr, n, rp_snr_edges, RP_N_SNR_BINS,
                                             work, b);
-                fprintf(md, "| %s - %s | %s | %zu | %.4g | %.4g |", m[i].a->method, m[j].a->method,
-                        ms_rec_names[q], s.n, s.median, s.robust_std);
+                if (s.n) /* a pair with no common clean row (a label one of them lacks): n/a */
+                    fprintf(md, "| %s - %s | %s | %zu | %.4g | %.4g |", m[i].a->method,
+                            m[j].a->method, ms_rec_names[q], s.n, s.median, s.robust_std);
+                else
+                    fprintf(md, "| %s - %s | %s | 0 | n/a | n/a |", m[i].a->method,
+                            m[j].a->method, ms_rec_names[q]);
                 for (int bb = 0; bb < RP_N_SNR_BINS; bb++)
                     if (snr && b[bb].n > 0)
                         fprintf(md, " %.4g +/- %.4g (%zu) |", b[bb].median, b[bb].robust_std, b[bb].n);
@@ -227,6 +230,12 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
                         wrong = 1;
                 real += (size_t)wrong;
             }
+            size_t giving = 0; /* a quantity fewer than two methods give cannot disagree */
+            for (size_t i = 0; i < nm; i++) giving += m[i].v[q] != NULL;
+            if (giving < 2) {
+                fprintf(md, "| %s | n/a | n/a |%s\n", ms_rec_names[q], have_ref ? " n/a |" : "");
+                continue;
+            }
             fprintf(md, "| %s | %zu | %.4f |", ms_rec_names[q], flagged,
                     n ? (double)flagged / (double)n : 0.0);
             if (have_ref && judged)
@@ -243,7 +252,7 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
             for (size_t i = 0; i <= nm; i++) {
                 const double *v = i < nm ? m[i].v[q] : NULL;
                 double *rec = NULL;
-                if (i == nm && read_opt(f, ms_rec_names[q], n, &rec) == MS_OK) v = rec;
+                if (i == nm && rp_read_opt(f, ms_rec_names[q], n, &rec) == MS_OK) v = rec;
                 if (!v) continue;
                 for (size_t r = 0; r < n; r++) {
                     double tv = ref_row[r] >= 0 ? ms_table_column(&t, (size_t)q)[ref_row[r]] : NAN;
@@ -261,10 +270,10 @@ ms_status rp_methods(const char *catalog, const char *reference, const char *out
     if (md && fclose(md) != 0 && st == MS_OK)
         st = ms_error_set(MS_EIO, __FILE__, __LINE__, "writing %s/methods.md failed", out_dir);
     if (st == MS_OK && md) ++*written;
-    for (size_t i = 0; i < nm; i++) method_free(&m[i]);
+    for (size_t i = 0; i < nm; i++) rp_method_free(&m[i]);
     if (have_ref || t.n_rows) ms_table_free(&t);
     ms_free(ref_row);
-    ms_free(obsid);
+    ms_join_ids_free(&ids);
     ms_free(snr);
     ms_free(rec_teff);
     ms_free(dis);

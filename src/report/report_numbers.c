@@ -162,35 +162,34 @@ ms_status rp_counts(const rp_catalog *c, rp_results *r)
 /* ------------------------------------------------------------------ comparisons */
 
 ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, int slot,
-                     rp_results *r)
+                     double radius, rp_results *r)
 {
     rp_comparison *out = &r->cmp[slot];
     memset(out, 0, sizeof *out);
     snprintf(out->kind, sizeof out->kind, "%s", kind);
     out->path = path;
-    if (!c->obsid) {
-        rp_note(r, "comparison with the %s %s: the catalog has no obsid column to join on", kind,
-                path);
+    if (!c->ids.routes[0]) {
+        rp_note(r, "comparison with the %s %s: the catalog has no obsid, key or ra+dec column "
+                "to join on", kind, path);
         return MS_OK;
     }
     const char *cols[RP_N_PARAMS];
     for (int p = 0; p < RP_N_PARAMS; p++) cols[p] = rp_params[p].name;
-    ms_table t;
-    MS_TRY(ms_table_read(path, "obsid", cols, RP_N_PARAMS, &t));
     size_t n = c->n;
+    ms_table t;
+    memset(&t, 0, sizeof t);
     long *row = ms_malloc_array("report.match", n ? n : 1, sizeof *row);
     double *work = ms_malloc_array("report.work", n ? n : 1, sizeof *work);
     ms_status st = (!row || !work) ? MS_ENOMEM : MS_OK;
-    if (st == MS_OK)
-        st = ms_table_match(&t, (const char *const *)c->obsid, n, row, &out->duplicates);
+    ms_join_stats js;
+    if (st == MS_OK) st = ms_table_join("report", path, &c->ids, radius, row, &js);
+    if (st == MS_OK) st = ms_table_read(path, NULL, cols, RP_N_PARAMS, &t);
     if (st == MS_OK) {
         out->have = 1;
         snprintf(out->format, sizeof out->format, "%s", t.format);
         out->table_rows = t.n_rows;
-        for (size_t i = 0; i < n; i++) out->matched += row[i] >= 0;
-        if (out->duplicates)
-            ms_log_warn("report: %s: %zu rows repeat an obsid of an earlier row (the first is "
-                        "used)", path, out->duplicates);
+        out->duplicates = js.duplicates;
+        out->matched = js.matched;
     }
     for (int p = 0; st == MS_OK && p < RP_N_PARAMS; p++) {
         rp_cmp *x = &out->p[p];

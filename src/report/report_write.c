@@ -195,8 +195,8 @@ static void md_comparison(FILE *f, const rp_comparison *cm, const char *title)
     char a[32], b[32], m[32], s[32];
     fprintf(f, "## %s\n\n", title);
     fprintf(f, "Table `%s` (%s, %zu rows", cm->path, cm->format, cm->table_rows);
-    if (cm->duplicates) fprintf(f, ", %zu repeated obsids: the first row is used", cm->duplicates);
-    fprintf(f, "); %zu catalog rows matched by obsid. Difference = mstars - %s over the fitted "
+    if (cm->duplicates) fprintf(f, ", %zu repeated obsids or keys: the first row is used", cm->duplicates);
+    fprintf(f, "); %zu catalog rows joined by obsid, key or position. Difference = mstars - %s over the fitted "
                "rows; bias = mean, scatter = standard deviation, robust = median and 1.4826 "
                "MAD; clean = unflagged rows only.\n\n", cm->matched, cm->kind);
     fprintf(f, "| parameter | n | bias | scatter | median | robust scatter | n clean | bias "
@@ -205,11 +205,16 @@ static void md_comparison(FILE *f, const rp_comparison *cm, const char *title)
         const rp_cmp *x = &cm->p[p];
         int d = rp_params[p].digits;
         char cb[32], cs[32];
+        /* no rows (a label the fit or the table does not have, e.g. [alpha/M] of a
+         * teff,logg grid): n/a, never a summary of nothing that reads 0.000 */
+        const double na = NAN;
         fprintf(f, "| %s (%s) | %zu | %s | %s | %s | %s | %zu | %s | %s |\n", rp_params[p].text,
-                rp_params[p].unit, x->all.n, num(a, sizeof a, x->all.mean, d),
-                num(b, sizeof b, x->all.std, d), num(m, sizeof m, x->all.median, d),
-                num(s, sizeof s, x->all.robust_std, d), x->clean.n,
-                num(cb, sizeof cb, x->clean.mean, d), num(cs, sizeof cs, x->clean.std, d));
+                rp_params[p].unit, x->all.n, num(a, sizeof a, x->all.n ? x->all.mean : na, d),
+                num(b, sizeof b, x->all.n > 1 ? x->all.std : na, d),
+                num(m, sizeof m, x->all.n ? x->all.median : na, d),
+                num(s, sizeof s, x->all.n ? x->all.robust_std : na, d), x->clean.n,
+                num(cb, sizeof cb, x->clean.n ? x->clean.mean : na, d),
+                num(cs, sizeof cs, x->clean.n > 1 ? x->clean.std : na, d));
     }
     fprintf(f, "\nBy the catalog's S/N in r (`snr_r`; spectra below 5 only in the totals): bias "
                "/ scatter (n)\n\n| parameter | 5-10 | 10-20 | 20-50 | > 50 |\n|---|---|---|---|"

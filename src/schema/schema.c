@@ -17,6 +17,8 @@ extern const ms_column_group ms_group_slam;
 extern const ms_column_group ms_group_laspm;
 extern const ms_column_group ms_group_cnn;
 extern const ms_column_group ms_group_lum;
+extern const ms_column_group ms_group_survey;
+extern const ms_column_group ms_group_class;
 
 static const ms_column_group *const groups[] = {
     &ms_group_z25,
@@ -27,6 +29,8 @@ static const ms_column_group *const groups[] = {
     &ms_group_laspm,
     &ms_group_cnn,
     &ms_group_lum,
+    &ms_group_survey,
+    &ms_group_class,
 };
 
 static const ms_method_answers answers[] = {

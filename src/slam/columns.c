@@ -14,6 +14,8 @@
 const ms_catalog_column ms_slam_id_columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store"),
     {MS_CATALOG_GROUP "/obsid", MS_H5_STR, 32, offsetof(ms_slam_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, offsetof(ms_slam_row, key), "",
+     "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"},
     C("ra", MS_H5_F64, ra, "deg", "right ascension"),
     C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),

@@ -1,13 +1,14 @@
 /* trainset.c: a SLAM training set from a spectra store joined to a reference label table
  * (slam.h). Serial reads; every rank of a driver builds the same set.
  *
- * Join: by OBSID (the table's "obsid" column against /meta/obsid) or by file name (the
- * table's "file" column against the base name of /meta/filename: the real M dwarfs of
- * ../shared/data/lamost-mdwarfs). Rows kept: store status 0, every label finite, S/N at
+ * Join (key "auto", the default, or "obsid"): by obsid, key or position (join.h, the one
+ * join of every command); key "file": by file name (the table's "file" column against the
+ * base name of /meta/filename). Rows kept: store status 0, every label finite, S/N at
  * least min_snr, and inside every cut "column:min:max" (either bound may be empty) of the
  * table (L21 2.2: teff:2800:4500,e_teff::100,m_h:-2:0.5,e_m_h::0.1,logg:4:). */
 #include "mstars/csv.h"
 #include "mstars/h5.h"
+#include "mstars/join_io.h"
 #include "mstars/mem.h"
 #include "mstars/schema.h"
 #include "mstars/slam.h"
@@ -85,11 +86,12 @@ static ms_status load(const ms_slam_ts_opts *o, ms_h5 *f, ms_csv *tab, ms_slam_t
     size_t n_cuts;
     MS_TRY(parse_cuts(tab, o->labels, o->cuts, cuts, 16, &n_cuts));
     int by_file = o->key && strcmp(o->key, "file") == 0;
-    if (o->key && !by_file && strcmp(o->key, "obsid") != 0)
-        MS_ERROR(MS_EINVAL, "slam: --key must be obsid or file (got '%s')", o->key);
-    long kcol = ms_csv_column(tab, by_file ? "file" : "obsid");
-    if (kcol < 0) MS_ERROR(MS_ENOTFOUND, "slam: the label table %s has no '%s' column to join on",
-                           o->labels, by_file ? "file" : "obsid");
+    if (o->key && !by_file && strcmp(o->key, "obsid") != 0 && strcmp(o->key, "auto") != 0)
+        MS_ERROR(MS_EINVAL, "slam: --key must be auto, obsid or file (got '%s')", o->key);
+    long kcol = by_file ? ms_csv_column(tab, "file") : -1;
+    if (by_file && kcol < 0)
+        MS_ERROR(MS_ENOTFOUND, "slam: the label table %s has no 'file' column to join on",
+                 o->labels);
     /* the store */
     int rank;
     size_t dims[2];
@@ -109,26 +111,43 @@ static ms_status load(const ms_slam_ts_opts *o, ms_h5 *f, ms_csv *tab, ms_slam_t
     char snr_name[96];
     snprintf(snr_name, sizeof snr_name, MS_STORE_META "/%s", o->snr_col ? o->snr_col : "snr_i");
     if (st == MS_OK) st = ms_h5_read_rows(f, snr_name, MS_H5_F64, 0, 0, n_rows, snr);
-    if (st == MS_OK)
-        st = ms_h5_read_strings(f, by_file ? MS_META_FILENAME : MS_META_OBSID,
-                                n_rows, &names);
-    /* match every usable store row to a table row passing the cuts */
+    /* every store row's table row: by the base name of the file, or by obsid, key or
+     * position (join.h) */
+    if (st == MS_OK && by_file) {
+        st = ms_h5_read_strings(f, MS_META_FILENAME, n_rows, &names);
+        const char **tk = st == MS_OK ? ms_malloc_array("slam.ts.tk", tab->n_rows + 1,
+                                                         sizeof *tk) : NULL;
+        const char **rk = st == MS_OK ? ms_malloc_array("slam.ts.rk", n_rows + 1,
+                                                         sizeof *rk) : NULL;
+        if (st == MS_OK && (!tk || !rk)) st = MS_ENOMEM;
+        for (size_t k = 0; st == MS_OK && k < tab->n_rows; k++)
+            tk[k] = base_name(ms_csv_cell(tab, k, (size_t)kcol));
+        for (size_t r = 0; st == MS_OK && r < n_rows; r++) rk[r] = base_name(names[r]);
+        if (st == MS_OK) st = ms_join_keys(tk, tab->n_rows, rk, n_rows, match, NULL);
+        ms_free(tk);
+        ms_free(rk);
+    } else if (st == MS_OK) {
+        ms_join_ids rows;
+        st = ms_store_join_ids(f, n_rows, &rows);
+        if (st == MS_OK)
+            st = ms_table_join("slam", o->labels, &rows,
+                               o->radius > 0 ? o->radius : MS_JOIN_RADIUS_DEFAULT, match, NULL);
+        ms_join_ids_free(&rows);
+    }
+    /* keep the usable store rows whose table row passes the cuts */
     size_t n = 0;
     for (size_t r = 0; st == MS_OK && r < n_rows; r++) {
-        match[r] = -1;
-        if (status[r] != 0 || !(snr[r] >= o->min_snr)) continue;
-        const char *key = by_file ? base_name(names[r]) : names[r];
-        for (size_t k = 0; k < tab->n_rows; k++) {
-            const char *cell = ms_csv_cell(tab, k, (size_t)kcol);
-            if (!cell || strcmp(by_file ? base_name(cell) : cell, key) != 0) continue;
+        if (status[r] != 0 || !(snr[r] >= o->min_snr)) match[r] = -1;
+        if (match[r] < 0) continue;
+        {
+            const size_t k = (size_t)match[r];
             int ok = 1;
             for (size_t d = 0; d < D; d++) ok &= isfinite(ms_csv_number(tab, k, (size_t)lcol[d]));
             for (size_t c = 0; c < n_cuts; c++) {
                 double v = ms_csv_number(tab, k, (size_t)cuts[c].col);
                 ok &= v > cuts[c].lo && v < cuts[c].hi;
             }
-            if (ok) match[r] = (long)k;
-            break;
+            if (!ok) match[r] = -1;
         }
         if (match[r] >= 0) n++;
     }
@@ -136,7 +155,7 @@ static ms_status load(const ms_slam_ts_opts *o, ms_h5 *f, ms_csv *tab, ms_slam_t
     if (st == MS_OK && n == 0)
         st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "slam: no usable store row of %s matches "
                           "a row of %s by %s (with the cuts and S/N >= %g)", o->store, o->labels,
-                          by_file ? "file" : "obsid", o->min_snr);
+                          by_file ? "file" : "obsid, key or position", o->min_snr);
     if (st == MS_OK) {
         s->labels = ms_malloc_array("slam.ts.labels", n * D, sizeof(double));
         s->flux = ms_malloc_array("slam.ts.flux", n * P, sizeof(float));
@@ -154,9 +173,9 @@ static ms_status load(const ms_slam_ts_opts *o, ms_h5 *f, ms_csv *tab, ms_slam_t
         if (st == MS_OK) st = ms_h5_read_rows(f, MS_STORE_IVAR, MS_H5_F32, 0, r, 1, s->ivar + i * P);
         s->store_row[i] = r;
         s->snr[i] = snr[r];
-        const char *ob = ms_csv_cell(tab, (size_t)match[r], (size_t)(ms_csv_column(tab, "obsid") >= 0
-                                                                         ? ms_csv_column(tab, "obsid")
-                                                                         : kcol));
+        const long oc = ms_csv_column(tab, "obsid") >= 0 ? ms_csv_column(tab, "obsid")
+                        : ms_csv_column(tab, "key") >= 0 ? ms_csv_column(tab, "key") : kcol;
+        const char *ob = oc >= 0 ? ms_csv_cell(tab, (size_t)match[r], (size_t)oc) : NULL;
         snprintf(s->obsid[i], sizeof s->obsid[i], "%s", ob ? ob : "");
         i++;
     }

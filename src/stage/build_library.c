@@ -2,6 +2,7 @@
  * golden-sample curation (3.2-3.5) from a spectra store and label tables, into a library
  * file (laspm.h). Serial (rank 0's work; the curation is small next to matching). */
 #include "mstars/h5.h"
+#include "mstars/join_io.h"
 #include "mstars/laspm.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -26,18 +27,20 @@ typedef struct {
 
 /* Labels of a table for the store rows: y[n_rows x D] (NaN where absent). [M/H] is the m_h
  * column, or fe_h when the table has no m_h. */
-static ms_status table_labels(const char *path, char **obsid, size_t n_rows, double *y)
+static ms_status table_labels(const char *path, const ms_join_ids *ids, double radius,
+                              double *y)
 {
     static const char *cols[4] = {"teff", "logg", "m_h", "fe_h"};
+    const size_t n_rows = ids->side.n;
     ms_table t;
     memset(&t, 0, sizeof t);
-    MS_TRY(ms_table_read(path, "obsid", cols, 4, &t));
     long *row = ms_malloc_array("library.match", n_rows + 1, sizeof *row);
-    ms_status st = row ? ms_table_match(&t, (const char *const *)obsid, n_rows, row, NULL)
+    ms_status st = row ? ms_table_join("build-library", path, ids, radius, row, NULL)
                        : MS_ENOMEM;
+    if (st == MS_OK) st = ms_table_read(path, NULL, cols, 4, &t);
     if (st == MS_OK && (!t.present[0] || !t.present[1] || (!t.present[2] && !t.present[3])))
         st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s: a label table needs the "
-                          "columns obsid, teff, logg and m_h (or fe_h)", path);
+                          "columns teff, logg and m_h (or fe_h), and obsid, key or ra+dec", path);
     const int mh = t.present[2] ? 2 : 3;
     for (size_t i = 0; st == MS_OK && i < n_rows; i++)
         for (int d = 0; d < D; d++) {
@@ -240,7 +243,8 @@ ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_op
     ms_laspm_library lib;
     ms_laspm_library_init(&lib);
     snprintf(lib.view, sizeof lib.view, "%s", o->view);
-    char **obsid = NULL;
+    ms_join_ids ids;
+    memset(&ids, 0, sizeof ids);
     int64_t *star = NULL;
     int32_t *status = NULL;
     double *snr = NULL, *y = NULL, *ref = NULL;
@@ -269,11 +273,13 @@ ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_op
         st = ms_h5_read_rows(c.store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, c.n_pix, c.wave);
     if (st == MS_OK) st = ms_h5_read_rows(c.store, MS_META_STATUS, MS_H5_I32, 0, 0, n, status);
     if (st == MS_OK) st = ms_h5_read_rows(c.store, MS_META_SNR_I, MS_H5_F64, 0, 0, n, snr);
-    if (st == MS_OK) st = ms_h5_read_strings(c.store, MS_META_OBSID, n, &obsid);
-    if (st == MS_OK) st = ms_stage_star_ids(c.store, n, &star);
+    if (st == MS_OK) st = ms_store_join_ids(c.store, n, &ids);
+    if (st == MS_OK) st = ms_stage_star_ids(c.store, n, cfg->join.radius_arcsec, &star);
     for (size_t p = 0; st == MS_OK && p < c.n_pix; p++) c.use[p] = 1;
-    for (size_t k = 0; st == MS_OK && k < nc; k++) st = table_labels(o->catalogues[k], obsid, n, y + k * n * D);
-    if (st == MS_OK && o->reference) st = table_labels(o->reference, obsid, n, ref);
+    for (size_t k = 0; st == MS_OK && k < nc; k++)
+        st = table_labels(o->catalogues[k], &ids, cfg->join.radius_arcsec, y + k * n * D);
+    if (st == MS_OK && o->reference)
+        st = table_labels(o->reference, &ids, cfg->join.radius_arcsec, ref);
     size_t usable = 0;
     for (size_t i = 0; st == MS_OK && i < n; i++) usable += status[i] == 0;
     if (st == MS_OK) st = ms_laspm_library_step(&lib, "store_usable", (int64_t)usable);
@@ -408,7 +414,7 @@ ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_op
         memcpy(lib.labels + j * D, pool[i].y, sizeof pool[i].y);
         lib.id[j] = star[pool[i].row];
         lib.snr[j] = pool[i].snr;
-        snprintf(lib.name[j], 32, "%s", obsid[pool[i].row]);
+        snprintf(lib.name[j], 32, "%s", ids.key[pool[i].row]);
         snprintf(lib.source[j], 32, "%s", o->names[pool[i].cat]);
         j++;
     }
@@ -421,7 +427,7 @@ ms_status ms_stage_build_library(const ms_config *cfg, const ms_build_library_op
     ms_free(sel);
     ms_free(iv);
     ms_free(cont);
-    ms_free(obsid); /* one allocation */
+    ms_join_ids_free(&ids);
     ms_free(star);
     ms_free(status);
     ms_free(snr);

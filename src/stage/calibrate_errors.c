@@ -12,6 +12,7 @@
 #include "mstars/catalog_post.h"
 #include "mstars/schema.h"
 #include "mstars/fit.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 
@@ -73,21 +74,16 @@ static ms_status read_column(ms_h5 *f, const char *name, ms_h5_type type, size_t
     return ms_h5_read_rows(f, path, type, 0, 0, n, *out);
 }
 
-/* The grouping column: any integer column (read as int64). */
-static ms_status read_group(ms_h5 *f, const char *name, calib_data *d)
+/* The grouping column (any integer column, read as int64); rows without an id grouped by
+ * position (join_io.h). */
+static ms_status read_group(ms_h5 *f, const char *name, double radius, calib_data *d)
 {
-    char path[128];
-    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", name);
-    ms_h5_type t;
-    size_t sl;
-    if (!ms_h5_exists(f, path))
-        MS_ERROR(MS_ENOTFOUND, "%s has no column %s to group repeat observations by (--group-by)",
-                 ms_h5_path(f), name);
-    MS_TRY(ms_h5_dset_type(f, path, &t, &sl));
-    if (t != MS_H5_I32 && t != MS_H5_I64 && t != MS_H5_U8 && t != MS_H5_U32)
-        MS_ERROR(MS_EINVAL, "%s: --group-by %s: the column is not an integer column (star ids "
-                 "such as source_id)", ms_h5_path(f), name);
-    return read_column(f, name, MS_H5_I64, d->n, (void **)&d->group, sizeof *d->group);
+    size_t filled = 0;
+    MS_TRY(ms_catalog_read_groups(f, name, d->n, radius, &d->group, &filled));
+    if (filled)
+        ms_log_info("calibrate-errors: %zu rows without a %s grouped by position (within %.3g "
+                    "arcsec)", filled, name, radius);
+    return MS_OK;
 }
 
 static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms_calib_result *r)
@@ -101,7 +97,8 @@ static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms
     d->n = dims[0];
     MS_TRY(read_column(f, "store_status", MS_H5_I32, d->n, (void **)&d->status, sizeof(int32_t)));
     MS_TRY(read_column(f, "fit_flags", MS_H5_U32, d->n, (void **)&d->fit_flags, sizeof(uint32_t)));
-    MS_TRY(read_group(f, o->group_by, d));
+    MS_TRY(read_group(f, o->group_by,
+                      o->radius > 0 ? o->radius : MS_JOIN_RADIUS_DEFAULT, d));
     char path[128];
     snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->snr_column);
     if (!ms_h5_exists(f, path))
@@ -129,7 +126,8 @@ static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms
         MS_TRY(read_column(f, e, MS_H5_F64, d->n, (void **)&d->error[k], sizeof(double)));
     }
     if (!o->reference) return MS_OK;
-    MS_TRY(ms_calib_ref_read(f, d->n, o->reference, params, MS_CALIB_MAX_PARAMS, &d->ref));
+    MS_TRY(ms_calib_ref_read(f, d->n, o->reference, params, MS_CALIB_MAX_PARAMS,
+                             o->radius > 0 ? o->radius : MS_JOIN_RADIUS_DEFAULT, &d->ref));
     r->ref_rows = d->ref.table_rows;
     r->ref_matched = d->ref.matched;
     r->ref_duplicates = d->ref.duplicates;
@@ -146,8 +144,9 @@ static ms_status read_inputs(ms_h5 *f, const ms_calib_opts *o, calib_data *d, ms
         MS_ERROR(MS_EFORMAT, "%s: no column rv, teff, logg, m_h or alpha_m to compare with "
                  "(--reference)", o->reference);
     if (d->ref.matched == 0)
-        MS_ERROR(MS_ENOPROG, "%s: none of its %zu obsids is one of the %zu catalog rows of %s "
-                 "(--reference)", o->reference, d->ref.table_rows, d->n, ms_h5_path(f));
+        MS_ERROR(MS_ENOPROG, "%s: none of its %zu rows joins one of the %zu catalog rows of %s "
+                 "by obsid, key or position (--reference)", o->reference, d->ref.table_rows,
+                 d->n, ms_h5_path(f));
     return MS_OK;
 }
 
@@ -428,13 +427,13 @@ static ms_status write_record(ms_h5 *f, const ms_calib_opts *o, const ms_calib_r
                         o->reference ? " + sys^2" : "");
     if (o->reference && o->scaled && len > 0 && (size_t)len < sizeof text)
         len += snprintf(text + len, sizeof text - (size_t)len, " scale k and floor sys from %s "
-                        "(%zu rows, %zu catalog rows matched by obsid; maximum likelihood of "
+                        "(%zu rows, %zu catalog rows joined by obsid, key or position; maximum likelihood of "
                         "fit - ref ~ N(bias, k^2 Err^2 + sys^2 + e_ref^2), 5-sigma clipped; "
                         "stars with u(%s) < %g):", o->reference, r->ref_rows, r->ref_matched,
                         o->group_by, o->reference_fraction);
     else if (o->reference && len > 0 && (size_t)len < sizeof text)
         len += snprintf(text + len, sizeof text - (size_t)len, " systematic floor sys from %s "
-                        "(%zu rows, %zu catalog rows matched by obsid; %s spread of (fit - ref "
+                        "(%zu rows, %zu catalog rows joined by obsid, key or position; %s spread of (fit - ref "
                         "- bias) / sqrt(Err^2 + sys^2 + e_ref^2) = 1; stars with u(%s) < %g):",
                         o->reference, r->ref_rows, r->ref_matched,
                         ms_sys_spread_name(o->spread), o->group_by, o->reference_fraction);
@@ -507,7 +506,7 @@ ms_status ms_catalog_calibrate_errors(const char *path, const ms_calib_opts *o,
     for (size_t j = 0; st == MS_OK && j < r->n_params; j++) st = write_zero_point(f, o, &d, r, j);
     if (st == MS_OK) st = write_record(f, o, r);
     data_free(&d);
-    ms_catalog_cuts_opts co = {0, 0, 0, NULL, 0, 1, 0};
+    ms_catalog_cuts_opts co = {0, 0, 0, NULL, 0, 1, 0, NULL};
     cut_thresholds(f, o, &co);
     if (st == MS_OK) st = ms_catalog_cuts(f, &co, &r->cuts);
     if (st != MS_OK) {

@@ -6,6 +6,7 @@
 
 #include "mstars/mem.h"
 #include "mstars/schema.h"
+#include "mstars/spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,8 +54,8 @@ static ms_status read_rv(ms_h5 *store, const char *path, const char *rv_path, ms
     return st;
 }
 
-ms_status ms_cnn_input_open(ms_h5 *store, const char *path, const char *rv_path, size_t chunk,
-                            ms_cnn_input *in)
+ms_status ms_cnn_input_open(ms_h5 *store, const char *path, const char *rv_path, int rv_in_job,
+                            size_t chunk, ms_cnn_input *in)
 {
     memset(in, 0, sizeof *in);
     static const char *need[] = {MS_STORE_NATIVE_FLUX, MS_STORE_NATIVE_IVAR, MS_STORE_NATIVE_MASK,
@@ -74,7 +75,9 @@ ms_status ms_cnn_input_open(ms_h5 *store, const char *path, const char *rv_path,
     MS_TRY(ms_h5_read_exact(store, MS_STORE_NATIVE_LOGLAM, MS_H5_F64, 0, MS_NATIVE_NPIX, 0, in->loglam));
     in->view = ms_cnn_view_l25();
     snprintf(in->source, sizeof in->source, "%s", MS_CNN_INPUT);
-    snprintf(in->velocity, sizeof in->velocity, "%s", rv_path ? MS_CNN_VEL_RV : MS_CNN_VEL_PIPELINE);
+    snprintf(in->velocity, sizeof in->velocity, "%s",
+             rv_path || rv_in_job ? MS_CNN_VEL_RV : MS_CNN_VEL_PIPELINE);
+    in->rv_in_job = rv_in_job;
     in->flux = ms_malloc_array("cnn.input.flux", chunk * MS_NATIVE_NPIX, sizeof(float));
     in->ivar = ms_malloc_array("cnn.input.ivar", chunk * MS_NATIVE_NPIX, sizeof(float));
     in->mask = ms_malloc_array("cnn.input.mask", chunk * MS_NATIVE_NPIX, 1);
@@ -107,25 +110,42 @@ ms_status ms_cnn_input_check(const ms_cnn_input *in, const ms_cnn_ensemble *e, c
         MS_ERROR(MS_EINVAL, "the CNN model %s was trained on inputs in the rest frame of '%s'; "
                             "this run would use '%s' (%s): the velocity sources must agree",
                  model, e->input_velocity, in->velocity,
-                 in->rv_adopted ? "--rv given" : "no --rv; pass the rv catalog with --rv");
+                 in->rv_adopted  ? "--rv given"
+                 : in->rv_in_job ? "fit --methods with rv"
+                                 : "no --rv; pass the rv catalog with --rv (or fit --methods rv,cnn)");
     return MS_OK;
 }
 
-ms_status ms_cnn_input_rows(ms_cnn_input *in, ms_h5 *store, size_t row0, size_t n,
-                            const int32_t *status, float *out, uint8_t *ok, double *rv,
-                            int32_t *rv_source)
+/* The velocity of row i of the chunk and its source (MS_CNN_RV_*): the job's rv method's
+ * (v_rest: rv_adopted where rv_flag = 1 (v_rest_rv), else Z*c) where finite, else (no rv method, a row it skipped) the rv catalog's or the pipeline's by
+ * ms_cnn_choose_rv (which gives none where the rv method gave NaN). */
+static int32_t row_velocity(const ms_cnn_input *in, const ms_survey_chunk *ck, const double *v_rest,
+                            const uint8_t *v_rest_rv, size_t i, double *v)
 {
+    if (v_rest && isfinite(v_rest[i])) {
+        *v = v_rest[i];
+        return v_rest_rv[i] ? MS_CNN_RV_CATALOG : MS_CNN_RV_PIPELINE;
+    }
+    const size_t r = ck->row0 + i;
+    return ms_cnn_choose_rv(in->rv_adopted ? in->rv_adopted[r] : NAN,
+                            in->rv_flag ? in->rv_flag[r] : 0, in->z[i], v);
+}
+
+ms_status ms_cnn_input_rows(ms_cnn_input *in, ms_survey_chunk *ck, const int32_t *status,
+                            const double *v_rest, const uint8_t *v_rest_rv, float *out,
+                            uint8_t *ok, double *rv, int32_t *rv_source)
+{
+    const size_t n = ck->n;
     if (n > in->chunk) MS_ERROR(MS_EINVAL, "cnn input: %zu rows for chunks of %zu", n, in->chunk);
     const size_t np = MS_NATIVE_NPIX, L = in->view.n;
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, row0, n, in->flux));
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, row0, n, in->ivar));
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, row0, n, in->mask));
-    MS_TRY(ms_h5_read_rows(store, MS_META_Z, MS_H5_F64, 0, row0, n, in->z));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, in->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, in->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, in->mask));
+    MS_TRY(ms_survey_rows(ck, MS_META_Z, MS_H5_F64, 0, in->z));
     for (size_t i = 0; i < n; i++) {
         float *o = out + i * L;
-        const size_t r = row0 + i;
-        rv_source[i] = ms_cnn_choose_rv(in->rv_adopted ? in->rv_adopted[r] : NAN,
-                                        in->rv_flag ? in->rv_flag[r] : 0, in->z[i], &rv[i]);
+        rv_source[i] = row_velocity(in, ck, v_rest, v_rest_rv, i, &rv[i]);
+        if (rv_source[i] == MS_CNN_RV_NONE) rv[i] = NAN;
         ok[i] = (!status || status[i] == 0) && rv_source[i] != MS_CNN_RV_NONE;
         if (ok[i] && ms_cnn_native_view(&in->view, in->loglam, in->flux + i * np, in->ivar + i * np,
                                         in->mask + i * np, np, rv[i], o) != MS_OK) {

@@ -17,6 +17,8 @@
 #include "mstars/schema.h"
 #include "mstars/stage.h"
 
+#include "combine_rec.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,21 +33,15 @@ typedef struct {
     char err[MS_ANSWERS_N][NAME_LEN];     /* the error column used (total when present) */
 } method_t;
 
-/* The recommended-label row: its own column group (schema.h). */
-typedef struct {
-    double value[MS_REC_N], error[MS_REC_N];
-    char method[MS_REC_N][16];
-    uint32_t disagree;
-    char pair[40];
-    double pair_sigma;
-} rec_row;
+/* The recommended-label row (combine_rec.h): its own column group (schema.h). */
 
 #define RV(q, nm, unit, what)                                                                \
     {MS_CATALOG_GROUP "/" nm, MS_H5_F64, 0, offsetof(rec_row, value) + (q) * sizeof(double),   \
      unit, "recommended " what ": the value of the method with the smallest error among "      \
            "those whose flags are clean (mstars combine)"},                                       \
     {MS_CATALOG_GROUP "/e_" nm, MS_H5_F64, 0, offsetof(rec_row, error) + (q) * sizeof(double), \
-     unit, "uncertainty of the recommended " what " (that method's total error)"},             \
+     unit, "uncertainty of the recommended " what " (that method's total error, times its "       \
+           "three-cornered-hat scale: attribute error_scales)"},             \
     {MS_CATALOG_GROUP "/" nm "_method", MS_H5_STR, 16, offsetof(rec_row, method) + (q) * 16,   \
      "", "the method the recommended " what " comes from (empty: none)"}
 
@@ -77,24 +73,7 @@ static void out_name(const char *name, const method_t *ms, size_t nm, int in, ch
     snprintf(buf, len, "%s", name);
     for (size_t m = 0; m < nm; m++) {
         if (ms[m].input != in) continue;
-        for (int q = 0; q < MS_ANSWERS_N; q++) {
-            const char *v = ms[m].a->value[q];
-            if (!v) continue;
-            /* already prefixed (laspm_teff, e_laspm_teff): kept */
-            const size_t lm = strlen(ms[m].a->method);
-            if (strncmp(v, ms[m].a->method, lm) == 0 && v[lm] == '_') continue;
-            size_t lv = strlen(v);
-            if (strcmp(name, v) == 0) {
-                snprintf(buf, len, "%s_%s", ms[m].a->method, v);
-                return;
-            }
-            /* e_<v>, e_<v>_total, e_<v>_repeat, ... */
-            if (strncmp(name, "e_", 2) == 0 && strncmp(name + 2, v, lv) == 0 &&
-                (name[2 + lv] == '\0' || name[2 + lv] == '_')) {
-                snprintf(buf, len, "e_%s_%s", ms[m].a->method, name + 2);
-                return;
-            }
-        }
+        if (ms_combine_column_name(ms[m].a, name, buf, len)) return;
     }
 }
 
@@ -224,6 +203,51 @@ static ms_status read_answers(ms_h5 *f, const method_t *m, size_t n, size_t mi, 
     return st;
 }
 
+/* The three-cornered hat (combine.h): each method's errors rescaled per quantity and S/N_r
+ * bin to the scatter its differences with the other methods imply; scale[] keeps the factors
+ * (all 1 with --formal-errors) for the log and the output's attributes. */
+#define N_SCALE_BINS MS_COMBINE_SCALE_BINS
+
+static ms_status honest_errors(ms_h5 *const *in, const ms_combine_args *a, size_t n, size_t nm,
+                               ms_rec_input *ans, double *scale)
+{
+    for (size_t i = 0; i < nm * MS_REC_N * N_SCALE_BINS; i++) scale[i] = 1.0;
+    if (a->formal_errors || n == 0) return MS_OK;
+    double *snr = NULL;
+    for (size_t i = 0; i < a->n_catalogs && !snr; i++) {
+        char p[NAME_LEN + 16];
+        snprintf(p, sizeof p, MS_CATALOG_GROUP "/snr_r");
+        if (!ms_h5_exists(in[i], p)) continue;
+        snr = ms_malloc_array("combine.snr", n, sizeof *snr);
+        if (!snr) return MS_ENOMEM;
+        ms_status st = ms_h5_read_rows(in[i], p, MS_H5_F64, 0, 0, n, snr);
+        if (st != MS_OK) {
+            ms_free(snr);
+            return st;
+        }
+    }
+    const int rc = ms_combine_rescale_errors(ans, n, nm, snr, scale);
+    ms_free(snr);
+    return rc == 0 ? MS_OK : MS_ENOMEM;
+}
+
+/* "z25:1.52,1.31,1.20,1.18;slam:..." for quantity q (the S/N bins of scale_edges) */
+static void scale_text(const method_t *ms, size_t nm, int q, const double *scale, char *buf,
+                       size_t len)
+{
+    buf[0] = '\0';
+    for (size_t m = 0; m < nm; m++) {
+        if (!ms[m].a->value[q]) continue;
+        size_t l = strlen(buf);
+        snprintf(buf + l, len - l, "%s%s:", l ? ";" : "", ms[m].a->method);
+        for (size_t b = 0; b < N_SCALE_BINS; b++) {
+            l = strlen(buf);
+            snprintf(buf + l, len - l, "%s%.3g", b ? "," : "",
+                     scale[(m * MS_REC_N + (size_t)q) * N_SCALE_BINS + b]);
+        }
+    }
+}
+
 static ms_status write_rec(ms_h5 *out, const rec_row *rows, size_t n, double k)
 {
     void *col = ms_malloc_array("combine.rec", n + 1, 40);
@@ -306,21 +330,14 @@ int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a)
     }
     for (size_t m = 0; st == MS_OK && m < nm; m++)
         st = read_answers(in[ms[m].input], &ms[m], n, m, nm, ans);
+    const char *names[MAX_METHODS];
+    for (size_t m = 0; m < nm; m++) names[m] = ms[m].a->method;
+    double scale[MAX_METHODS * MS_REC_N * N_SCALE_BINS];
+    if (st == MS_OK) st = honest_errors(in, a, n, nm, ans, scale);
     for (size_t r = 0; st == MS_OK && r < n; r++) {
         ms_rec_output o;
         ms_combine_row(ans + r * nm * MS_REC_N, nm, a->sigma, &o);
-        rec_row *w = &rows[r];
-        for (int q = 0; q < MS_REC_N; q++) {
-            w->value[q] = o.value[q];
-            w->error[q] = o.error[q];
-            snprintf(w->method[q], sizeof w->method[q], "%s",
-                     o.method[q] < 0 ? "" : ms[o.method[q]].a->method);
-        }
-        w->disagree = o.disagree;
-        w->pair_sigma = o.pair_sigma;
-        if (o.pair[0] >= 0)
-            snprintf(w->pair, sizeof w->pair, "%s/%s:%s", ms[o.pair[0]].a->method,
-                     ms[o.pair[1]].a->method, ms_rec_names[o.pair_quantity]);
+        ms_rec_fill(&o, names, &rows[r]);
     }
     if (st == MS_OK) {
         FILE *fe = fopen(a->out, "r");
@@ -336,6 +353,15 @@ int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a)
     for (size_t i = 0; st == MS_OK && i < a->n_catalogs; i++)
         st = copy_columns(in[i], a->catalogs[i], (int)i, ms, nm, n, out, &written, &written_from);
     if (st == MS_OK) st = write_rec(out, rows, n, a->sigma);
+    for (int q = 0; st == MS_OK && q < MS_REC_N; q++) {
+        char text[1024], path[NAME_LEN + 16];
+        scale_text(ms, nm, q, scale, text, sizeof text);
+        snprintf(path, sizeof path, MS_CATALOG_GROUP "/e_%s", ms_rec_names[q]);
+        st = ms_h5_attr_set_str(out, path, "error_scales", a->formal_errors ? "none (--formal-errors)" : text);
+        if (st == MS_OK && !a->formal_errors && text[0])
+            ms_log_info("combine: %s error scales (S/N_r < 10, 10-20, 20-50, > 50): %s",
+                        ms_rec_names[q], text);
+    }
     if (st == MS_OK) {
         char list[512] = "";
         for (size_t m = 0; m < nm; m++)

@@ -1,4 +1,7 @@
-/* survey_fit.c: the survey job (see survey.h). */
+/* fit.c: the survey method "z25" (survey_methods.h) and the driver of `mstars fit` (survey.h):
+ * the Z25 fit (emulator, optionally Cycle-StarNet) of every store row, run by the survey
+ * skeleton (survey_job.h) alone or in `fit --methods` (fit_methods.c), where the rv method's
+ * velocity informs the RV start (ck->v_start; see z25_run). */
 #include "mstars/catalog.h"
 #include "mstars/catalog_post.h"
 #include "mstars/csn.h"
@@ -7,6 +10,7 @@
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/indices.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -15,7 +19,7 @@
 #include "mstars/spec.h"
 #include "mstars/store.h"
 #include "mstars/survey.h"
-#include "mstars/workq.h"
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -28,6 +32,7 @@
 typedef struct {
     int64_t id, source_id;
     char obsid[32];
+    char key[MS_KEY_LEN];
     char subclass[16];
     double ra, dec, snr_r, snr_i;
     double gmag, bpmag, rpmag, plx, e_plx, ruwe;
@@ -51,6 +56,8 @@ typedef struct {
 static const ms_catalog_column columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
     {MS_COL_OBSID, MS_H5_STR, 32, offsetof(cat_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, offsetof(cat_row, key), "",
+     "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"},
     C("ra", MS_H5_F64, ra, "deg", "right ascension"),
     C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
@@ -171,7 +178,17 @@ static const struct {
 typedef struct {
     const ms_config *cfg;
     ms_h5 *store;
-    ms_catalog *cat;
+    ms_survey_chunk *ck;               /* the chunk being fitted */
+    /* what the method loaded (ms_method_z25_open) */
+    ms_survey_opts o;
+    ms_emulator e;
+    ms_fit_model model, csn_model;
+    ms_csn csn_net_own;
+    ms_csn_record csn_rec;
+    int have_csn;
+    char *store_created;
+    char store_hex[17];
+    double t_start;
     ms_fitter *fitter;
     ms_fitter *csn_fitter;             /* --csn: the observed-domain fit, or NULL */
     ms_fitter *synth_fitter;           /* --csn: the synthetic-domain fit (fixed dv), or NULL */
@@ -195,6 +212,7 @@ typedef struct {
     double *rv_init, *z, *ra, *dec, *snr_r, *snr_i, *col; /* [chunk] */
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     char (*subclass)[16];
     int64_t *source_id;
     uint8_t *rv_known;
@@ -204,7 +222,6 @@ typedef struct {
     uint8_t *fknown;
     ms_fit_result *res;                /* [chunk] */
     cat_row *rows;                     /* [chunk] */
-    long fitted, failed, skipped;
     /* --models: the best-fit model spectra, written per chunk by the rank that fitted it */
     ms_h5 *models;
     ms_h5_dset *models_flux, *models_flux_emu;
@@ -229,6 +246,7 @@ static ms_status state_alloc(survey_state *s)
     ALLOC(s->col, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->subclass, c);
     ALLOC(s->source_id, c);
     ALLOC(s->rv_known, c);
@@ -249,7 +267,7 @@ static ms_status state_alloc(survey_state *s)
 static void state_free(survey_state *s)
 {
     void *ptrs[] = {s->flux, s->ivar, s->fflux, s->fivar, s->rv_init, s->z, s->ra, s->dec,
-                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->subclass,
+                    s->snr_r, s->snr_i, s->col, s->status, s->obsid, s->key, s->subclass,
                     s->source_id, s->rv_known, s->usable, s->frv, s->fknown, s->res, s->rows,
                     s->mask, s->csn_start, s->csn_dv, s->csn_res, s->cont, s->var_flag,
                     s->bin_flag, s->osflux, s->synth_res, s->model_fit, s->model_emu,
@@ -273,26 +291,28 @@ static void value_added(const survey_state *s, cat_row *r, size_t i)
 }
 
 /* Read the store rows of one chunk. */
-static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
+static ms_status read_chunk(survey_state *s, ms_survey_chunk *ck)
 {
-    ms_h5 *f = s->store;
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
-    MS_TRY(ms_h5_read_rows(f, MS_META_RV_INIT, MS_H5_F64, 0, row0, n, s->rv_init));
-    MS_TRY(ms_h5_read_rows(f, MS_META_Z, MS_H5_F64, 0, row0, n, s->z));
-    MS_TRY(ms_h5_read_rows(f, MS_META_RA, MS_H5_F64, 0, row0, n, s->ra));
-    MS_TRY(ms_h5_read_rows(f, MS_META_DEC, MS_H5_F64, 0, row0, n, s->dec));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
-    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SUBCLASS, MS_H5_STR, 16, row0, n, s->subclass));
+    const size_t row0 = ck->row0, n = ck->n;
+    MS_TRY(ms_survey_rows(ck, MS_STORE_FLUX, MS_H5_F32, 0, s->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_IVAR, MS_H5_F32, 0, s->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_META_RV_INIT, MS_H5_F64, 0, s->rv_init));
+    MS_TRY(ms_survey_rows(ck, MS_META_Z, MS_H5_F64, 0, s->z));
+    MS_TRY(ms_survey_rows(ck, MS_META_RA, MS_H5_F64, 0, s->ra));
+    MS_TRY(ms_survey_rows(ck, MS_META_DEC, MS_H5_F64, 0, s->dec));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
+    MS_TRY(ms_survey_rows(ck, MS_META_SUBCLASS, MS_H5_STR, 16, s->subclass));
     for (size_t i = 0; i < n; i++) {
         cat_row *r = &s->rows[i];
         memset(r, 0, sizeof *r);
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         memcpy(r->subclass, s->subclass[i], sizeof r->subclass);
         r->subclass[15] = '\0';
         r->ra = s->ra[i];
@@ -308,18 +328,18 @@ static ms_status read_chunk(survey_state *s, size_t row0, size_t n)
     }
     for (size_t g = 0; g < N_GAIA; g++) {
         if (!s->has_gaia[g]) continue;
-        MS_TRY(ms_h5_read_rows(f, gaia_columns[g].dataset, MS_H5_F64, 0, row0, n, s->col));
+        MS_TRY(ms_survey_rows(ck, gaia_columns[g].dataset, MS_H5_F64, 0, s->col));
         for (size_t i = 0; i < n; i++)
             *(double *)((char *)&s->rows[i] + gaia_columns[g].offset) = s->col[i];
     }
     if (s->has_source_id) {
-        MS_TRY(ms_h5_read_rows(f, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, row0, n, s->source_id));
+        MS_TRY(ms_survey_rows(ck, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, s->source_id));
         for (size_t i = 0; i < n; i++) s->rows[i].source_id = s->source_id[i];
     }
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_CONTINUUM, MS_H5_F32, 0, row0, n, s->cont));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_CONTINUUM, MS_H5_F32, 0, s->cont));
     if (s->has_vbflags) {
-        MS_TRY(ms_h5_read_rows(f, MS_INPUT_VARIABLE_FLAG, MS_H5_I64, 0, row0, n, s->var_flag));
-        MS_TRY(ms_h5_read_rows(f, MS_INPUT_BINARY_FLAG, MS_H5_I64, 0, row0, n, s->bin_flag));
+        MS_TRY(ms_survey_rows(ck, MS_INPUT_VARIABLE_FLAG, MS_H5_I64, 0, s->var_flag));
+        MS_TRY(ms_survey_rows(ck, MS_INPUT_BINARY_FLAG, MS_H5_I64, 0, s->bin_flag));
     }
     for (size_t i = 0; i < n; i++) value_added(s, &s->rows[i], i);
     return MS_OK;
@@ -458,25 +478,45 @@ static ms_status models_write(survey_state *s, ms_h5_dset *d, const float *model
     return ms_h5_dset_write_rows(d, row0, n, s->models_buf);
 }
 
-/* One chunk of work (ms_workq_fn). */
-static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+enum { N_FITTED, N_FAILED, N_SKIPPED };
+
+/* The RV start of row i when an rv method ran before (fit --methods): the store's spectrum
+ * stays in the frame of its rv_init (the Z25 view is resampled once, at ingest), and the fit
+ * keeps its own pre-search and residual-velocity scan. The template velocity v decides the
+ * scan's width: a row whose pipeline velocity is missing or absurd (rv_known 0: the wide
+ * +-fit.rv_scan_range scan, where the two-valued chi^2 minima of issue 19 come from) is
+ * fitted in the narrow +-fit.rv_window when v (rv_flag good) lies inside that window of the
+ * store's frame. */
+static int rv_known_with_start(const survey_state *s, const ms_survey_chunk *ck, size_t i)
 {
-    survey_state *s = ctx;
-    size_t row0 = chunk * s->chunk, np = s->n_pix;
-    size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
-    MS_TRY(read_chunk(s, row0, n));
+    if (s->rv_known[i] || !ck->v_start || !isfinite(ck->v_start[i])) return s->rv_known[i];
+    const double rv0 = isfinite(s->rv_init[i]) ? s->rv_init[i] : 0.0;
+    return fabs(ck->v_start[i] - rv0) < s->cfg->fit.rv_window;
+}
+
+/* One chunk of work (survey_job.h: run). */
+static ms_status z25_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                         long *n_failed)
+{
+    survey_state *s = me->state;
+    long *cnt = me->counts;
+    const size_t row0 = ck->row0, np = s->n_pix;
+    const size_t n = ck->n;
+    s->ck = ck;
+    MS_TRY(read_chunk(s, ck));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!applies[i]) continue; /* the skeleton calls z25_skip */
         if (s->status[i] != 0) {
             fill_unfitted(&s->rows[i]);
-            s->skipped++;
+            cnt[N_SKIPPED]++;
             ++*n_failed;
             continue;
         }
         memcpy(s->fflux + m * np, s->flux + i * np, np * sizeof(float));
         memcpy(s->fivar + m * np, s->ivar + i * np, np * sizeof(float));
         s->frv[m] = s->rv_init[i];
-        s->fknown[m] = s->rv_known[i];
+        s->fknown[m] = (uint8_t)rv_known_with_start(s, ck, i);
         s->usable[m++] = i;
     }
     if (m > 0) {
@@ -505,16 +545,23 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         }
         fill_result(s, r, &s->res[k]);
         r->resid_sigma = resid_over_sigma(s, k, s->model_fit + k * np);
-        s->fitted++;
+        cnt[N_FITTED]++;
         if (s->res[k].flags & MS_FIT_FAILED) {
-            s->failed++;
+            cnt[N_FAILED]++;
             ++*n_failed;
         }
     }
     /* the models before the catalog rows: a chunk in the journal has its models written */
     if (s->models_flux) MS_TRY(models_write(s, s->models_flux, s->model_fit, row0, n, m));
     if (s->models_flux_emu) MS_TRY(models_write(s, s->models_flux_emu, s->model_emu, row0, n, m));
-    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+    return MS_OK;
+}
+
+/* Not applicable (fit --methods): NaN labels, fit_flags bad_input, cut_flags 0. */
+static void z25_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    fill_unfitted(row);
 }
 
 /* ------------------------------------------------------------- set-up checks */
@@ -715,18 +762,214 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_surve
 }
 
 /* A write into the catalog, its journals or the models file failed (disk full, quota; every
- * rank agrees): the files cannot be closed (see ms_catalog_abort_after_write_error), so the
- * partial files are deleted and every rank stops with exit status 1. */
-static ms_status stop_after_write_error(survey_state *s)
+ * rank agrees): the skeleton deletes the partial catalog (ms_catalog_abort_after_write_error);
+ * the models file goes first. */
+static void z25_abort_files(ms_survey_method *me)
 {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "fit: %s", ms_error_message());
+    survey_state *s = me->state;
     if (s->models) ms_h5_remove_partial(s->models);
-    ms_status st = ms_catalog_abort_after_write_error(s->cat, msg); /* no return under MPI */
-    s->cat = NULL;
-    if (s->models) ms_h5_abort(s->models);
+}
+
+static ms_status z25_flush(ms_survey_method *me)
+{
+    survey_state *s = me->state;
+    return s->models ? ms_h5_flush(s->models) : MS_OK;
+}
+
+/* The models file is committed only with the catalog; otherwise deleted (never looks
+ * complete). */
+static ms_status z25_commit(ms_survey_method *me, int complete)
+{
+    survey_state *s = me->state;
+    if (!s->models) return MS_OK;
+    ms_h5_dset_close(s->models_flux);
+    ms_h5_dset_close(s->models_flux_emu);
+    s->models_flux = s->models_flux_emu = NULL;
+    ms_status mst = MS_OK;
+    if (complete) {
+        const int64_t rows = (int64_t)s->n_rows;
+        mst = ms_h5_attr_set_i64(s->models, "/", "rows", &rows, 1);
+        mst = ms_par_any_failed(mst);
+        if (mst == MS_OK) mst = ms_h5_commit(s->models);
+        else ms_h5_abort(s->models);
+    } else {
+        ms_h5_abort(s->models);
+    }
     s->models = NULL;
-    return st;
+    return mst;
+}
+
+/* The catalog-wide passes after the last chunk: the Z25 cut flags, the sanity check. */
+static ms_status z25_post(ms_survey_method *me, ms_h5 *cat, size_t n_rows)
+{
+    (void)n_rows;
+    survey_state *s = me->state;
+    const ms_config *cfg = s->cfg;
+    const ms_emulator *e = &s->e;
+    const char *lab[MS_FIT_MAX_LABELS];
+    for (size_t j = 0; j < s->n_labels; j++) lab[j] = e->labels[j];
+    ms_catalog_cuts_opts cu = {cfg->fit.cut_teff_max, cfg->fit.cut_error_sigma,
+                               cfg->fit.cut_chi2_red, lab, s->n_labels, 0, 0,
+                               me->renamed ? me->name : NULL};
+    MS_TRY(ms_catalog_cuts(cat, &cu, NULL));
+    /* issue 17: does the catalog look like a failure? */
+    double lo[MS_SANITY_LABELS], hi[MS_SANITY_LABELS];
+    for (int k = 0; k < MS_SANITY_LABELS; k++) lo[k] = hi[k] = NAN;
+    for (size_t j = 0; j < s->n_labels; j++)
+        if (s->label_slot[j] >= 0) {
+            lo[s->label_slot[j]] = e->x_min[j];
+            hi[s->label_slot[j]] = e->x_max[j];
+        }
+    const ms_sanity_opts so = MS_SANITY_DEFAULTS;
+    ms_sanity_result sr;
+    MS_TRY(ms_catalog_sanity_of(cat, me->renamed ? me->name : NULL, lo, hi, &so, &sr));
+    if (!sr.pass) ms_log0_warn("%s", sr.text);
+    else ms_log0_info("%s", sr.text);
+    return MS_OK;
+}
+
+static ms_status z25_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                                const char *command)
+{
+    survey_state *s = me->state;
+    ms_survey_opts o = s->o;
+    o.command = command;
+    if (!s->store_hex[0]) /* fit --methods: the store's identity hash, as fit records it */
+        MS_TRY(store_hash(s->store, s->store_created ? s->store_created : "", s->store_hex));
+    ms_survey_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.rows = (long)s->n_rows;
+    sum.fitted = me->counts[N_FITTED];
+    sum.failed = me->counts[N_FAILED];
+    sum.skipped = me->counts[N_SKIPPED];
+    return write_attributes(f, cfg, &o, &s->e, s->have_csn ? s->csn_rec.emulator_hash : NULL,
+                            s->store_created ? s->store_created : "", s->store_hex, &sum,
+                            s->t_start);
+}
+
+static void z25_free(ms_survey_method *me)
+{
+    survey_state *s = me->state;
+    if (!s) return;
+    if (s->models) { /* failed before the work queue ran */
+        ms_h5_dset_close(s->models_flux);
+        ms_h5_dset_close(s->models_flux_emu);
+        ms_h5_abort(s->models);
+    }
+    ms_free(s->store_created);
+    if (s->fitter) ms_fitter_free(s->fitter);
+    ms_fit_model_free(&s->model);
+    if (s->csn_fitter) ms_fitter_free(s->csn_fitter);
+    if (s->synth_fitter) ms_fitter_free(s->synth_fitter);
+    ms_csn_ws_free(s->csn_ws);
+    ms_fit_model_free(&s->csn_model);
+    if (s->have_csn) {
+        ms_csn_free(&s->csn_net_own);
+        ms_csn_record_free(&s->csn_rec);
+    }
+    state_free(s);
+    ms_emulator_free(&s->e);
+    ms_free(s);
+    me->state = NULL;
+}
+
+ms_status ms_method_z25_open(const ms_config *cfg, const ms_survey_opts *o, ms_h5 *store,
+                             size_t chunk, ms_survey_method *me)
+{
+    memset(me, 0, sizeof *me);
+    me->name = "z25";
+    me->groups[0] = &ms_group_z25;
+    me->groups[1] = o->csn ? &ms_group_csn : NULL;
+    me->row_size = sizeof(cat_row);
+    me->n_counts = 3;
+    me->run = z25_run;
+    me->skip = z25_skip;
+    me->post = z25_post;
+    me->attributes = z25_attributes;
+    me->free = z25_free;
+    me->flush = z25_flush;
+    me->abort_files = z25_abort_files;
+    me->commit = z25_commit;
+    survey_state *sp = ms_calloc("survey.state", 1, sizeof *sp);
+    if (!sp) return MS_ENOMEM;
+    me->state = sp;
+    survey_state *const ps = sp;
+#define s (*ps)
+    s.cfg = cfg;
+    s.o = *o;
+    s.store = store;
+    s.chunk = chunk;
+    s.t_start = (double)time(NULL);
+    ms_emulator_init(&s.e);
+    ms_emulator *const e = &s.e;
+    ms_csn *const csn_net = &s.csn_net_own;
+    ms_fit_model *const model = &s.model, *const csn_model = &s.csn_model;
+
+    /* fail fast, before any work: the model, the store, their agreement */
+    MS_TRY(ms_emulator_read(o->emulator, e));
+    MS_TRY(check_store(store, o->spectra));
+    MS_TRY(check_grids(e, store, o->emulator, o->spectra, &s.n_pix, &s.grid));
+    MS_TRY(check_preprocess(cfg, e, store, o->emulator, o->spectra));
+    MS_TRY(ms_survey_store_rows(store, MS_STORE_FLUX, o->limit, &s.n_rows));
+    if (ms_h5_attr_get_str(store, "/", "created", &s.store_created) != MS_OK) {
+        ms_error_clear();
+        s.store_created = NULL;
+    }
+    s.n_labels = ms_emulator_n_labels(e);
+    for (size_t j = 0; j < s.n_labels; j++) {
+        s.label_slot[j] = -1;
+        for (int k = 0; k < 4; k++)
+            if (strcmp(e->labels[j], label_names[k]) == 0) s.label_slot[j] = k;
+    }
+    for (size_t g = 0; g < N_GAIA; g++) s.has_gaia[g] = ms_h5_exists(store, gaia_columns[g].dataset);
+    s.has_source_id = ms_h5_exists(store, MS_INPUT_SOURCE_ID);
+    s.has_vbflags = ms_h5_exists(store, MS_INPUT_VARIABLE_FLAG) &&
+                    ms_h5_exists(store, MS_INPUT_BINARY_FLAG);
+    s.grid_failed = e->grid_quality_pass == 0;
+    MS_TRY(state_alloc(&s));
+    MS_TRY(ms_h5_read_rows(store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s.n_pix, s.mask));
+    MS_TRY(ms_fit_model_emulator(e, (size_t)cfg->fit.batch_size, model));
+    if (cfg->fit.emulator_error) model->pix_var = e->pix_var; /* issue 17 item 2 */
+    MS_TRY(ms_fitter_alloc(&cfg->fit, model, &s.fitter));
+    if (o->csn) {
+        /* the CSN, loaded once per rank; it must have been trained on this emulator */
+        MS_TRY(ms_csn_model_read(o->csn, csn_net, &s.csn_rec));
+        s.have_csn = 1;
+        if (strcmp(s.csn_rec.emulator_hash, e->content_hash) != 0)
+            MS_ERROR(MS_EINVAL, "the CSN model %s was trained on the emulator with content hash "
+                     "%s, but %s has hash %s: train-csn with this emulator",
+                     o->csn, s.csn_rec.emulator_hash, o->emulator, e->content_hash);
+        MS_TRY(ms_fit_model_csn(e, csn_net, (size_t)cfg->fit.batch_size, csn_model));
+        if (cfg->fit.emulator_error) csn_model->pix_var = e->pix_var;
+        ms_cfg_fit fc = cfg->fit;
+        /* fit.csn_fit_rv (default): the velocity is refitted in the observed domain,
+         * from the emulator fit's, within the same window; off: kept, as in Z25 */
+        fc.fit_rv = cfg->fit.fit_rv && cfg->fit.csn_fit_rv;
+        MS_TRY(ms_fitter_alloc(&fc, csn_model, &s.csn_fitter));
+        if (cfg->fit.synthetic_start) {
+            /* the synthetic-domain fit: the emulator from a given start at a fixed velocity
+             * (no pre-search bank needed) */
+            ms_cfg_fit fs = cfg->fit;
+            fs.fit_rv = 0;
+            fs.presearch_points = 0;
+            s.csn_net = csn_net;
+            MS_TRY(ms_fitter_alloc(&fs, model, &s.synth_fitter));
+            MS_TRY(ms_csn_ws_alloc(csn_net, (size_t)cfg->fit.batch_size, &s.csn_ws));
+            s.osflux = ms_malloc_array("survey.osflux", s.chunk * s.n_pix, sizeof(float));
+            s.synth_res = ms_calloc("survey.synth_res", s.chunk, sizeof(ms_fit_result));
+            if (!s.osflux || !s.synth_res) return MS_ENOMEM;
+        }
+        s.model_emu = ms_malloc_array("survey.model_emu", s.chunk * s.n_pix, sizeof(float));
+        s.csn_start = ms_malloc_array("survey.csn_start", s.chunk * (s.n_labels ? s.n_labels : 1), sizeof(double));
+        s.csn_dv = ms_malloc_array("survey.csn_dv", s.chunk, sizeof(double));
+        s.csn_res = ms_calloc("survey.csn_res", s.chunk, sizeof(ms_fit_result));
+        if (!s.model_emu || !s.csn_start || !s.csn_dv || !s.csn_res) return MS_ENOMEM;
+    }
+    me->rows = s.rows;
+    me->n_rows = s.n_rows;
+    me->hash = settings_hash(cfg, e, o->csn, s.n_rows);
+#undef s
+    return MS_OK;
 }
 
 /* ------------------------------------------------------------- the job */
@@ -734,245 +977,54 @@ static ms_status stop_after_write_error(survey_state *s)
 ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey_summary *sum)
 {
     memset(sum, 0, sizeof *sum);
-    double t_start = (double)time(NULL), t0 = ms_par_wtime();
-    survey_state s;
-    memset(&s, 0, sizeof s);
-    s.cfg = cfg;
-    s.chunk = (size_t)cfg->run.chunk_size;
-    ms_emulator e;
-    ms_emulator_init(&e);
-    ms_fit_model model, csn_model;
-    memset(&model, 0, sizeof model);
-    memset(&csn_model, 0, sizeof csn_model);
-    ms_csn csn_net;
-    ms_csn_record csn_rec;
-    memset(&csn_net, 0, sizeof csn_net);
-    memset(&csn_rec, 0, sizeof csn_rec);
-    int have_csn = 0;
-    ms_catalog_column *all_columns = NULL;
-    char *store_created = NULL;
-    uint8_t *done = NULL;
-    size_t *pending = NULL;
-
-    /* fail fast, before any work: the model, the store, their agreement */
+    const double t0 = ms_par_wtime();
+    const size_t chunk = (size_t)cfg->run.chunk_size;
     if (o->models && o->resume)
         MS_ERROR(MS_EINVAL, "--models cannot be combined with --resume: the models of the "
                  "chunks done before the interruption are not journaled; run the fit again "
                  "with --models (or with --limit N for a sample to plot)");
-    ms_status st = ms_emulator_read(o->emulator, &e);
-    if (st == MS_OK) st = ms_h5_open_read(o->spectra, 0, &s.store);
-    if (st == MS_OK) st = check_store(s.store, o->spectra);
-    if (st == MS_OK) st = check_grids(&e, s.store, o->emulator, o->spectra, &s.n_pix, &s.grid);
-    if (st == MS_OK) st = check_preprocess(cfg, &e, s.store, o->emulator, o->spectra);
-    char store_hex[17] = "";
-    if (st == MS_OK) {
-        int rank;
-        size_t dims[2];
-        st = ms_h5_dims(s.store, MS_STORE_FLUX, &rank, dims);
-        s.n_rows = dims[0];
-        if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
-        if (st == MS_OK && ms_h5_attr_get_str(s.store, "/", "created", &store_created) != MS_OK)
-            store_created = NULL;
-    }
-    if (st == MS_OK) st = store_hash(s.store, store_created ? store_created : "", store_hex);
-    if (st == MS_OK) {
-        s.n_labels = ms_emulator_n_labels(&e);
-        for (size_t j = 0; j < s.n_labels; j++) {
-            s.label_slot[j] = -1;
-            for (int k = 0; k < 4; k++)
-                if (strcmp(e.labels[j], label_names[k]) == 0) s.label_slot[j] = k;
-        }
-        for (size_t g = 0; g < N_GAIA; g++) s.has_gaia[g] = ms_h5_exists(s.store, gaia_columns[g].dataset);
-        s.has_source_id = ms_h5_exists(s.store, MS_INPUT_SOURCE_ID);
-        s.has_vbflags = ms_h5_exists(s.store, MS_INPUT_VARIABLE_FLAG) &&
-                        ms_h5_exists(s.store, MS_INPUT_BINARY_FLAG);
-        s.grid_failed = e.grid_quality_pass == 0;
-        st = state_alloc(&s);
-    }
-    if (st == MS_OK) st = ms_h5_read_rows(s.store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s.n_pix, s.mask);
-    if (st == MS_OK) st = ms_fit_model_emulator(&e, (size_t)cfg->fit.batch_size, &model);
-    if (st == MS_OK && cfg->fit.emulator_error) model.pix_var = e.pix_var; /* issue 17 item 2 */
-    if (st == MS_OK) st = ms_fitter_alloc(&cfg->fit, &model, &s.fitter);
-    if (st == MS_OK && o->csn) {
-        /* the CSN, loaded once per rank; it must have been trained on this emulator */
-        st = ms_csn_model_read(o->csn, &csn_net, &csn_rec);
-        have_csn = st == MS_OK;
-        if (st == MS_OK && strcmp(csn_rec.emulator_hash, e.content_hash) != 0)
-            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__,
-                              "the CSN model %s was trained on the emulator with content hash %s, "
-                              "but %s has hash %s: train-csn with this emulator",
-                              o->csn, csn_rec.emulator_hash, o->emulator, e.content_hash);
-        if (st == MS_OK) st = ms_fit_model_csn(&e, &csn_net, (size_t)cfg->fit.batch_size, &csn_model);
-        if (st == MS_OK && cfg->fit.emulator_error) csn_model.pix_var = e.pix_var;
-        if (st == MS_OK) {
-            ms_cfg_fit fc = cfg->fit;
-            /* fit.csn_fit_rv (default): the velocity is refitted in the observed domain,
-             * from the emulator fit's, within the same window; off: kept, as in Z25 */
-            fc.fit_rv = cfg->fit.fit_rv && cfg->fit.csn_fit_rv;
-            st = ms_fitter_alloc(&fc, &csn_model, &s.csn_fitter);
-        }
-        if (st == MS_OK && cfg->fit.synthetic_start) {
-            /* the synthetic-domain fit: the emulator from a given start at a fixed velocity
-             * (no pre-search bank needed) */
-            ms_cfg_fit fc = cfg->fit;
-            fc.fit_rv = 0;
-            fc.presearch_points = 0;
-            s.csn_net = &csn_net;
-            st = ms_fitter_alloc(&fc, &model, &s.synth_fitter);
-            if (st == MS_OK) st = ms_csn_ws_alloc(&csn_net, (size_t)cfg->fit.batch_size, &s.csn_ws);
-            if (st == MS_OK) {
-                s.osflux = ms_malloc_array("survey.osflux", s.chunk * s.n_pix, sizeof(float));
-                s.synth_res = ms_calloc("survey.synth_res", s.chunk, sizeof(ms_fit_result));
-                if (!s.osflux || !s.synth_res) st = MS_ENOMEM;
-            }
-        }
-        if (st == MS_OK) {
-            s.model_emu = ms_malloc_array("survey.model_emu", s.chunk * s.n_pix, sizeof(float));
-            if (!s.model_emu) st = MS_ENOMEM;
-        }
-        if (st == MS_OK) {
-            s.csn_start = ms_malloc_array("survey.csn_start", s.chunk * (s.n_labels ? s.n_labels : 1), sizeof(double));
-            s.csn_dv = ms_malloc_array("survey.csn_dv", s.chunk, sizeof(double));
-            s.csn_res = ms_calloc("survey.csn_res", s.chunk, sizeof(ms_fit_result));
-            size_t nc = 0, ne = 0;
-            while (columns[nc].name) nc++;
-            while (csn_columns[ne].name) ne++;
-            all_columns = ms_malloc_array("survey.columns", nc + ne + 1, sizeof *all_columns);
-            if (!s.csn_start || !s.csn_dv || !s.csn_res || !all_columns) st = MS_ENOMEM;
-            if (st == MS_OK) {
-                memcpy(all_columns, columns, nc * sizeof *all_columns);
-                memcpy(all_columns + nc, csn_columns, (ne + 1) * sizeof *all_columns);
-            }
-        }
-    }
+    ms_survey_method me;
+    memset(&me, 0, sizeof me);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(o->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_z25_open(cfg, o, store, chunk, &me);
+    survey_state *s = me.state;
+    if (s) s->t_start = (double)time(NULL);
+    /* an identity hash of the store (collective: after every rank opened it) */
+    if (ms_par_agree(st) == MS_OK) st = store_hash(store, s->store_created ? s->store_created : "",
+                                                   s->store_hex);
     st = ms_par_any_failed(st);
     if (st == MS_OK) {
+        const ms_emulator *e = &s->e;
         ms_log0_info("fit: %zu spectra of %s, emulator %s (%s, %zu labels), %d rank(s), chunks "
-                     "of %zu", s.n_rows, o->spectra, o->emulator, e.content_hash, s.n_labels,
-                     ms_par_size(), s.chunk);
-        if (e.grid_quality_pass == 0)
+                     "of %zu", s->n_rows, o->spectra, o->emulator, e->content_hash, s->n_labels,
+                     ms_par_size(), chunk);
+        if (e->grid_quality_pass == 0)
             ms_log0_warn("%s (the grid of the emulator %s): the labels of this fit are not "
-                         "trustworthy", e.grid_quality, o->emulator);
-        if (cfg->fit.emulator_error && !e.pix_var)
+                         "trustworthy", e->grid_quality, o->emulator);
+        if (cfg->fit.emulator_error && !e->pix_var)
             ms_log0_warn("the emulator %s has no per-pixel error (trained before it was "
                          "stored): the errors leave the emulator's error out", o->emulator);
     }
-
-    if (st == MS_OK && o->models) st = ms_par_any_failed(models_open(&s, cfg, o));
-    size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
+    if (st == MS_OK && o->models) st = ms_par_any_failed(models_open(s, cfg, o));
     if (st == MS_OK) {
-        ms_catalog_opts co = {o->out, o->csn ? all_columns : columns, sizeof(cat_row), s.n_rows, s.chunk,
-                              settings_hash(cfg, &e, o->csn, s.n_rows), o->resume};
-        st = ms_catalog_open(&co, &s.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("survey.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-    }
-    long rows_before = 0;
-    if (st == MS_OK) {
-        for (size_t k = 0; k < n_chunks; k++) {
-            if (!done[k])
-                pending[n_pending++] = k;
-            else
-                rows_before += (long)(k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk);
-        }
-        sum->chunks_total = (long)n_chunks;
-        sum->chunks_before = (long)(n_chunks - n_pending);
-        if (sum->chunks_before > 0)
-            ms_log0_info("resume: %ld of %ld chunks were done by earlier runs", sum->chunks_before,
-                         sum->chunks_total);
-        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - (size_t)rows_before,
-                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
-        ms_workq_stats ws;
-        st = ms_workq_run(&wo, do_chunk, &s, &ws);
-        sum->master_busy = ws.master_busy;
-        sum->requests = ws.requests;
-        sum->complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        long counts[3] = {s.fitted, s.failed, s.skipped};
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts, 3);
-        sum->rows = (long)s.n_rows;
-        sum->fitted = counts[0];
-        sum->failed = counts[1];
-        sum->skipped = counts[2];
-        if (st == MS_OK && sum->complete) { /* Z25 cut flags: catalog-wide statistics */
-            const char *lab[MS_FIT_MAX_LABELS];
-            for (size_t j = 0; j < s.n_labels; j++) lab[j] = e.labels[j];
-            ms_catalog_cuts_opts cu = {cfg->fit.cut_teff_max, cfg->fit.cut_error_sigma,
-                                       cfg->fit.cut_chi2_red, lab, s.n_labels, 0, 0};
-            st = ms_catalog_cuts(ms_catalog_file(s.cat), &cu, NULL);
-        }
-        if (st == MS_OK && sum->complete) { /* issue 17: does the catalog look like a failure? */
-            double lo[MS_SANITY_LABELS], hi[MS_SANITY_LABELS];
-            for (int k = 0; k < MS_SANITY_LABELS; k++) lo[k] = hi[k] = NAN;
-            for (size_t j = 0; j < s.n_labels; j++)
-                if (s.label_slot[j] >= 0) {
-                    lo[s.label_slot[j]] = e.x_min[j];
-                    hi[s.label_slot[j]] = e.x_max[j];
-                }
-            const ms_sanity_opts so = MS_SANITY_DEFAULTS;
-            ms_sanity_result sr;
-            st = ms_catalog_sanity(ms_catalog_file(s.cat), lo, hi, &so, &sr);
-            if (st == MS_OK && !sr.pass) ms_log0_warn("%s", sr.text);
-            else if (st == MS_OK) ms_log0_info("%s", sr.text);
-        }
-        if (st == MS_OK && sum->complete)
-            st = write_attributes(ms_catalog_file(s.cat), cfg, o, &e,
-                                  o->csn ? csn_rec.emulator_hash : NULL,
-                                  store_created ? store_created : "", store_hex, sum, t_start);
-        st = ms_par_any_failed(st);
-        if (st == MS_OK && sum->complete) /* a full disk shows here, not at the close */
-            st = ms_h5_flush(ms_catalog_file(s.cat));
-        if (st == MS_OK && s.models && sum->complete) st = ms_h5_flush(s.models);
-        st = ms_par_any_failed(st);
-        if (st == MS_EHDF5 || st == MS_EIO) stop_after_write_error(&s);
-        const int complete = st == MS_OK && sum->complete;
-        if (s.models) {
-            /* committed only with the catalog; otherwise deleted (never looks complete) */
-            ms_h5_dset_close(s.models_flux);
-            ms_h5_dset_close(s.models_flux_emu);
-            s.models_flux = s.models_flux_emu = NULL;
-            ms_status mst = MS_OK;
-            if (complete) {
-                const int64_t rows = (int64_t)s.n_rows;
-                mst = ms_h5_attr_set_i64(s.models, "/", "rows", &rows, 1);
-                mst = ms_par_any_failed(mst);
-                if (mst == MS_OK) mst = ms_h5_commit(s.models);
-                else ms_h5_abort(s.models);
-            } else {
-                ms_h5_abort(s.models);
-            }
-            s.models = NULL;
-            if (st == MS_OK) st = mst;
-        }
-        if (s.cat) {
-            ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
-            if (st == MS_OK) st = fst;
-        }
-    }
-    if (s.models) { /* failed before the work queue ran */
-        ms_h5_dset_close(s.models_flux);
-        ms_h5_dset_close(s.models_flux_emu);
-        ms_h5_abort(s.models);
+        ms_survey_method *ms[1] = {&me};
+        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "fit", o->resume, store,
+                                 s->n_rows, chunk, ms, 1, NULL, 1};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        sum->chunks_total = js.chunks_total;
+        sum->chunks_before = js.chunks_before;
+        sum->complete = js.complete;
+        sum->master_busy = js.master_busy;
+        sum->requests = js.requests;
+        sum->rows = (long)s->n_rows;
+        sum->fitted = me.counts[N_FITTED];
+        sum->failed = me.counts[N_FAILED];
+        sum->skipped = me.counts[N_SKIPPED];
     }
     sum->seconds = ms_par_wtime() - t0;
-    ms_free(pending);
-    ms_free(done);
-    ms_free(store_created);
-    if (s.fitter) ms_fitter_free(s.fitter);
-    ms_fit_model_free(&model);
-    if (s.csn_fitter) ms_fitter_free(s.csn_fitter);
-    if (s.synth_fitter) ms_fitter_free(s.synth_fitter);
-    ms_csn_ws_free(s.csn_ws);
-    ms_fit_model_free(&csn_model);
-    if (have_csn) {
-        ms_csn_free(&csn_net);
-        ms_csn_record_free(&csn_rec);
-    }
-    ms_free(all_columns);
-    if (s.store) ms_h5_close(s.store);
-    state_free(&s);
-    ms_emulator_free(&e);
+    if (me.free) me.free(&me);
+    if (store) ms_h5_close(store);
     return st;
 }

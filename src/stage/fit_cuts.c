@@ -17,6 +17,8 @@
 #include "mstars/mem.h"
 #include "mstars/par.h"
 
+#include "mstars/survey_job.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,11 +35,12 @@ typedef struct {
     size_t lo, hi, block, n_blocks;
     size_t group, n_groups;            /* rows per sum group, groups (group_sums) */
     double *gacc;                      /* [n_groups, 2 MS_CUT_N_ERRORS] group partials */
-    char err_col[MS_CUT_N_ERRORS][64]; /* dataset paths; "" when absent */
+    char err_col[MS_CUT_N_ERRORS][96]; /* dataset paths; "" when absent */
     /* block buffers [block] */
     int32_t *status, *out;
     uint32_t *fit_flags, *at_bound;
     double *teff, *chi2_red, *err[MS_CUT_N_ERRORS], *lab[N_LABEL_COLS];
+    char teff_col[96], lab_col[N_LABEL_COLS][96]; /* the label columns' names */
 } cut_pass;
 
 enum { READ_ERRORS = 1, READ_ROW = 2, READ_LABELS = 4 };
@@ -91,15 +94,12 @@ static ms_status read_block(cut_pass *p, size_t row0, size_t n, int what)
         }
     if (what & READ_ROW) {
         MS_TRY(ms_h5_read_rows(f, MS_COL_AT_BOUND, MS_H5_U32, 0, row0, n, p->at_bound));
-        MS_TRY(ms_h5_read_rows(f, MS_COL_TEFF, MS_H5_F64, 0, row0, n, p->teff));
+        MS_TRY(ms_h5_read_rows(f, p->teff_col, MS_H5_F64, 0, row0, n, p->teff));
         MS_TRY(ms_h5_read_rows(f, MS_COL_CHI2_RED, MS_H5_F64, 0, row0, n, p->chi2_red));
     }
     if (what & READ_LABELS)
-        for (int k = 0; k < N_LABEL_COLS; k++) {
-            char name[64];
-            snprintf(name, sizeof name, MS_CATALOG_GROUP "/%s", label_cols[k]);
-            MS_TRY(ms_h5_read_rows(f, name, MS_H5_F64, 0, row0, n, p->lab[k]));
-        }
+        for (int k = 0; k < N_LABEL_COLS; k++)
+            MS_TRY(ms_h5_read_rows(f, p->lab_col[k], MS_H5_F64, 0, row0, n, p->lab[k]));
     return MS_OK;
 }
 
@@ -345,19 +345,34 @@ ms_status ms_catalog_cuts(ms_h5 *f, const ms_catalog_cuts_opts *o, ms_catalog_cu
     size_t dims[2];
     MS_TRY(ms_h5_dims(f, MS_COL_STORE_STATUS, &rank, dims));
     const size_t n_rows = dims[0];
-    static const char *const need[] = {MS_COL_FIT_FLAGS, MS_COL_AT_BOUND,
-                                       MS_COL_TEFF, MS_COL_CHI2_RED, NULL};
+    /* column names: a fit catalog's, or those of o->method in a fit --methods catalog */
+#define NAMED(buf, name)                                                                   \
+    do {                                                                                   \
+        if (o->method) ms_survey_column_name(o->method, name, buf, sizeof buf);            \
+        else snprintf(buf, sizeof buf, "%s", name);                                        \
+    } while (0)
+    NAMED(p.teff_col, MS_COL_TEFF);
+    for (int k = 0; k < N_LABEL_COLS; k++) {
+        char name[64];
+        snprintf(name, sizeof name, MS_CATALOG_GROUP "/%s", label_cols[k]);
+        NAMED(p.lab_col[k], name);
+    }
+    const char *const need[] = {MS_COL_FIT_FLAGS, MS_COL_AT_BOUND, p.teff_col, MS_COL_CHI2_RED,
+                                NULL};
     for (int i = 0; need[i]; i++)
         if (!ms_h5_exists(f, need[i]))
             MS_ERROR(MS_EFORMAT, "%s is not a catalog of mstars fit: no %s", ms_h5_path(f),
                      need[i]);
     MS_TRY(ensure_dataset(f, n_rows));
     for (int k = 0; k < MS_CUT_N_ERRORS; k++) {
-        char name[64];
+        char name[64], named[96];
         snprintf(name, sizeof name, MS_CATALOG_GROUP "/e_%s_total", ms_cut_error_params[k]);
-        if (!(o->total_errors && ms_h5_exists(f, name)))
+        NAMED(named, name);
+        if (!(o->total_errors && ms_h5_exists(f, named))) {
             snprintf(name, sizeof name, MS_CATALOG_GROUP "/e_%s", ms_cut_error_params[k]);
-        if (ms_h5_exists(f, name)) snprintf(p.err_col[k], sizeof p.err_col[k], "%s", name);
+            NAMED(named, name);
+        }
+        if (ms_h5_exists(f, named)) snprintf(p.err_col[k], sizeof p.err_col[k], "%s", named);
     }
     ms_cut_limits lim = {o->teff_max, o->chi2_red_max, 0, {0}};
     if (o->label_names)

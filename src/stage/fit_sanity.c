@@ -12,6 +12,8 @@
 #include "mstars/par.h"
 #include "mstars/schema.h"
 
+#include "mstars/survey_job.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,13 +21,25 @@
 #define BLOCK 65536
 #define SUB_LEN 16
 
-static const char *const cols[MS_SANITY_LABELS] = {MS_COL_TEFF, MS_COL_LOGG, MS_COL_M_H,
+static const char *const label_cols[MS_SANITY_LABELS] = {MS_COL_TEFF, MS_COL_LOGG, MS_COL_M_H,
                                                    MS_COL_ALPHA_M};
 
 ms_status ms_catalog_sanity(ms_h5 *f, const double lo[MS_SANITY_LABELS],
                             const double hi[MS_SANITY_LABELS], const ms_sanity_opts *o,
                             ms_sanity_result *res)
 {
+    return ms_catalog_sanity_of(f, NULL, lo, hi, o, res);
+}
+
+ms_status ms_catalog_sanity_of(ms_h5 *f, const char *method, const double lo[MS_SANITY_LABELS],
+                               const double hi[MS_SANITY_LABELS], const ms_sanity_opts *o,
+                               ms_sanity_result *res)
+{
+    char cols[MS_SANITY_LABELS][96];
+    for (int k = 0; k < MS_SANITY_LABELS; k++) {
+        if (method) ms_survey_column_name(method, label_cols[k], cols[k], sizeof cols[k]);
+        else snprintf(cols[k], sizeof cols[k], "%s", label_cols[k]);
+    }
     const int par = ms_h5_parallel(f);
     if (par) {
         MS_TRY(ms_h5_flush(f));

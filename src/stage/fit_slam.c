@@ -1,14 +1,17 @@
-/* fit_slam.c: the driver of `mstars fit-slam` (slam_job.h): every spectrum of a store fitted
- * with a SLAM model into a resumable catalog (identification columns + the `slam` group). */
+/* fit_slam.c: the survey method "slam" (survey_methods.h) and the driver of `mstars fit-slam`
+ * (slam_job.h): every spectrum of a store fitted with a SLAM model, run by the survey
+ * skeleton (survey_job.h) into a resumable catalog (identification columns + the `slam`
+ * group), alone or in `fit --methods`. */
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
 #include "mstars/schema.h"
 #include "mstars/slam_job.h"
-#include "mstars/workq.h"
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,11 +20,12 @@
 extern const ms_column_group ms_group_slam;
 
 typedef struct {
+    ms_slam_model model;
     const ms_slam_model *m;
     ms_slam_ws *ws;
     ms_slam_fit_opts fo;
-    ms_h5 *store;
-    ms_catalog *cat;
+    ms_survey_chunk *ck;
+    const char *model_path, *spectra;
     size_t n_rows, chunk, n_pix;
     int slot[MS_SLAM_MAX_LABELS];
     uint8_t *mask;
@@ -29,26 +33,42 @@ typedef struct {
     double *col;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     ms_slam_row *rows;
-    long fitted, flagged, skipped;
 } fit_ctx;
+
+enum { N_FITTED, N_FLAGGED, N_SKIPPED };
 
 static ms_status read_col(fit_ctx *c, const char *name, size_t row0, size_t n, size_t off)
 {
-    MS_TRY(ms_h5_read_rows(c->store, name, MS_H5_F64, 0, row0, n, c->col));
+    (void)row0;
+    MS_TRY(ms_survey_rows(c->ck, name, MS_H5_F64, 0, c->col));
     for (size_t i = 0; i < n; i++) memcpy((char *)&c->rows[i] + off, &c->col[i], sizeof(double));
     return MS_OK;
 }
 
-static ms_status do_chunk(void *vctx, size_t chunk, long *n_failed)
+static void slam_unfitted(ms_slam_row *r)
 {
-    fit_ctx *c = vctx;
-    const size_t row0 = chunk * c->chunk, n = c->n_rows - row0 < c->chunk ? c->n_rows - row0 : c->chunk;
+    for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
+    r->chi2 = r->chi2_red = NAN;
+    r->n_pix = r->iterations = 0;
+    r->flags = MS_SLAM_FLAG_NOT_FITTED;
+}
+
+/* One chunk (survey_job.h: run). */
+static ms_status slam_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                          long *n_failed)
+{
+    fit_ctx *c = me->state;
+    long *cnt = me->counts;
+    c->ck = ck;
+    const size_t row0 = ck->row0, n = ck->n;
     const size_t P = c->n_pix;
-    MS_TRY(ms_h5_read_rows(c->store, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, c->flux));
-    MS_TRY(ms_h5_read_rows(c->store, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, c->ivar));
-    MS_TRY(ms_h5_read_rows(c->store, MS_META_STATUS, MS_H5_I32, 0, row0, n, c->status));
-    MS_TRY(ms_h5_read_rows(c->store, MS_META_OBSID, MS_H5_STR, 32, row0, n, c->obsid));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_FLUX, MS_H5_F32, 0, c->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_IVAR, MS_H5_F32, 0, c->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, c->status));
+    MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, c->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, ck->row0, ck->n, c->key));
     memset(c->rows, 0, n * sizeof *c->rows);
     MS_TRY(read_col(c, MS_META_RA, row0, n, offsetof(ms_slam_row, ra)));
     MS_TRY(read_col(c, MS_META_DEC, row0, n, offsetof(ms_slam_row, dec)));
@@ -59,12 +79,14 @@ static ms_status do_chunk(void *vctx, size_t chunk, long *n_failed)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, c->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, c->key[i], sizeof r->key);
         r->store_status = c->status[i];
         for (int k = 0; k < 4; k++) r->label[k] = r->error[k] = r->start[k] = NAN;
         r->chi2 = r->chi2_red = NAN;
+        if (!applies[i]) continue; /* the skeleton calls slam_skip */
         if (c->status[i] != 0) {
             r->flags = MS_SLAM_FLAG_NOT_FITTED;
-            c->skipped++;
+            cnt[N_SKIPPED]++;
             continue;
         }
         ms_slam_result res;
@@ -80,22 +102,28 @@ static ms_status do_chunk(void *vctx, size_t chunk, long *n_failed)
         r->n_pix = res.n_pix;
         r->iterations = res.iterations;
         r->flags = res.flags;
-        c->fitted++;
+        cnt[N_FITTED]++;
         if (res.flags & (MS_SLAM_FLAG_FAILED | MS_SLAM_FLAG_NOT_FITTED)) {
-            c->flagged++;
+            cnt[N_FLAGGED]++;
             (*n_failed)++;
         }
     }
-    return ms_catalog_write_chunk(c->cat, chunk, row0, n, c->rows);
+    return MS_OK;
 }
 
-static ms_status open_inputs(const ms_slam_fit_job_opts *o, ms_slam_model *m, fit_ctx *c)
+static void slam_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    slam_unfitted(row);
+}
+
+static ms_status open_inputs(const ms_slam_fit_job_opts *o, ms_slam_model *m, fit_ctx *c,
+                             ms_h5 *store)
 {
     MS_TRY(ms_slam_model_read(o->model, m));
-    MS_TRY(ms_h5_open_read(o->spectra, 0, &c->store));
     int rank;
     size_t dims[2];
-    MS_TRY(ms_h5_dims(c->store, MS_STORE_FLUX, &rank, dims));
+    MS_TRY(ms_h5_dims(store, MS_STORE_FLUX, &rank, dims));
     if (rank != 2 || dims[1] != m->n_pix)
         MS_ERROR(MS_EINVAL, "%s has %zu pixels per spectrum but the SLAM model %s has %zu: ingest "
                  "with the same preprocess settings", o->spectra, rank == 2 ? dims[1] : 0,
@@ -105,7 +133,7 @@ static ms_status open_inputs(const ms_slam_fit_job_opts *o, ms_slam_model *m, fi
     c->n_pix = m->n_pix;
     double *w = ms_malloc_array("slam.wave", m->n_pix, sizeof(double));
     if (!w) return MS_ENOMEM;
-    ms_status st = ms_h5_read_rows(c->store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, m->n_pix, w);
+    ms_status st = ms_h5_read_rows(store, MS_STORE_WAVELENGTH, MS_H5_F64, 0, 0, m->n_pix, w);
     for (size_t j = 0; st == MS_OK && j < m->n_pix; j++)
         if (fabs(w[j] - m->wavelength[j]) > 1e-6 * w[j])
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "%s and the SLAM model %s have "
@@ -119,12 +147,75 @@ static ms_status open_inputs(const ms_slam_fit_job_opts *o, ms_slam_model *m, fi
     c->col = ms_malloc_array("slam.col", c->chunk, sizeof(double));
     c->status = ms_malloc_array("slam.status", c->chunk, sizeof(int32_t));
     c->obsid = ms_malloc_array("slam.obsid", c->chunk, sizeof *c->obsid);
+    c->key = ms_malloc_array("slam.key", c->chunk, sizeof *c->key);
     c->rows = ms_malloc_array("slam.rows", c->chunk, sizeof *c->rows);
-    if (!c->mask || !c->flux || !c->ivar || !c->col || !c->status || !c->obsid || !c->rows)
+    if (!c->mask || !c->flux || !c->ivar || !c->col || !c->status || !c->obsid || !c->key || !c->rows)
         return MS_ENOMEM;
-    MS_TRY(ms_h5_read_rows(c->store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, m->n_pix, c->mask));
+    MS_TRY(ms_h5_read_rows(store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, m->n_pix, c->mask));
     for (size_t d = 0; d < m->n_labels; d++) c->slot[d] = ms_slam_label_slot(m->label_names[d]);
     return ms_slam_ws_alloc(m, &c->ws);
+}
+
+static ms_status slam_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                                 const char *command)
+{
+    const fit_ctx *c = me->state;
+    char flags[256] = "";
+    for (int k = 0; k < MS_SLAM_N_FLAGS; k++) {
+        size_t len = strlen(flags);
+        snprintf(flags + len, sizeof flags - len, "%s%d=%s", k ? "," : "", k,
+                 ms_slam_flag_names[k]);
+    }
+    ms_status ast = ms_h5_write_provenance(f, cfg, command);
+    if (ast == MS_OK) ast = ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/slam_flags", "flag_names", flags);
+    if (ast == MS_OK) ast = ms_h5_attr_set_str(f, "/", "slam_model", c->model_path);
+    if (ast == MS_OK) ast = ms_h5_attr_set_str(f, "/", "slam_train_hash", c->m->train_hash);
+    if (ast == MS_OK) ast = ms_h5_attr_set_str(f, "/", "spectra_store", c->spectra);
+    return ms_par_any_failed(ast);
+}
+
+static void slam_free(ms_survey_method *me)
+{
+    fit_ctx *c = me->state;
+    if (!c) return;
+    ms_slam_ws_free(c->ws);
+    void *p[] = {c->mask, c->flux, c->ivar, c->col, c->status, c->obsid, c->rows};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
+    ms_slam_model_free(&c->model);
+    ms_free(c);
+    me->state = NULL;
+}
+
+ms_status ms_method_slam_open(const ms_config *cfg, const ms_slam_fit_job_opts *o, ms_h5 *store,
+                              size_t chunk, ms_survey_method *me)
+{
+    (void)cfg;
+    memset(me, 0, sizeof *me);
+    me->name = "slam";
+    me->id_cols = ms_slam_id_columns;
+    me->groups[0] = &ms_group_slam;
+    me->row_size = sizeof(ms_slam_row);
+    me->n_counts = 3;
+    me->run = slam_run;
+    me->skip = slam_skip;
+    me->attributes = slam_attributes;
+    me->free = slam_free;
+    fit_ctx *c = ms_calloc("slam.state", 1, sizeof *c);
+    if (!c) return MS_ENOMEM;
+    me->state = c;
+    ms_slam_model_init(&c->model);
+    c->m = &c->model;
+    c->chunk = chunk;
+    c->model_path = o->model;
+    c->spectra = o->spectra;
+    ms_slam_fit_opts_default(&c->fo);
+    MS_TRY(open_inputs(o, &c->model, c, store));
+    me->rows = c->rows;
+    me->n_rows = c->n_rows;
+    uint64_t h = ms_hash_bytes(MS_HASH_INIT, c->m->train_hash, sizeof c->m->train_hash);
+    h = ms_hash_bytes(h, c->m->grid, strlen(c->m->grid));
+    me->hash = ms_hash_bytes(h, &c->n_rows, sizeof c->n_rows);
+    return MS_OK;
 }
 
 ms_status ms_slam_fit_job(const ms_config *cfg, const ms_slam_fit_job_opts *o,
@@ -132,86 +223,32 @@ ms_status ms_slam_fit_job(const ms_config *cfg, const ms_slam_fit_job_opts *o,
 {
     memset(sum, 0, sizeof *sum);
     double t0 = ms_par_wtime();
-    ms_slam_model m;
-    ms_slam_model_init(&m);
-    fit_ctx c;
-    memset(&c, 0, sizeof c);
-    c.m = &m;
-    c.chunk = (size_t)cfg->run.chunk_size;
-    ms_slam_fit_opts_default(&c.fo);
-    ms_catalog_column *cols = NULL;
-    uint8_t *done = NULL;
-    size_t *pending = NULL;
-    ms_status st = ms_par_any_failed(open_inputs(o, &m, &c));
+    const size_t chunk = (size_t)cfg->run.chunk_size;
+    ms_survey_method me;
+    memset(&me, 0, sizeof me);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(o->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_slam_open(cfg, o, store, chunk, &me);
+    st = ms_par_any_failed(st);
     if (st == MS_OK) {
-        size_t ni = 0, ns = 0;
-        while (ms_slam_id_columns[ni].name) ni++;
-        while (ms_group_slam.cols[ns].name) ns++;
-        cols = ms_malloc_array("slam.cols", ni + ns + 1, sizeof *cols);
-        st = ms_par_any_failed(cols ? MS_OK : MS_ENOMEM);
-        if (st == MS_OK) {
-            memcpy(cols, ms_slam_id_columns, ni * sizeof *cols);
-            memcpy(cols + ni, ms_group_slam.cols, (ns + 1) * sizeof *cols);
-        }
-    }
-    const size_t n_chunks = c.chunk ? (c.n_rows + c.chunk - 1) / c.chunk : 0;
-    if (st == MS_OK) {
+        const fit_ctx *c = me.state;
+        const ms_slam_model *m = c->m;
         ms_log0_info("fit-slam: %zu spectra of %s, SLAM model %s (%zu labels, %zu training "
-                     "spectra, set %s), %d rank(s), chunks of %zu", c.n_rows, o->spectra, o->model,
-                     m.n_labels, m.n_train, m.train_hash, ms_par_size(), c.chunk);
-        uint64_t h = ms_hash_bytes(MS_HASH_INIT, m.train_hash, sizeof m.train_hash);
-        h = ms_hash_bytes(h, m.grid, strlen(m.grid));
-        h = ms_hash_bytes(h, &c.n_rows, sizeof c.n_rows);
-        ms_catalog_opts co = {o->out, cols, sizeof(ms_slam_row), c.n_rows, c.chunk, h, o->resume};
-        st = ms_catalog_open(&co, &c.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("slam.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-        size_t n_pending = 0, rows_pending = 0;
-        for (size_t k = 0; st == MS_OK && k < n_chunks; k++)
-            if (!done[k]) {
-                pending[n_pending++] = k;
-                rows_pending += k + 1 == n_chunks ? c.n_rows - k * c.chunk : c.chunk;
-            }
-        if (st == MS_OK && n_pending < n_chunks)
-            ms_log0_info("fit-slam: resume: %zu of %zu chunks were done by earlier runs",
-                         n_chunks - n_pending, n_chunks);
-        ms_workq_stats ws;
-        ms_workq_opts wo = {pending, n_pending, c.chunk, rows_pending, cfg->run.progress_seconds,
-                            cfg->run.max_runtime, "spectra"};
-        if (st == MS_OK) st = ms_workq_run(&wo, do_chunk, &c, &ws);
-        sum->complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        long counts[3] = {c.fitted, c.flagged, c.skipped};
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts, 3);
-        sum->rows = (long)c.n_rows;
-        sum->fitted = counts[0];
-        sum->flagged = counts[1];
-        sum->skipped = counts[2];
-        if (st == MS_OK && sum->complete) {
-            ms_h5 *f = ms_catalog_file(c.cat);
-            char flags[256] = "";
-            for (int k = 0; k < MS_SLAM_N_FLAGS; k++) {
-                size_t len = strlen(flags);
-                snprintf(flags + len, sizeof flags - len, "%s%d=%s", k ? "," : "", k,
-                         ms_slam_flag_names[k]);
-            }
-            ms_status ast = ms_h5_write_provenance(f, cfg, o->command);
-            if (ast == MS_OK) ast = ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/slam_flags", "flag_names", flags);
-            if (ast == MS_OK) ast = ms_h5_attr_set_str(f, "/", "slam_model", o->model);
-            if (ast == MS_OK) ast = ms_h5_attr_set_str(f, "/", "slam_train_hash", m.train_hash);
-            if (ast == MS_OK) ast = ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra);
-            st = ms_par_any_failed(ast);
-        }
-        ms_status fst = ms_catalog_finish(c.cat, sum->complete && st == MS_OK);
-        if (st == MS_OK) st = fst;
+                     "spectra, set %s), %d rank(s), chunks of %zu", c->n_rows, o->spectra, o->model,
+                     m->n_labels, m->n_train, m->train_hash, ms_par_size(), chunk);
+        ms_survey_method *ms[1] = {&me};
+        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "fit-slam", o->resume, store,
+                                 c->n_rows, chunk, ms, 1, NULL, 0};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        sum->complete = js.complete;
+        sum->rows = (long)c->n_rows;
+        sum->fitted = me.counts[N_FITTED];
+        sum->flagged = me.counts[N_FLAGGED];
+        sum->skipped = me.counts[N_SKIPPED];
     }
     sum->seconds = ms_par_wtime() - t0;
-    if (c.store) ms_h5_close(c.store);
-    ms_slam_ws_free(c.ws);
-    void *p[] = {c.mask, c.flux, c.ivar, c.col, c.status, c.obsid, c.rows, cols, done, pending};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
-    ms_slam_model_free(&m);
+    if (me.free) me.free(&me);
+    if (store) ms_h5_close(store);
     return st;
 }

@@ -12,6 +12,7 @@
 #include "mstars/csv.h"
 #include "mstars/schema.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/lamost.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
@@ -41,6 +42,9 @@ const char *ms_row_status_name(int status)
 static const ms_column meta_columns[] = {
     COL(MS_META_FILENAME, MS_H5_STR, 256, filename, "", "input file as listed"),
     COL(MS_META_OBSID, MS_H5_STR, 32, obsid, "", "LAMOST observation id (OBSID)"),
+    COL(MS_META_KEY, MS_H5_STR, MS_KEY_LEN, key, "",
+        "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF as LAMOST names the "
+        "file (DR1 files have no OBSID); the key every join uses"),
     COL(MS_META_DESIGNATION, MS_H5_STR, 48, desig, "", "LAMOST designation (DESIG)"),
     COL(MS_META_RA, MS_H5_F64, 0, ra, "deg", "right ascension (RA)"),
     COL(MS_META_DEC, MS_H5_F64, 0, dec, "deg", "declination (DEC)"),
@@ -119,6 +123,7 @@ static void copy_meta(ms_store_meta *m, const ms_lamost_meta *h)
     m->lmjd = h->lmjd;
     m->spid = h->spid;
     m->fiberid = h->fiberid;
+    ms_lamost_key(m->key, sizeof m->key, h->obsid, h->lmjd, h->planid, h->spid, h->fiberid);
 }
 
 /* Pipeline RV from Z, or 0 when Z is missing (-9999) or absurd. */
@@ -224,34 +229,35 @@ done:
 
 typedef struct {
     ms_csv csv;
-    long key;           /* obsid column */
-    size_t *order;      /* rows sorted by obsid */
-    size_t *str_len;    /* per column: fixed string length (0 for numeric) */
+    long key;               /* obsid column (-1: none; /meta/obsid holds it) */
+    ms_join_ids ids;        /* the table's side of the join (join_io.h) */
+    ms_join_index *ix;      /* sorted once, looked up batch by batch */
+    double radius;          /* join.radius_arcsec */
+    size_t *str_len;        /* per column: fixed string length (0 for numeric) */
+    long stats[5];          /* this rank's rows: matched, obsid, key, position, ambiguous */
+    size_t duplicates;      /* table rows repeating an earlier row's obsid or key */
 } catalog;
 
-static const catalog *sort_ctx;
-static int cmp_cat_rows(const void *a, const void *b)
-{
-    const catalog *c = sort_ctx;
-    return strcmp(ms_csv_cell(&c->csv, *(const size_t *)a, (size_t)c->key),
-                  ms_csv_cell(&c->csv, *(const size_t *)b, (size_t)c->key));
-}
-
-static ms_status catalog_load(const char *path, catalog *c)
+static ms_status catalog_load(const char *path, double radius, catalog *c)
 {
     memset(c, 0, sizeof *c);
+    c->radius = radius;
     MS_TRY(ms_csv_read(path, &c->csv));
     c->key = ms_csv_column(&c->csv, "obsid");
-    if (c->key < 0) {
-        ms_csv_free(&c->csv);
-        MS_ERROR(MS_EFORMAT, "%s: the input catalog has no 'obsid' column to join on", path);
+    ms_status st = ms_table_join_ids(path, &c->ids);
+    if (st == MS_OK) st = ms_join_index_build(&c->ids.side, radius, &c->ix);
+    if (st == MS_OK) {
+        ms_join_stats none;
+        ms_join_side empty = {0, NULL, NULL, NULL, NULL, NULL};
+        st = ms_join_lookup(c->ix, &empty, radius, NULL, &none);
+        c->duplicates = none.duplicates;
     }
-    c->order = ms_malloc_array("catalog.order", c->csv.n_rows + 1, sizeof *c->order);
+    if (st == MS_OK && c->ids.side.n != c->csv.n_rows)
+        st = ms_error_set(MS_EFORMAT, __FILE__, __LINE__, "%s: %zu rows read twice as %zu",
+                          path, c->csv.n_rows, c->ids.side.n);
+    if (st != MS_OK) return st;
     c->str_len = ms_calloc("catalog.strlen", c->csv.n_cols, sizeof *c->str_len);
-    if (!c->order || !c->str_len) return MS_ENOMEM;
-    for (size_t r = 0; r < c->csv.n_rows; r++) c->order[r] = r;
-    sort_ctx = c;
-    qsort(c->order, c->csv.n_rows, sizeof *c->order, cmp_cat_rows);
+    if (!c->str_len) return MS_ENOMEM;
     for (size_t col = 0; col < c->csv.n_cols; col++) {
         if (c->csv.numeric[col] && (long)col != c->key) continue;
         size_t len = 1;
@@ -267,24 +273,44 @@ static ms_status catalog_load(const char *path, catalog *c)
 static void catalog_free(catalog *c)
 {
     ms_csv_free(&c->csv);
-    ms_free(c->order);
+    ms_join_index_free(c->ix);
+    ms_join_ids_free(&c->ids);
     ms_free(c->str_len);
 }
 
-/* Catalog row of an obsid, or -1. */
-static long catalog_find(const catalog *c, const char *obsid)
+/* The catalog row of each of the n store rows (-1: none), by obsid, key or position. */
+static ms_status catalog_match(catalog *c, const ms_store_meta *rows, size_t n, long *cr)
 {
-    size_t lo = 0, hi = c->csv.n_rows;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(ms_csv_cell(&c->csv, c->order[mid], (size_t)c->key), obsid);
-        if (cmp == 0) return (long)c->order[mid];
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const char **ptr = ms_malloc_array("catalog.ptr", 3 * n + 1, sizeof *ptr);
+    double *pos = ms_malloc_array("catalog.pos", 2 * n + 1, sizeof *pos);
+    char(*name)[MS_KEY_LEN] = ms_malloc_array("catalog.name", n + 1, sizeof *name);
+    ms_status st = ptr && pos && name ? MS_OK : MS_ENOMEM;
+    for (size_t r = 0; st == MS_OK && r < n; r++) {
+        ms_lamost_name(name[r], MS_KEY_LEN, (long)rows[r].lmjd, rows[r].planid, rows[r].spid,
+                       rows[r].fiberid);
+        if (!name[r][0]) ms_lamost_name_from_file(name[r], MS_KEY_LEN, rows[r].filename);
+        ptr[r] = rows[r].obsid;
+        ptr[n + r] = rows[r].key;
+        ptr[2 * n + r] = name[r];
+        pos[r] = rows[r].ra;
+        pos[n + r] = rows[r].dec;
     }
-    return -1;
+    ms_join_stats s;
+    if (st == MS_OK) {
+        ms_join_side side = {n, ptr, ptr + n, ptr + 2 * n, pos, pos + n};
+        st = ms_join_lookup(c->ix, &side, c->radius, cr, &s);
+    }
+    if (st == MS_OK) {
+        c->stats[0] += (long)s.matched;
+        c->stats[1] += (long)s.by_obsid;
+        c->stats[2] += (long)s.by_key;
+        c->stats[3] += (long)s.by_position;
+        c->stats[4] += (long)s.ambiguous;
+    }
+    ms_free(ptr);
+    ms_free(pos);
+    ms_free(name);
+    return st;
 }
 
 static void dataset_name(char *buf, size_t len, const char *column)
@@ -300,7 +326,8 @@ static ms_status catalog_create(ms_h5 *f, const catalog *c, size_t n_rows, const
         if ((long)col == c->key) continue;
         char name[256], desc[512];
         dataset_name(name, sizeof name, c->csv.names.items[col]);
-        snprintf(desc, sizeof desc, "column '%s' of the input catalog %s joined by OBSID",
+        snprintf(desc, sizeof desc, "column '%s' of the input catalog %s joined by obsid, key "
+                 "or position (join.h)",
                  c->csv.names.items[col], path);
         ms_h5_type type = c->str_len[col] ? MS_H5_STR
                           : c->csv.integer[col] ? MS_H5_I64 : MS_H5_F64;
@@ -310,15 +337,21 @@ static ms_status catalog_create(ms_h5 *f, const catalog *c, size_t n_rows, const
     return MS_OK;
 }
 
-static ms_status catalog_write(ms_h5 *f, const catalog *c, const ms_store_meta *rows,
+static ms_status catalog_write(ms_h5 *f, catalog *c, const ms_store_meta *rows,
                                size_t row0, size_t n, char *buf, size_t buf_len)
 {
-    for (size_t col = 0; col < c->csv.n_cols; col++) {
+    long *match = ms_malloc_array("catalog.match", n + 1, sizeof *match);
+    if (!match) return ms_par_any_failed(MS_ENOMEM);
+    ms_status st = ms_par_any_failed(catalog_match(c, rows, n, match));
+    for (size_t col = 0; st == MS_OK && col < c->csv.n_cols; col++) {
         if ((long)col == c->key) continue;
         size_t e = c->str_len[col] ? c->str_len[col] : sizeof(double);
-        if (e * n > buf_len) MS_ERROR(MS_ENOMEM, "catalog column buffer too small");
+        if (e * n > buf_len) {
+            ms_free(match);
+            MS_ERROR(MS_ENOMEM, "catalog column buffer too small");
+        }
         for (size_t r = 0; r < n; r++) {
-            long cr = rows[r].obsid[0] ? catalog_find(c, rows[r].obsid) : -1;
+            long cr = match[r];
             if (c->str_len[col]) {
                 memset(buf + r * e, 0, e);
                 if (cr >= 0) memcpy(buf + r * e, ms_csv_cell(&c->csv, (size_t)cr, col),
@@ -333,9 +366,10 @@ static ms_status catalog_write(ms_h5 *f, const catalog *c, const ms_store_meta *
         }
         char name[256];
         dataset_name(name, sizeof name, c->csv.names.items[col]);
-        MS_TRY(ms_par_any_failed(ms_h5_write_rows(f, name, row0, n, buf)));
+        st = ms_par_any_failed(ms_h5_write_rows(f, name, row0, n, buf));
     }
-    return MS_OK;
+    ms_free(match);
+    return st;
 }
 
 /* ------------------------------------------------------------- reuse of an old store */
@@ -387,6 +421,12 @@ static ms_status old_store_open(const ms_config *cfg, const char *path, old_stor
         return MS_OK;
     }
     ms_free(hash_text);
+    if (!ms_h5_exists(f, MS_META_KEY)) {
+        ms_log0_warn("existing %s has no %s (made by an older ingest); processing every file",
+                     path, MS_META_KEY);
+        ms_h5_close(f);
+        return MS_OK;
+    }
     if (!ms_h5_exists(f, MS_STORE_NATIVE_FLUX)) {
         ms_log0_warn("existing %s has no native view (%s, made by an older ingest); processing "
                      "every file", path, MS_STORE_NATIVE_FLUX);
@@ -539,12 +579,14 @@ static ms_status fill_batch(const ms_config *cfg, const ms_strlist *files, const
                          b->nflux + r * MS_NATIVE_NPIX, b->nivar + r * MS_NATIVE_NPIX,
                          b->nmask + r * MS_NATIVE_NPIX};
         ingest_one(cfg, b->work, files->items[row0 + r], m, px, np, &b->bad, &b->bad_cap);
+        if (!m->key[0]) /* an unreadable file: the name LAMOST gave it, when it has one */
+            ms_lamost_name_from_file(m->key, sizeof m->key, m->filename);
         r++;
     }
     return MS_OK;
 }
 
-static ms_status write_batch(ms_h5 *f, const catalog *cat, size_t row0, size_t n,
+static ms_status write_batch(ms_h5 *f, catalog *cat, size_t row0, size_t n,
                              batch_buffers *b)
 {
     /* each collective write is agreed on before the next: a rank whose write failed (a full
@@ -598,7 +640,7 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
     catalog cat_store, *cat = NULL;
     st = MS_OK;
     if (opts->catalog) {
-        st = catalog_load(opts->catalog, &cat_store);
+        st = catalog_load(opts->catalog, cfg->join.radius_arcsec, &cat_store);
         if (st == MS_OK) cat = &cat_store;
     }
     st = ms_par_any_failed(st);
@@ -648,6 +690,20 @@ ms_status ms_ingest_spectra(const ms_config *cfg, const ms_ingest_opts *opts,
     }
     if (st == MS_OK) st = ms_par_allreduce_sum_l(by_status, MS_ROW_N_STATUS);
     if (st == MS_OK) st = ms_par_allreduce_sum_l(&reused, 1);
+    if (st == MS_OK && cat) st = ms_par_allreduce_sum_l(cat->stats, 5);
+    if (st == MS_OK && cat) {
+        ms_log0_info("ingest: input catalog %s (joins by %s): %ld of %zu spectra joined: %ld by "
+                     "obsid, %ld by key, %ld by position within %.3g arcsec", opts->catalog,
+                     cat->ids.routes, cat->stats[0], files.n, cat->stats[1], cat->stats[2],
+                     cat->stats[3], cat->radius);
+        if (cat->stats[4])
+            ms_log0_warn("ingest: input catalog %s: %ld spectra had two or more catalog rows "
+                         "within %.3g arcsec (ambiguous: the nearest was taken)", opts->catalog,
+                         cat->stats[4], cat->radius);
+        if (cat->duplicates)
+            ms_log0_warn("ingest: input catalog %s: %zu rows repeat an obsid or key of an earlier "
+                         "row (the first is used)", opts->catalog, cat->duplicates);
+    }
     summary->total = (long)files.n;
     summary->reused = reused;
     summary->processed = (long)files.n - reused;

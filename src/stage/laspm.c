@@ -1,16 +1,17 @@
-/* laspm.c: the driver of `mstars laspm` (stage_laspm.h): every spectrum of a store matched
- * against an empirical library (laspm.h) on the work queue, into a resumable catalog. The
- * model is src/par/survey_fit.c. */
+/* laspm.c: the survey method "laspm" (survey_methods.h) and the driver of `mstars laspm`
+ * (stage_laspm.h): every spectrum of a store matched against an empirical library (laspm.h),
+ * run by the survey skeleton (survey_job.h) alone or in `fit --methods`. */
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
 #include "mstars/laspm.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
 #include "mstars/schema.h"
 #include "mstars/stage_laspm.h"
-#include "mstars/workq.h"
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -23,7 +24,8 @@
 typedef struct {
     int64_t id, source_id;
     char obsid[32];
-    double snr_r, snr_i;
+    char key[MS_KEY_LEN];
+    double ra, dec, snr_r, snr_i;
     int32_t store_status;
     double label[MS_LASPM_N_LABELS], error[MS_LASPM_N_LABELS];
     double e_spread[MS_LASPM_N_LABELS], e_curv[MS_LASPM_N_LABELS];
@@ -44,6 +46,10 @@ typedef struct {
 static const ms_catalog_column id_columns[] = {
     C("id", MS_H5_I64, id, "", "row of the spectra store (and of every input list)"),
     {MS_CATALOG_GROUP "/obsid", MS_H5_STR, 32, offsetof(laspm_row, obsid), "", "LAMOST OBSID"},
+    {MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, offsetof(laspm_row, key), "",
+     "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"},
+    C("ra", MS_H5_F64, ra, "deg", "right ascension"),
+    C("dec", MS_H5_F64, dec, "deg", "declination"),
     C("source_id", MS_H5_I64, source_id, "", "Gaia DR3 source_id from the input catalog (-1: none)"),
     C("snr_r", MS_H5_F64, snr_r, "", "LAMOST S/N in r (SNRR)"),
     C("snr_i", MS_H5_F64, snr_i, "", "LAMOST S/N in i (SNRI)"),
@@ -90,7 +96,7 @@ static const ms_catalog_column laspm_columns[] = {
 
 static const char *const laspm_flag_bits[] = {"no_pixels", "curvature_not_positive",
                                               "at_library_edge", "few_library",
-                                              "store_unusable", NULL};
+                                              "store_unusable", "not_applicable", NULL};
 static const ms_flag_bits laspm_flags[] = {{"laspm_flags", laspm_flag_bits}, {NULL, NULL}};
 
 /* The catalog column group of LASPM (schema.h). */
@@ -99,14 +105,16 @@ const ms_column_group ms_group_laspm = {
     laspm_columns, sizeof(laspm_row), laspm_flags};
 
 #define LASPM_STORE_UNUSABLE 16u
+#define LASPM_NOT_APPLICABLE 32u /* fit --methods: not a row this method applies to */
 
 /* ------------------------------------------------------------- per-rank state */
 
 typedef struct {
-    ms_h5 *store;
-    ms_catalog *cat;
+    ms_laspm_library lib_own;
+    uint8_t *fit_mask;
     ms_laspm *m;
     const ms_laspm_library *lib;
+    ms_laspm_run_opts o_copy;
     const ms_laspm_run_opts *o;
     size_t n_rows, chunk, n_pix;
     int has_source_id, has_continuum;
@@ -114,31 +122,40 @@ typedef struct {
     float *flux, *ivar, *cont;  /* [chunk x n_pix] */
     float *mflux, *mivar;       /* compacted usable rows */
     int64_t *exclude;
-    double *snr_r, *snr_i;
+    double *snr_r, *snr_i, *ra, *dec;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     int64_t *source_id;
     size_t *usable;
     ms_laspm_result *res;
     laspm_row *rows;
-    long matched, failed, skipped;
 } lstate;
 
-ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, int64_t **ids)
+enum { N_MATCHED, N_FAILED, N_SKIPPED };
+
+ms_status ms_stage_star_ids(ms_h5 *store, size_t n_rows, double radius_arcsec, int64_t **ids)
 {
     int64_t *s = ms_malloc_array("laspm.star", n_rows + 1, sizeof *s);
-    if (!s) return MS_ENOMEM;
-    int has = ms_h5_exists(store, MS_INPUT_SOURCE_ID);
-    if (has) {
-        ms_status st = ms_h5_read_rows(store, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, 0,
-                                       n_rows, s);
-        if (st != MS_OK) {
-            ms_free(s);
-            return st;
-        }
+    double *pos = ms_malloc_array("laspm.pos", 2 * n_rows + 1, sizeof *pos);
+    ms_status st = s && pos ? MS_OK : MS_ENOMEM;
+    int has = st == MS_OK && ms_h5_exists(store, MS_INPUT_SOURCE_ID);
+    if (has) st = ms_h5_read_rows(store, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, 0, n_rows, s);
+    for (size_t i = 0; st == MS_OK && !has && i < n_rows; i++) s[i] = -1;
+    if (st == MS_OK) st = ms_h5_read_rows(store, MS_META_RA, MS_H5_F64, 0, 0, n_rows, pos);
+    if (st == MS_OK)
+        st = ms_h5_read_rows(store, MS_META_DEC, MS_H5_F64, 0, 0, n_rows, pos + n_rows);
+    if (st == MS_OK)
+        st = ms_join_fill_groups(pos, pos + n_rows, n_rows,
+                                 radius_arcsec > 0 ? radius_arcsec : MS_JOIN_RADIUS_DEFAULT, s,
+                                 NULL);
+    for (size_t i = 0; st == MS_OK && i < n_rows; i++)
+        if (s[i] < 0) s[i] = (int64_t)i;
+    ms_free(pos);
+    if (st != MS_OK) {
+        ms_free(s);
+        return st;
     }
-    for (size_t i = 0; i < n_rows; i++)
-        if (!has || s[i] < 0) s[i] = (int64_t)i;
     *ids = s;
     return MS_OK;
 }
@@ -156,8 +173,11 @@ static ms_status state_alloc(lstate *s)
     ALLOC(s->exclude, c);
     ALLOC(s->snr_r, c);
     ALLOC(s->snr_i, c);
+    ALLOC(s->ra, c);
+    ALLOC(s->dec, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->source_id, c);
     ALLOC(s->usable, c);
     ALLOC(s->res, c);
@@ -169,32 +189,37 @@ static ms_status state_alloc(lstate *s)
 static void state_free(lstate *s)
 {
     void *p[] = {s->star, s->flux, s->ivar, s->cont, s->mflux, s->mivar, s->exclude, s->snr_r,
-                 s->snr_i, s->status, s->obsid, s->source_id, s->usable, s->res, s->rows};
+                 s->snr_i, s->ra, s->dec, s->status, s->obsid, s->key, s->source_id, s->usable, s->res, s->rows};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
 }
 
-static ms_status read_chunk(lstate *s, size_t row0, size_t n)
+static ms_status read_chunk(lstate *s, ms_survey_chunk *ck)
 {
-    ms_h5 *f = s->store;
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_CONTINUUM, MS_H5_F32, 0, row0, n, s->cont));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
-    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
+    const size_t row0 = ck->row0, n = ck->n;
+    MS_TRY(ms_survey_rows(ck, MS_STORE_FLUX, MS_H5_F32, 0, s->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_IVAR, MS_H5_F32, 0, s->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_CONTINUUM, MS_H5_F32, 0, s->cont));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
+    MS_TRY(ms_survey_rows(ck, MS_META_RA, MS_H5_F64, 0, s->ra));
+    MS_TRY(ms_survey_rows(ck, MS_META_DEC, MS_H5_F64, 0, s->dec));
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
     if (s->has_source_id)
-        MS_TRY(ms_h5_read_rows(f, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, row0, n,
-                               s->source_id));
+        MS_TRY(ms_survey_rows(ck, MS_INPUT_SOURCE_ID, MS_H5_I64, 0, s->source_id));
     for (size_t i = 0; i < n; i++) {
         laspm_row *r = &s->rows[i];
         memset(r, 0, sizeof *r);
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->source_id = s->has_source_id ? s->source_id[i] : -1;
         r->snr_r = s->snr_r[i];
         r->snr_i = s->snr_i[i];
+        r->ra = s->ra[i];
+        r->dec = s->dec[i];
         r->store_status = s->status[i];
     }
     return MS_OK;
@@ -212,18 +237,22 @@ static void fill_unmatched(laspm_row *r, uint32_t flags)
     r->flags = flags;
 }
 
-static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+/* One chunk (survey_job.h: run). */
+static ms_status laspm_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                           long *n_failed)
 {
-    lstate *s = ctx;
-    const size_t np = s->n_pix, row0 = chunk * s->chunk;
-    const size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
-    MS_TRY(read_chunk(s, row0, n));
+    lstate *s = me->state;
+    long *cnt = me->counts;
+    const size_t np = s->n_pix, row0 = ck->row0;
+    const size_t n = ck->n;
+    MS_TRY(read_chunk(s, ck));
     const ms_laspm_opts *mo = &s->o->match;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!applies[i]) continue; /* the skeleton calls laspm_skip */
         if (s->status[i] != 0) {
             fill_unmatched(&s->rows[i], LASPM_STORE_UNUSABLE);
-            s->skipped++;
+            cnt[N_SKIPPED]++;
             ++*n_failed;
             continue;
         }
@@ -249,13 +278,19 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         r->chi2_red = q->chi2_red;
         r->n_pix = q->n_pix;
         r->flags = q->flags;
-        s->matched++;
+        cnt[N_MATCHED]++;
         if (q->flags & MS_LASPM_NO_PIXELS) {
-            s->failed++;
+            cnt[N_FAILED]++;
             ++*n_failed;
         }
     }
-    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+    return MS_OK;
+}
+
+static void laspm_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    fill_unmatched(row, LASPM_NOT_APPLICABLE);
 }
 
 /* The library's spectra must lie on the store's grid. */
@@ -296,10 +331,13 @@ static uint64_t settings_hash(const ms_laspm_run_opts *o, const ms_laspm_library
     return ms_hash_bytes(h, &n_rows, sizeof n_rows);
 }
 
-static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_laspm_run_opts *o,
-                                  const ms_laspm_library *lib, const ms_laspm_summary *sum)
+static ms_status laspm_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                                  const char *command)
 {
-    MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
+    const lstate *s = me->state;
+    const ms_laspm_run_opts *o = s->o;
+    const ms_laspm_library *lib = s->lib;
+    MS_TRY(ms_h5_write_provenance(f, cfg, command));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra));
     MS_TRY(ms_h5_attr_set_str(f, "/", "library", o->library));
     MS_TRY(ms_h5_attr_set_str(f, "/", "library_view", lib->view));
@@ -314,110 +352,97 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_laspm
         snprintf(flags + len, sizeof flags - len, "%s%d=%s", b ? "," : "", b, laspm_flag_bits[b]);
     }
     MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/laspm_flags", "flag_names", flags));
-    int64_t counts[4] = {sum->rows, sum->matched, sum->failed, sum->skipped};
+    const long *c = me->counts;
+    int64_t counts[4] = {(int64_t)me->n_rows, c[N_MATCHED], c[N_FAILED], c[N_SKIPPED]};
     return ms_h5_attr_set_i64(f, "/", "counts_rows_matched_failed_skipped", counts, 4);
+}
+
+static void laspm_free(ms_survey_method *me)
+{
+    lstate *s = me->state;
+    if (!s) return;
+    ms_free(s->fit_mask);
+    ms_laspm_free(s->m);
+    state_free(s);
+    ms_laspm_library_free(&s->lib_own);
+    ms_free(s);
+    me->state = NULL;
+}
+
+ms_status ms_method_laspm_open(const ms_config *cfg, const ms_laspm_run_opts *o, ms_h5 *store,
+                               size_t chunk, ms_survey_method *me)
+{
+    (void)cfg;
+    memset(me, 0, sizeof *me);
+    me->name = "laspm";
+    me->id_cols = id_columns;
+    me->groups[0] = &ms_group_laspm;
+    me->row_size = sizeof(laspm_row);
+    me->n_counts = 3;
+    me->run = laspm_run;
+    me->skip = laspm_skip;
+    me->attributes = laspm_attributes;
+    me->free = laspm_free;
+    lstate *s = ms_calloc("laspm.state", 1, sizeof *s);
+    if (!s) return MS_ENOMEM;
+    me->state = s;
+    ms_laspm_library_init(&s->lib_own);
+    s->o_copy = *o;
+    s->o = &s->o_copy;
+    s->chunk = chunk;
+    MS_TRY(ms_laspm_library_read(o->library, &s->lib_own));
+    s->lib = &s->lib_own;
+    MS_TRY(check_grid(store, s->lib, o->spectra, o->library));
+    int rank;
+    size_t dims[2];
+    MS_TRY(ms_h5_dims(store, MS_STORE_FLUX, &rank, dims));
+    s->n_rows = dims[0];
+    s->n_pix = dims[1];
+    if (o->limit > 0 && o->limit < s->n_rows) s->n_rows = o->limit;
+    s->has_source_id = ms_h5_exists(store, MS_INPUT_SOURCE_ID);
+    MS_TRY(state_alloc(s));
+    MS_TRY(ms_stage_star_ids(store, s->n_rows, cfg->join.radius_arcsec, &s->star));
+    s->fit_mask = ms_malloc_array("laspm.mask", s->n_pix + 1, 1);
+    if (!s->fit_mask) return MS_ENOMEM;
+    MS_TRY(ms_h5_read_rows(store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s->n_pix, s->fit_mask));
+    MS_TRY(ms_laspm_prepare(s->lib, &o->match, s->fit_mask, &s->m));
+    me->rows = s->rows;
+    me->n_rows = s->n_rows;
+    me->hash = settings_hash(o, s->lib, s->n_rows, s->chunk);
+    return MS_OK;
 }
 
 ms_status ms_stage_laspm(const ms_config *cfg, const ms_laspm_run_opts *o, ms_laspm_summary *sum)
 {
     memset(sum, 0, sizeof *sum);
     const double t0 = ms_par_wtime();
-    lstate s;
-    memset(&s, 0, sizeof s);
-    s.o = o;
-    s.chunk = (size_t)cfg->run.chunk_size;
-    ms_laspm_library lib;
-    ms_laspm_library_init(&lib);
-    ms_catalog_column *cols = NULL;
-    uint8_t *done = NULL, *mask = NULL;
-    size_t *pending = NULL;
-
-    ms_status st = ms_laspm_library_read(o->library, &lib);
-    if (st == MS_OK) st = ms_h5_open_read(o->spectra, 0, &s.store);
-    if (st == MS_OK) st = check_grid(s.store, &lib, o->spectra, o->library);
-    if (st == MS_OK) {
-        int rank;
-        size_t dims[2];
-        st = ms_h5_dims(s.store, MS_STORE_FLUX, &rank, dims);
-        s.n_rows = dims[0];
-        s.n_pix = dims[1];
-        if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
-    }
-    if (st == MS_OK) {
-        s.has_source_id = ms_h5_exists(s.store, MS_INPUT_SOURCE_ID);
-        st = state_alloc(&s);
-    }
-    if (st == MS_OK) st = ms_stage_star_ids(s.store, s.n_rows, &s.star);
-    if (st == MS_OK) {
-        mask = ms_malloc_array("laspm.mask", s.n_pix + 1, 1);
-        st = mask ? ms_h5_read_rows(s.store, MS_STORE_FIT_MASK, MS_H5_U8, 0, 0, s.n_pix, mask)
-                  : MS_ENOMEM;
-    }
-    if (st == MS_OK) st = ms_laspm_prepare(&lib, &o->match, mask, &s.m);
-    s.lib = &lib;
-    if (st == MS_OK) {
-        size_t a = 0, b = 0;
-        while (id_columns[a].name) a++;
-        while (laspm_columns[b].name) b++;
-        cols = ms_malloc_array("laspm.columns", a + b + 1, sizeof *cols);
-        if (!cols) st = MS_ENOMEM;
-        else {
-            memcpy(cols, id_columns, a * sizeof *cols);
-            memcpy(cols + a, laspm_columns, (b + 1) * sizeof *cols);
-        }
-    }
+    const size_t chunk = (size_t)cfg->run.chunk_size;
+    ms_survey_method me;
+    memset(&me, 0, sizeof me);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(o->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_laspm_open(cfg, o, store, chunk, &me);
     st = ms_par_any_failed(st);
-    if (st == MS_OK)
+    if (st == MS_OK) {
+        const lstate *s = me.state;
         ms_log0_info("laspm: %zu spectra of %s against %zu library spectra of %s (%s view), %d "
-                     "rank(s), chunks of %zu%s", s.n_rows, o->spectra, lib.n, o->library,
-                     lib.view, ms_par_size(), s.chunk, o->leave_out_self ? ", leave-one-out" : "");
-    const size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk;
-    size_t n_pending = 0;
-    if (st == MS_OK) {
-        ms_catalog_opts co = {o->out, cols, sizeof(laspm_row), s.n_rows, s.chunk,
-                              settings_hash(o, &lib, s.n_rows, s.chunk), o->resume};
-        st = ms_catalog_open(&co, &s.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("laspm.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        long rows_before = 0;
-        for (size_t k = 0; k < n_chunks; k++) {
-            if (!done[k]) pending[n_pending++] = k;
-            else rows_before += (long)(k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk);
-        }
-        sum->chunks_total = (long)n_chunks;
-        sum->chunks_before = (long)(n_chunks - n_pending);
-        if (sum->chunks_before > 0)
-            ms_log0_info("resume: %ld of %ld chunks were done by earlier runs",
-                         sum->chunks_before, sum->chunks_total);
-        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - (size_t)rows_before,
-                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
-        ms_workq_stats ws;
-        st = ms_workq_run(&wo, do_chunk, &s, &ws);
-        sum->complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        long counts[3] = {s.matched, s.failed, s.skipped};
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts, 3);
-        sum->rows = (long)s.n_rows;
-        sum->matched = counts[0];
-        sum->failed = counts[1];
-        sum->skipped = counts[2];
-        if (st == MS_OK && sum->complete)
-            st = write_attributes(ms_catalog_file(s.cat), cfg, o, &lib, sum);
-        ms_status fst = ms_catalog_finish(s.cat, st == MS_OK && sum->complete);
-        if (st == MS_OK) st = fst;
+                     "rank(s), chunks of %zu%s", s->n_rows, o->spectra, s->lib->n, o->library,
+                     s->lib->view, ms_par_size(), chunk, o->leave_out_self ? ", leave-one-out" : "");
+        ms_survey_method *ms[1] = {&me};
+        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "laspm", o->resume, store,
+                                 s->n_rows, chunk, ms, 1, NULL, 0};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        sum->chunks_total = js.chunks_total;
+        sum->chunks_before = js.chunks_before;
+        sum->complete = js.complete;
+        sum->rows = (long)s->n_rows;
+        sum->matched = me.counts[N_MATCHED];
+        sum->failed = me.counts[N_FAILED];
+        sum->skipped = me.counts[N_SKIPPED];
     }
     sum->seconds = ms_par_wtime() - t0;
-    ms_free(pending);
-    ms_free(done);
-    ms_free(mask);
-    ms_free(cols);
-    ms_laspm_free(s.m);
-    if (s.store) ms_h5_close(s.store);
-    state_free(&s);
-    ms_laspm_library_free(&lib);
+    if (me.free) me.free(&me);
+    if (store) ms_h5_close(store);
     return st;
 }

@@ -1,6 +1,7 @@
 /* precision.c: the driver of `mstars precision` (stage_laspm.h): Du et al. 2025 3.7's
  * repeat-observation precision of any catalog's label columns, as a table. Serial. */
 #include "mstars/h5.h"
+#include "mstars/join_io.h"
 #include "mstars/laspm.h"
 #include "mstars/mem.h"
 #include "mstars/schema.h"
@@ -17,20 +18,24 @@ ms_status ms_stage_precision(const ms_precision_opts *o, FILE *out)
     char path[256];
     int rank;
     size_t dims[2] = {0, 0};
-    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->group_by);
+    snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->snr);
     ms_status st = ms_h5_dims(f, path, &rank, dims);
     const size_t n = dims[0];
-    int64_t *group = ms_malloc_array("precision.group", n + 1, sizeof *group);
+    int64_t *group = NULL;
+    size_t filled = 0;
+    if (st == MS_OK)
+        st = ms_catalog_read_groups(f, o->group_by, n,
+                                    o->radius > 0 ? o->radius : MS_JOIN_RADIUS_DEFAULT, &group,
+                                    &filled);
     double *snr = ms_malloc_array("precision.snr", n + 1, sizeof *snr);
     double *val = ms_malloc_array("precision.val", n + 1, sizeof *val);
-    if (st == MS_OK && (!group || !snr || !val)) st = MS_ENOMEM;
-    if (st == MS_OK) st = ms_h5_read_rows(f, path, MS_H5_I64, 0, 0, n, group);
+    if (st == MS_OK && (!snr || !val)) st = MS_ENOMEM;
     snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->snr);
     if (st == MS_OK) st = ms_h5_read_rows(f, path, MS_H5_F64, 0, 0, n, snr);
     if (st == MS_OK)
         fprintf(out, "# repeat precision (Du et al. 2025 Eq. 1) of %s: epsilon = sqrt(N/(N-1)) "
-                "(P_i - mean P) per star (%s), RMS per %s bin of %g\n", o->catalog, o->group_by,
-                o->snr, o->bin_width);
+                "(P_i - mean P) per star (%s%s), RMS per %s bin of %g\n", o->catalog, o->group_by,
+                filled ? ", else position" : "", o->snr, o->bin_width);
     for (size_t c = 0; st == MS_OK && c < o->n_columns; c++) {
         snprintf(path, sizeof path, MS_CATALOG_GROUP "/%s", o->columns[c]);
         st = ms_h5_read_rows(f, path, MS_H5_F64, 0, 0, n, val);

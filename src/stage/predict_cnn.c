@@ -1,7 +1,8 @@
-/* predict_cnn.c: the driver of `mstars predict-cnn`: the survey job of the L25 CNN ensemble.
- * Chunks of store rows are handed out by the work queue (workq.h); each rank makes the views
- * of its chunk, runs the ensemble batched, and writes the rows straight into the resumable
- * catalog (catalog.h, --resume replays the journals). When every chunk is done, the
+/* predict_cnn.c: the survey method "cnn" (survey_methods.h) and the driver of `mstars
+ * predict-cnn`: the L25 CNN ensemble run by the survey skeleton (survey_job.h), alone or in
+ * `fit --methods` (there the view's rest frame is the rv method's velocity). Chunks of store
+ * rows are handed out by the work queue; each rank makes the views of its chunk, runs the
+ * ensemble batched, and writes the rows into the resumable catalog. When every chunk is done, the
  * parameter_flag pass (L25 1.5, cnn.h) runs over the whole catalog: its Eq. 3 regressions
  * are catalog-wide statistics. Every row depends only on its own spectrum, so the catalog is
  * the same for any rank count and chunk size. */
@@ -9,14 +10,15 @@
 #include "mstars/cnn.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
 #include "mstars/schema.h"
 #include "mstars/stage.h"
-#include "mstars/workq.h"
 
 #include "cnn_input.h"
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -30,6 +32,7 @@
 typedef struct {
     int64_t id;
     char obsid[32];
+    char key[MS_KEY_LEN];
     double snr_i;
     double value[MS_N_LABELS], error[MS_N_LABELS]; /* teff, logg, m_h, alpha_m */
     double error_ens[MS_N_LABELS];                  /* the ensemble's standard deviation */
@@ -68,7 +71,8 @@ static const ms_catalog_column cnn_columns[] = {
     {MS_CATALOG_GROUP "/cnn_rv", MS_H5_F64, 0, offsetof(cnn_row, rv), "km/s",
      "velocity of the input's rest frame (NaN: none)"},
     {MS_CATALOG_GROUP "/cnn_rv_source", MS_H5_I32, 0, offsetof(cnn_row, rv_source), "",
-     "source of cnn_rv: 1 the rv catalog's rv_adopted (rv_flag = 1), 2 the pipeline Z*c, 0 none"},
+     "source of cnn_rv: 1 the rv catalog's rv_adopted (rv_flag = 1) or the rv method's (fit "
+     "--methods), 2 the pipeline Z*c, 0 none"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -77,7 +81,7 @@ const ms_column_group ms_group_cnn = {
     cnn_columns, sizeof(cnn_row), NULL};
 
 /* The row's identity columns are the z25 group's (one spelling of each name), at this row's
- * offsets. */
+ * offsets ({NULL}-terminated; the group's columns follow them in the catalog). */
 static ms_status catalog_columns(ms_catalog_column **out)
 {
     static const struct {
@@ -85,6 +89,7 @@ static ms_status catalog_columns(ms_catalog_column **out)
         size_t offset;
     } ident[] = {{"id", offsetof(cnn_row, id)},
                  {"obsid", offsetof(cnn_row, obsid)},
+                 {"key", offsetof(cnn_row, key)},
                  {"snr_i", offsetof(cnn_row, snr_i)},
                  {"store_status", offsetof(cnn_row, store_status)}};
     const size_t ni = sizeof ident / sizeof ident[0];
@@ -101,31 +106,35 @@ static ms_status catalog_columns(ms_catalog_column **out)
         c[k] = *s;
         c[k].offset = ident[k].offset;
     }
-    memcpy(c + ni, cnn_columns, (nc + 1) * sizeof *c);
+    c[ni] = cnn_columns[nc]; /* the {NULL} end: the skeleton adds the group's columns */
     *out = c;
     return MS_OK;
 }
 
 /* ------------------------------------------------------------- per-rank state */
 typedef struct {
+    ms_cnn_ensemble ens;
     const ms_cnn_ensemble *e;
     int slot[MS_CNN_MAX_OUT]; /* model label -> catalog slot, -1 none */
-    ms_h5 *store;
-    ms_catalog *cat;
+    ms_predict_cnn_args a;
+    long flagged;
     ms_cnn_input in;
     ms_cnn_ws *ws;
     size_t n_rows, chunk, L, D;
+    ms_catalog_column *id_cols; /* the identity columns of the catalog (catalog_columns) */
     float *x, *xb, *scratch;  /* [chunk, L], [BATCH, L], [K BATCH D] */
     double *mean, *sd;        /* [BATCH, D] */
     uint8_t *ok;
     size_t *use;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     double *snr_i, *rv;
     int32_t *rv_source;
     cnn_row *rows;
-    long predicted, skipped;
 } state;
+
+enum { N_PREDICTED, N_SKIPPED };
 
 static ms_status state_alloc(state *s)
 {
@@ -141,6 +150,7 @@ static ms_status state_alloc(state *s)
     ALLOC(s->use, c);
     ALLOC(s->status, c);
     ALLOC(s->obsid, c);
+    ALLOC(s->key, c);
     ALLOC(s->snr_i, c);
     ALLOC(s->rv, c);
     ALLOC(s->rv_source, c);
@@ -152,23 +162,29 @@ static ms_status state_alloc(state *s)
 static void state_free(state *s)
 {
     void *p[] = {s->x, s->xb, s->scratch, s->mean, s->sd, s->ok, s->use, s->status, s->obsid,
-                 s->snr_i, s->rv, s->rv_source, s->rows};
+                 s->key, s->snr_i, s->rv, s->rv_source, s->rows, s->id_cols};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_cnn_ws_free(s->ws);
     ms_cnn_input_free(&s->in);
 }
 
-/* One chunk of work (ms_workq_fn). */
-static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+/* One chunk of work (survey_job.h: run). */
+static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                         long *n_failed)
 {
-    state *s = ctx;
-    const size_t row0 = chunk * s->chunk, L = s->L, D = s->D;
-    const size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
-    MS_TRY(ms_h5_read_rows(s->store, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(s->store, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
-    MS_TRY(ms_h5_read_rows(s->store, MS_META_SNR_I, MS_H5_F64, 0, row0, n, s->snr_i));
-    MS_TRY(ms_cnn_input_rows(&s->in, s->store, row0, n, s->status, s->x, s->ok, s->rv,
-                             s->rv_source));
+    state *s = me->state;
+    long *cnt = me->counts;
+    const size_t row0 = ck->row0, L = s->L, D = s->D;
+    const size_t n = ck->n;
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
+    /* the rest frames: the job's rv method's velocities in fit --methods (ck->v_start), else
+     * the rv catalog's of --rv or the pipeline's (ms_cnn_choose_rv) */
+    const int job_rv = s->in.rv_in_job && ck->v_start;
+    MS_TRY(ms_cnn_input_rows(&s->in, ck, s->status, job_rv ? ck->v_start : NULL,
+                             job_rv ? ck->v_start_rv : NULL, s->x, s->ok, s->rv, s->rv_source));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         cnn_row *r = &s->rows[i];
@@ -176,15 +192,17 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->snr_i = s->snr_i[i];
         r->store_status = s->status[i];
         for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = r->error_ens[k] = NAN;
         r->rv = s->rv[i];
         r->rv_source = s->rv_source[i];
+        if (!applies[i]) continue; /* the skeleton calls cnn_skip */
         if (s->ok[i]) {
             s->use[m++] = i;
         } else {
-            s->skipped++;
+            cnt[N_SKIPPED]++;
             ++*n_failed;
         }
     }
@@ -202,10 +220,20 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
                 r->error_ens[s->slot[j]] = s->sd[b * D + j];
             }
             r->n_models = (int32_t)s->e->n_models;
-            s->predicted++;
+            cnt[N_PREDICTED]++;
         }
     }
-    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+    return MS_OK;
+}
+
+/* Not applicable: NaN values, cnn_n_models 0 (not predicted), parameter_flag 0. */
+static void cnn_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    cnn_row *r = row;
+    for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = r->error_ens[k] = NAN;
+    r->n_models = 0;
+    r->parameter_flag = 0;
 }
 
 /* ------------------------------------------------------------- parameter_flag pass */
@@ -252,106 +280,125 @@ static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
     return ms_par_any_failed(st);
 }
 
-static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_predict_cnn_args *a,
-                                  const ms_cnn_ensemble *e, long counts[3])
+static ms_status cnn_post(ms_survey_method *me, ms_h5 *f, size_t n_rows)
 {
-    MS_TRY(ms_h5_write_provenance(f, cfg, a->command));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model", a->model));
+    state *s = me->state;
+    return flag_pass(f, s->e->cls, n_rows, &s->flagged);
+}
+
+static ms_status cnn_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                                const char *command)
+{
+    const state *s = me->state;
+    const ms_cnn_ensemble *e = s->e;
+    MS_TRY(ms_h5_write_provenance(f, cfg, command));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model", s->a.model));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model_hash", e->content_hash));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_class", e->cls));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_view", e->view_source));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_velocity", e->input_velocity));
-    if (a->rv) MS_TRY(ms_h5_attr_set_str(f, "/", "rv_catalog", a->rv));
+    if (s->a.rv) MS_TRY(ms_h5_attr_set_str(f, "/", "rv_catalog", s->a.rv));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_error", e->calibrated ? "calibrated (model error_scale, "
                               "error_floor)" : "ensemble standard deviation (model not calibrated)"));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", a->spectra));
-    int64_t c[3] = {counts[0], counts[1], counts[2]};
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", s->a.spectra));
+    int64_t c[3] = {(int64_t)me->n_rows, me->counts[N_PREDICTED], me->counts[N_SKIPPED]};
     return ms_h5_attr_set_i64(f, "/", "counts_rows_predicted_skipped", c, 3);
+}
+
+static void cnn_free(ms_survey_method *me)
+{
+    state *s = me->state;
+    if (!s) return;
+    state_free(s);
+    ms_cnn_ensemble_free(&s->ens);
+    ms_free(s);
+    me->state = NULL;
+}
+
+ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
+                             size_t chunk, ms_survey_method *me)
+{
+    (void)cfg;
+    memset(me, 0, sizeof *me);
+    me->name = "cnn";
+    me->groups[0] = &ms_group_cnn;
+    me->row_size = sizeof(cnn_row);
+    me->n_counts = 2;
+    me->run = cnn_run;
+    me->skip = cnn_skip;
+    me->post = cnn_post;
+    me->attributes = cnn_attributes;
+    me->free = cnn_free;
+    state *s = ms_calloc("cnn.state", 1, sizeof *s);
+    if (!s) return MS_ENOMEM;
+    me->state = s;
+    ms_cnn_ensemble_init(&s->ens);
+    s->e = &s->ens;
+    s->a = *a;
+    s->chunk = chunk;
+    const ms_cnn_ensemble *e = s->e;
+    MS_TRY(ms_cnn_ensemble_read(a->model, &s->ens));
+    if (e->softmax)
+        MS_ERROR(MS_EINVAL, "%s is a classifier (%s, train-classifier): use mstars classify",
+                 a->model, e->cls);
+    if (a->rv && a->rv_in_job)
+        MS_ERROR(MS_EINVAL, "cnn: the rest frames come either from an rv catalog (%s) or from "
+                 "the job's rv method, not both", a->rv);
+    MS_TRY(ms_cnn_input_open(store, a->spectra, a->rv, a->rv_in_job, s->chunk, &s->in));
+    MS_TRY(ms_cnn_input_check(&s->in, e, a->model, a->spectra));
+    s->n_rows = s->in.n_rows;
+    if (a->limit > 0 && a->limit < s->n_rows) s->n_rows = a->limit;
+    s->L = e->view.n;
+    s->D = e->n_labels;
+    for (size_t j = 0; j < s->D; j++) {
+        s->slot[j] = -1;
+        for (int k = 0; k < MS_N_LABELS; k++)
+            if (strcmp(e->labels[j], ms_label_names[k]) == 0) s->slot[j] = k;
+    }
+    MS_TRY(state_alloc(s));
+    MS_TRY(catalog_columns(&s->id_cols));
+    me->id_cols = s->id_cols;
+    me->rows = s->rows;
+    me->n_rows = s->n_rows;
+    uint64_t h = ms_hash_bytes(MS_HASH_INIT, e->content_hash, sizeof e->content_hash);
+    h = ms_hash_bytes(h, &s->n_rows, sizeof s->n_rows);
+    if (a->rv) h = ms_hash_bytes(h, a->rv, strlen(a->rv) + 1); /* --resume: the same velocities */
+    me->hash = h;
+    return MS_OK;
 }
 
 /* ------------------------------------------------------------- the job */
 int ms_stage_predict_cnn(const ms_config *cfg, const ms_predict_cnn_args *a)
 {
-    state s;
-    memset(&s, 0, sizeof s);
-    ms_cnn_ensemble e;
-    ms_cnn_ensemble_init(&e);
-    ms_catalog_column *cols = NULL;
-    uint8_t *done = NULL;
-    size_t *pending = NULL;
-    s.chunk = (size_t)cfg->run.chunk_size;
-    ms_status st = ms_cnn_ensemble_read(a->model, &e);
-    s.e = &e;
-    if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &s.store);
-    if (st == MS_OK) st = ms_cnn_input_open(s.store, a->spectra, a->rv, s.chunk, &s.in);
-    if (st == MS_OK) st = ms_cnn_input_check(&s.in, &e, a->model, a->spectra);
-    if (st == MS_OK) {
-        s.n_rows = s.in.n_rows;
-        if (a->limit > 0 && a->limit < s.n_rows) s.n_rows = a->limit;
-        s.L = e.view.n;
-        s.D = e.n_labels;
-        for (size_t j = 0; j < s.D; j++) {
-            s.slot[j] = -1;
-            for (int k = 0; k < MS_N_LABELS; k++)
-                if (strcmp(e.labels[j], ms_label_names[k]) == 0) s.slot[j] = k;
-        }
-        st = state_alloc(&s);
-    }
-    if (st == MS_OK) st = catalog_columns(&cols);
+    const size_t chunk = (size_t)cfg->run.chunk_size;
+    ms_survey_method me;
+    memset(&me, 0, sizeof me);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(a->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_cnn_open(cfg, a, store, chunk, &me);
     st = ms_par_any_failed(st);
-    const size_t n_chunks = s.chunk ? (s.n_rows + s.chunk - 1) / s.chunk : 0;
     if (st == MS_OK) {
+        const state *s = me.state;
+        const ms_cnn_ensemble *e = s->e;
         ms_log0_info("predict-cnn: %zu spectra of %s, %s ensemble %s (%zu models, %s), %d rank(s)",
-                     s.n_rows, a->spectra, e.cls, a->model, e.n_models, e.content_hash, ms_par_size());
-        uint64_t h = ms_hash_bytes(MS_HASH_INIT, e.content_hash, sizeof e.content_hash);
-        h = ms_hash_bytes(h, &s.n_rows, sizeof s.n_rows);
-        if (a->rv) h = ms_hash_bytes(h, a->rv, strlen(a->rv) + 1); /* --resume: the same velocities */
-        ms_catalog_opts co = {a->out, cols, sizeof(cnn_row), s.n_rows, s.chunk, h, a->resume};
-        st = ms_catalog_open(&co, &s.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("cnn.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        size_t n_pending = 0, rows_before = 0;
-        for (size_t k = 0; k < n_chunks; k++) {
-            if (!done[k])
-                pending[n_pending++] = k;
-            else
-                rows_before += k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk;
-        }
-        if (n_pending < n_chunks)
-            ms_log0_info("resume: %zu of %zu chunks were done by earlier runs", n_chunks - n_pending,
-                         n_chunks);
-        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - rows_before,
-                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
-        ms_workq_stats ws;
-        st = ms_workq_run(&wo, do_chunk, &s, &ws);
-        const int complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        long counts[3] = {0, s.predicted, s.skipped}, flagged = 0;
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts + 1, 2);
-        counts[0] = (long)s.n_rows;
-        if (st == MS_OK && complete) st = flag_pass(ms_catalog_file(s.cat), e.cls, s.n_rows, &flagged);
-        if (st == MS_OK && complete) st = write_attributes(ms_catalog_file(s.cat), cfg, a, &e, counts);
-        ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
-        if (st == MS_OK) st = fst;
-        if (st == MS_OK && complete)
-            ms_log0_info("predict-cnn: wrote %s: %ld rows, %ld predicted (this run), %ld skipped, "
-                         "%ld with parameter_flag = 1", a->out, counts[0], counts[1], counts[2],
-                         flagged);
-        if (st == MS_OK && !complete) {
+                     s->n_rows, a->spectra, e->cls, a->model, e->n_models, e->content_hash,
+                     ms_par_size());
+        ms_survey_method *ms[1] = {&me};
+        ms_survey_job_opts jo = {a->spectra, a->out, a->command, "predict-cnn", a->resume, store,
+                                 s->n_rows, chunk, ms, 1, NULL, 0};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        if (st == MS_OK && js.complete)
+            ms_log0_info("predict-cnn: wrote %s: %zu rows, %ld predicted (this run), %ld skipped, "
+                         "%ld with parameter_flag = 1", a->out, s->n_rows, me.counts[N_PREDICTED],
+                         me.counts[N_SKIPPED], s->flagged);
+        if (st == MS_OK && !js.complete) {
             ms_log0_warn("predict-cnn stopped before the last chunk; --resume continues");
             st = MS_EINTERRUPTED;
         }
     }
-    ms_free(pending);
-    ms_free(done);
-    ms_free(cols);
-    if (s.store) ms_h5_close(s.store);
-    state_free(&s);
-    ms_cnn_ensemble_free(&e);
+    if (me.free) me.free(&me);
+    if (store) ms_h5_close(store);
     if (st == MS_EINTERRUPTED) return 3;
     return st == MS_OK ? 0 : 1;
 }

@@ -1,10 +1,12 @@
-/* rv.c: the driver of `mstars rv` (stage_rv.h): the store's native view through the RV
- * module (rv.h) into a resumable catalog, chunks handed out by the work queue as in
- * `mstars fit` (src/par/survey_fit.c). Each row depends only on its own spectrum, so the
- * catalog is the same for any rank count and chunk size. */
+/* rv.c: the survey method "rv" (survey_methods.h) and the driver of `mstars rv`
+ * (stage_rv.h): the store's native view through the RV module (rv.h), run by the survey
+ * skeleton (survey_job.h) alone or first of `fit --methods`, where its chosen velocity is
+ * the start velocity of the later methods (ck->v_start). Each row depends only on its own
+ * spectrum, so the catalog is the same for any rank count and chunk size. */
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/native.h"
@@ -13,7 +15,7 @@
 #include "mstars/schema.h"
 #include "mstars/spec.h"
 #include "mstars/stage_rv.h"
-#include "mstars/workq.h"
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -30,6 +32,8 @@ extern const ms_column_group ms_group_rv;
 static const ms_catalog_column id_columns[] = {
     ID(MS_CATALOG_GROUP "/id", MS_H5_I64, 0, id, "", "row of the spectra store"),
     ID(MS_COL_OBSID, MS_H5_STR, 32, obsid, "", "LAMOST OBSID"),
+    ID(MS_COL_KEY, MS_H5_STR, MS_KEY_LEN, key, "",
+       "unique key of the spectrum: OBSID, else LMJD-PLANID_spSS-FFF (the store's /meta/key)"),
     ID(MS_CATALOG_GROUP "/lmjd", MS_H5_I64, 0, lmjd, "d", "local modified Julian date (LMJD)"),
     ID(MS_CATALOG_GROUP "/snr_r", MS_H5_F64, 0, snr_r, "", "LAMOST S/N in r (SNRR)"),
     ID(MS_COL_STORE_STATUS, MS_H5_I32, 0, store_status, "",
@@ -37,22 +41,8 @@ static const ms_catalog_column id_columns[] = {
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
-/* id_columns then the rv group's columns ({NULL}-terminated; ms_free). */
-static ms_catalog_column *catalog_columns(void)
-{
-    size_t a = 0, b = 0;
-    while (id_columns[a].name) a++;
-    while (ms_group_rv.cols[b].name) b++;
-    ms_catalog_column *c = ms_malloc_array("rv.columns", a + b + 1, sizeof *c);
-    if (!c) return NULL;
-    memcpy(c, id_columns, a * sizeof *c);
-    memcpy(c + a, ms_group_rv.cols, (b + 1) * sizeof *c);
-    return c;
-}
-
 typedef struct {
-    ms_h5 *store;
-    ms_catalog *cat;
+    ms_rv_library lib_own;
     const ms_rv_library *lib;
     ms_rv_engine *engine;
     size_t n_rows, chunk;
@@ -62,49 +52,69 @@ typedef struct {
     int64_t *lmjd;
     int32_t *status;
     char (*obsid)[32];
+    char (*key)[MS_KEY_LEN];
     ms_rv_row *rows;
-    long measured, no_rv, skipped;
-    long by_from[MS_RV_N_FROM];
+    ms_rv_settings settings;
+    const char *templates, *spectra;
 } rv_state;
 
-static ms_status read_chunk(rv_state *s, size_t row0, size_t n)
+/* the per-rank counts (m->counts) */
+enum { N_MEASURED, N_NO_RV, N_SKIPPED, N_BY_FROM };
+
+static ms_status read_chunk(rv_state *s, ms_survey_chunk *ck)
 {
-    ms_h5 *f = s->store;
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, row0, n, s->mask));
-    MS_TRY(ms_h5_read_rows(f, MS_META_Z, MS_H5_F64, 0, row0, n, s->z));
-    MS_TRY(ms_h5_read_rows(f, MS_META_Z_ERR, MS_H5_F64, 0, row0, n, s->z_err));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, MS_META_LMJD, MS_H5_I64, 0, row0, n, s->lmjd));
-    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
-    return ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid);
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, s->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, s->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, s->mask));
+    MS_TRY(ms_survey_rows(ck, MS_META_Z, MS_H5_F64, 0, s->z));
+    MS_TRY(ms_survey_rows(ck, MS_META_Z_ERR, MS_H5_F64, 0, s->z_err));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
+    MS_TRY(ms_survey_rows(ck, MS_META_LMJD, MS_H5_I64, 0, s->lmjd));
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_store_read_keys(ck->store, ck->row0, ck->n, s->key));
+    return ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid);
 }
 
-/* One chunk (ms_workq_fn). */
-static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+/* The start velocity of the later methods of the job (ck->v_start): the adopted RV where
+ * rv_flag says it is good, else the pipeline's Z c where that is sane, else NaN. */
+static double start_velocity(const ms_rv_row *r, double z)
 {
-    rv_state *s = ctx;
-    size_t row0 = chunk * s->chunk;
-    size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
-    MS_TRY(read_chunk(s, row0, n));
+    if (r->rv_flag == 1 && isfinite(r->rv)) return r->rv;
+    double vz = z * MS_C_KMS;
+    return isfinite(vz) && fabs(vz) < 3000.0 && z > -9000.0 ? vz : (double)NAN;
+}
+
+/* One chunk (survey_job.h: run). */
+static ms_status rv_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                        long *n_failed)
+{
+    rv_state *s = me->state;
+    long *cnt = me->counts;
+    const size_t row0 = ck->row0, n = ck->n;
+    MS_TRY(read_chunk(s, ck));
     for (size_t i = 0; i < n; i++) {
         ms_rv_row *r = &s->rows[i];
         memset(r, 0, sizeof *r);
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
         r->obsid[31] = '\0';
+        memcpy(r->key, s->key[i], sizeof r->key);
         r->lmjd = s->lmjd[i];
         r->snr_r = s->snr_r[i];
         r->store_status = s->status[i];
+        if (!applies[i]) continue; /* the skeleton calls rv_skip */
         ms_rv_native sp = {s->flux + i * MS_NATIVE_NPIX, s->ivar + i * MS_NATIVE_NPIX,
                            s->mask + i * MS_NATIVE_NPIX};
         size_t good = 0;
         for (size_t k = 0; k < MS_NATIVE_NPIX; k++) good += sp.mask[k] == 0;
         if (good == 0) { /* unreadable file: no native pixels at all */
             ms_rv_fill_unmeasured(r);
-            s->skipped++;
+            cnt[N_SKIPPED]++;
             ++*n_failed;
+            if (ck->v_start) {
+                ck->v_start[i] = start_velocity(r, s->z[i]);
+                ck->v_start_rv[i] = r->rv_flag == 1 && isfinite(r->rv);
+            }
             continue;
         }
         double vz = s->z[i] * MS_C_KMS, ez = s->z_err[i] * MS_C_KMS;
@@ -114,14 +124,24 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
                                  z_ok && isfinite(ez) && ez >= 0 ? ez : NAN, &m));
         ms_rv_choice c = ms_rv_decide(&m);
         ms_rv_fill_row(&m, &c, s->lib, r);
-        s->measured++;
-        s->by_from[c.from]++;
+        cnt[N_MEASURED]++;
+        cnt[N_BY_FROM + c.from]++;
         if (!isfinite(c.rv)) {
-            s->no_rv++;
+            cnt[N_NO_RV]++;
             ++*n_failed;
         }
+        if (ck->v_start) {
+            ck->v_start[i] = start_velocity(r, s->z[i]);
+            ck->v_start_rv[i] = r->rv_flag == 1 && isfinite(r->rv);
+        }
     }
-    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+    return MS_OK;
+}
+
+static void rv_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    ms_rv_fill_unmeasured(row);
 }
 
 static ms_status check_store(ms_h5 *store, const char *path)
@@ -165,11 +185,13 @@ static uint64_t settings_hash(const ms_rv_settings *st, const ms_rv_library *lib
     return ms_hash_bytes(h, &n_rows, sizeof n_rows);
 }
 
-static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_rv_job_opts *o,
-                                  const ms_rv_library *lib, const ms_rv_job_summary *sum)
+static ms_status rv_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                               const char *command)
 {
-    MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra));
+    const rv_state *st_ = me->state;
+    const ms_rv_library *lib = st_->lib;
+    MS_TRY(ms_h5_write_provenance(f, cfg, command));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", st_->spectra));
     MS_TRY(ms_h5_attr_set_str(f, "/", "rv_templates", lib->source));
     MS_TRY(ms_h5_attr_set_str(f, "/", "rv_templates_hash", lib->hash));
     size_t len = 1;
@@ -184,7 +206,7 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_rv_jo
     ms_status st = ms_h5_attr_set_str(f, "/", "rv_template_names", names);
     ms_free(names);
     MS_TRY(st);
-    const ms_rv_settings *s = &o->settings;
+    const ms_rv_settings *s = &st_->settings;
     char text[512];
     snprintf(text, sizeof text, "TM %.0f-%.0f A (TML %.0f), grid %.0f km/s x +-%d, P_%d, Gaussian "
              "on +-%d points, injections +-%d km/s (%s), templates R %.0f -> %.0f",
@@ -194,112 +216,114 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_rv_jo
     MS_TRY(ms_h5_attr_set_str(f, "/", "rv_settings", text));
     MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/rv_bits", "flag_names",
                               "0=tm_failed,1=tm_at_edge,2=red_anomaly"));
-    int64_t counts[4] = {sum->rows, sum->measured, sum->no_rv, sum->skipped};
+    const long *c = me->counts;
+    int64_t counts[4] = {(int64_t)me->n_rows, c[N_MEASURED], c[N_NO_RV], c[N_SKIPPED]};
     MS_TRY(ms_h5_attr_set_i64(f, "/", "counts_rows_measured_norv_skipped", counts, 4));
     int64_t from[MS_RV_N_FROM];
-    for (int k = 0; k < MS_RV_N_FROM; k++) from[k] = sum->by_from[k];
+    for (int k = 0; k < MS_RV_N_FROM; k++) from[k] = c[N_BY_FROM + k];
     return ms_h5_attr_set_i64(f, "/", "counts_by_rv_from", from, MS_RV_N_FROM);
+}
+
+static void rv_free(ms_survey_method *me)
+{
+    rv_state *s = me->state;
+    if (!s) return;
+    void *p[] = {s->flux, s->ivar, s->mask, s->z, s->z_err, s->snr_r, s->lmjd, s->status, s->obsid, s->key, s->rows};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
+    ms_rv_engine_free(s->engine);
+    ms_rv_library_free(&s->lib_own);
+    ms_free(s);
+    me->state = NULL;
+}
+
+ms_status ms_survey_store_rows(ms_h5 *store, const char *dataset, size_t limit, size_t *n_rows)
+{
+    int rank;
+    size_t dims[2];
+    MS_TRY(ms_h5_dims(store, dataset, &rank, dims));
+    *n_rows = limit > 0 && limit < dims[0] ? limit : dims[0];
+    return MS_OK;
+}
+
+ms_status ms_method_rv_open(const ms_config *cfg, const ms_rv_job_opts *o, ms_h5 *store,
+                            size_t chunk, ms_survey_method *m)
+{
+    (void)cfg;
+    memset(m, 0, sizeof *m);
+    m->name = "rv";
+    m->id_cols = id_columns;
+    m->groups[0] = &ms_group_rv;
+    m->row_size = sizeof(ms_rv_row);
+    m->n_counts = N_BY_FROM + MS_RV_N_FROM;
+    m->run = rv_run;
+    m->skip = rv_skip;
+    m->attributes = rv_attributes;
+    m->free = rv_free;
+    rv_state *s = ms_calloc("rv.state", 1, sizeof *s);
+    if (!s) return MS_ENOMEM;
+    m->state = s;
+    s->chunk = chunk;
+    s->settings = o->settings;
+    s->templates = o->templates;
+    s->spectra = o->spectra;
+    MS_TRY(check_store(store, o->spectra));
+    MS_TRY(ms_survey_store_rows(store, MS_STORE_NATIVE_FLUX, o->limit, &s->n_rows));
+    m->n_rows = s->n_rows;
+    MS_TRY(ms_rv_library_load(o->templates, &o->settings, &s->lib_own));
+    s->lib = &s->lib_own;
+    MS_TRY(ms_rv_engine_alloc(s->lib, &o->settings, &s->engine));
+    size_t c = chunk;
+    s->flux = ms_malloc_array("rv.flux", c * MS_NATIVE_NPIX, sizeof(float));
+    s->ivar = ms_malloc_array("rv.ivar", c * MS_NATIVE_NPIX, sizeof(float));
+    s->mask = ms_malloc_array("rv.mask", c * MS_NATIVE_NPIX, sizeof(uint8_t));
+    s->z = ms_malloc_array("rv.z", c, sizeof(double));
+    s->z_err = ms_malloc_array("rv.zerr", c, sizeof(double));
+    s->snr_r = ms_malloc_array("rv.snr", c, sizeof(double));
+    s->lmjd = ms_malloc_array("rv.lmjd", c, sizeof(int64_t));
+    s->status = ms_malloc_array("rv.status", c, sizeof(int32_t));
+    s->obsid = ms_malloc_array("rv.obsid", c, sizeof *s->obsid);
+    s->key = ms_malloc_array("rv.key", c, sizeof *s->key);
+    s->rows = ms_calloc("rv.rows", c, sizeof *s->rows);
+    if (!s->flux || !s->ivar || !s->mask || !s->z || !s->z_err || !s->snr_r || !s->lmjd ||
+        !s->status || !s->obsid || !s->key || !s->rows)
+        return MS_ENOMEM;
+    m->rows = s->rows;
+    m->hash = settings_hash(&o->settings, s->lib, s->n_rows);
+    return MS_OK;
 }
 
 ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_summary *sum)
 {
     memset(sum, 0, sizeof *sum);
     double t0 = ms_par_wtime();
-    rv_state s;
-    memset(&s, 0, sizeof s);
-    s.chunk = (size_t)cfg->run.chunk_size;
-    ms_rv_library lib;
-    memset(&lib, 0, sizeof lib);
-    uint8_t *done = NULL;
-    size_t *pending = NULL;
-    ms_status st = ms_h5_open_read(o->spectra, 0, &s.store);
-    if (st == MS_OK) st = check_store(s.store, o->spectra);
-    if (st == MS_OK) {
-        int rank;
-        size_t dims[2];
-        st = ms_h5_dims(s.store, MS_STORE_NATIVE_FLUX, &rank, dims);
-        s.n_rows = dims[0];
-        if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
-    }
-    if (st == MS_OK) st = ms_rv_library_load(o->templates, &o->settings, &lib);
-    if (st == MS_OK) st = ms_rv_engine_alloc(&lib, &o->settings, &s.engine);
-    s.lib = &lib;
-    if (st == MS_OK) {
-        size_t c = s.chunk;
-        s.flux = ms_malloc_array("rv.flux", c * MS_NATIVE_NPIX, sizeof(float));
-        s.ivar = ms_malloc_array("rv.ivar", c * MS_NATIVE_NPIX, sizeof(float));
-        s.mask = ms_malloc_array("rv.mask", c * MS_NATIVE_NPIX, sizeof(uint8_t));
-        s.z = ms_malloc_array("rv.z", c, sizeof(double));
-        s.z_err = ms_malloc_array("rv.zerr", c, sizeof(double));
-        s.snr_r = ms_malloc_array("rv.snr", c, sizeof(double));
-        s.lmjd = ms_malloc_array("rv.lmjd", c, sizeof(int64_t));
-        s.status = ms_malloc_array("rv.status", c, sizeof(int32_t));
-        s.obsid = ms_malloc_array("rv.obsid", c, sizeof *s.obsid);
-        s.rows = ms_calloc("rv.rows", c, sizeof *s.rows);
-        if (!s.flux || !s.ivar || !s.mask || !s.z || !s.z_err || !s.snr_r || !s.lmjd ||
-            !s.status || !s.obsid || !s.rows)
-            st = MS_ENOMEM;
-    }
+    const size_t chunk = (size_t)cfg->run.chunk_size;
+    ms_survey_method m;
+    memset(&m, 0, sizeof m);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(o->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_rv_open(cfg, o, store, chunk, &m);
     st = ms_par_any_failed(st);
-    if (st == MS_OK)
+    if (st == MS_OK) {
+        const rv_state *s = m.state;
         ms_log0_info("rv: %zu spectra of %s, %zu templates from %s (hash %s), %d rank(s), "
-                     "chunks of %zu", s.n_rows, o->spectra, lib.n, o->templates, lib.hash,
-                     ms_par_size(), s.chunk);
-    size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
-    ms_catalog_column *cols = NULL;
-    if (st == MS_OK) {
-        cols = catalog_columns();
-        st = ms_par_any_failed(cols ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        ms_catalog_opts co = {o->out, cols, sizeof(ms_rv_row), s.n_rows, s.chunk,
-                              settings_hash(&o->settings, &lib, s.n_rows), o->resume};
-        st = ms_catalog_open(&co, &s.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("rv.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        long rows_before = 0;
-        for (size_t k = 0; k < n_chunks; k++) {
-            if (!done[k])
-                pending[n_pending++] = k;
-            else
-                rows_before += (long)(k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk);
-        }
-        sum->chunks_total = (long)n_chunks;
-        sum->chunks_before = (long)(n_chunks - n_pending);
-        if (sum->chunks_before > 0)
-            ms_log0_info("resume: %ld of %ld chunks were done by earlier runs", sum->chunks_before,
-                         sum->chunks_total);
-        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - (size_t)rows_before,
-                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
-        ms_workq_stats ws;
-        st = ms_workq_run(&wo, do_chunk, &s, &ws);
-        sum->complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        long counts[3 + MS_RV_N_FROM] = {s.measured, s.no_rv, s.skipped};
-        for (int k = 0; k < MS_RV_N_FROM; k++) counts[3 + k] = s.by_from[k];
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts, 3 + MS_RV_N_FROM);
-        sum->rows = (long)s.n_rows;
-        sum->measured = counts[0];
-        sum->no_rv = counts[1];
-        sum->skipped = counts[2];
-        for (int k = 0; k < MS_RV_N_FROM; k++) sum->by_from[k] = counts[3 + k];
-        if (st == MS_OK && sum->complete)
-            st = write_attributes(ms_catalog_file(s.cat), cfg, o, &lib, sum);
-        ms_status fst = ms_catalog_finish(s.cat, st == MS_OK && sum->complete);
-        if (st == MS_OK) st = fst;
+                     "chunks of %zu", s->n_rows, o->spectra, s->lib->n, o->templates, s->lib->hash,
+                     ms_par_size(), chunk);
+        ms_survey_method *ms[1] = {&m};
+        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "rv", o->resume, store,
+                                 s->n_rows, chunk, ms, 1, NULL, 0};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        sum->chunks_total = js.chunks_total;
+        sum->chunks_before = js.chunks_before;
+        sum->complete = js.complete;
+        sum->rows = (long)s->n_rows;
+        sum->measured = m.counts[N_MEASURED];
+        sum->no_rv = m.counts[N_NO_RV];
+        sum->skipped = m.counts[N_SKIPPED];
+        for (int k = 0; k < MS_RV_N_FROM; k++) sum->by_from[k] = m.counts[N_BY_FROM + k];
     }
     sum->seconds = ms_par_wtime() - t0;
-    ms_free(cols);
-    ms_free(pending);
-    ms_free(done);
-    void *p[] = {s.flux, s.ivar, s.mask, s.z, s.z_err, s.snr_r, s.lmjd, s.status, s.obsid, s.rows};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
-    ms_rv_engine_free(s.engine);
-    ms_rv_library_free(&lib);
-    if (s.store) ms_h5_close(s.store);
+    if (m.free) m.free(&m);
+    if (store) ms_h5_close(store);
     return st;
 }

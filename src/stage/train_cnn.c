@@ -5,6 +5,7 @@
 #include "mstars/cnn.h"
 #include "mstars/csv.h"
 #include "mstars/h5.h"
+#include "mstars/join_io.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
 #include "mstars/par.h"
@@ -58,33 +59,20 @@ static long label_column(const ms_csv *t, int k)
     return c;
 }
 
-typedef struct {
-    const char *key;
-    size_t row;
-} keyed;
-
-static int cmp_keyed(const void *a, const void *b)
-{
-    return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key);
-}
-
 /* Rank 0: the training set. */
-static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
+static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *s)
 {
     ms_csv t;
     memset(&t, 0, sizeof t);
     ms_h5 *f = NULL;
     ms_cnn_input in;
     memset(&in, 0, sizeof in);
-    char (*obsid)[32] = NULL, (*sub)[16] = NULL;
+    char (*sub)[16] = NULL;
     int32_t *status = NULL;
     double *snr = NULL;
     long *match = NULL;
     uint8_t *ok = NULL;
     ms_status st = ms_csv_read(a->labels, &t);
-    long kc = st == MS_OK ? ms_csv_column(&t, "obsid") : -1;
-    if (st == MS_OK && kc < 0)
-        st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: no obsid column", a->labels);
     long lc[MS_N_LABELS], cc = ms_csv_column(&t, "luminosity_class");
     for (int k = 0; k < MS_N_LABELS && st == MS_OK; k++) {
         lc[k] = label_column(&t, k);
@@ -97,10 +85,9 @@ static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
         st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: none of the columns teff, logg, "
                           "m_h (fe_h), alpha_m", a->labels);
     if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &f);
-    if (st == MS_OK) st = ms_cnn_input_open(f, a->spectra, a->rv, 1, &in);
+    if (st == MS_OK) st = ms_cnn_input_open(f, a->spectra, a->rv, 0, 1, &in);
     const size_t N = in.n_rows;
     if (st == MS_OK) {
-        obsid = ms_malloc_array("cnn.obsid", N + 1, sizeof *obsid);
         sub = ms_malloc_array("cnn.sub", N + 1, sizeof *sub);
         status = ms_malloc_array("cnn.status", N + 1, sizeof *status);
         snr = ms_malloc_array("cnn.snr", 5 * N + 1, sizeof *snr);
@@ -111,27 +98,26 @@ static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
         s->rows = ms_malloc_array("cnn.rows", N + 1, sizeof(int64_t));
         s->rv = ms_malloc_array("cnn.rv", N + 1, sizeof(double));
         s->rv_src = ms_malloc_array("cnn.rv_src", N + 1, sizeof(int32_t));
-        if (!obsid || !sub || !status || !snr || !match || !ok || !s->x || !s->y || !s->rows ||
-            !s->rv || !s->rv_src)
+        if (!sub || !status || !snr || !match || !ok || !s->x || !s->y || !s->rows || !s->rv ||
+            !s->rv_src)
             st = MS_ENOMEM;
     }
     static const char *snr_names[5] = {MS_META_SNR_U, MS_META_SNR_G, MS_META_SNR_R,
                                        MS_META_SNR_I, MS_META_SNR_Z};
-    if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, 0, N, obsid);
     if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_SUBCLASS, MS_H5_STR, 16, 0, N, sub);
     if (st == MS_OK) st = ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, 0, N, status);
     for (int b = 0; b < 5 && st == MS_OK; b++)
         st = ms_h5_read_rows(f, snr_names[b], MS_H5_F64, 0, 0, N, snr + (size_t)b * N);
-    keyed *keys = NULL;
-    if (st == MS_OK && !(keys = ms_malloc_array("cnn.keys", t.n_rows + 1, sizeof *keys))) st = MS_ENOMEM;
-    for (size_t r = 0; st == MS_OK && r < t.n_rows; r++) keys[r] = (keyed){ms_csv_cell(&t, r, (size_t)kc), r};
-    if (st == MS_OK) qsort(keys, t.n_rows, sizeof *keys, cmp_keyed);
+    /* every store row's label row, by obsid, key or position (join.h) */
+    if (st == MS_OK) {
+        ms_join_ids ids;
+        st = ms_store_join_ids(f, N, &ids);
+        if (st == MS_OK) st = ms_table_join("train-cnn", a->labels, &ids, radius, match, NULL);
+        ms_join_ids_free(&ids);
+    }
     size_t cut[5] = {0}, by_src[3] = {0}; /* cuts: unmatched, unusable, S/N, class, view */
     for (size_t i = 0; st == MS_OK && i < N; i++) {
-        obsid[i][31] = '\0';
         sub[i][15] = '\0';
-        keyed want = {obsid[i], 0}, *hit = bsearch(&want, keys, t.n_rows, sizeof *keys, cmp_keyed);
-        match[i] = hit ? (long)hit->row : -1;
         if (match[i] < 0) {
             cut[0]++;
             continue;
@@ -165,7 +151,9 @@ static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
         uint8_t good = 0;
         double rv = NAN;
         int32_t src = MS_CNN_RV_NONE;
-        st = ms_cnn_input_rows(&in, f, i, 1, &zero, x, &good, &rv, &src);
+        ms_survey_chunk ck;
+        ms_survey_chunk_plain(&ck, f, i, 1);
+        st = ms_cnn_input_rows(&in, &ck, &zero, NULL, NULL, x, &good, &rv, &src);
         if (st == MS_OK && !good) {
             cut[4]++;
             continue;
@@ -190,13 +178,11 @@ static ms_status load_set(const ms_train_cnn_args *a, train_set *s)
                     "pipeline Z*c for %zu spectra", s->velocity, by_src[MS_CNN_RV_CATALOG],
                     by_src[MS_CNN_RV_PIPELINE]);
     }
-    ms_free(obsid);
     ms_free(sub);
     ms_free(status);
     ms_free(snr);
     ms_free(match);
     ms_free(ok);
-    ms_free(keys);
     ms_cnn_input_free(&in);
     if (f) ms_h5_close(f);
     ms_csv_free(&t);
@@ -252,7 +238,7 @@ int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a)
     ms_status st = MS_OK;
     if (strcmp(a->cls, "dM") != 0 && strcmp(a->cls, "gM") != 0)
         st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "--class must be dM or gM, not '%s'", a->cls);
-    if (st == MS_OK && ms_par_rank() == 0) st = load_set(a, &s);
+    if (st == MS_OK && ms_par_rank() == 0) st = load_set(a, cfg->join.radius_arcsec, &s);
     st = ms_par_agree(st);
     if (st == MS_OK) st = bcast_set(&s);
     if (st == MS_OK && s.n < 2 * a->folds)

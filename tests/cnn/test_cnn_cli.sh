@@ -14,7 +14,7 @@
 #     the old Z25 input) is refused with a message;
 #   - the errors: e_cnn = sqrt((s e_cnn_ens)^2 + floor^2) with the model's error_scale and
 #     error_floor;
-#   - wrong inputs fail with a message: a class other than dM/gM, labels without obsid.
+#   - wrong inputs fail with a message: a class other than dM/gM, labels with nothing to join on.
 set -u
 exe=${MSTARS_EXE:?}
 root=${MSTARS_SOURCE_ROOT:?}
@@ -151,6 +151,6 @@ fi
 check "train-cnn --class sdM refused" sh -c "test $? -eq 1 && grep -q 'dM or gM' '$work/x.log'"
 cut -d, -f11-14 "$m/truth.csv" >"$work/noid.csv"
 "$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$work/noid.csv" --class dM --out "$work/x.h5" >"$work/x.log" 2>&1
-check "labels without obsid refused" sh -c "test $? -eq 1 && grep -q 'no obsid column' '$work/x.log'"
+check "labels with nothing to join on (no obsid, key or position) refused" sh -c "test $? -eq 1 && grep -q 'nothing to join on' '$work/x.log'"
 [ $fails -eq 0 ] || { for f in "$work"/*.log; do echo "== $f"; tail -5 "$f"; done; }
 exit $fails

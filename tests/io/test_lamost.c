@@ -4,6 +4,7 @@
  * and the missing item, and no leak). */
 #include "test_util.h"
 
+#include "mstars/join.h"
 #include "mstars/lamost.h"
 #include "mstars/mem.h"
 #include "mstars/status.h"
@@ -134,6 +135,61 @@ static void test_every_real_file_reads(void **state)
         assert_empty(&s);
     }
     assert_int_equal(ms_mem_current(), before);
+}
+
+/* Issue 17 item 5: every real file gets a unique key. DR1 and early files have no OBSID: the
+ * key is the name LAMOST gives the file (FILENAME = spec-<key>.fits), built from LMJD,
+ * PLANID, SPID and FIBERID (FIBERID is a string '1' in two of them); later files: OBSID. */
+static void test_every_real_file_has_its_key(void **state)
+{
+    (void)state;
+    char path[1024];
+    if (!shared_file("INDEX.md", path, sizeof path)) skip();
+    static const struct {
+        const char *file, *key;
+    } want[] = {
+        {"spec-55862-B6212_sp06-003.fits", "55862-B6212_sp06-003"},
+        {"spec-55919-B5591903_sp01-001.fits", "55919-B5591903_sp01-001"},
+        {"spec-55939-B5593905_sp01-018.fits", "55939-B5593905_sp01-018"},
+        {"spec-56257-GAC089N38V2_sp01-001.fits", "56257-GAC089N38V2_sp01-001"},
+        {"spec-58397-EG014118N254444M01_sp03-031.fits", "677503031"},
+        {"dr10-obsid-3703110.fits", "3703110"},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        assert_non_null(shared_file(want[k].file, path, sizeof path));
+        ms_lamost_spectrum s;
+        ms_lamost_meta m;
+        assert_int_equal(ms_lamost_read(path, &s, &m), MS_OK);
+        char key[MS_KEY_LEN], name[MS_KEY_LEN], from_file[MS_KEY_LEN];
+        ms_lamost_key(key, sizeof key, m.obsid, m.lmjd, m.planid, m.spid, m.fiberid);
+        assert_string_equal(key, want[k].key);
+        /* the name built from the header is the file's own name (a DR10 file renamed by
+         * obsid has none) */
+        ms_lamost_name(name, sizeof name, m.lmjd, m.planid, m.spid, m.fiberid);
+        ms_lamost_name_from_file(from_file, sizeof from_file, path);
+        if (strncmp(want[k].file, "spec-", 5) == 0) assert_string_equal(name, from_file);
+        if (!m.obsid[0]) assert_string_equal(key, from_file);
+        ms_lamost_spectrum_free(&s);
+    }
+    /* every readable file: a key, and no two different exposures share one */
+    char keys[sizeof real_files / sizeof real_files[0]][MS_KEY_LEN];
+    for (size_t k = 0; k < sizeof real_files / sizeof real_files[0]; k++) {
+        assert_non_null(shared_file(real_files[k].file, path, sizeof path));
+        ms_lamost_spectrum s;
+        ms_lamost_meta m;
+        assert_int_equal(ms_lamost_read(path, &s, &m), MS_OK);
+        ms_lamost_key(keys[k], MS_KEY_LEN, m.obsid, m.lmjd, m.planid, m.spid, m.fiberid);
+        assert_true(strlen(keys[k]) > 0);
+        ms_lamost_spectrum_free(&s);
+    }
+    size_t same = 0; /* spec-55859-F5902_sp01-001 and -005 are each there in two layouts */
+    for (size_t a = 0; a < sizeof keys / sizeof keys[0]; a++)
+        for (size_t b = a + 1; b < sizeof keys / sizeof keys[0]; b++)
+            if (strcmp(keys[a], keys[b]) == 0) {
+                same++;
+                assert_int_equal(strncmp(real_files[a].file, real_files[b].file, 25), 0);
+            }
+    assert_int_equal(same, 2);
 }
 
 static void test_metadata_details(void **state)
@@ -623,6 +679,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_real_file_reads),
         cmocka_unit_test(test_metadata_details),
+        cmocka_unit_test(test_every_real_file_has_its_key),
         cmocka_unit_test(test_same_observation_in_two_layouts),
         cmocka_unit_test(test_dr1_subcontinuum_wavelength),
         cmocka_unit_test(test_double_precision_image),

@@ -196,7 +196,7 @@ static void test_full_catalog(void **state)
                       "999,9,3000,5.00,0.0,0.0,0\n");
     /* reference: rv only, 1 km/s above the catalog for rows 0..3 */
     write_text(ref, "obsid,rv\n101,-29\n102,-19\n103,-9\n104,1\n");
-    ms_report_opts o = {cat, out, truth, ref, NULL, 0};
+    ms_report_opts o = {cat, out, truth, ref, NULL, 0, NULL, 0};
     ms_report_summary s;
     assert_int_equal(ms_report_write(&o, &s), MS_OK);
     assert_int_equal(s.input, 10);
@@ -279,6 +279,10 @@ static void test_full_catalog(void **state)
     /* the page has the same numbers and says what was left out */
     assert_non_null(strstr(md, "| fitted (finite Teff) | 8 |"));
     assert_non_null(strstr(md, "| Teff (K) | 8 | 10 |"));
+    /* a label the catalog does not have ([alpha/M] of a teff,logg fit) reads n/a, never a
+     * summary of nothing shown as 0.000 (issue 17 item 6) */
+    assert_non_null(strstr(md, "| [alpha/M] (dex) | 0 | n/a | n/a | n/a | n/a | 0 | n/a | n/a |"));
+    assert_null(strstr(md, "| [alpha/M] (dex) | 0 | 0.000"));
     assert_non_null(strstr(md, "no_such_emulator.h5"));
     assert_non_null(strstr(md, "Gaia"));
 
@@ -315,7 +319,7 @@ static void test_minimal_catalog(void **state)
     put(f, "/catalog/obsid", MS_H5_STR, 32, obsid);
     put(f, "/catalog/teff", MS_H5_F64, 0, teff);
     assert_int_equal(ms_h5_commit(f), MS_OK);
-    ms_report_opts o = {cat, out, NULL, NULL, NULL, 0};
+    ms_report_opts o = {cat, out, NULL, NULL, NULL, 0, NULL, 0};
     ms_report_summary s;
     assert_int_equal(ms_report_write(&o, &s), MS_OK);
     assert_int_equal(s.input, 10);
@@ -357,7 +361,7 @@ static void test_incomplete_catalog_refused(void **state)
     /* opened for update: complete = 0 until committed; closed without committing */
     assert_int_equal(ms_h5_open_update(cat, 0, &f), MS_OK);
     assert_int_equal(ms_h5_close(f), MS_OK);
-    ms_report_opts o = {cat, out, NULL, NULL, NULL, 0};
+    ms_report_opts o = {cat, out, NULL, NULL, NULL, 0, NULL, 0};
     ms_report_summary s;
     assert_int_equal(ms_report_write(&o, &s), MS_EFORMAT);
     assert_non_null(strstr(ms_error_message(), "incomplete"));

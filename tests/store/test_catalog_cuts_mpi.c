@@ -143,7 +143,7 @@ static void test_survey_pass(void **state)
             assert_int_equal(ms_catalog_write_chunk(cat, c, row0, n, rows + row0), MS_OK);
         }
     const char *const labels[4] = {"teff", "logg", "m_h", "alpha_m"};
-    ms_catalog_cuts_opts co = {4300.0, 5.0, 50.0, labels, 4, 0, 7};
+    ms_catalog_cuts_opts co = {4300.0, 5.0, 50.0, labels, 4, 0, 7, NULL};
     ms_catalog_cuts_summary s;
     assert_int_equal(ms_catalog_cuts(ms_catalog_file(cat), &co, &s), MS_OK);
     assert_int_equal(ms_catalog_finish(cat, 1), MS_OK);
@@ -201,7 +201,7 @@ static void test_serial_total_errors(void **state)
     size_t n = N_ROWS;
     assert_int_equal(ms_h5_write_array(f, "/catalog/e_logg_total", MS_H5_F64, 0, 1, &n, col, "dex",
                                        "total"), MS_OK);
-    ms_catalog_cuts_opts co = {4300.0, 5.0, 50.0, NULL, 0, 1, 64};
+    ms_catalog_cuts_opts co = {4300.0, 5.0, 50.0, NULL, 0, 1, 64, NULL};
     ms_catalog_cuts_summary s;
     const size_t held = ms_mem_current();
     assert_int_equal(ms_catalog_cuts(f, &co, &s), MS_OK);

@@ -1,0 +1,166 @@
+/* error_scales.c: honest errors from the methods' mutual differences, the three-cornered hat
+ * (see combine.h, ms_combine_error_scales). Pure computation: no I/O, no MPI. */
+#include "mstars/combine.h"
+#include "mstars/mem.h"
+#include "mstars/stats.h"
+
+#include <math.h>
+#include <string.h>
+
+/* LAPACK: Cholesky solve of a symmetric positive definite system */
+void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b,
+            const int *ldb, int *info);
+
+#define MAX_M 16
+
+static int usable(const ms_rec_input *x)
+{
+    return x->clean && isfinite(x->value) && isfinite(x->error) && x->error > 0.0;
+}
+
+static int in_bin(const double *key, size_t r, const double *edges, size_t b, size_t n_bins)
+{
+    if (n_bins == 0 || b == n_bins) return 1; /* b == n_bins: every row */
+    double k = key ? key[r] : NAN;
+    if (!key) return 1;
+    return k >= edges[b] && k < edges[b + 1];
+}
+
+/* s^2 of every method of q in one bin (b == n_bins: all rows); s2[m] = NaN: not estimated. */
+static void solve_bin(const ms_rec_input *in, size_t n, size_t nm, int q, const double *key,
+                      const double *edges, size_t b, size_t n_bins, size_t min_rows,
+                      double *d, double *work, double *s2, double *e_med)
+{
+    int have[MAX_M] = {0};
+    for (size_t m = 0; m < nm; m++) {
+        s2[m] = NAN;
+        e_med[m] = NAN;
+        size_t k = 0;
+        for (size_t r = 0; r < n; r++) {
+            const ms_rec_input *x = &in[(r * nm + m) * MS_REC_N + (size_t)q];
+            if (usable(x) && in_bin(key, r, edges, b, n_bins)) d[k++] = x->error;
+        }
+        if (k >= min_rows) {
+            have[m] = 1;
+            e_med[m] = ms_stats_median_inplace(d, k);
+        }
+    }
+    /* pairs: v_ij = robust variance of v_i - v_j */
+    double ata[MAX_M * MAX_M], atv[MAX_M];
+    memset(ata, 0, sizeof ata);
+    memset(atv, 0, sizeof atv);
+    size_t n_pairs = 0, idx[MAX_M], nu = 0;
+    int pos[MAX_M];
+    for (size_t m = 0; m < nm; m++) pos[m] = -1;
+    double v_last = NAN;
+    for (size_t i = 0; i < nm; i++)
+        for (size_t j = i + 1; j < nm; j++) {
+            if (!have[i] || !have[j]) continue;
+            size_t k = 0;
+            for (size_t r = 0; r < n; r++) {
+                const ms_rec_input *x = &in[(r * nm + i) * MS_REC_N + (size_t)q];
+                const ms_rec_input *y = &in[(r * nm + j) * MS_REC_N + (size_t)q];
+                if (usable(x) && usable(y) && in_bin(key, r, edges, b, n_bins))
+                    d[k++] = x->value - y->value;
+            }
+            if (k < min_rows) continue;
+            ms_stats_summary s;
+            ms_stats_summarize(d, k, work, &s);
+            double v = s.robust_std * s.robust_std;
+            if (!isfinite(v)) continue;
+            const size_t ij[2] = {i, j};
+            for (int t = 0; t < 2; t++)
+                if (pos[ij[t]] < 0) {
+                    pos[ij[t]] = (int)nu;
+                    idx[nu++] = ij[t];
+                }
+            int a = pos[i], c = pos[j];
+            ata[a * MAX_M + a] += 1.0;
+            ata[c * MAX_M + c] += 1.0;
+            ata[a * MAX_M + c] += 1.0;
+            ata[c * MAX_M + a] += 1.0;
+            atv[a] += v;
+            atv[c] += v;
+            v_last = v;
+            n_pairs++;
+        }
+    if (nu == 2 && n_pairs == 1) {
+        /* two methods: only s_i^2 + s_j^2 is known; one common factor for both */
+        double f2 = v_last / (e_med[idx[0]] * e_med[idx[0]] + e_med[idx[1]] * e_med[idx[1]]);
+        for (int t = 0; t < 2; t++) s2[idx[t]] = f2 * e_med[idx[t]] * e_med[idx[t]];
+        return;
+    }
+    if (nu < 3 || n_pairs < nu) return;
+    /* normal equations A^T A x = A^T v, compacted to the nu methods met */
+    double a[MAX_M * MAX_M], x[MAX_M];
+    for (size_t r = 0; r < nu; r++) {
+        x[r] = atv[r];
+        for (size_t c = 0; c < nu; c++) a[c * nu + r] = ata[r * MAX_M + c];
+    }
+    int nn = (int)nu, one = 1, info = 0;
+    dposv_("U", &nn, &one, a, &nn, x, &nn, &info);
+    if (info != 0) return;
+    for (size_t t = 0; t < nu; t++)
+        if (x[t] > 0.0) s2[idx[t]] = x[t];
+}
+
+int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
+                            const double *key, const double *edges, size_t n_bins,
+                            size_t min_rows, double *scale)
+{
+    const size_t nb = n_bins ? n_bins : 1;
+    for (size_t i = 0; i < n_methods * MS_REC_N * nb; i++) scale[i] = 1.0;
+    if (n_methods < 2 || n_methods > MAX_M) return 0;
+    double *d = ms_malloc_array("combine.scales.d", n + 1, sizeof *d);
+    double *work = ms_malloc_array("combine.scales.work", n + 1, sizeof *work);
+    if (!d || !work) {
+        ms_free(d);
+        ms_free(work);
+        return -1;
+    }
+    double s2[MAX_M], e_med[MAX_M], s2_all[MAX_M], e_all[MAX_M];
+    for (int q = 0; q < MS_REC_N; q++) {
+        /* all rows first: the fallback of a bin that cannot be estimated */
+        solve_bin(in, n, n_methods, q, key, edges, n_bins, n_bins, min_rows, d, work, s2_all,
+                  e_all);
+        for (size_t b = 0; b < nb; b++) {
+            if (n_bins)
+                solve_bin(in, n, n_methods, q, key, edges, b, n_bins, min_rows, d, work, s2,
+                          e_med);
+            for (size_t m = 0; m < n_methods; m++) {
+                double sc = NAN;
+                if (n_bins && isfinite(s2[m]) && e_med[m] > 0.0) sc = sqrt(s2[m]) / e_med[m];
+                if (!isfinite(sc) && isfinite(s2_all[m]) && e_all[m] > 0.0)
+                    sc = sqrt(s2_all[m]) / e_all[m];
+                scale[(m * MS_REC_N + (size_t)q) * nb + b] = isfinite(sc) && sc > 0.0 ? sc : 1.0;
+            }
+        }
+    }
+    ms_free(d);
+    ms_free(work);
+    return 0;
+}
+
+const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1] = {-HUGE_VAL, 10, 20, 50, HUGE_VAL};
+
+/* The rescaling of `mstars combine` and `fit --methods` (combine.h). */
+int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, const double *snr,
+                              double *scale)
+{
+    const size_t nb = MS_COMBINE_SCALE_BINS;
+    if (ms_combine_error_scales(in, n, n_methods, snr, ms_combine_scale_edges, snr ? nb : 0,
+                                MS_COMBINE_SCALE_MIN_ROWS, scale) != 0)
+        return -1;
+    if (!snr) /* one bin was estimated: the same factor in every bin (backwards: in place) */
+        for (size_t i = n_methods * MS_REC_N; i-- > 0;)
+            for (size_t b = nb; b-- > 0;) scale[i * nb + b] = scale[i];
+    for (size_t r = 0; r < n; r++) {
+        size_t b = 0;
+        while (snr && b + 1 < nb && !(snr[r] < ms_combine_scale_edges[b + 1])) b++;
+        for (size_t m = 0; m < n_methods; m++)
+            for (int q = 0; q < MS_REC_N; q++)
+                in[(r * n_methods + m) * MS_REC_N + (size_t)q].error *=
+                    scale[(m * MS_REC_N + (size_t)q) * nb + b];
+    }
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* survey_methods.h: the survey methods of src/stage (private): each opens its models once
+ * per rank and fills an ms_survey_method (survey_job.h) for the single command or for
+ * `fit --methods` (fit_methods.c). An open function checks the store against its models
+ * (naming both files) and returns the rows it sees; it is not collective (the caller agrees
+ * the status over ranks). The method's `free` releases what open loaded, also after a failed
+ * open. */
+#ifndef MSTARS_STAGE_SURVEY_METHODS_H
+#define MSTARS_STAGE_SURVEY_METHODS_H
+
+#include "mstars/laspm.h"
+#include "mstars/rv.h"
+#include "mstars/stage.h"
+#include "mstars/stage_laspm.h"
+#include "mstars/stage_rv.h"
+#include "mstars/slam_job.h"
+#include "mstars/survey.h"
+#include "mstars/survey_job.h"
+
+/* rv (rv.c): counts measured, no_rv, skipped, by_from[MS_RV_N_FROM]. Sets ck->v_start. */
+ms_status ms_method_rv_open(const ms_config *cfg, const ms_rv_job_opts *o, ms_h5 *store,
+                            size_t chunk, ms_survey_method *m);
+/* SLAM (fit_slam.c): counts fitted, flagged, skipped. */
+ms_status ms_method_slam_open(const ms_config *cfg, const ms_slam_fit_job_opts *o, ms_h5 *store,
+                              size_t chunk, ms_survey_method *m);
+/* LASPM (laspm.c): counts matched, failed, skipped. */
+ms_status ms_method_laspm_open(const ms_config *cfg, const ms_laspm_run_opts *o, ms_h5 *store,
+                               size_t chunk, ms_survey_method *m);
+/* the CNN ensemble (predict_cnn.c): counts predicted, skipped, flagged (after post). The
+ * rest-frame velocity is ck->v_start where the rv method ran. */
+ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
+                             size_t chunk, ms_survey_method *m);
+/* Z25 (fit.c): counts fitted, failed, skipped. The start velocity is ck->v_start where the rv
+ * method ran. models: the --models file (single command only). */
+ms_status ms_method_z25_open(const ms_config *cfg, const ms_survey_opts *o, ms_h5 *store,
+                             size_t chunk, ms_survey_method *m);
+
+/* The rows of a store that a job sees: dims[0] of `dataset`, at most limit (> 0). */
+ms_status ms_survey_store_rows(ms_h5 *store, const char *dataset, size_t limit, size_t *n_rows);
+
+#endif
