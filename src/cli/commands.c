@@ -17,7 +17,6 @@ extern const ms_cli_cmd ms_cmd_build_library;
 extern const ms_cli_cmd ms_cmd_laspm;
 extern const ms_cli_cmd ms_cmd_precision;
 extern const ms_cli_cmd ms_cmd_train_cnn;
-extern const ms_cli_cmd ms_cmd_fit;
 extern const ms_cli_cmd ms_cmd_predict_cnn;
 extern const ms_cli_cmd ms_cmd_train_classifier;
 extern const ms_cli_cmd ms_cmd_cnn_classify;
@@ -35,7 +34,6 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_emulate,
     &ms_cmd_train_csn,
     &ms_cmd_rv,
-    &ms_cmd_lumclass,
     &ms_cmd_fit,
     &ms_cmd_train_slam,
     &ms_cmd_fit_slam,
@@ -44,10 +42,10 @@ const ms_cli_cmd *const ms_cli_commands[] = {
     &ms_cmd_laspm,
     &ms_cmd_precision,
     &ms_cmd_train_cnn,
-    &ms_cmd_fit,
     &ms_cmd_predict_cnn,
     &ms_cmd_train_classifier,
     &ms_cmd_cnn_classify,
+    &ms_cmd_lumclass,
     &ms_cmd_calibrate_errors,
     &ms_cmd_combine,
     &ms_cmd_export,

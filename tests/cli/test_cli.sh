@@ -21,6 +21,7 @@ done
 "$exe" help >"$out" 2>"$err"
 check "help exits 0" test $? -eq 0
 check "help lists config" grep -q "^  config " "$out"
+check "help lists every command once" test -z "$(grep -E '^  [a-z]' "$out" | awk '{print $1}' | sort | uniq -d)"
 
 "$exe" frobnicate >"$out" 2>"$err"; rc=$?
 check "unknown command exits 2" test $rc -eq 2
