@@ -1,13 +1,17 @@
 /* bench_cnn.c: speed of the L25 CNN (cnn.h) on one core: a training epoch (batch 128, the
  * trainer's work: shards of 16 spectra, per-shard gradients, the exact fixed-point sum,
- * Adam), and ensemble inference per spectrum (K models, batches of 32). Synthetic z-scored
- * inputs; the numbers do not depend on the values.
+ * Adam), ensemble inference per spectrum (K models, batches of 32), and making L25's input
+ * from a native spectrum (ms_cnn_native_view: 3910 native pixels, rest frame, 1 A 3900-8899
+ * A, z-scored). Synthetic inputs; the numbers do not depend on the values.
  *   bench_cnn [--n-in L] [--spectra N] [--epochs E] [--models K] [--repeat R]
  * Prints "train ..." and "infer ..." lines with the median over R repeats (wall and CPU). */
 #include "bench_util.h"
 
 #include "mstars/cnn.h"
 #include "mstars/mem.h"
+#include "mstars/native.h"
+
+#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,5 +97,26 @@ int main(int argc, char **argv)
     }
     printf("infer n_in %zu models %zu batch %zu: %.3f ms/spectrum wall, %.3f ms/spectrum cpu (median of %zu)\n",
            L, K, IB, median(tw, R), median(tc, R), R);
+    /* the input from native pixels */
+    const size_t np = MS_NATIVE_NPIX;
+    double *ll = ms_malloc_array("ll", np, sizeof(double));
+    float *nf = ms_malloc_array("nf", np, sizeof(float)), *ni = ms_malloc_array("ni", np, sizeof(float));
+    uint8_t *nm = ms_malloc_array("nm", np, 1);
+    for (size_t k = 0; k < np; k++) {
+        ll[k] = ms_native_loglam(k);
+        nf[k] = (float)(1.0 + 0.1 * ms_nn_rng_normal(&rng));
+        ni[k] = 1.0f;
+        nm[k] = k % 97 == 0 ? MS_NATIVE_ORMASK : 0;
+    }
+    const ms_cnn_view_spec v = ms_cnn_view_l25();
+    float *out = ms_malloc_array("out", v.n, sizeof(float));
+    for (size_t r = 0; r < R; r++) {
+        double w0 = now_s(), c0 = cpu_s();
+        for (size_t i = 0; i < N; i++) ms_cnn_native_view(&v, ll, nf, ni, nm, np, 30.0 + (double)i, out);
+        tw[r] = 1e3 * (now_s() - w0) / (double)N;
+        tc[r] = 1e3 * (cpu_s() - c0) / (double)N;
+    }
+    printf("input native %zu -> %zu: %.3f ms/spectrum wall, %.3f ms/spectrum cpu (median of %zu)\n",
+           np, v.n, median(tw, R), median(tc, R), R);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_cnn.sh: the L25 CNN, C (bench_cnn) vs PyTorch CPU (bench_cnn_torch.py), one core each,
 # the same architecture, batch and data sizes: a training epoch and ten-model ensemble
-# inference per spectrum. ROUNDS interleaved rounds (C, PyTorch, C, ...) so that load from
+# inference per spectrum, and (C alone) making L25's input from a native spectrum. ROUNDS interleaved rounds (C, PyTorch, C, ...) so that load from
 # other processes hits both alike; the medians over the rounds and the ratio are printed.
 #   benchmarks/bench_cnn.sh [BUILD_DIR] [ROUNDS] [N_IN] [SPECTRA]
 set -u
@@ -31,5 +31,8 @@ for what, unit in (("train", "s/epoch"), ("infer", "ms/spectrum")):
     t = [st.median(x[i] for x in v[("torch", what)]) for i in (0, 1)]
     print(f"{what}: C {c[0]:.4g} {unit} (cpu {c[1]:.4g}), PyTorch {t[0]:.4g} (cpu {t[1]:.4g}); "
           f"C is {t[1] / c[1]:.2f}x as fast (cpu time)")
+if ("C", "input") in v:
+    c = [st.median(x[i] for x in v[("C", "input")]) for i in (0, 1)]
+    print(f"input (C alone: native pixels -> L25 input): {c[0]:.4g} ms/spectrum (cpu {c[1]:.4g})")
 PY
 rm -f "$out"

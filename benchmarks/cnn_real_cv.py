@@ -5,12 +5,18 @@ report of what the method does with them, not a tuning set.
 
 usage: cnn_real_cv.py WORKDIR [K_OUTER (5)] [SEED (21)]
 
-Ingests the spectra (mstars ingest), splits the labelled stars into K_OUTER random folds, and for
-each fold trains a ten-fold dM ensemble (mstars train-cnn; teff, logg, [Fe/H] as m_h) on the
-other folds and predicts the held-out stars (mstars predict-cnn). Prints bias and scatter of
-cnn - literature with bootstrap 68% intervals, the same for the null predictor (the training
-folds' mean label: what a model that learned nothing scores), and the honesty of the ensemble
-error (rms error / rms e_cnn)."""
+Ingests the spectra (mstars ingest, keeping every labelled star as slam_real_cv.sh does:
+preprocess.min_good_fraction=0.3, no class requirement), measures their RVs (mstars rv: the
+CNN's input is the native spectrum in the rest frame of rv_adopted, else the pipeline Z*c),
+splits the labelled stars into K_OUTER random folds, and for each fold trains on the other
+folds and predicts the held-out stars with
+  - a ten-fold dM CNN ensemble (mstars train-cnn --rv, predict-cnn --rv; teff, logg, [Fe/H] as m_h),
+  - SLAM (mstars train-slam --search coordinate, fit-slam) on the same training stars,
+and the null predictor (the training folds' mean label: what a model that learned nothing
+scores). Prints bias and scatter of each against the literature with bootstrap 68% intervals,
+and the honesty of the CNN's errors on these held-out stars: the calibrated e_cnn (the model's
+error model, fitted on the out-of-fold residuals of its own training stars) and the raw
+ensemble spread e_cnn_<label>_ens (rms and robust std of the pulls)."""
 import csv
 import os
 import subprocess
@@ -46,7 +52,12 @@ def main(argv):
     log = os.path.join(work, "cv.log")
     store = os.path.join(work, "real.h5")
     if not os.path.exists(store):
-        run(["ingest", "--spectra", DATA, "--out", store], log)
+        run(["ingest", "--spectra", DATA, "--out", store, "--set", "preprocess.min_good_fraction=0.3",
+             "--set", "preprocess.required_class="], log)
+    rv = os.path.join(work, "rv.h5")
+    if not os.path.exists(rv):
+        run(["rv", "--spectra", store, "--out", rv, "--templates",
+             os.path.join(os.path.dirname(DATA), "templates-kesseli2017"), "--log-level", "warn"], log)
     with h5py.File(store, "r") as f:
         obsid = [o.decode() for o in f["meta/obsid"][:]]
         status = f["meta/status"][:]
@@ -56,7 +67,7 @@ def main(argv):
     rng = np.random.default_rng(seed)
     fold = np.empty(len(rows), int)
     fold[rng.permutation(len(rows))] = np.arange(len(rows)) % k_outer
-    pred, err, null = {}, {}, {}
+    pred, err, ens, null, slam = {}, {}, {}, {}, {}
     for k in range(k_outer):
         lab = f"train{k}.csv"
         with open(lab, "w") as f:
@@ -67,10 +78,25 @@ def main(argv):
         model, cat = f"cnn{k}.h5", f"cat{k}.h5"
         if not os.path.exists(model):
             run(["train-cnn", "--spectra", store, "--labels", lab, "--class", "dM", "--out", model,
-                 "--resume", "--log-level", "warn"], log)
+                 "--rv", rv, "--resume", "--log-level", "warn"], log)
         if os.path.exists(cat):
             os.remove(cat)
-        run(["predict-cnn", "--spectra", store, "--model", model, "--out", cat, "--log-level", "warn"], log)
+        run(["predict-cnn", "--spectra", store, "--model", model, "--rv", rv, "--out", cat,
+             "--log-level", "warn"], log)
+        smodel, scat = f"slam{k}.h5", f"slamcat{k}.h5"
+        if not os.path.exists(smodel):
+            run(["train-slam", "--spectra", store, "--labels", lab, "--label-cols", "teff,logg,fe_h",
+                 "--search", "coordinate", "--out", smodel, "--log-level", "warn"], log)
+        if os.path.exists(scat):
+            os.remove(scat)
+        run(["fit-slam", "--spectra", store, "--model", smodel, "--out", scat, "--log-level", "warn"], log)
+        with h5py.File(scat, "r") as f:
+            c = f["catalog"]
+            sid = [o.decode() for o in c["obsid"][:]]
+            for r, fo in zip(rows, fold):
+                if fo == k:
+                    i = sid.index(r["obsid"])
+                    slam[r["obsid"]] = [c["slam_" + p][i] for p, _ in LABELS]
         with h5py.File(cat, "r") as f:
             c = f["catalog"]
             cid = [o.decode() for o in c["obsid"][:]]
@@ -80,21 +106,34 @@ def main(argv):
                 i = cid.index(r["obsid"])
                 pred[r["obsid"]] = [c["cnn_" + p][i] for p, _ in LABELS]
                 err[r["obsid"]] = [c["e_cnn_" + p][i] for p, _ in LABELS]
+                ens[r["obsid"]] = [c["e_cnn_" + p + "_ens"][i] for p, _ in LABELS]
                 null[r["obsid"]] = [np.mean([float(q[col]) for q, g in zip(rows, fold) if g != k])
                                     for _, col in LABELS]
-    print("\n| label | n | CNN bias | CNN scatter (std) | null scatter | mean e_cnn | rms err / rms e_cnn |")
+    def rstd(x):
+        return 1.4826 * np.median(np.abs(x - np.median(x)))
+
+    print("\n| label | n | CNN bias | CNN scatter (std) | SLAM bias | SLAM scatter | null scatter |")
     print("|---|---|---|---|---|---|---|")
+    honest = []
     for j, (p, col) in enumerate(LABELS):
         t = np.array([float(r[col]) for r in rows])
         d = np.array([pred[r["obsid"]][j] for r in rows]) - t
+        ds = np.array([slam[r["obsid"]][j] for r in rows]) - t
         e = np.array([err[r["obsid"]][j] for r in rows])
+        en = np.array([ens[r["obsid"]][j] for r in rows])
         dn = np.array([null[r["obsid"]][j] for r in rows]) - t
-        b_lo, b_hi = boot(d, np.mean)
-        s_lo, s_hi = boot(d, np.std)
-        n_lo, n_hi = boot(dn, np.std)
-        print(f"| {p} | {len(d)} | {d.mean():+.3g} [{b_lo:+.3g}, {b_hi:+.3g}] | {d.std():.3g} "
-              f"[{s_lo:.3g}, {s_hi:.3g}] | {dn.std():.3g} [{n_lo:.3g}, {n_hi:.3g}] | {e.mean():.3g} | "
-              f"{np.sqrt(np.mean(d**2)) / np.sqrt(np.mean(e**2)):.2f} |")
+        iv = lambda x, fn: "[%s, %s]" % tuple(f"{v:+.3g}" if fn is np.mean else f"{v:.3g}" for v in boot(x, fn))
+        print(f"| {p} | {len(d)} | {d.mean():+.3g} {iv(d, np.mean)} | {d.std():.3g} {iv(d, np.std)} | "
+              f"{ds.mean():+.3g} {iv(ds, np.mean)} | {ds.std():.3g} {iv(ds, np.std)} | "
+              f"{dn.std():.3g} {iv(dn, np.std)} |")
+        honest.append((p, len(d), e.mean(), np.sqrt(np.mean((d / e) ** 2)), rstd(d / e),
+                       en.mean(), np.sqrt(np.mean((d / en) ** 2)), rstd(d / en)))
+    print("\nHonesty of the CNN errors on the held-out stars (pulls = (cnn - literature) / error):")
+    print("\n| label | n | mean e_cnn (calibrated) | rms pull | robust std pull | mean e_cnn_ens (raw) | "
+          "rms pull | robust std pull |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p, n, em, pr, ps, enm, pr2, ps2 in honest:
+        print(f"| {p} | {n} | {em:.3g} | {pr:.2f} | {ps:.2f} | {enm:.3g} | {pr2:.2f} | {ps2:.2f} |")
     return 0
 
 

@@ -138,10 +138,12 @@ if has rv; then
   cats+=("$out/catalog_rv.h5")
 fi
 if has cnn; then
+  cnn_rv=()   # the CNN's rest frames: the rv catalog's velocities when rv ran (L25 4a)
+  if has rv; then cnn_rv=(--rv "$out/catalog_rv.h5"); fi
   step train-cnn "${mpi[@]}" "$exe" train-cnn "${common[@]}" --spectra "$out/spectra.h5" \
-    --labels "$out/reference.csv" --class dM "${cnn_opts[@]}" --out "$out/cnn_dM.h5"
+    --labels "$out/reference.csv" --class dM "${cnn_opts[@]}" "${cnn_rv[@]}" --out "$out/cnn_dM.h5"
   step predict-cnn "${mpi[@]}" "$exe" predict-cnn "${common[@]}" --spectra "$out/spectra.h5" \
-    --model "$out/cnn_dM.h5" --out "$out/catalog_cnn.h5"
+    --model "$out/cnn_dM.h5" "${cnn_rv[@]}" --out "$out/catalog_cnn.h5"
   cats+=("$out/catalog_cnn.h5")
 fi
 if has slam; then

@@ -86,6 +86,42 @@ typedef struct {
 ms_status ms_cnn_view(const ms_cnn_view_spec *v, const double *wave, const float *flux,
                       const float *ivar, size_t n_pix, double min_good, float *out);
 
+/* ------------------------------------------------------------------ the L25 input */
+/* L25's input (seeds_summary.md 1.2 step 4a): the native spectrum with its ormask pixels
+ * dropped, in the rest frame of the chosen RV, on a 1 A linear grid 3900-8899 A (5000
+ * pixels), z-scored per spectrum. MS_CNN_INPUT names this definition in the model files. */
+#define MS_CNN_L25_LO 3900.0
+#define MS_CNN_L25_HI 8899.0
+#define MS_CNN_INPUT "native pixels, mask != 0 (ormask, andmask, no data) dropped, rest frame, 1 A linear, z-scored"
+#define MS_CNN_MIN_GOOD 0.8 /* a view needs >= 80% of its pixels between good native pixels */
+
+/* The velocity an input was made with (ms_cnn_choose_rv); 0: none (no input made). */
+#define MS_CNN_RV_NONE 0
+#define MS_CNN_RV_CATALOG 1  /* the rv catalog's rv_adopted (rv_flag = 1) */
+#define MS_CNN_RV_PIPELINE 2 /* the LAMOST pipeline Z * c */
+/* The velocity definitions a model records (attribute input_velocity). */
+#define MS_CNN_VEL_RV "rv_adopted where rv_flag = 1, else pipeline Z*c"
+#define MS_CNN_VEL_PIPELINE "pipeline Z*c"
+#define MS_CNN_VEL_NONE "none (observed frame)" /* the classifiers (cnn_class.h) */
+
+/* The L25 grid: 3900-8899 A at 1 A. */
+ms_cnn_view_spec ms_cnn_view_l25(void);
+
+/* The chosen RV of a row: rv_adopted when rv_flag == 1 and it is finite (pass NAN, 0 when
+ * there is no rv catalog), else the pipeline z*c when finite and |z c| < 3000 km/s (ingest's
+ * rule for Z), else none. *v_kms = the velocity (NaN for none); returns MS_CNN_RV_*. */
+int ms_cnn_choose_rv(double rv_adopted, int32_t rv_flag, double z, double *v_kms);
+
+/* The L25 input of one spectrum from its native pixels (native.h, the store's native datasets):
+ * loglam [n_pix] (log10 vacuum A, observed frame), flux, ivar, mask [n_pix]; pixels with any
+ * mask bit (ormask, andmask, no data) or ivar <= 0 are dropped; wavelengths to the rest frame
+ * of v_kms (relativistic Doppler, spec.h); then ms_cnn_view onto v with MS_CNN_MIN_GOOD.
+ * MS_EFORMAT when no view can be made (too few good pixels, flat), MS_EINVAL for a
+ * non-finite velocity. No MPI; allocates its own scratch. out [v->n]. */
+ms_status ms_cnn_native_view(const ms_cnn_view_spec *v, const double *loglam, const float *flux,
+                             const float *ivar, const uint8_t *mask, size_t n_pix, double v_kms,
+                             float *out);
+
 /* ------------------------------------------------------------------ the ensemble */
 typedef struct {
     size_t n_models;
@@ -94,7 +130,13 @@ typedef struct {
     char labels[MS_CNN_MAX_OUT][MS_CNN_LABEL_LEN];
     double y_mean[MS_CNN_MAX_OUT], y_std[MS_CNN_MAX_OUT]; /* label z-scoring */
     ms_cnn_view_spec view;
-    char view_source[64];  /* which store view the input came from */
+    char view_source[128]; /* the input definition (MS_CNN_INPUT) */
+    char input_velocity[64]; /* the velocity definition (MS_CNN_VEL_*) */
+    /* Error calibration (ms_cnn_calibrate): e_total^2 = (err_scale std)^2 + err_floor^2 per
+     * label; calibrated = 0: none (e_total = std). */
+    int calibrated;
+    double err_scale[MS_CNN_MAX_OUT], err_floor[MS_CNN_MAX_OUT];
+    double calib_pull_rstd[MS_CNN_MAX_OUT]; /* robust std of the raw pulls r / std, before */
     char cls[8];           /* "dM" or "gM"; a classifier's task ("spt", "wdm", "dmgm") */
     int softmax;           /* 1: a classifier (cnn_class.h): labels are the class names, the
                               outputs logits, y_mean 0 and y_std 1 */
@@ -109,6 +151,9 @@ typedef struct {
     int64_t *train_rows;   /* [n_train] rows of the spectra store, owned */
     int32_t *train_fold;   /* [n_train] the fold each one validated */
     float *oof;            /* [n_train, n_labels] out-of-fold prediction (physical units) */
+    float *oof_std;        /* [n_train, n_labels] std of the K-1 models that trained on it, or NULL */
+    double *train_rv;      /* [n_train] km/s of the input, or NULL */
+    int32_t *train_rv_source; /* [n_train] MS_CNN_RV_*, or NULL */
 } ms_cnn_ensemble;
 
 void ms_cnn_ensemble_init(ms_cnn_ensemble *e);
@@ -123,7 +168,12 @@ int ms_cnn_label_index(const ms_cnn_ensemble *e, const char *name);
 ms_status ms_cnn_ensemble_predict(const ms_cnn_ensemble *e, ms_cnn_ws *ws, const float *x,
                                   size_t B, float *scratch, double *mean, double *std);
 
-/* 64-bit FNV-1a over the architecture, weights, labels, scaling and view. */
+/* The calibrated error of a label j from the ensemble std (e_total^2 = (s std)^2 + floor^2;
+ * std itself when the ensemble is not calibrated). */
+double ms_cnn_calibrated_error(const ms_cnn_ensemble *e, size_t j, double std);
+
+/* 64-bit FNV-1a over the architecture, weights, labels, scaling, input definition and
+ * error calibration. */
 uint64_t ms_cnn_ensemble_hash(const ms_cnn_ensemble *e);
 
 /* Model file (src/cnn/cnn_h5.c): serial, one rank; atomic (<path>.partial, then rename);
@@ -186,5 +236,19 @@ ms_status ms_cnn_class_ranges(const char *cls, double *lo, double *hi);
  * not predict (all NaN, e.g. no [alpha/M]) are left out of both tests. flag [n]. */
 ms_status ms_cnn_parameter_flag(const char *cls, size_t n, const double *value,
                                 const double *error, const double *snr_i, int32_t *flag);
+
+/* ------------------------------------------------------------------ honest errors */
+/* Honest errors (src/cnn/calibrate.c): per label, fit e_total^2 = (s std)^2 + floor^2 to the
+ * out-of-fold residuals r = oof - y of the training set, std = the spread of the K-1 models
+ * that trained on the spectrum (the OOF model left out, so that std does not contain the
+ * residual it is to predict): robust residual variances in quantile bins of std against the
+ * bins' mean std^2 (non-negative least squares in s^2, floor^2), then both scaled so that the
+ * pulls r / e_total have unit robust std (1.4826 MAD). Fills e->oof_std, err_scale, err_floor,
+ * calib_pull_rstd and sets calibrated. d: the training data of ms_cnn_train (views x, labels
+ * y); the folds are e->train_fold. */
+ms_status ms_cnn_calibrate(ms_cnn_ensemble *e, const ms_cnn_data *d);
+/* The fit alone: r [n], std [n] -> scale, floor (see above). */
+ms_status ms_cnn_fit_error_model(const double *r, const double *std, size_t n, double *scale,
+                                 double *floor);
 
 #endif

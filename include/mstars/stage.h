@@ -38,12 +38,15 @@ typedef struct {
     size_t folds, max_epochs, patience;                     /* 0: the defaults (cnn.h) */
     int resume;
     double max_time;
+    const char *rv; /* rv catalog (mstars rv) for the rest frames; NULL: pipeline Z*c */
 } ms_train_cnn_args;
 
 typedef struct {
     const char *spectra, *model, *out, *command;
     int resume;
     size_t limit; /* 0: every row */
+    const char *rv; /* rv catalog (mstars rv) for the rest frames; NULL: pipeline Z*c */
+    int rv_in_job;  /* fit --methods rv,cnn: the rest frames of the job's rv method (v_start) */
 } ms_predict_cnn_args;
 
 /* `mstars train-emulator` (src/stage/train_emulator.c). */

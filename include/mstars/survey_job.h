@@ -66,6 +66,8 @@ typedef struct {
     double *v_start;      /* [chunk] km/s: the rv method's chosen velocity where rv_flag says
                              good, else the pipeline's Z c, else NaN; NULL: no rv method ran
                              (each method uses the store's pipeline velocity as before) */
+    uint8_t *v_start_rv;  /* [chunk] with v_start: 1 where v_start is the rv method's adopted RV
+                             (rv_flag = 1), 0 where it is Z c or NaN */
     int32_t *cls;         /* [chunk] MS_SURVEY_CLASS_*; NULL: no classifier in the job */
     uint8_t *applies;     /* [n_methods][chunk]: method g ran on row i (its predicate) */
 } ms_survey_chunk;

@@ -13,6 +13,8 @@ static const ms_cli_opt opts[] = {
                       "present are trained); optional luminosity_class (dM/gM) must agree", 1},
     {"class", "dM|gM", "the luminosity class of this ensemble (store subclass gM* = giants)", 1},
     {"out", "FILE", "model file to write (HDF5)", 1},
+    {"rv", "FILE", "rv catalog of this store (mstars rv): rest frames from rv_adopted where "
+                   "rv_flag = 1, else the pipeline Z*c (default: the pipeline Z*c for all)", 0},
     {"folds", "K", "ensemble size = cross-validation folds (default 10, L25)", 0},
     {"max-epochs", "N", "epochs per model at most (default 200; early stopping ends most sooner)", 0},
     {"patience", "N", "early stopping: epochs without a better validation loss (default 12)", 0},
@@ -47,7 +49,7 @@ static int run(ms_cli_ctx *ctx)
         snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
     ms_train_cnn_args a = {ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "labels"),
                            ms_cli_get(ctx, "class"), out, ckpt, 10, 0, 0,
-                           ms_cli_flag(ctx, "resume"), 0.0};
+                           ms_cli_flag(ctx, "resume"), 0.0, ms_cli_get(ctx, "rv")};
     if (count(ctx, "folds", 2, &a.folds) || count(ctx, "max-epochs", 1, &a.max_epochs) ||
         count(ctx, "patience", 1, &a.patience))
         return 2;
@@ -69,11 +71,15 @@ const ms_cli_cmd ms_cmd_train_cnn = {
     NULL,
     "Trains the L25 CNN (4 convolutions, 4 max-poolings, 1 dense layer, ReLU) as a K-fold "
     "ensemble: the store's rows are joined to the reference labels by obsid, key or position (join.radius_arcsec), with L25's cuts "
-    "(usable row, S/N_max >= 5, the --class), and turned into the L25 view (z-scored per "
-    "spectrum, 1 A; today from the Z25 view times its continuum, 6000-8899 A). Labels are "
+    "(usable row, S/N_max >= 5, the --class), and turned into L25's input: the native "
+    "spectrum with its masked pixels dropped, in the rest frame of the chosen RV (--rv: the rv "
+    "catalog's rv_adopted where rv_flag = 1, else the pipeline Z*c), 1 A 3900-8899 A, z-scored "
+    "per spectrum. Labels are "
     "z-scored; MSE loss, Adam (batch 128, lr 1e-3, halved after 5 epochs without improvement), "
     "early stopping on the held-out fold; each model keeps its best weights. general.seed fixes "
     "the folds, the initial weights and the shuffles; the gradients are summed exactly over the "
-    "ranks, so the model file is bit-identical for any rank count. A checkpoint is written every "
+    "ranks, so the model file is bit-identical for any rank count. The out-of-fold predictions "
+    "calibrate the error (e_cnn^2 = (s std)^2 + floor^2 per label, pulls of unit robust std), "
+    "stored in the model. A checkpoint is written every "
     "epoch; --resume continues from it (exit code 3 when --max-time stopped the run).",
     opts, 1, run};

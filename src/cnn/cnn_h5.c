@@ -9,7 +9,12 @@
  * Datasets: /models/param [K, n_params] f32 (PyTorch layouts, tensor order conv0.weight,
  * conv0.bias, ..., fc.weight, fc.bias), /models/best_epoch [K], /models/best_val [K],
  * /train/row [N] (store rows), /train/fold [N], /train/oof [N, n_labels] (out-of-fold
- * predictions, physical units). */
+ * predictions, physical units).
+ * The input definition: view_source (MS_CNN_INPUT), input_velocity (MS_CNN_VEL_*), view and
+ * view_pixels; a model without input_velocity was made by an older train-cnn from the Z25
+ * view and is refused. The error calibration (calibrate.c): error_scale, error_floor,
+ * raw_pull_robust_std per label (absent: not calibrated); /train/oof_std, /train/rv and
+ * /train/rv_source when recorded. */
 #include "mstars/cnn.h"
 
 #include "mstars/h5.h"
@@ -47,6 +52,15 @@ static ms_status write_into(ms_h5 *f, const ms_cnn_ensemble *e, const ms_config 
     }
     MS_TRY(ms_h5_attr_set_str(f, "/", "labels", labels));
     MS_TRY(ms_h5_attr_set_str(f, "/", "view_source", e->view_source));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "input_velocity", e->input_velocity));
+    if (e->calibrated) {
+        MS_TRY(ms_h5_attr_set_f64(f, "/", "error_scale", e->err_scale, D));
+        MS_TRY(ms_h5_attr_set_f64(f, "/", "error_floor", e->err_floor, D));
+        MS_TRY(ms_h5_attr_set_f64(f, "/", "raw_pull_robust_std", e->calib_pull_rstd, D));
+        MS_TRY(ms_h5_attr_set_str(f, "/", "error_model",
+                                  "e_cnn^2 = (error_scale std)^2 + error_floor^2, fitted to the "
+                                  "out-of-fold residuals (pulls of unit robust std)"));
+    }
     int64_t arch[2 + 3 * MS_CNN_N_CONV] = {(int64_t)a->n_in, (int64_t)a->n_out};
     for (int i = 0; i < MS_CNN_N_CONV; i++) {
         arch[2 + i] = (int64_t)a->channels[i];
@@ -88,6 +102,15 @@ static ms_status write_into(ms_h5 *f, const ms_cnn_ensemble *e, const ms_config 
                                  "the fold (model) each spectrum validated"));
         MS_TRY(ms_h5_write_array(f, "/train/oof", MS_H5_F32, 0, 2, od, e->oof, "",
                                  "out-of-fold prediction of the model that did not train on it"));
+        if (e->oof_std)
+            MS_TRY(ms_h5_write_array(f, "/train/oof_std", MS_H5_F32, 0, 2, od, e->oof_std, "",
+                                     "std of the K-1 models that trained on it (calibration)"));
+        if (e->train_rv)
+            MS_TRY(ms_h5_write_array(f, "/train/rv", MS_H5_F64, 0, 1, &N, e->train_rv, "km/s",
+                                     "velocity of the input's rest frame"));
+        if (e->train_rv_source)
+            MS_TRY(ms_h5_write_array(f, "/train/rv_source", MS_H5_I32, 0, 1, &N,
+                                     e->train_rv_source, "", "1: rv catalog, 2: pipeline Z*c"));
     }
     return MS_OK;
 }
@@ -126,6 +149,19 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
     MS_TRY(ms_h5_attr_get_str(f, "/", "view_source", &s));
     snprintf(e->view_source, sizeof e->view_source, "%s", s);
     ms_free(s);
+    if (e->softmax && ms_h5_attr_class(f, "/", "input_velocity") != 's') {
+        /* a classifier made before input_velocity was recorded: the observed frame */
+        snprintf(e->input_velocity, sizeof e->input_velocity, "%s", MS_CNN_VEL_NONE);
+    } else {
+        if (ms_h5_attr_class(f, "/", "input_velocity") != 's')
+            MS_ERROR(MS_EFORMAT, "%s was made by an older train-cnn (input '%s', no "
+                                 "input_velocity: the store's Z25 view); the input is now '%s' in "
+                                 "the rest frame of a recorded velocity: train the model again",
+                     path, e->view_source, MS_CNN_INPUT);
+        MS_TRY(ms_h5_attr_get_str(f, "/", "input_velocity", &s));
+        snprintf(e->input_velocity, sizeof e->input_velocity, "%s", s);
+        ms_free(s);
+    }
     MS_TRY(ms_h5_attr_get_str(f, "/", "labels", &s));
     e->n_labels = 0;
     for (char *tok = strtok(s, ","); tok && e->n_labels < MS_CNN_MAX_OUT; tok = strtok(NULL, ","))
@@ -141,6 +177,16 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
     MS_TRY(ms_h5_attr_get_f64(f, "/", "label_std", e->y_std, MS_CNN_MAX_OUT, &ns));
     MS_TRY(ms_h5_attr_get_i64(f, "/", "seed_ranks_max_epochs_batch", rec, 4, &nr));
     MS_TRY(ms_h5_attr_get_f64(f, "/", "learning_rate_train_seconds", frec, 2, &nf));
+    if (ms_h5_attr_class(f, "/", "error_scale") != 0) {
+        size_t n1 = 0, n2 = 0, n3 = 0;
+        MS_TRY(ms_h5_attr_get_f64(f, "/", "error_scale", e->err_scale, MS_CNN_MAX_OUT, &n1));
+        MS_TRY(ms_h5_attr_get_f64(f, "/", "error_floor", e->err_floor, MS_CNN_MAX_OUT, &n2));
+        MS_TRY(ms_h5_attr_get_f64(f, "/", "raw_pull_robust_std", e->calib_pull_rstd,
+                                  MS_CNN_MAX_OUT, &n3));
+        if (n1 != e->n_labels || n2 != e->n_labels || n3 != e->n_labels)
+            MS_ERROR(MS_EFORMAT, "%s: error_scale/error_floor do not have one value per label", path);
+        e->calibrated = 1;
+    }
     if (na != 2 + 3 * MS_CNN_N_CONV || nv != 2 || nvn != 1 || nm != e->n_labels ||
         ns != e->n_labels || (size_t)arch[1] != e->n_labels || nr != 4 || nf != 2)
         MS_ERROR(MS_EFORMAT, "%s: inconsistent CNN model attributes", path);
@@ -187,6 +233,17 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
         MS_TRY(ms_h5_read_rows(f, "/train/row", MS_H5_I64, 0, 0, N, e->train_rows));
         MS_TRY(ms_h5_read_rows(f, "/train/fold", MS_H5_I32, 0, 0, N, e->train_fold));
         MS_TRY(ms_h5_read_rows(f, "/train/oof", MS_H5_F32, 0, 0, N, e->oof));
+        if (ms_h5_exists(f, "/train/oof_std")) {
+            if (!(e->oof_std = ms_malloc_array("cnn.read", N * D + 1, sizeof(float)))) return MS_ENOMEM;
+            MS_TRY(ms_h5_read_rows(f, "/train/oof_std", MS_H5_F32, 0, 0, N, e->oof_std));
+        }
+        if (ms_h5_exists(f, "/train/rv")) {
+            e->train_rv = ms_malloc_array("cnn.read", N + 1, sizeof(double));
+            e->train_rv_source = ms_malloc_array("cnn.read", N + 1, sizeof(int32_t));
+            if (!e->train_rv || !e->train_rv_source) return MS_ENOMEM;
+            MS_TRY(ms_h5_read_rows(f, "/train/rv", MS_H5_F64, 0, 0, N, e->train_rv));
+            MS_TRY(ms_h5_read_rows(f, "/train/rv_source", MS_H5_I32, 0, 0, N, e->train_rv_source));
+        }
     }
     MS_TRY(ms_h5_attr_get_str(f, "/", "content_hash", &s));
     char hex[17];

@@ -19,6 +19,9 @@ void ms_cnn_ensemble_free(ms_cnn_ensemble *e)
     ms_free(e->train_rows);
     ms_free(e->train_fold);
     ms_free(e->oof);
+    ms_free(e->oof_std);
+    ms_free(e->train_rv);
+    ms_free(e->train_rv_source);
     memset(e, 0, sizeof *e);
 }
 
@@ -79,6 +82,12 @@ uint64_t ms_cnn_ensemble_hash(const ms_cnn_ensemble *e)
     uint64_t vn = e->view.n;
     h = ms_hash_bytes(h, vw, sizeof vw);
     h = ms_hash_bytes(h, &vn, sizeof vn);
+    h = ms_hash_bytes(h, e->view_source, strlen(e->view_source) + 1);
+    h = ms_hash_bytes(h, e->input_velocity, strlen(e->input_velocity) + 1);
+    if (e->calibrated) {
+        h = ms_hash_bytes(h, e->err_scale, e->n_labels * sizeof(double));
+        h = ms_hash_bytes(h, e->err_floor, e->n_labels * sizeof(double));
+    }
     if (e->softmax) h = ms_hash_bytes(h, "softmax", 8); /* classifiers only: old hashes hold */
     return ms_hash_bytes(h, e->cls, strlen(e->cls) + 1);
 }

@@ -225,7 +225,7 @@ static ms_status parse_methods(const char *list, int want[N_KNOWN])
 
 /* Open method k (known[k]) on the store. */
 static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o, ms_h5 *store,
-                             size_t chunk, int k, ms_survey_method *m)
+                             size_t chunk, int k, int rv_in_job, ms_survey_method *m)
 {
     if (strcmp(known[k], "rv") == 0) {
         ms_rv_job_opts ro;
@@ -250,7 +250,8 @@ static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o,
     }
     if (strcmp(known[k], "cnn") == 0) {
         NEED(o->cnn_model, "--cnn-model FILE");
-        ms_predict_cnn_args ca = {o->spectra, o->cnn_model, o->out, o->command, o->resume, o->limit};
+        ms_predict_cnn_args ca = {o->spectra, o->cnn_model, o->out, o->command, o->resume, o->limit,
+                                  NULL, rv_in_job};
         return ms_method_cnn_open(cfg, &ca, store, chunk, m);
     }
     NEED(o->laspm_library, "--laspm-library FILE");
@@ -285,7 +286,7 @@ ms_status ms_fit_methods(const ms_config *cfg, const ms_fit_methods_opts *o,
         if (!want[k]) continue;
         ms_survey_method *me = &m[j.n];
         j.ms[j.n++] = me;
-        st = open_method(cfg, o, store, chunk, k, me);
+        st = open_method(cfg, o, store, chunk, k, want[0], me); /* known[0]: rv */
         if (st == MS_OK) me->apply = ms_survey_apply_of(cfg, me->name);
         if (st == MS_OK && me->n_rows != j.ms[0]->n_rows)
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: %s sees %zu rows "

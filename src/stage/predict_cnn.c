@@ -35,7 +35,9 @@ typedef struct {
     char key[MS_KEY_LEN];
     double snr_i;
     double value[MS_N_LABELS], error[MS_N_LABELS]; /* teff, logg, m_h, alpha_m */
-    int32_t parameter_flag, n_models;
+    double error_ens[MS_N_LABELS];                  /* the ensemble's standard deviation */
+    double rv;                                      /* km/s of the input's rest frame */
+    int32_t parameter_flag, n_models, rv_source;
     int32_t store_status; /* the store's /meta/status (a column shared with the other methods) */
 } cnn_row;
 
@@ -45,24 +47,37 @@ typedef struct {
 
 static const ms_catalog_column cnn_columns[] = {
     V("cnn_teff", 0, value, "K", "Teff: mean of the CNN ensemble's predictions (L25)"),
-    V("e_cnn_teff", 0, error, "K", "standard deviation of the ensemble's Teff predictions"),
+    V("e_cnn_teff", 0, error, "K", "calibrated Teff error: the model's error model (e^2 = "
+      "(s std)^2 + floor^2, fitted to the out-of-fold residuals) on the ensemble spread"),
     V("cnn_logg", 1, value, "dex", "log g: mean of the CNN ensemble's predictions"),
-    V("e_cnn_logg", 1, error, "dex", "standard deviation of the ensemble's log g predictions"),
+    V("e_cnn_logg", 1, error, "dex", "calibrated log g error (as e_cnn_teff)"),
     V("cnn_m_h", 2, value, "dex", "[M/H]: mean of the CNN ensemble's predictions"),
-    V("e_cnn_m_h", 2, error, "dex", "standard deviation of the ensemble's [M/H] predictions"),
+    V("e_cnn_m_h", 2, error, "dex", "calibrated [M/H] error (as e_cnn_teff)"),
     V("cnn_alpha_m", 3, value, "dex", "[alpha/M]: mean of the CNN ensemble's predictions (NaN "
       "when the model was trained without it)"),
-    V("e_cnn_alpha_m", 3, error, "dex", "standard deviation of the ensemble's [alpha/M] predictions"),
+    V("e_cnn_alpha_m", 3, error, "dex", "calibrated [alpha/M] error (as e_cnn_teff)"),
     {MS_CATALOG_GROUP "/parameter_flag", MS_H5_I32, 0, offsetof(cnn_row, parameter_flag), "",
      "L25 1.5: 1 = recommended (error within mean + 3 std of the Eq. 3 error model of its S/N_i "
      "bin for every label, and every label in the class's Table 10 range); 0 otherwise or S/N_i <= 0"},
     {MS_CATALOG_GROUP "/cnn_n_models", MS_H5_I32, 0, offsetof(cnn_row, n_models), "",
      "models in the CNN ensemble (0: not predicted: unusable row or no view)"},
+    /* [10 + k]: the raw ensemble spread of label k (L25's error; parameter_flag's input) */
+    V("e_cnn_teff_ens", 0, error_ens, "K", "standard deviation of the ensemble's Teff "
+      "predictions (L25's error; 2-6x smaller than the actual error: use e_cnn_teff)"),
+    V("e_cnn_logg_ens", 1, error_ens, "dex", "standard deviation of the ensemble's log g predictions"),
+    V("e_cnn_m_h_ens", 2, error_ens, "dex", "standard deviation of the ensemble's [M/H] predictions"),
+    V("e_cnn_alpha_m_ens", 3, error_ens, "dex", "standard deviation of the ensemble's [alpha/M] "
+      "predictions"),
+    {MS_CATALOG_GROUP "/cnn_rv", MS_H5_F64, 0, offsetof(cnn_row, rv), "km/s",
+     "velocity of the input's rest frame (NaN: none)"},
+    {MS_CATALOG_GROUP "/cnn_rv_source", MS_H5_I32, 0, offsetof(cnn_row, rv_source), "",
+     "source of cnn_rv: 1 the rv catalog's rv_adopted (rv_flag = 1) or the rv method's (fit "
+     "--methods), 2 the pipeline Z*c, 0 none"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
 const ms_column_group ms_group_cnn = {
-    "cnn", "Li et al. 2025: ten-fold CNN ensemble (mean and standard deviation), parameter_flag",
+    "cnn", "Li et al. 2025: ten-fold CNN ensemble (mean, calibrated error, spread), parameter_flag",
     cnn_columns, sizeof(cnn_row), NULL};
 
 /* The row's identity columns are the z25 group's (one spelling of each name), at this row's
@@ -114,7 +129,8 @@ typedef struct {
     int32_t *status;
     char (*obsid)[32];
     char (*key)[MS_KEY_LEN];
-    double *snr_i;
+    double *snr_i, *rv;
+    int32_t *rv_source;
     cnn_row *rows;
 } state;
 
@@ -136,6 +152,8 @@ static ms_status state_alloc(state *s)
     ALLOC(s->obsid, c);
     ALLOC(s->key, c);
     ALLOC(s->snr_i, c);
+    ALLOC(s->rv, c);
+    ALLOC(s->rv_source, c);
     ALLOC(s->rows, c);
 #undef ALLOC
     return ms_cnn_ws_alloc(&s->e->net[0].arch, BATCH, &s->ws);
@@ -144,7 +162,7 @@ static ms_status state_alloc(state *s)
 static void state_free(state *s)
 {
     void *p[] = {s->x, s->xb, s->scratch, s->mean, s->sd, s->ok, s->use, s->status, s->obsid,
-                 s->key, s->snr_i, s->rows, s->id_cols};
+                 s->key, s->snr_i, s->rv, s->rv_source, s->rows, s->id_cols};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     ms_cnn_ws_free(s->ws);
     ms_cnn_input_free(&s->in);
@@ -162,7 +180,11 @@ static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
     MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
     MS_TRY(ms_store_read_keys(ck->store, row0, n, s->key));
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_I, MS_H5_F64, 0, s->snr_i));
-    MS_TRY(ms_cnn_input_rows(&s->in, ck, s->status, ck->v_start, s->x, s->ok));
+    /* the rest frames: the job's rv method's velocities in fit --methods (ck->v_start), else
+     * the rv catalog's of --rv or the pipeline's (ms_cnn_choose_rv) */
+    const int job_rv = s->in.rv_in_job && ck->v_start;
+    MS_TRY(ms_cnn_input_rows(&s->in, ck, s->status, job_rv ? ck->v_start : NULL,
+                             job_rv ? ck->v_start_rv : NULL, s->x, s->ok, s->rv, s->rv_source));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         cnn_row *r = &s->rows[i];
@@ -173,7 +195,9 @@ static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
         memcpy(r->key, s->key[i], sizeof r->key);
         r->snr_i = s->snr_i[i];
         r->store_status = s->status[i];
-        for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = NAN;
+        for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = r->error_ens[k] = NAN;
+        r->rv = s->rv[i];
+        r->rv_source = s->rv_source[i];
         if (!applies[i]) continue; /* the skeleton calls cnn_skip */
         if (s->ok[i]) {
             s->use[m++] = i;
@@ -192,7 +216,8 @@ static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
             for (size_t j = 0; j < D; j++) {
                 if (s->slot[j] < 0) continue;
                 r->value[s->slot[j]] = s->mean[b * D + j];
-                r->error[s->slot[j]] = s->sd[b * D + j];
+                r->error[s->slot[j]] = ms_cnn_calibrated_error(s->e, j, s->sd[b * D + j]);
+                r->error_ens[s->slot[j]] = s->sd[b * D + j];
             }
             r->n_models = (int32_t)s->e->n_models;
             cnt[N_PREDICTED]++;
@@ -206,14 +231,15 @@ static void cnn_skip(ms_survey_method *me, void *row)
 {
     (void)me;
     cnn_row *r = row;
-    for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = NAN;
+    for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = r->error_ens[k] = NAN;
     r->n_models = 0;
     r->parameter_flag = 0;
 }
 
 /* ------------------------------------------------------------- parameter_flag pass */
 
-/* Collective, after the last chunk: every rank reads the whole catalog's values (rows written
+/* Collective, after the last chunk: every rank reads the whole catalog's values and ensemble
+ * spreads (L25's Eq. 3 models the ensemble's standard deviation; rows written
  * by other ranks made visible by sync-barrier-sync), computes the same flags, and writes its
  * slice. */
 static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
@@ -234,7 +260,7 @@ static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
     for (int k = 0; k < MS_N_LABELS && st == MS_OK; k++) {
         st = ms_h5_read_rows(f, cnn_columns[2 * k].name, MS_H5_F64, 0, 0, n, col);
         for (size_t i = 0; st == MS_OK && i < n; i++) v[i * MS_N_LABELS + k] = col[i];
-        if (st == MS_OK) st = ms_h5_read_rows(f, cnn_columns[2 * k + 1].name, MS_H5_F64, 0, 0, n, col);
+        if (st == MS_OK) st = ms_h5_read_rows(f, cnn_columns[10 + k].name, MS_H5_F64, 0, 0, n, col);
         for (size_t i = 0; st == MS_OK && i < n; i++) e[i * MS_N_LABELS + k] = col[i];
     }
     if (st == MS_OK) st = ms_cnn_parameter_flag(cls, n, v, e, snr, flag);
@@ -270,6 +296,10 @@ static ms_status cnn_attributes(ms_survey_method *me, ms_h5 *f, const ms_config 
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model_hash", e->content_hash));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_class", e->cls));
     MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_view", e->view_source));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_velocity", e->input_velocity));
+    if (s->a.rv) MS_TRY(ms_h5_attr_set_str(f, "/", "rv_catalog", s->a.rv));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_error", e->calibrated ? "calibrated (model error_scale, "
+                              "error_floor)" : "ensemble standard deviation (model not calibrated)"));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", s->a.spectra));
     int64_t c[3] = {(int64_t)me->n_rows, me->counts[N_PREDICTED], me->counts[N_SKIPPED]};
     return ms_h5_attr_set_i64(f, "/", "counts_rows_predicted_skipped", c, 3);
@@ -311,11 +341,11 @@ ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a,
     if (e->softmax)
         MS_ERROR(MS_EINVAL, "%s is a classifier (%s, train-classifier): use mstars classify",
                  a->model, e->cls);
-    MS_TRY(ms_cnn_input_open(store, a->spectra, s->chunk, &s->in));
-    if (s->in.view.n != e->view.n || s->in.view.lo != e->view.lo || s->in.view.step != e->view.step)
-        MS_ERROR(MS_EINVAL, "the CNN model %s was trained on the view %s (%zu pixels from %.0f A); "
-                 "%s gives %s (%zu pixels from %.0f A)", a->model, e->view_source, e->view.n,
-                 e->view.lo, a->spectra, s->in.source, s->in.view.n, s->in.view.lo);
+    if (a->rv && a->rv_in_job)
+        MS_ERROR(MS_EINVAL, "cnn: the rest frames come either from an rv catalog (%s) or from "
+                 "the job's rv method, not both", a->rv);
+    MS_TRY(ms_cnn_input_open(store, a->spectra, a->rv, a->rv_in_job, s->chunk, &s->in));
+    MS_TRY(ms_cnn_input_check(&s->in, e, a->model, a->spectra));
     s->n_rows = s->in.n_rows;
     if (a->limit > 0 && a->limit < s->n_rows) s->n_rows = a->limit;
     s->L = e->view.n;
@@ -331,7 +361,9 @@ ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a,
     me->rows = s->rows;
     me->n_rows = s->n_rows;
     uint64_t h = ms_hash_bytes(MS_HASH_INIT, e->content_hash, sizeof e->content_hash);
-    me->hash = ms_hash_bytes(h, &s->n_rows, sizeof s->n_rows);
+    h = ms_hash_bytes(h, &s->n_rows, sizeof s->n_rows);
+    if (a->rv) h = ms_hash_bytes(h, a->rv, strlen(a->rv) + 1); /* --resume: the same velocities */
+    me->hash = h;
     return MS_OK;
 }
 

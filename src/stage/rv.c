@@ -111,7 +111,10 @@ static ms_status rv_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t
             ms_rv_fill_unmeasured(r);
             cnt[N_SKIPPED]++;
             ++*n_failed;
-            if (ck->v_start) ck->v_start[i] = start_velocity(r, s->z[i]);
+            if (ck->v_start) {
+                ck->v_start[i] = start_velocity(r, s->z[i]);
+                ck->v_start_rv[i] = r->rv_flag == 1 && isfinite(r->rv);
+            }
             continue;
         }
         double vz = s->z[i] * MS_C_KMS, ez = s->z_err[i] * MS_C_KMS;
@@ -127,7 +130,10 @@ static ms_status rv_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t
             cnt[N_NO_RV]++;
             ++*n_failed;
         }
-        if (ck->v_start) ck->v_start[i] = start_velocity(r, s->z[i]);
+        if (ck->v_start) {
+            ck->v_start[i] = start_velocity(r, s->z[i]);
+            ck->v_start_rv[i] = r->rv_flag == 1 && isfinite(r->rv);
+        }
     }
     return MS_OK;
 }

@@ -74,6 +74,7 @@ static void chunk_free(ms_survey_chunk *ck)
 {
     for (size_t k = 0; k < ck->n_cached; k++) ms_free(ck->c[k].buf);
     ms_free(ck->v_start);
+    ms_free(ck->v_start_rv);
     ms_free(ck->cls);
     ms_free(ck->applies);
     memset(ck, 0, sizeof *ck);
@@ -242,7 +243,10 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
     ck->row0 = row0;
     ck->n = n;
     ck->chunk_id = chunk;
-    for (size_t i = 0; ck->v_start && i < n; i++) ck->v_start[i] = (double)NAN;
+    for (size_t i = 0; ck->v_start && i < n; i++) {
+        ck->v_start[i] = (double)NAN;
+        ck->v_start_rv[i] = 0;
+    }
     for (size_t g = 0; g < o->n_methods; g++) {
         ms_survey_method *m = o->methods[g];
         uint8_t *ap = ck->applies + g * o->chunk;
@@ -298,7 +302,8 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
         for (size_t g = 0; st == MS_OK && g < o->n_methods; g++)
             if (strcmp(o->methods[g]->name, "rv") == 0 && !s.ck.v_start) {
                 s.ck.v_start = ms_malloc_array("survey.v_start", o->chunk + 1, sizeof(double));
-                if (!s.ck.v_start) st = MS_ENOMEM;
+                s.ck.v_start_rv = ms_malloc_array("survey.v_start_rv", o->chunk + 1, 1);
+                if (!s.ck.v_start || !s.ck.v_start_rv) st = MS_ENOMEM;
             }
     }
     st = ms_par_any_failed(st);

@@ -278,6 +278,7 @@ int ms_stage_train_classifier(const ms_config *cfg, const ms_train_classifier_ar
         e.n_labels = s.C;
         e.view = ms_class_view_spec();
         snprintf(e.view_source, sizeof e.view_source, "native, observed frame, 3900-8899 A");
+        snprintf(e.input_velocity, sizeof e.input_velocity, "%s", MS_CNN_VEL_NONE);
         snprintf(e.cls, sizeof e.cls, "%s", d->name);
         e.softmax = 1;
         ms_cnn_train_opts o;

@@ -28,9 +28,11 @@ typedef struct {
     float *x;
     double *y;
     int64_t *rows;
+    double *rv;        /* [n] velocity of each input (rank 0) */
+    int32_t *rv_src;   /* [n] MS_CNN_RV_* (rank 0) */
     char labels[MS_N_LABELS][MS_CNN_LABEL_LEN];
     ms_cnn_view_spec view;
-    char source[64];
+    char source[128], velocity[64];
 } train_set;
 
 static void set_free(train_set *s)
@@ -38,6 +40,8 @@ static void set_free(train_set *s)
     ms_free(s->x);
     ms_free(s->y);
     ms_free(s->rows);
+    ms_free(s->rv);
+    ms_free(s->rv_src);
     memset(s, 0, sizeof *s);
 }
 
@@ -81,7 +85,7 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: none of the columns teff, logg, "
                           "m_h (fe_h), alpha_m", a->labels);
     if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &f);
-    if (st == MS_OK) st = ms_cnn_input_open(f, a->spectra, 1, &in);
+    if (st == MS_OK) st = ms_cnn_input_open(f, a->spectra, a->rv, 0, 1, &in);
     const size_t N = in.n_rows;
     if (st == MS_OK) {
         sub = ms_malloc_array("cnn.sub", N + 1, sizeof *sub);
@@ -92,7 +96,10 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         s->x = ms_malloc_array("cnn.x", N * in.view.n + 1, sizeof(float));
         s->y = ms_malloc_array("cnn.y", N * s->D + 1, sizeof(double));
         s->rows = ms_malloc_array("cnn.rows", N + 1, sizeof(int64_t));
-        if (!sub || !status || !snr || !match || !ok || !s->x || !s->y || !s->rows)
+        s->rv = ms_malloc_array("cnn.rv", N + 1, sizeof(double));
+        s->rv_src = ms_malloc_array("cnn.rv_src", N + 1, sizeof(int32_t));
+        if (!sub || !status || !snr || !match || !ok || !s->x || !s->y || !s->rows || !s->rv ||
+            !s->rv_src)
             st = MS_ENOMEM;
     }
     static const char *snr_names[5] = {MS_META_SNR_U, MS_META_SNR_G, MS_META_SNR_R,
@@ -108,7 +115,7 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         if (st == MS_OK) st = ms_table_join("train-cnn", a->labels, &ids, radius, match, NULL);
         ms_join_ids_free(&ids);
     }
-    size_t cut[5] = {0}; /* unmatched, unusable, S/N, class, view */
+    size_t cut[5] = {0}, by_src[3] = {0}; /* cuts: unmatched, unusable, S/N, class, view */
     for (size_t i = 0; st == MS_OK && i < N; i++) {
         sub[i][15] = '\0';
         if (match[i] < 0) {
@@ -142,13 +149,18 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         const int32_t zero = 0;
         float *x = s->x + s->n * in.view.n;
         uint8_t good = 0;
+        double rv = NAN;
+        int32_t src = MS_CNN_RV_NONE;
         ms_survey_chunk ck;
         ms_survey_chunk_plain(&ck, f, i, 1);
-        st = ms_cnn_input_rows(&in, &ck, &zero, NULL, x, &good);
+        st = ms_cnn_input_rows(&in, &ck, &zero, NULL, NULL, x, &good, &rv, &src);
         if (st == MS_OK && !good) {
             cut[4]++;
             continue;
         }
+        s->rv[s->n] = rv;
+        s->rv_src[s->n] = src;
+        by_src[src]++;
         for (size_t j = 0; j < s->D; j++)
             s->y[s->n * s->D + j] = ms_csv_number(&t, (size_t)match[i], (size_t)lc[j]);
         s->rows[s->n++] = (int64_t)i;
@@ -157,10 +169,14 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         s->L = in.view.n;
         s->view = in.view;
         snprintf(s->source, sizeof s->source, "%s", in.source);
+        snprintf(s->velocity, sizeof s->velocity, "%s", in.velocity);
         ms_log_info("train-cnn: %zu training spectra of class %s from %zu store rows (not in %s: "
                     "%zu; unusable or missing labels: %zu; S/N_max < %g: %zu; other class: %zu; "
                     "no view: %zu); view %s, %zu pixels", s->n, a->cls, N, a->labels, cut[0],
                     cut[1], SNR_MIN, cut[2], cut[3], cut[4], s->source, s->L);
+        ms_log_info("train-cnn: rest frames from %s: the rv catalog's rv_adopted for %zu, the "
+                    "pipeline Z*c for %zu spectra", s->velocity, by_src[MS_CNN_RV_CATALOG],
+                    by_src[MS_CNN_RV_PIPELINE]);
     }
     ms_free(sub);
     ms_free(status);
@@ -180,6 +196,7 @@ static ms_status bcast_set(train_set *s)
     MS_TRY(ms_par_bcast(s->labels, sizeof s->labels));
     MS_TRY(ms_par_bcast(&s->view, sizeof s->view));
     MS_TRY(ms_par_bcast(s->source, sizeof s->source));
+    MS_TRY(ms_par_bcast(s->velocity, sizeof s->velocity));
     if (ms_par_rank() != 0) {
         s->x = ms_malloc_array("cnn.x", s->n * s->L + 1, sizeof(float));
         s->y = ms_malloc_array("cnn.y", s->n * s->D + 1, sizeof(double));
@@ -204,6 +221,11 @@ static void report(const ms_cnn_ensemble *e, const train_set *s)
         ms_log0_info("train-cnn: %s out-of-fold rms error %.4g (label std %.4g)", e->labels[j],
                      sqrt(ss / (double)s->n), e->y_std[j]);
     }
+    if (e->calibrated)
+        for (size_t j = 0; j < e->n_labels; j++)
+            ms_log0_info("train-cnn: %s error model e^2 = (%.3g std)^2 + %.4g^2 (raw pulls "
+                         "oof/std: robust std %.2f)", e->labels[j], e->err_scale[j],
+                         e->err_floor[j], e->calib_pull_rstd[j]);
     for (size_t k = 0; k < e->n_models; k++)
         ms_log0_info("train-cnn: model %zu: best validation MSE (z-scored) %.4f at epoch %ld", k + 1,
                      e->best_val[k], e->best_epoch[k]);
@@ -229,6 +251,7 @@ int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a)
         e.n_labels = s.D;
         e.view = s.view;
         snprintf(e.view_source, sizeof e.view_source, "%s", s.source);
+        snprintf(e.input_velocity, sizeof e.input_velocity, "%s", s.velocity);
         snprintf(e.cls, sizeof e.cls, "%s", a->cls);
         ms_cnn_train_opts o;
         ms_cnn_train_opts_default(&o);
@@ -253,9 +276,24 @@ int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a)
         return 3;
     }
     if (st == MS_OK && ms_par_rank() == 0) {
-        char command[3 * MS_CFG_STR_MAX];
-        snprintf(command, sizeof command, "mstars train-cnn --spectra %s --labels %s --class %s --out %s",
-                 a->spectra, a->labels, a->cls, a->out);
+        /* honest errors from the out-of-fold predictions (calibrate.c), and the velocities */
+        ms_cnn_data d = {s.x, s.y, s.rows, s.n, s.L, s.D};
+        if (e.n_models >= 3)
+            st = ms_cnn_calibrate(&e, &d);
+        else
+            ms_log_warn("train-cnn: %zu models are too few to calibrate the errors (>= 3): "
+                        "e_cnn will be the raw ensemble spread", e.n_models);
+        if (st == MS_OK) {
+            e.train_rv = s.rv;
+            e.train_rv_source = s.rv_src;
+            s.rv = NULL;
+            s.rv_src = NULL;
+        }
+    }
+    if (st == MS_OK && ms_par_rank() == 0) {
+        char command[4 * MS_CFG_STR_MAX];
+        snprintf(command, sizeof command, "mstars train-cnn --spectra %s --labels %s --class %s --out %s%s%s",
+                 a->spectra, a->labels, a->cls, a->out, a->rv ? " --rv " : "", a->rv ? a->rv : "");
         st = ms_cnn_ensemble_write(&e, a->out, cfg, command);
         if (st == MS_OK) report(&e, &s);
     }

@@ -7,13 +7,20 @@
  *   - parameter_flag (Eq. 3-4, Table 10) on a planted error outlier and out-of-range rows;
  *   - training: a learnable toy problem improves; a run stopped by its time limit and resumed
  *     from the checkpoint equals an uninterrupted one bit for bit; the model file round trip
- *     keeps the predictions and its content hash refuses an edited file. */
+ *     keeps the predictions and its content hash refuses an edited file;
+ *   - the L25 input from native pixels: a line at a known rest wavelength lands on its rest
+ *     pixel with the right velocity (and 3 pixels off with none), ormask pixels are dropped;
+ *     the choice of the velocity (rv catalog, pipeline, none);
+ *   - the error model: (s, floor) recovered from residuals drawn with known ones, pulls of
+ *     unit robust std; the calibration of a trained toy ensemble survives the model file. */
 #include "nn_testlib.h"
 
 #include "mstars/cnn.h"
 #include "mstars/h5.h"
 #include "mstars/log.h"
 #include "mstars/mem.h"
+#include "mstars/native.h"
+#include "mstars/spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -186,6 +193,136 @@ static void test_view(void **state)
     free(f);
     free(iv);
     free(out);
+}
+
+/* ------------------------------------------------------------------ the L25 input */
+/* A native spectrum (observed frame, velocity v) of a ramp with a Gaussian line at rest 6000 A. */
+static double rest_flux(double w)
+{
+    return 3.0 + 0.0005 * (w - 3900.0) - 1.5 * exp(-0.5 * (w - 6000.0) * (w - 6000.0) / 9.0);
+}
+
+static void test_native_view(void **state)
+{
+    (void)state;
+    const size_t np = MS_NATIVE_NPIX;
+    double *ll = malloc(np * sizeof *ll);
+    float *f = malloc(np * sizeof *f), *iv = malloc(np * sizeof *iv);
+    uint8_t *mk = malloc(np);
+    const double v = 150.0, dop = ms_spec_doppler(v);
+    for (size_t k = 0; k < np; k++) {
+        ll[k] = ms_native_loglam(k);
+        f[k] = (float)rest_flux(pow(10.0, ll[k]) / dop);
+        iv[k] = 1.0f;
+        mk[k] = 0;
+    }
+    for (size_t k = 2000; k < 2010; k++) { /* ormask pixels with garbage flux (ivar still > 0) */
+        mk[k] = MS_NATIVE_ORMASK;
+        f[k] = 1e5f;
+    }
+    const ms_cnn_view_spec l25 = ms_cnn_view_l25();
+    assert_int_equal(l25.n, 5000);
+    assert_true(l25.lo == 3900.0 && l25.step == 1.0);
+    float *out = malloc(l25.n * sizeof *out), *out0 = malloc(l25.n * sizeof *out0);
+    assert_int_equal(ms_cnn_native_view(&l25, ll, f, iv, mk, np, v, out), MS_OK);
+    size_t jmin = 0;
+    double mx = -1e30, s = 0.0, ss = 0.0;
+    for (size_t j = 0; j < l25.n; j++) {
+        if (out[j] < out[jmin]) jmin = j;
+        mx = fmax(mx, out[j]);
+        s += out[j];
+        ss += (double)out[j] * out[j];
+    }
+    assert_int_equal(jmin, 2100); /* 6000 A in the rest frame */
+    assert_true(mx < 5.0);        /* the garbage pixels were dropped */
+    assert_close(s / 5000.0, 0.0, 0, 1e-5, "z-scored mean");
+    assert_close(sqrt(ss / 5000.0), 1.0, 0, 1e-4, "z-scored std");
+    /* the same pixels read at rest: the line 3 A redder (6000 x D(150 km/s) = 6003.0 A) */
+    assert_int_equal(ms_cnn_native_view(&l25, ll, f, iv, mk, np, 0.0, out0), MS_OK);
+    size_t j0 = 0;
+    for (size_t j = 0; j < l25.n; j++)
+        if (out0[j] < out0[j0]) j0 = j;
+    assert_int_equal(j0, 2103);
+    /* no velocity, or no good pixel: no input */
+    assert_int_equal(ms_cnn_native_view(&l25, ll, f, iv, mk, np, NAN, out), MS_EINVAL);
+    ms_error_clear();
+    memset(mk, MS_NATIVE_ORMASK, np);
+    assert_int_equal(ms_cnn_native_view(&l25, ll, f, iv, mk, np, v, out), MS_EFORMAT);
+    ms_error_clear();
+    /* the chosen velocity */
+    double rv;
+    assert_int_equal(ms_cnn_choose_rv(12.5, 1, 1e-4, &rv), MS_CNN_RV_CATALOG);
+    assert_true(rv == 12.5);
+    assert_int_equal(ms_cnn_choose_rv(12.5, 0, 1e-4, &rv), MS_CNN_RV_PIPELINE);
+    assert_close(rv, 1e-4 * MS_C_KMS, 1e-12, 0, "z c");
+    assert_int_equal(ms_cnn_choose_rv(NAN, 1, 1e-4, &rv), MS_CNN_RV_PIPELINE);
+    assert_int_equal(ms_cnn_choose_rv(NAN, 0, -9999.0, &rv), MS_CNN_RV_NONE);
+    assert_true(isnan(rv));
+    free(ll);
+    free(f);
+    free(iv);
+    free(mk);
+    free(out);
+    free(out0);
+}
+
+/* ------------------------------------------------------------------ the error model */
+static double rstd(double *x, size_t n)
+{
+    double *t = malloc(n * sizeof *t);
+    for (size_t i = 0; i < n; i++) t[i] = x[i];
+    for (size_t i = 1; i < n; i++) /* insertion sort: small n */
+        for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double q = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = q;
+        }
+    const double med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    for (size_t i = 0; i < n; i++) t[i] = fabs(x[i] - med);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double q = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = q;
+        }
+    const double mad = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    free(t);
+    return 1.4826 * mad;
+}
+
+static void test_error_model(void **state)
+{
+    (void)state;
+    const size_t n = 3000;
+    double *r = malloc(n * sizeof *r), *sd = malloc(n * sizeof *sd), *p = malloc(n * sizeof *p);
+    ms_nn_rng rng;
+    ms_nn_rng_seed(&rng, 5);
+    const double s_true = 2.5, f_true = 1.5;
+    for (size_t i = 0; i < n; i++) {
+        sd[i] = 0.2 + 2.8 * ms_nn_rng_uniform(&rng);
+        r[i] = sqrt(s_true * s_true * sd[i] * sd[i] + f_true * f_true) * ms_nn_rng_normal(&rng);
+    }
+    double s, fl;
+    assert_int_equal(ms_cnn_fit_error_model(r, sd, n, &s, &fl), MS_OK);
+    printf("  error model: scale %.3f (true %.1f), floor %.3f (true %.1f)\n", s, s_true, fl, f_true);
+    assert_close(s, s_true, 0, 0.08, "scale");
+    assert_close(fl, f_true, 0, 0.25, "floor");
+    for (size_t i = 0; i < n; i++) p[i] = r[i] / sqrt(s * s * sd[i] * sd[i] + fl * fl);
+    assert_close(rstd(p, n), 1.0, 1e-9, 0, "unit robust pulls");
+    /* errors without a relation to the spread: the floor alone */
+    for (size_t i = 0; i < n; i++) r[i] = 0.7 * ms_nn_rng_normal(&rng);
+    assert_int_equal(ms_cnn_fit_error_model(r, sd, n, &s, &fl), MS_OK);
+    assert_true(s < 0.1);
+    assert_close(fl, 0.7, 0, 0.1, "floor alone");
+    /* few residuals (one bin): the scale alone */
+    for (size_t i = 0; i < 20; i++) r[i] = 3.0 * sd[i] * ms_nn_rng_normal(&rng);
+    assert_int_equal(ms_cnn_fit_error_model(r, sd, 20, &s, &fl), MS_OK);
+    assert_true(fl == 0.0 && s > 1.0 && s < 6.0);
+    assert_int_equal(ms_cnn_fit_error_model(r, sd, 2, &s, &fl), MS_EINVAL);
+    ms_error_clear();
+    free(r);
+    free(sd);
+    free(p);
 }
 
 /* ------------------------------------------------------------------ ensemble */
@@ -387,6 +524,20 @@ static void test_train_resume_file(void **state)
         assert_int_equal(a.best_epoch[k], b.best_epoch[k]);
     }
     assert_memory_equal(a.oof, b.oof, n * sizeof(float));
+    /* the error calibration: spreads of the models that trained on each spectrum, and the model */
+    assert_int_equal(ms_cnn_calibrate(&a, &d), MS_OK);
+    assert_true(a.calibrated && a.err_scale[0] >= 0.0 && a.err_floor[0] >= 0.0);
+    assert_true(a.err_scale[0] > 0.0 || a.err_floor[0] > 0.0);
+    for (size_t i = 0; i < n; i++) assert_true(isfinite(a.oof_std[i]) && a.oof_std[i] >= 0.0f);
+    printf("  toy calibration: scale %.3g, floor %.3g K (raw pulls robust std %.2f)\n",
+           a.err_scale[0], a.err_floor[0], a.calib_pull_rstd[0]);
+    {
+        double p[60];
+        for (size_t i = 0; i < n; i++)
+            p[i] = (a.oof[i] - y[i]) / ms_cnn_calibrated_error(&a, 0, a.oof_std[i]);
+        assert_close(rstd(p, n), 1.0, 1e-6, 0, "calibrated toy pulls");
+    }
+    strcpy(a.input_velocity, MS_CNN_VEL_PIPELINE);
     /* the model file keeps everything; an edited one is refused */
     char path[512];
     snprintf(path, sizeof path, "%s/cnn.h5", ms_test_tmpdir());
@@ -398,6 +549,11 @@ static void test_train_resume_file(void **state)
     for (size_t k = 0; k < 3; k++)
         assert_memory_equal(a.net[k].params.param, r.net[k].params.param, a.net[k].params.n * sizeof(float));
     assert_memory_equal(a.oof, r.oof, n * sizeof(float));
+    assert_true(r.calibrated && r.err_scale[0] == a.err_scale[0] && r.err_floor[0] == a.err_floor[0]);
+    assert_memory_equal(a.oof_std, r.oof_std, n * sizeof(float));
+    assert_string_equal(r.input_velocity, MS_CNN_VEL_PIPELINE);
+    assert_true(ms_cnn_calibrated_error(&r, 0, 2.0) ==
+                sqrt(4.0 * a.err_scale[0] * a.err_scale[0] + a.err_floor[0] * a.err_floor[0]));
     ms_cnn_ensemble_free(&r);
     {
         /* a file whose weights differ from those its hash was computed over */
@@ -428,6 +584,8 @@ int main(void)
         cmocka_unit_test(test_torch),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_view),
+        cmocka_unit_test(test_native_view),
+        cmocka_unit_test(test_error_model),
         cmocka_unit_test(test_ensemble),
         cmocka_unit_test(test_parameter_flag),
         cmocka_unit_test(test_train_resume_file),

@@ -8,6 +8,12 @@
 #     (cnn_* values, errors, parameter_flag), rows of the store one for one; unusable rows
 #     have NaN and cnn_n_models 0; an interrupted run (max_runtime) resumes to the same
 #     catalog;
+#   - the input: the native view in the rest frame of an rv catalog (rv_adopted where
+#     rv_flag = 1, else Z*c; recorded per row in cnn_rv/cnn_rv_source and in the model);
+#     a model/input mismatch (velocity source, a store without the native view, a model of
+#     the old Z25 input) is refused with a message;
+#   - the errors: e_cnn = sqrt((s e_cnn_ens)^2 + floor^2) with the model's error_scale and
+#     error_floor;
 #   - wrong inputs fail with a message: a class other than dM/gM, labels with nothing to join on.
 set -u
 exe=${MSTARS_EXE:?}
@@ -81,6 +87,65 @@ check "predict-cnn stopped by max_runtime exits 3" test $code -eq 3
 mpi 2 "$exe" predict-cnn "${opts[@]}" --set run.chunk_size=4 --spectra "$work/s.h5" --model "$work/m1.h5" \
   --out "$work/c3.h5" --resume >>"$work/p3.log" 2>&1
 check "predict-cnn --resume completes the same catalog" same "$c1" "$(cat_text "$work/c3.h5")"
+if $py -c 'import h5py, numpy' 2>/dev/null; then
+  check "e_cnn is the model's error model on e_cnn_ens" $py - "$work/c1.h5" "$work/m1.h5" <<'PY'
+import sys, h5py, numpy as np
+c, m = h5py.File(sys.argv[1], "r")["catalog"], h5py.File(sys.argv[2], "r")
+labels = m.attrs["labels"].decode().split(",") if isinstance(m.attrs["labels"], bytes) else m.attrs["labels"].split(",")
+s, f = m.attrs["error_scale"], m.attrs["error_floor"]
+ok = len(s) == len(labels) and np.all(s >= 0) and np.all(f >= 0)
+for j, l in enumerate(labels):
+    e, en = c["e_cnn_" + l][:], c["e_cnn_" + l + "_ens"][:]
+    p = np.isfinite(en)
+    ok &= p.sum() > 0 and np.allclose(e[p], np.sqrt((s[j] * en[p]) ** 2 + f[j] ** 2), rtol=1e-12)
+src = c["cnn_rv_source"][:]
+n = c["cnn_n_models"][:]
+ok &= np.all(src[n > 0] == 2) and np.all(np.isfinite(c["cnn_rv"][:][n > 0]))
+print("scale", s, "floor", f)
+sys.exit(0 if ok else 1)
+PY
+  # an rv catalog of this store: rv_adopted = Z*c + 40 km/s, rv_flag 0 on every third row
+  $py - "$work/s.h5" "$work/rv.h5" <<'PY'
+import sys, h5py, numpy as np
+s = h5py.File(sys.argv[1], "r")
+z = s["meta/z"][:]
+with h5py.File(sys.argv[2], "w") as f:
+    f["catalog/obsid"] = s["meta/obsid"][:]
+    f["catalog/rv_adopted"] = z * 299792.458 + 40.0
+    flag = np.ones(len(z), np.int32)
+    flag[::3] = 0
+    f["catalog/rv_flag"] = flag
+    f.attrs["complete"] = np.array([1], np.int64)
+PY
+  mpi 2 "$exe" train-cnn "${opts[@]}" "${train[@]}" --rv "$work/rv.h5" --out "$work/mrv.h5" >"$work/trv.log" 2>&1
+  check "train-cnn --rv exits 0" test $? -eq 0
+  check "the model records the velocity source" sh -c "h5dump -a /input_velocity '$work/mrv.h5' | grep -q 'rv_adopted where rv_flag = 1'"
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/mrv.h5" --rv "$work/rv.h5" --out "$work/crv.h5" >"$work/prv.log" 2>&1
+  check "predict-cnn --rv exits 0" test $? -eq 0
+  check "cnn_rv: rv_adopted where rv_flag = 1, else Z*c" $py - "$work/crv.h5" "$work/s.h5" <<'PY'
+import sys, h5py, numpy as np
+c, s = h5py.File(sys.argv[1], "r")["catalog"], h5py.File(sys.argv[2], "r")
+zc = s["meta/z"][:] * 299792.458
+n, src, rv = c["cnn_n_models"][:], c["cnn_rv_source"][:], c["cnn_rv"][:]
+i = np.arange(len(n))
+p = n > 0
+ok = (np.all(src[p & (i % 3 != 0)] == 1) and np.all(src[p & (i % 3 == 0)] == 2)
+      and np.allclose(rv[p & (i % 3 != 0)], zc[p & (i % 3 != 0)] + 40.0)
+      and np.allclose(rv[p & (i % 3 == 0)], zc[p & (i % 3 == 0)]) and (src[p] == 1).sum() > 0)
+sys.exit(0 if ok else 1)
+PY
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/mrv.h5" --out "$work/x.h5" >"$work/x.log" 2>&1
+  check "a model trained with --rv refuses the pipeline velocities" sh -c "test $? -eq 1 && grep -q 'velocity sources must agree' '$work/x.log'"
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/m1.h5" --rv "$work/rv.h5" --out "$work/x.h5" >"$work/x.log" 2>&1
+  check "a model trained without --rv refuses the rv catalog" sh -c "test $? -eq 1 && grep -q 'velocity sources must agree' '$work/x.log'"
+  $py -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f.attrs['input_velocity']" "$work/m2.h5"
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/m2.h5" --out "$work/x.h5" >"$work/x.log" 2>&1
+  check "a model of the old Z25 input is refused" sh -c "test $? -eq 1 && grep -q 'older train-cnn' '$work/x.log'"
+  cp "$work/s.h5" "$work/nonative.h5"
+  $py -c "import h5py,sys; del h5py.File(sys.argv[1],'a')['native']" "$work/nonative.h5"
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/nonative.h5" --model "$work/mrv.h5" --rv "$work/rv.h5" --out "$work/x.h5" >"$work/x.log" 2>&1
+  check "a store without the native view is refused" sh -c "test $? -eq 1 && grep -q 'native view' '$work/x.log'"
+fi
 # wrong inputs
 "$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$m/truth.csv" --class sdM --out "$work/x.h5" >"$work/x.log" 2>&1
 check "train-cnn --class sdM refused" sh -c "test $? -eq 1 && grep -q 'dM or gM' '$work/x.log'"

@@ -6,8 +6,10 @@
 #     (fit, fit-slam, predict-cnn, laspm) on the same store EXACTLY (z25's renamed as combine
 #     names them), and its recommended labels / disagreement columns equal `mstars combine` of
 #     the single catalogs exactly;
-#   - with rv first: the rv, slam and laspm columns equal the single commands' (z25 and cnn use
-#     the rv velocity), rv_adopted starts the others (counted), the catalog is bit-identical for
+#   - with rv first: the rv, slam and laspm columns equal the single commands' (z25 uses the rv
+#     velocity; the cnn columns, of a model trained with --rv, equal predict-cnn --rv of the rv
+#     catalog; a model trained without --rv is refused), rv_adopted starts the others
+#     (counted), the catalog is bit-identical for
 #     1 and 2 ranks and chunks of 16 and 7, and an interrupted run (max_runtime) resumed with
 #     --resume equals the uninterrupted one;
 #   - errors: an unknown method, a method without its model.
@@ -115,6 +117,17 @@ tpl=$shared/data/templates-kesseli2017
 if [ -n "$shared" ] && [ -d "$tpl" ]; then
   "$exe" rv "${opts[@]}" --spectra "$work/s.h5" --templates "$tpl" --out "$work/rv_cat.h5" >/dev/null 2>&1
   check "rv (single) exits 0" test $? -eq 0
+  # the CNN's rest frames: a model trained on the rv catalog's velocities (train-cnn --rv)
+  "$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$m/truth.csv" --class dM --folds 3 \
+    --max-epochs 2 --rv "$work/rv_cat.h5" --out "$work/cnn_rv.h5" >/dev/null 2>&1 &&
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/cnn_rv.h5" --rv "$work/rv_cat.h5" \
+    --out "$work/cnn_rv_cat.h5" >/dev/null 2>&1
+  check "train-cnn --rv, predict-cnn --rv exit 0" test $? -eq 0
+  "${fm[@]}" --methods rv,cnn --templates "$tpl" --out "$work/x.h5" >/dev/null 2>"$work/e4.txt"
+  check "fit --methods rv,cnn with a model trained without --rv is refused (velocity named)" \
+    sh -c "test ! -e '$work/x.h5' && grep -q 'velocity sources must agree' '$work/e4.txt'"
+  fm=("$exe" fit "${opts[@]}" --spectra "$work/s.h5" --emulator "$work/emu.h5" --slam-model "$work/slam.h5"
+      --cnn-model "$work/cnn_rv.h5" --laspm-library "$work/lib.h5")
   all=(--methods rv,z25,slam,cnn,laspm --templates "$tpl")
   mpi 1 "${fm[@]}" "${all[@]}" --out "$work/all1.h5" >/dev/null 2>"$work/all1.log"
   check "fit --methods rv,z25,slam,cnn,laspm, 1 rank, chunks of 16, exits 0" test $? -eq 0
@@ -122,7 +135,7 @@ if [ -n "$shared" ] && [ -d "$tpl" ]; then
   check "the same with 2 ranks, chunks of 7, exits 0" test $? -eq 0
   check "catalog: 2 ranks, chunks of 7 == 1 rank, chunks of 16 (bit for bit)" \
     h5diff -q "$work/all1.h5" "$work/all2.h5" /catalog /catalog
-  for mc in rv:rv_cat slam:slam_cat laspm:laspm_cat; do
+  for mc in rv:rv_cat slam:slam_cat laspm:laspm_cat cnn:cnn_rv_cat; do
     check "with rv: ${mc%%:*} columns == the single command's (exact)" \
       $py "$work/cmp.py" "$work/all1.h5" "$work/${mc#*:}.h5" "${mc%%:*}"
   done
