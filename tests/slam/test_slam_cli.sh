@@ -26,6 +26,13 @@ m=$work/mock
 mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null &&
 mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --out "$work/spectra.h5" >/dev/null ||
   { echo "FAIL preparing the mock"; exit 1; }
+values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | sed 's/\\000//g' | tr -d ' "' | tr ',' '\n' | grep -v '^$'; }
+
+# every mock spectrum must ingest cleanly: a row flagged here (status != 0) would surface later
+# only as NaN labels and a short cross-validation table, so name the rows and reasons now
+nbad=$(values "$work/spectra.h5" /meta/status | grep -vc '^0$')
+check "the mock ingests cleanly: every row has status 0 ($nbad flagged)" test "$nbad" -eq 0
+[ "$nbad" -eq 0 ] || h5dump -d /meta/status_reason "$work/spectra.h5" | grep -v '""' | head -20
 
 # 20% of the spectra with their truth labels (a fixed pseudo-random choice)
 awk -F, 'NR == 1 { print; next } { srand(NR * 7919); if (rand() < 0.2) print }' "$m/truth.csv" > "$work/train.csv"
@@ -55,7 +62,6 @@ check "catalog with 2 ranks == 1 rank" h5diff -q "$work/cat1.h5" "$work/cat2.h5"
 for c in slam_teff e_slam_teff slam_m_h e_slam_m_h slam_chi2 slam_flags obsid; do
   check "catalog has /catalog/$c" grep -q "^$c " <(h5ls "$work/cat1.h5/catalog")
 done
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | sed 's/\\000//g' | tr -d ' "' | tr ',' '\n' | grep -v '^$'; }
 col() { local c; c=$(head -1 "$1" | tr ',' '\n' | grep -n "^$2\$" | cut -d: -f1); tail -n +2 "$1" | cut -d, -f"$c"; }
 paste -d' ' <(values "$work/cat1.h5" /catalog/obsid) <(values "$work/cat1.h5" /catalog/slam_teff) \
   <(values "$work/cat1.h5" /catalog/slam_m_h) <(values "$work/cat1.h5" /catalog/slam_flags) > "$work/cat.txt"
