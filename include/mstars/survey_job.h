@@ -168,6 +168,17 @@ typedef struct {
 ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
                         ms_survey_job_summary *sum);
 
+/* The job of ONE method (the single commands: fit, rv, fit-slam, laspm, predict-cnn): method m,
+ * opened on `store`, over its m->n_rows rows in chunks of run.chunk_size; `what` names the
+ * command in log lines; abort_on_write_error as in ms_survey_job_opts. Collective. */
+ms_status ms_survey_run_one(const ms_config *cfg, ms_survey_method *m, ms_h5 *store,
+                            const char *spectra, const char *out, const char *command,
+                            const char *what, int resume, int abort_on_write_error,
+                            ms_survey_job_summary *sum);
+
+/* Releases what a single command opened: the method (m->free) and the store (NULL: none). */
+void ms_survey_one_close(ms_survey_method *m, ms_h5 *store);
+
 /* The job's columns: with one method, its id_cols then its groups' columns at offset 0 (the
  * single commands' catalogs, unchanged); with several, each method's row at base[g]
  * (ms_schema_compose), the identification columns once (the first method's offset), and a

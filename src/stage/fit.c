@@ -1008,11 +1008,9 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
     }
     if (st == MS_OK && o->models) st = ms_par_any_failed(models_open(s, cfg, o));
     if (st == MS_OK) {
-        ms_survey_method *ms[1] = {&me};
-        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "fit", o->resume, store,
-                                 s->n_rows, chunk, ms, 1, NULL, 1};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &me, store, o->spectra, o->out, o->command, "fit", o->resume,
+                               1, &js);
         sum->chunks_total = js.chunks_total;
         sum->chunks_before = js.chunks_before;
         sum->complete = js.complete;
@@ -1024,7 +1022,6 @@ ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *o, ms_survey
         sum->skipped = me.counts[N_SKIPPED];
     }
     sum->seconds = ms_par_wtime() - t0;
-    if (me.free) me.free(&me);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&me, store);
     return st;
 }

@@ -236,11 +236,9 @@ ms_status ms_slam_fit_job(const ms_config *cfg, const ms_slam_fit_job_opts *o,
         ms_log0_info("fit-slam: %zu spectra of %s, SLAM model %s (%zu labels, %zu training "
                      "spectra, set %s), %d rank(s), chunks of %zu", c->n_rows, o->spectra, o->model,
                      m->n_labels, m->n_train, m->train_hash, ms_par_size(), chunk);
-        ms_survey_method *ms[1] = {&me};
-        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "fit-slam", o->resume, store,
-                                 c->n_rows, chunk, ms, 1, NULL, 0};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &me, store, o->spectra, o->out, o->command, "fit-slam",
+                               o->resume, 0, &js);
         sum->complete = js.complete;
         sum->rows = (long)c->n_rows;
         sum->fitted = me.counts[N_FITTED];
@@ -248,7 +246,6 @@ ms_status ms_slam_fit_job(const ms_config *cfg, const ms_slam_fit_job_opts *o,
         sum->skipped = me.counts[N_SKIPPED];
     }
     sum->seconds = ms_par_wtime() - t0;
-    if (me.free) me.free(&me);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&me, store);
     return st;
 }

@@ -428,11 +428,9 @@ ms_status ms_stage_laspm(const ms_config *cfg, const ms_laspm_run_opts *o, ms_la
         ms_log0_info("laspm: %zu spectra of %s against %zu library spectra of %s (%s view), %d "
                      "rank(s), chunks of %zu%s", s->n_rows, o->spectra, s->lib->n, o->library,
                      s->lib->view, ms_par_size(), chunk, o->leave_out_self ? ", leave-one-out" : "");
-        ms_survey_method *ms[1] = {&me};
-        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "laspm", o->resume, store,
-                                 s->n_rows, chunk, ms, 1, NULL, 0};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &me, store, o->spectra, o->out, o->command, "laspm",
+                               o->resume, 0, &js);
         sum->chunks_total = js.chunks_total;
         sum->chunks_before = js.chunks_before;
         sum->complete = js.complete;
@@ -442,7 +440,6 @@ ms_status ms_stage_laspm(const ms_config *cfg, const ms_laspm_run_opts *o, ms_la
         sum->skipped = me.counts[N_SKIPPED];
     }
     sum->seconds = ms_par_wtime() - t0;
-    if (me.free) me.free(&me);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&me, store);
     return st;
 }

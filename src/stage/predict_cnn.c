@@ -383,11 +383,9 @@ int ms_stage_predict_cnn(const ms_config *cfg, const ms_predict_cnn_args *a)
         ms_log0_info("predict-cnn: %zu spectra of %s, %s ensemble %s (%zu models, %s), %d rank(s)",
                      s->n_rows, a->spectra, e->cls, a->model, e->n_models, e->content_hash,
                      ms_par_size());
-        ms_survey_method *ms[1] = {&me};
-        ms_survey_job_opts jo = {a->spectra, a->out, a->command, "predict-cnn", a->resume, store,
-                                 s->n_rows, chunk, ms, 1, NULL, 0};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &me, store, a->spectra, a->out, a->command, "predict-cnn",
+                               a->resume, 0, &js);
         if (st == MS_OK && js.complete)
             ms_log0_info("predict-cnn: wrote %s: %zu rows, %ld predicted (this run), %ld skipped, "
                          "%ld with parameter_flag = 1", a->out, s->n_rows, me.counts[N_PREDICTED],
@@ -397,8 +395,7 @@ int ms_stage_predict_cnn(const ms_config *cfg, const ms_predict_cnn_args *a)
             st = MS_EINTERRUPTED;
         }
     }
-    if (me.free) me.free(&me);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&me, store);
     if (st == MS_EINTERRUPTED) return 3;
     return st == MS_OK ? 0 : 1;
 }

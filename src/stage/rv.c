@@ -308,11 +308,9 @@ ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_sum
         ms_log0_info("rv: %zu spectra of %s, %zu templates from %s (hash %s), %d rank(s), "
                      "chunks of %zu", s->n_rows, o->spectra, s->lib->n, o->templates, s->lib->hash,
                      ms_par_size(), chunk);
-        ms_survey_method *ms[1] = {&m};
-        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "rv", o->resume, store,
-                                 s->n_rows, chunk, ms, 1, NULL, 0};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &m, store, o->spectra, o->out, o->command, "rv", o->resume, 0,
+                               &js);
         sum->chunks_total = js.chunks_total;
         sum->chunks_before = js.chunks_before;
         sum->complete = js.complete;
@@ -323,7 +321,6 @@ ms_status ms_rv_job(const ms_config *cfg, const ms_rv_job_opts *o, ms_rv_job_sum
         for (int k = 0; k < MS_RV_N_FROM; k++) sum->by_from[k] = m.counts[N_BY_FROM + k];
     }
     sum->seconds = ms_par_wtime() - t0;
-    if (m.free) m.free(&m);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&m, store);
     return st;
 }

@@ -393,3 +393,22 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
     chunk_free(&s.ck);
     return st;
 }
+
+/* ------------------------------------------------------------- one method */
+
+ms_status ms_survey_run_one(const ms_config *cfg, ms_survey_method *m, ms_h5 *store,
+                            const char *spectra, const char *out, const char *command,
+                            const char *what, int resume, int abort_on_write_error,
+                            ms_survey_job_summary *sum)
+{
+    ms_survey_method *ms[1] = {m};
+    ms_survey_job_opts jo = {spectra, out, command, what, resume, store, m->n_rows,
+                             (size_t)cfg->run.chunk_size, ms, 1, NULL, abort_on_write_error};
+    return ms_survey_job(cfg, &jo, sum);
+}
+
+void ms_survey_one_close(ms_survey_method *m, ms_h5 *store)
+{
+    if (m->free) m->free(m);
+    if (store) ms_h5_close(store);
+}
