@@ -174,6 +174,7 @@ typedef struct {
     double max_runtime;        /* seconds after which no new chunk starts (0: no limit) */
     char dwarfs_only[MS_CFG_STR_MAX]; /* fit --methods: methods run on dwarfs only when a
                                          classification group is in the job (survey_job.h) */
+    char giants_only[MS_CFG_STR_MAX]; /* fit --methods: methods run on M giants only, likewise */
     double disagree_sigma;     /* fit --methods: disagreement threshold (combined errors) */
 } ms_cfg_run;
 

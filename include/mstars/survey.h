@@ -55,15 +55,16 @@ typedef struct {
 ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *opts,
                         ms_survey_summary *summary);
 
-/* `mstars fit --methods rv,z25,slam,cnn,laspm` (src/stage/fit_methods.c; issue 24): several
- * methods in ONE pass over the store (each chunk read once, the methods run on it in the
- * order rv, z25, slam, cnn, laspm, whatever the order given), one journal and --resume, one
- * catalog: the identification columns once, every method's column group (z25's label, rv
- * and error columns prefixed as `mstars combine` does: z25_teff, e_z25_teff, z25_rv), the
- * recommended labels and the disagreement (the rec group, computed by combine.h's rule after
- * the catalog-wide passes) and methods_skipped (bit g: method g of the attribute `methods`
- * did not apply to the row, run.dwarfs_only). The rv method's chosen velocity starts the
- * later methods (survey_job.h: ck->v_start). */
+/* `mstars fit --methods class,lum,rv,z25,slam,cnn,laspm` (src/stage/fit_methods.c; issue
+ * 24): several methods in ONE pass over the store (each chunk read once, the methods run on it
+ * in the order class, lum, rv, z25, slam, cnn, laspm, whatever the order given), one journal
+ * and --resume, one catalog: the identification columns once, every method's column group
+ * (z25's label, rv and error columns prefixed as `mstars combine` does: z25_teff, e_z25_teff,
+ * z25_rv), the recommended labels and the disagreement (the rec group, computed by combine.h's
+ * rule after the catalog-wide passes), methods_skipped (bit g: method g of the attribute
+ * `methods` did not apply to the row, run.dwarfs_only / run.giants_only) and skip_reason. The
+ * classification methods (class, lum) route the rows of the others (survey_job.h: ck->cls);
+ * the rv method's chosen velocity starts the later methods (ck->v_start). */
 typedef struct {
     const char *methods;        /* comma-separated names */
     const char *spectra, *out, *command;
@@ -74,6 +75,7 @@ typedef struct {
     const char *slam_model;     /* slam */
     const char *cnn_model;      /* cnn */
     const char *laspm_library;  /* laspm */
+    const char *class_model[3]; /* class: spt, wdm, dmgm (cnn_class.h task order; NULL: none) */
 } ms_fit_methods_opts;
 
 typedef struct {

@@ -50,9 +50,14 @@ typedef struct {
     void *buf;            /* [chunk rows][width] */
 } ms_survey_cached;
 
-/* The luminosity classes a classifier in the same job may give (issue 24, branch classify). */
+/* The classes a classification method of the same job gives a row (ck->cls; the methods
+ * "class" and "lum", src/stage/classify.c and lumclass.c, which run first): an M dwarf, an M
+ * giant, not an M star (CNN-SPT), a white dwarf (CNN-WDM), or unknown (no view: the
+ * classifiers could not look at the spectrum). */
 enum { MS_SURVEY_CLASS_UNKNOWN = 0, MS_SURVEY_CLASS_DWARF = 1, MS_SURVEY_CLASS_GIANT = 2,
-       MS_SURVEY_CLASS_OTHER = 3 };
+       MS_SURVEY_CLASS_OTHER = 3, MS_SURVEY_CLASS_WD = 4 };
+/* "unclassified", "dwarf", "giant", "non-M", "white dwarf" (the reason column of fit --methods). */
+const char *ms_survey_class_name(int32_t cls);
 
 typedef struct {
     ms_h5 *store;
@@ -68,7 +73,11 @@ typedef struct {
                              (each method uses the store's pipeline velocity as before) */
     uint8_t *v_start_rv;  /* [chunk] with v_start: 1 where v_start is the rv method's adopted RV
                              (rv_flag = 1), 0 where it is Z c or NaN */
-    int32_t *cls;         /* [chunk] MS_SURVEY_CLASS_*; NULL: no classifier in the job */
+    int32_t *cls;         /* [chunk] MS_SURVEY_CLASS_*, UNKNOWN at the start of a chunk; NULL: no
+                             classification method ("class", "lum") in the job */
+    double *dmgm;         /* [chunk] with cls: the class method's CNN-dMgM probability of an M
+                             giant (NaN: none), for the lum method's combination; NULL: no class
+                             method in the job */
     uint8_t *applies;     /* [n_methods][chunk]: method g ran on row i (its predicate) */
 } ms_survey_chunk;
 
@@ -88,14 +97,18 @@ typedef enum {
     MS_APPLY_ALL = 0,    /* every row (the default) */
     MS_APPLY_DWARFS = 1, /* rows a classifier of the same job calls dwarfs; every row when the
                             job has no classifier */
+    MS_APPLY_GIANTS = 2, /* rows a classifier of the same job calls M giants; likewise */
 } ms_survey_apply;
 
 /* 1 when method `m` runs on row i of the chunk. */
 int ms_survey_applies(ms_survey_apply a, const ms_survey_chunk *ck, size_t i);
 
 /* The predicate of `method` from the configuration: run.dwarfs_only lists the methods that
- * run on dwarfs only (when a classification group is in the job). */
+ * run on dwarfs only, run.giants_only those that run on M giants only (when a classification
+ * method is in the job; a method in both lists is refused by ms_survey_apply_check). */
 ms_survey_apply ms_survey_apply_of(const ms_config *cfg, const char *method);
+/* MS_EINVAL naming the lists when `method` is in both. */
+ms_status ms_survey_apply_check(const ms_config *cfg, const char *method);
 
 #define MS_SURVEY_MAX_COUNTS 16
 #define MS_SURVEY_MAX_GROUPS 3

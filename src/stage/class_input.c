@@ -51,14 +51,10 @@ void ms_class_input_free(ms_class_input *in)
     memset(in, 0, sizeof *in);
 }
 
-ms_status ms_class_input_rows(ms_class_input *in, ms_h5 *store, size_t row0, size_t n, float *out,
-                              uint8_t *ok)
+ms_status ms_class_input_views(ms_class_input *in, size_t n, float *out, uint8_t *ok)
 {
     if (n > in->chunk) MS_ERROR(MS_EINVAL, "classifier input: %zu rows for chunks of %zu", n, in->chunk);
     const size_t np = MS_NATIVE_NPIX;
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, row0, n, in->flux));
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, row0, n, in->ivar));
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, row0, n, in->mask));
     for (size_t i = 0; i < n; i++) {
         float *o = out + i * in->view.n;
         ok[i] = ms_class_view_native(in->wave, in->flux + i * np, in->ivar + i * np,
@@ -69,4 +65,14 @@ ms_status ms_class_input_rows(ms_class_input *in, ms_h5 *store, size_t row0, siz
         }
     }
     return MS_OK;
+}
+
+ms_status ms_class_input_rows(ms_class_input *in, ms_h5 *store, size_t row0, size_t n, float *out,
+                              uint8_t *ok)
+{
+    if (n > in->chunk) MS_ERROR(MS_EINVAL, "classifier input: %zu rows for chunks of %zu", n, in->chunk);
+    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, row0, n, in->flux));
+    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, row0, n, in->ivar));
+    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, row0, n, in->mask));
+    return ms_class_input_views(in, n, out, ok);
 }

@@ -25,5 +25,8 @@ void ms_class_input_free(ms_class_input *in);
  * where no view can be made (no native pixels, too few good pixels, flat). */
 ms_status ms_class_input_rows(ms_class_input *in, ms_h5 *store, size_t row0, size_t n, float *out,
                               uint8_t *ok);
+/* The same views of the n rows already in in->flux, in->ivar, in->mask (the survey job reads
+ * them through ms_survey_rows: one store read per chunk for every method of the job). */
+ms_status ms_class_input_views(ms_class_input *in, size_t n, float *out, uint8_t *ok);
 
 #endif

@@ -1,14 +1,19 @@
-/* classify.c: the driver of `mstars classify` (stage_classify.h): the L25 classifiers
- * (CNN-SPT, CNN-WDM, CNN-dMgM; cnn_class.h) over every row of a spectra store into a
- * resumable catalog with the column group "class". Chunks of rows are handed out by the work
- * queue (workq.h) as in `mstars rv`; each rank makes the views of its chunk (the native view,
- * observed frame) once and runs every given model batched. Every row depends only on its own
- * spectrum, so the catalog is the same for any rank count and chunk size; --resume replays
- * the journals.
+/* classify.c: the survey method "class" (survey_methods.h) and the driver of `mstars classify`
+ * (stage_classify.h): the L25 classifiers (CNN-SPT, CNN-WDM, CNN-dMgM; cnn_class.h) on the
+ * store's native view (observed frame), run by the survey skeleton (survey_job.h) alone or
+ * FIRST of `fit --methods`, where its verdict routes the rows of the later methods
+ * (ck->cls, run.dwarfs_only / run.giants_only). Each rank makes the views of its chunk once
+ * and runs every given model batched. Every row depends only on its own spectrum, so the
+ * catalog is the same for any rank count and chunk size; --resume replays the journals.
  *
- * Where the combined luminosity class joins (issue 22, the lumclass module: Gaia CMD position
- * and the line criteria of L25 Table 3): after the CNN verdict of a row (fill_rows below),
- * with that module's own column group composed beside "class". */
+ * The routing (ck->cls) of this method alone (the lum method after it refines dwarf/giant with
+ * the combined luminosity_class: lumclass.c):
+ *   no view (no native pixels, too few good ones)         -> UNKNOWN (no dwarfs-only method)
+ *   CNN-SPT says not M                                     -> OTHER   ("non-M")
+ *   CNN-WDM says white dwarf (where M or no CNN-SPT)       -> WD      ("white dwarf")
+ *   CNN-dMgM says giant (dmgm_prob > 0.5)                  -> GIANT
+ *   otherwise (an M dwarf, or an M star without CNN-dMgM)  -> DWARF   (L25: an M star is a
+ *                                                             dwarf unless found a giant) */
 #include "mstars/catalog.h"
 #include "mstars/cnn_class.h"
 #include "mstars/h5.h"
@@ -18,9 +23,9 @@
 #include "mstars/par.h"
 #include "mstars/schema.h"
 #include "mstars/stage_classify.h"
-#include "mstars/workq.h"
 
 #include "class_input.h"
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -31,56 +36,25 @@
 
 extern const ms_column_group ms_group_class;
 
-/* ------------------------------------------------------------- the catalog row */
+/* ------------------------------------------------------------- the method's row */
+/* The class group's row first (the group's offsets hold), then the identification columns of
+ * the standalone catalog (the z25 group's names: id, obsid, subclass, snr_i, store_status). */
 typedef struct {
+    ms_class_row c;
     int64_t id;
     char obsid[32];
     char subclass[16];
     double snr_i;
     int32_t store_status;
-    ms_class_row c;
-} cat_row;
+} class_row;
 
-/* The identification columns (the z25 group's names, at this row's offsets), then the class
- * group's columns shifted to c. {NULL}-terminated; ms_free. */
-static ms_status catalog_columns(ms_catalog_column **out)
-{
-    static const struct {
-        const char *name;
-        size_t offset;
-    } ident[] = {{"id", offsetof(cat_row, id)},
-                 {"obsid", offsetof(cat_row, obsid)},
-                 {"subclass", offsetof(cat_row, subclass)},
-                 {"snr_i", offsetof(cat_row, snr_i)},
-                 {"store_status", offsetof(cat_row, store_status)}};
-    const size_t ni = sizeof ident / sizeof ident[0];
-    size_t nc = 0;
-    while (ms_group_class.cols[nc].name) nc++;
-    ms_catalog_column *c = ms_malloc_array("class.columns", ni + nc + 1, sizeof *c);
-    if (!c) return MS_ENOMEM;
-    for (size_t k = 0; k < ni; k++) {
-        const ms_catalog_column *s = ms_schema_column(ident[k].name, NULL);
-        if (!s) {
-            ms_free(c);
-            MS_ERROR(MS_ENOTFOUND, "schema: no column %s", ident[k].name);
-        }
-        c[k] = *s;
-        c[k].offset = ident[k].offset;
-    }
-    for (size_t k = 0; k <= nc; k++) {
-        c[ni + k] = ms_group_class.cols[k];
-        if (c[ni + k].name) c[ni + k].offset += offsetof(cat_row, c);
-    }
-    *out = c;
-    return MS_OK;
-}
+/* the per-rank counts (m->counts): classified, no view, white dwarfs, giants, then by class */
+enum { N_CLASSIFIED, N_NO_VIEW, N_WD, N_GIANT, N_BY_CLASS, N_COUNTS = N_BY_CLASS + MS_CLASS_MAX };
 
-/* ------------------------------------------------------------- per-rank state */
 typedef struct {
     ms_cnn_ensemble model[MS_CLASS_N_TASKS];
     int have[MS_CLASS_N_TASKS];
-    ms_h5 *store;
-    ms_catalog *cat;
+    ms_classify_args a;
     ms_class_input in;
     ms_cnn_ws *ws;
     size_t n_rows, chunk, L;
@@ -92,11 +66,32 @@ typedef struct {
     int32_t *status;
     char (*obsid)[32], (*sub)[16];
     double *snr;             /* [5, chunk] */
-    cat_row *rows;
-    long classified, no_view, by_class[MS_CLASS_MAX], wd, giant;
-} state;
+    class_row *rows;
+    ms_catalog_column id_cols[6];
+} class_state;
 
-static ms_status state_alloc(state *s)
+/* The identification columns: the z25 group's definitions at this row's offsets. */
+static ms_status id_columns(ms_catalog_column *c)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } ident[] = {{"id", offsetof(class_row, id)},
+                 {"obsid", offsetof(class_row, obsid)},
+                 {"subclass", offsetof(class_row, subclass)},
+                 {"snr_i", offsetof(class_row, snr_i)},
+                 {"store_status", offsetof(class_row, store_status)}};
+    for (size_t k = 0; k < sizeof ident / sizeof ident[0]; k++) {
+        const ms_catalog_column *s = ms_schema_column(ident[k].name, NULL);
+        if (!s) MS_ERROR(MS_ENOTFOUND, "schema: no column %s", ident[k].name);
+        c[k] = *s;
+        c[k].offset = ident[k].offset;
+    }
+    c[5].name = NULL;
+    return MS_OK;
+}
+
+static ms_status state_alloc(class_state *s)
 {
     const size_t c = s->chunk;
 #define ALLOC(p, count) \
@@ -119,18 +114,8 @@ static ms_status state_alloc(state *s)
     return MS_OK;
 }
 
-static void state_free(state *s)
-{
-    void *p[] = {s->x, s->xb, s->scratch, s->prob, s->out, s->ok, s->use, s->status, s->obsid, s->sub,
-                 s->snr, s->rows};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
-    ms_cnn_ws_free(s->ws);
-    ms_class_input_free(&s->in);
-    for (int t = 0; t < MS_CLASS_N_TASKS; t++) ms_cnn_ensemble_free(&s->model[t]);
-}
-
 /* The classifiers on the rows use[0..m) of the chunk, in batches. */
-static ms_status run_models(state *s, size_t m)
+static ms_status run_models(class_state *s, size_t m)
 {
     const ms_cnn_ensemble *models[MS_CLASS_N_TASKS];
     for (int t = 0; t < MS_CLASS_N_TASKS; t++) models[t] = s->have[t] ? &s->model[t] : NULL;
@@ -145,23 +130,37 @@ static ms_status run_models(state *s, size_t m)
     return MS_OK;
 }
 
-/* One chunk of work (ms_workq_fn). */
-static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+int32_t ms_class_route(const ms_class_row *r)
 {
-    state *s = ctx;
-    const size_t row0 = chunk * s->chunk;
-    const size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
+    if (r->class_flags & MS_CLASS_NO_VIEW) return MS_SURVEY_CLASS_UNKNOWN;
+    if (r->class_flags & MS_CLASS_NOT_M) return MS_SURVEY_CLASS_OTHER;
+    if (r->class_flags & MS_CLASS_WD) return MS_SURVEY_CLASS_WD;
+    if (r->class_flags & MS_CLASS_GIANT) return MS_SURVEY_CLASS_GIANT;
+    return MS_SURVEY_CLASS_DWARF;
+}
+
+/* One chunk (survey_job.h: run). The classifiers run on every row (their predicate is ALL). */
+static ms_status class_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                           long *n_failed)
+{
+    (void)applies;
+    class_state *s = me->state;
+    long *cnt = me->counts;
+    const size_t row0 = ck->row0, n = ck->n;
     static const char *snr_names[5] = {MS_META_SNR_U, MS_META_SNR_G, MS_META_SNR_R,
                                        MS_META_SNR_I, MS_META_SNR_Z};
-    MS_TRY(ms_h5_read_rows(s->store, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(s->store, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
-    MS_TRY(ms_h5_read_rows(s->store, MS_META_SUBCLASS, MS_H5_STR, 16, row0, n, s->sub));
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    MS_TRY(ms_survey_rows(ck, MS_META_SUBCLASS, MS_H5_STR, 16, s->sub));
     for (int b = 0; b < 5; b++)
-        MS_TRY(ms_h5_read_rows(s->store, snr_names[b], MS_H5_F64, 0, row0, n, s->snr + b * s->chunk));
-    MS_TRY(ms_class_input_rows(&s->in, s->store, row0, n, s->x, s->ok));
+        MS_TRY(ms_survey_rows(ck, snr_names[b], MS_H5_F64, 0, s->snr + b * s->chunk));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, s->in.flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, s->in.ivar));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, s->in.mask));
+    MS_TRY(ms_class_input_views(&s->in, n, s->x, s->ok));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        cat_row *r = &s->rows[i];
+        class_row *r = &s->rows[i];
         memset(r, 0, sizeof *r);
         r->id = (int64_t)(row0 + i);
         memcpy(r->obsid, s->obsid[i], sizeof r->obsid);
@@ -175,28 +174,41 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         if (s->ok[i]) s->use[m++] = i;
     }
     MS_TRY(run_models(s, m));
-    /* the verdict of every row (the lumclass module's combination joins here) */
+    /* the verdict of every row, and the routing of the later methods of the job */
     for (size_t i = 0; i < n; i++) {
         ms_class_row *r = &s->rows[i].c;
         double smax = -INFINITY;
         for (int b = 0; b < 5; b++) smax = fmax(smax, s->snr[b * s->chunk + i]);
         ms_class_row_verdict(r, !s->ok[i], smax);
+        if (ck->cls) ck->cls[i] = ms_class_route(r);
+        if (ck->dmgm) ck->dmgm[i] = r->dmgm_prob;
         if (!s->ok[i]) {
-            s->no_view++;
+            cnt[N_NO_VIEW]++;
             ++*n_failed;
             continue;
         }
-        s->classified++;
-        if (r->class_code >= 0) s->by_class[r->class_code]++;
-        s->wd += (r->class_flags & MS_CLASS_WD) != 0;
-        s->giant += (r->class_flags & MS_CLASS_GIANT) != 0;
+        cnt[N_CLASSIFIED]++;
+        if (r->class_code >= 0) cnt[N_BY_CLASS + r->class_code]++;
+        cnt[N_WD] += (r->class_flags & MS_CLASS_WD) != 0;
+        cnt[N_GIANT] += (r->class_flags & MS_CLASS_GIANT) != 0;
     }
-    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+    return MS_OK;
 }
 
-/* Rank 0 reads the given models (the same files on every rank); each must be the task's
- * classifier on this build's view. */
-static ms_status load_models(const ms_classify_args *a, state *s)
+/* Never called (the classifiers apply to every row); a row as without a view. */
+static void class_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    class_row *r = row;
+    memset(&r->c, 0, sizeof r->c);
+    r->c.class_code = -1;
+    r->c.class_prob = r->c.wd_prob = r->c.dmgm_prob = NAN;
+    ms_class_row_verdict(&r->c, 1, NAN);
+}
+
+/* Every given model (the same files on every rank) must be the task's classifier on this
+ * build's view. */
+static ms_status load_models(const ms_classify_args *a, class_state *s)
 {
     static const char *opt[MS_CLASS_N_TASKS] = {"--spt", "--wdm", "--dmgm"};
     const ms_cnn_view_spec v = ms_class_view_spec();
@@ -218,115 +230,123 @@ static ms_status load_models(const ms_classify_args *a, state *s)
     return MS_OK;
 }
 
-static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_classify_args *a,
-                                  const state *s, const long *counts)
+static ms_status class_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                                  const char *command)
 {
+    const class_state *s = me->state;
     static const char *attr[MS_CLASS_N_TASKS] = {"class_model_spt", "class_model_wdm",
                                                  "class_model_dmgm"};
-    MS_TRY(ms_h5_write_provenance(f, cfg, a->command));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", a->spectra));
+    MS_TRY(ms_h5_write_provenance(f, cfg, command));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", s->a.spectra));
     for (int t = 0; t < MS_CLASS_N_TASKS; t++) {
         char text[MS_CFG_STR_MAX + 40];
         if (s->have[t])
-            snprintf(text, sizeof text, "%s (hash %s)", a->model[t], s->model[t].content_hash);
+            snprintf(text, sizeof text, "%s (hash %s)", s->a.model[t], s->model[t].content_hash);
         else
             snprintf(text, sizeof text, "none");
         MS_TRY(ms_h5_attr_set_str(f, "/", attr[t], text));
     }
     MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/class_flags", "flag_names",
                               "0=no_view,1=low_snr,2=not_m,3=white_dwarf,4=giant,5=uncertain"));
-    int64_t c[5 + MS_CLASS_MAX];
-    for (int k = 0; k < 5 + MS_CLASS_MAX; k++) c[k] = counts[k];
-    MS_TRY(ms_h5_attr_set_i64(f, "/", "counts_rows_classified_noview_wd_giant", c, 5));
-    return ms_h5_attr_set_i64(f, "/", "counts_by_class", c + 5, 8);
+    const long *c = me->counts;
+    int64_t counts[5] = {(int64_t)me->n_rows, c[N_CLASSIFIED], c[N_NO_VIEW], c[N_WD], c[N_GIANT]};
+    MS_TRY(ms_h5_attr_set_i64(f, "/", "counts_rows_classified_noview_wd_giant", counts, 5));
+    int64_t by[MS_CLASS_MAX];
+    for (int k = 0; k < MS_CLASS_MAX; k++) by[k] = c[N_BY_CLASS + k];
+    return ms_h5_attr_set_i64(f, "/", "counts_by_class", by, MS_CLASS_MAX);
 }
 
-/* ------------------------------------------------------------- the job */
+static void class_free(ms_survey_method *me)
+{
+    class_state *s = me->state;
+    if (!s) return;
+    void *p[] = {s->x, s->xb, s->scratch, s->prob, s->out, s->ok, s->use, s->status, s->obsid,
+                 s->sub, s->snr, s->rows};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
+    ms_cnn_ws_free(s->ws);
+    ms_class_input_free(&s->in);
+    for (int t = 0; t < MS_CLASS_N_TASKS; t++) ms_cnn_ensemble_free(&s->model[t]);
+    ms_free(s);
+    me->state = NULL;
+}
+
+ms_status ms_method_class_open(const ms_config *cfg, const ms_classify_args *a, ms_h5 *store,
+                               size_t chunk, ms_survey_method *m)
+{
+    (void)cfg;
+    memset(m, 0, sizeof *m);
+    m->name = "class";
+    m->groups[0] = &ms_group_class;
+    m->row_size = sizeof(class_row);
+    m->n_counts = N_COUNTS;
+    m->run = class_run;
+    m->skip = class_skip;
+    m->attributes = class_attributes;
+    m->free = class_free;
+    class_state *s = ms_calloc("class.state", 1, sizeof *s);
+    if (!s) return MS_ENOMEM;
+    m->state = s;
+    s->a = *a;
+    s->chunk = chunk;
+    if (!a->model[0] && !a->model[1] && !a->model[2])
+        MS_ERROR(MS_EINVAL, "classify: give at least one of --spt, --wdm, --dmgm");
+    MS_TRY(load_models(a, s));
+    MS_TRY(ms_class_input_open(store, a->spectra, chunk, &s->in));
+    s->n_rows = s->in.n_rows;
+    if (a->limit > 0 && a->limit < s->n_rows) s->n_rows = a->limit;
+    s->L = s->in.view.n;
+    MS_TRY(state_alloc(s));
+    MS_TRY(id_columns(s->id_cols));
+    m->id_cols = s->id_cols;
+    m->rows = s->rows;
+    m->n_rows = s->n_rows;
+    /* the journal's settings: the rows and the models (as before the skeleton) */
+    uint64_t h = ms_hash_bytes(MS_HASH_INIT, &s->n_rows, sizeof s->n_rows);
+    for (int t = 0; t < MS_CLASS_N_TASKS; t++)
+        h = ms_hash_bytes(h, s->have[t] ? s->model[t].content_hash : "-", s->have[t] ? 17 : 2);
+    m->hash = h;
+    return MS_OK;
+}
+
+/* ------------------------------------------------------------- the command */
 int ms_stage_classify(const ms_config *cfg, const ms_classify_args *a)
 {
-    state s;
-    memset(&s, 0, sizeof s);
-    ms_catalog_column *cols = NULL;
-    uint8_t *done = NULL;
-    size_t *pending = NULL;
-    s.chunk = (size_t)cfg->run.chunk_size;
-    ms_status st = MS_OK;
-    if (!a->model[0] && !a->model[1] && !a->model[2])
-        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "classify: give at least one of --spt, "
-                          "--wdm, --dmgm");
-    if (st == MS_OK) st = load_models(a, &s);
-    if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &s.store);
-    if (st == MS_OK) st = ms_class_input_open(s.store, a->spectra, s.chunk, &s.in);
-    if (st == MS_OK) {
-        s.n_rows = s.in.n_rows;
-        if (a->limit > 0 && a->limit < s.n_rows) s.n_rows = a->limit;
-        s.L = s.in.view.n;
-        st = state_alloc(&s);
-    }
-    if (st == MS_OK) st = catalog_columns(&cols);
+    const size_t chunk = (size_t)cfg->run.chunk_size;
+    ms_survey_method m;
+    memset(&m, 0, sizeof m);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(a->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_class_open(cfg, a, store, chunk, &m);
     st = ms_par_any_failed(st);
-    const size_t n_chunks = s.chunk ? (s.n_rows + s.chunk - 1) / s.chunk : 0;
     if (st == MS_OK) {
+        const class_state *s = m.state;
         ms_log0_info("classify: %zu spectra of %s; models: spt %s, wdm %s, dmgm %s; %d rank(s)",
-                     s.n_rows, a->spectra, s.have[0] ? s.model[0].content_hash : "none",
-                     s.have[1] ? s.model[1].content_hash : "none",
-                     s.have[2] ? s.model[2].content_hash : "none", ms_par_size());
-        uint64_t h = ms_hash_bytes(MS_HASH_INIT, &s.n_rows, sizeof s.n_rows);
-        for (int t = 0; t < MS_CLASS_N_TASKS; t++)
-            h = ms_hash_bytes(h, s.have[t] ? s.model[t].content_hash : "-", s.have[t] ? 17 : 2);
-        ms_catalog_opts co = {a->out, cols, sizeof(cat_row), s.n_rows, s.chunk, h, a->resume};
-        st = ms_catalog_open(&co, &s.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("class.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        size_t n_pending = 0, rows_before = 0;
-        for (size_t k = 0; k < n_chunks; k++) {
-            if (!done[k])
-                pending[n_pending++] = k;
-            else
-                rows_before += k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk;
-        }
-        if (n_pending < n_chunks)
-            ms_log0_info("resume: %zu of %zu chunks were done by earlier runs", n_chunks - n_pending,
-                         n_chunks);
-        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - rows_before,
-                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
-        ms_workq_stats ws;
-        st = ms_workq_run(&wo, do_chunk, &s, &ws);
-        const int complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        /* counts of this run: rows, classified, no view, WD, giants, then per class */
-        long counts[5 + MS_CLASS_MAX] = {0, s.classified, s.no_view, s.wd, s.giant};
-        for (int k = 0; k < MS_CLASS_MAX; k++) counts[5 + k] = s.by_class[k];
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(counts + 1, 4 + MS_CLASS_MAX);
-        counts[0] = (long)s.n_rows;
-        if (st == MS_OK && complete)
-            st = write_attributes(ms_catalog_file(s.cat), cfg, a, &s, counts);
-        ms_status fst = ms_catalog_finish(s.cat, complete && st == MS_OK);
-        if (st == MS_OK) st = fst;
-        if (st == MS_OK && complete) {
-            ms_log0_info("classify: wrote %s: %ld rows, %ld classified (this run), %ld without a "
-                         "view, %ld white dwarfs, %ld giants", a->out, counts[0], counts[1],
-                         counts[2], counts[3], counts[4]);
-            if (s.have[0]) {
+                     s->n_rows, a->spectra, s->have[0] ? s->model[0].content_hash : "none",
+                     s->have[1] ? s->model[1].content_hash : "none",
+                     s->have[2] ? s->model[2].content_hash : "none", ms_par_size());
+        ms_survey_method *ms[1] = {&m};
+        ms_survey_job_opts jo = {a->spectra, a->out, a->command, "classify", a->resume, store,
+                                 s->n_rows, chunk, ms, 1, NULL, 0};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        const long *c = m.counts;
+        if (st == MS_OK && js.complete) {
+            ms_log0_info("classify: wrote %s: %zu rows, %ld classified (this run), %ld without a "
+                         "view, %ld white dwarfs, %ld giants", a->out, s->n_rows, c[N_CLASSIFIED],
+                         c[N_NO_VIEW], c[N_WD], c[N_GIANT]);
+            if (s->have[0]) {
                 const ms_class_task_def *d = ms_class_task_get(MS_CLASS_SPT);
                 for (size_t k = 0; k < d->n_classes; k++)
-                    ms_log0_info("  %-7s %ld", d->classes[k], counts[5 + k]);
+                    ms_log0_info("  %-7s %ld", d->classes[k], c[N_BY_CLASS + k]);
             }
         }
-        if (st == MS_OK && !complete) {
+        if (st == MS_OK && !js.complete) {
             ms_log0_warn("classify stopped before the last chunk; --resume continues");
             st = MS_EINTERRUPTED;
         }
     }
-    ms_free(pending);
-    ms_free(done);
-    ms_free(cols);
-    if (s.store) ms_h5_close(s.store);
-    state_free(&s);
+    if (m.free) m.free(&m);
+    if (store) ms_h5_close(store);
     if (st == MS_EINTERRUPTED) return 3;
     return st == MS_OK ? 0 : 1;
 }

@@ -1,7 +1,10 @@
 /* fit_methods.c: the driver of `mstars fit --methods` (survey.h; issue 24): the methods of
  * src/stage (survey_methods.h) in one survey job (survey_job.h): one pass over the store,
  * one journal, one catalog, with the recommended labels of `mstars combine` (combine.h's
- * rule, the same answer table) computed in the job. */
+ * rule, the same answer table) computed in the job. The classification methods (class: the
+ * L25 CNN classifiers; lum: CMD, Table 3 lines, luminosity_class) run first and route the
+ * rows of the others (run.dwarfs_only, run.giants_only); methods_skipped and skip_reason
+ * say which methods did not apply to a row and why. */
 #include "mstars/combine.h"
 #include "mstars/h5.h"
 #include "mstars/log.h"
@@ -23,21 +26,29 @@ extern const ms_column_group ms_group_rec;
 
 /* ------------------------------------------------------------- the job's own columns */
 
-/* The rec group's row, then the methods that did not apply. */
-typedef struct {
-    rec_row rec;
-    uint32_t methods_skipped;
-} job_row;
+#define SKIP_REASON_LEN 16
 
 typedef struct {
     uint32_t methods_skipped;
+    char skip_reason[SKIP_REASON_LEN];
 } survey_row;
+
+/* The rec group's row, then the methods that did not apply. */
+typedef struct {
+    rec_row rec;
+    survey_row survey;
+} job_row;
 
 static const ms_catalog_column survey_columns[] = {
     {MS_CATALOG_GROUP "/methods_skipped", MS_H5_U32, 0, offsetof(survey_row, methods_skipped),
      "", "bit g set: method g of the attribute `methods` did not apply to this row (its row "
-     "predicate, run.dwarfs_only: a classifier of the job called it no dwarf); that method's "
-     "columns are null there"},
+     "predicate, run.dwarfs_only / run.giants_only: the classification methods of the job "
+     "called it no dwarf / no giant); that method's columns are null there"},
+    {MS_CATALOG_GROUP "/skip_reason", MS_H5_STR, SKIP_REASON_LEN,
+     offsetof(survey_row, skip_reason), "", "why methods were skipped on this row (empty: none "
+     "was): the class the job's classification gave it: non-M (CNN-SPT), white dwarf "
+     "(CNN-WDM), giant (CNN-dMgM / luminosity_class), dwarf (a giants-only method), "
+     "unclassified (no view)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -46,8 +57,12 @@ const ms_column_group ms_group_survey = {
     "survey", "fit --methods: which methods applied to each row", survey_columns,
     sizeof(survey_row), NULL};
 
-#define N_KNOWN 5
-static const char *const known[N_KNOWN] = {"rv", "z25", "slam", "cnn", "laspm"};
+/* The job's order: the classification first (it routes the rows of the others), then rv (its
+ * velocity starts the later methods). */
+#define N_KNOWN 7
+enum { K_CLASS, K_LUM, K_RV };
+static const char *const known[N_KNOWN] = {"class", "lum", "rv", "z25", "slam", "cnn", "laspm"};
+#define KNOWN_TEXT "class, lum, rv, z25, slam, cnn, laspm"
 
 typedef struct {
     ms_survey_method *ms[N_KNOWN];
@@ -63,7 +78,10 @@ static ms_status extra_row(void *state, const ms_survey_chunk *ck, size_t n_meth
     job_row *r = out;
     memset(r, 0, sizeof *r);
     for (size_t g = 0; g < n_methods; g++)
-        if (!ck->applies[g * ck->chunk_rows + i]) r->methods_skipped |= 1u << g;
+        if (!ck->applies[g * ck->chunk_rows + i]) r->survey.methods_skipped |= 1u << g;
+    if (r->survey.methods_skipped && ck->cls)
+        snprintf(r->survey.skip_reason, sizeof r->survey.skip_reason, "%s",
+                 ms_survey_class_name(ck->cls[i]));
     return MS_OK;
 }
 
@@ -194,7 +212,7 @@ static ms_status extra_attributes(void *state, ms_h5 *f)
 
 /* ------------------------------------------------------------- the job */
 
-/* The methods named in `list`, in the job's order (rv first: its velocity starts the others). */
+/* The methods named in `list`, in the job's order (class, lum, rv, ...). */
 static ms_status parse_methods(const char *list, int want[N_KNOWN])
 {
     for (int k = 0; k < N_KNOWN; k++) want[k] = 0;
@@ -211,11 +229,11 @@ static ms_status parse_methods(const char *list, int want[N_KNOWN])
                 want[k] = found = any = 1;
             }
         if (!found)
-            MS_ERROR(MS_EINVAL, "fit --methods: unknown method '%.*s' (known: rv, z25, slam, cnn, "
-                     "laspm)", (int)(e - p), p);
+            MS_ERROR(MS_EINVAL, "fit --methods: unknown method '%.*s' (known: " KNOWN_TEXT ")",
+                     (int)(e - p), p);
         p = e;
     }
-    if (!any) MS_ERROR(MS_EINVAL, "fit --methods: no method given (known: rv, z25, slam, cnn, laspm)");
+    if (!any) MS_ERROR(MS_EINVAL, "fit --methods: no method given (known: " KNOWN_TEXT ")");
     return MS_OK;
 }
 
@@ -223,10 +241,21 @@ static ms_status parse_methods(const char *list, int want[N_KNOWN])
     if (!(opt))                                                                            \
     MS_ERROR(MS_EINVAL, "fit --methods %s needs %s", known[k], what)
 
-/* Open method k (known[k]) on the store. */
+/* Open method k (known[k]) on the store; want[]: the job's methods. */
 static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o, ms_h5 *store,
-                             size_t chunk, int k, int rv_in_job, ms_survey_method *m)
+                             size_t chunk, int k, const int *want, ms_survey_method *m)
 {
+    if (k == K_CLASS) {
+        NEED(o->class_model[0] || o->class_model[1] || o->class_model[2],
+             "at least one of --spt, --wdm, --dmgm (train-classifier models)");
+        ms_classify_args ca = {o->spectra, o->out, {o->class_model[0], o->class_model[1],
+                               o->class_model[2]}, o->resume, o->limit, o->command};
+        return ms_method_class_open(cfg, &ca, store, chunk, m);
+    }
+    if (k == K_LUM) {
+        ms_lum_job_opts lo = {o->spectra, o->out, NULL, NULL, o->command, o->resume, o->limit};
+        return ms_method_lum_open(cfg, &lo, want[K_CLASS], store, chunk, m);
+    }
     if (strcmp(known[k], "rv") == 0) {
         ms_rv_job_opts ro;
         memset(&ro, 0, sizeof ro);
@@ -251,7 +280,7 @@ static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o,
     if (strcmp(known[k], "cnn") == 0) {
         NEED(o->cnn_model, "--cnn-model FILE");
         ms_predict_cnn_args ca = {o->spectra, o->cnn_model, o->out, o->command, o->resume, o->limit,
-                                  NULL, rv_in_job};
+                                  NULL, want[K_RV]};
         return ms_method_cnn_open(cfg, &ca, store, chunk, m);
     }
     NEED(o->laspm_library, "--laspm-library FILE");
@@ -286,8 +315,13 @@ ms_status ms_fit_methods(const ms_config *cfg, const ms_fit_methods_opts *o,
         if (!want[k]) continue;
         ms_survey_method *me = &m[j.n];
         j.ms[j.n++] = me;
-        st = open_method(cfg, o, store, chunk, k, want[0], me); /* known[0]: rv */
+        st = open_method(cfg, o, store, chunk, k, want, me);
+        if (st == MS_OK) st = ms_survey_apply_check(cfg, me->name);
         if (st == MS_OK) me->apply = ms_survey_apply_of(cfg, me->name);
+        if (st == MS_OK && k <= K_LUM && me->apply != MS_APPLY_ALL)
+            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: %s routes the rows "
+                              "of the other methods and runs on every row: take it out of "
+                              "run.dwarfs_only / run.giants_only", me->name);
         if (st == MS_OK && me->n_rows != j.ms[0]->n_rows)
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: %s sees %zu rows "
                               "of %s, %s %zu", me->name, me->n_rows, o->spectra, j.ms[0]->name,
@@ -296,8 +330,10 @@ ms_status ms_fit_methods(const ms_config *cfg, const ms_fit_methods_opts *o,
     /* the job's own columns: the rec group, then methods_skipped */
     size_t nc = 0;
     for (const ms_catalog_column *c = ms_group_rec.cols; c->name; c++) j.cols[nc++] = *c;
-    j.cols[nc] = survey_columns[0];
-    j.cols[nc++].offset += offsetof(job_row, methods_skipped);
+    for (const ms_catalog_column *c = survey_columns; c->name; c++) {
+        j.cols[nc] = *c;
+        j.cols[nc++].offset += offsetof(job_row, survey);
+    }
     j.cols[nc].name = NULL;
     st = ms_par_any_failed(st);
     if (st == MS_OK) {
@@ -307,10 +343,14 @@ ms_status ms_fit_methods(const ms_config *cfg, const ms_fit_methods_opts *o,
                      j.ms[g]->name);
         ms_log0_info("fit --methods %s: %zu spectra of %s in one pass, %d rank(s), chunks of %zu",
                      sum->methods, j.ms[0]->n_rows, o->spectra, ms_par_size(), chunk);
+        const int classifier = want[K_CLASS] || want[K_LUM];
         for (size_t g = 0; g < j.n; g++)
-            if (j.ms[g]->apply == MS_APPLY_DWARFS)
-                ms_log0_info("fit --methods: %s runs on dwarfs only when a classifier is in the "
-                             "job (run.dwarfs_only); none is: every row", j.ms[g]->name);
+            if (j.ms[g]->apply != MS_APPLY_ALL)
+                ms_log0_info("fit --methods: %s runs on %s only (run.%s_only)%s", j.ms[g]->name,
+                             j.ms[g]->apply == MS_APPLY_DWARFS ? "dwarfs" : "M giants",
+                             j.ms[g]->apply == MS_APPLY_DWARFS ? "dwarfs" : "giants",
+                             classifier ? "" : " when a classifier (class, lum) is in the job; "
+                             "none is: every row");
         ms_survey_extra ex = {j.cols, sizeof(job_row), &j, extra_row, extra_post, extra_attributes};
         ms_survey_job_opts jo = {o->spectra, o->out, o->command, "fit", o->resume, store,
                                  j.ms[0]->n_rows, chunk, j.ms, j.n, &ex, 1};

@@ -1,7 +1,15 @@
-/* lumclass.c: the driver of `mstars lumclass` (stage_lumclass.h): every row of the store
- * through the dwarf/giant module (lumclass.h) into a resumable catalog, chunks handed out by
- * the work queue as in `mstars rv` (src/stage/rv.c). Each row depends only on its own
- * inputs, so the catalog is the same for any rank count and chunk size. */
+/* lumclass.c: the survey method "lum" (survey_methods.h) and the driver of `mstars lumclass`
+ * (stage_lumclass.h): every row of the store through the dwarf/giant module (lumclass.h: the
+ * Gaia CMD, the line indices of L25 Table 3, the combined luminosity_class), run by the survey
+ * skeleton (survey_job.h) alone or in `fit --methods`, where it runs right after the class
+ * method (classify.c) and before every other method:
+ *   - its CNN vote is the class method's dmgm_prob of the same row (ck->dmgm), as
+ *     `mstars lumclass --classify` reads it from a classify catalog;
+ *   - its rest frame is the LAMOST Z (the rv method runs after it), as `mstars lumclass`
+ *     without --rv;
+ *   - it refines the routing of the later methods (ck->cls, see route() below).
+ * Each row depends only on its own inputs, so the catalog is the same for any rank count and
+ * chunk size. */
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
@@ -13,20 +21,22 @@
 #include "mstars/schema.h"
 #include "mstars/spec.h"
 #include "mstars/stage_lumclass.h"
-#include "mstars/workq.h"
+
+#include "survey_methods.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-/* A catalog row: the identification columns (names the z25 group declares) and the group. */
+/* The method's row: the lum group's row first (the group's offsets hold), then the
+ * identification columns of the standalone catalog (names the z25 group declares). */
 typedef struct {
+    ms_lum_row lum;
     int64_t id;
     char obsid[32];
     double snr_r;
     int32_t store_status;
-    ms_lum_row lum;
 } lum_cat_row;
 
 #define ID(name, type, len, field, units, desc)                                            \
@@ -39,20 +49,6 @@ static const ms_catalog_column id_columns[] = {
        "status of the row in the spectra store (0 usable for the Z25 view)"),
     {NULL, 0, 0, 0, NULL, NULL},
 };
-
-/* id_columns, then the lum group's columns shifted to lum_cat_row.lum ({NULL}; ms_free). */
-static ms_catalog_column *catalog_columns(void)
-{
-    size_t a = 0, b = 0;
-    while (id_columns[a].name) a++;
-    while (ms_group_lum.cols[b].name) b++;
-    ms_catalog_column *c = ms_malloc_array("lumclass.columns", a + b + 1, sizeof *c);
-    if (!c) return NULL;
-    memcpy(c, id_columns, a * sizeof *c);
-    memcpy(c + a, ms_group_lum.cols, (b + 1) * sizeof *c);
-    for (size_t k = a; k < a + b; k++) c[k].offset += offsetof(lum_cat_row, lum);
-    return c;
-}
 
 /* The store's Gaia columns (/input, joined by ingest --catalog), read when present. */
 static const struct {
@@ -83,11 +79,14 @@ typedef struct {
     const char *path, *column;
 } side_catalog;
 
+/* the per-rank counts (m->counts) */
+enum { N_DWARF, N_GIANT, N_UNKNOWN, N_CMD_FLAG, N_LINE_DWARF, N_LINE_GIANT, N_COUNTS };
+
 typedef struct {
-    ms_h5 *store;
-    ms_catalog *cat;
+    ms_lum_job_opts o;
     size_t n_rows, chunk;
     int has_gaia[N_GAIA];
+    int class_in_job;             /* fit --methods with the class method before this one */
     side_catalog cls, rv;
     float *flux, *ivar;           /* [chunk][MS_NATIVE_NPIX] */
     uint8_t *mask;
@@ -97,7 +96,6 @@ typedef struct {
     int32_t *status;
     char (*obsid)[32];
     lum_cat_row *rows;
-    long counts[7];               /* dwarf, giant, unknown, CMD_flag, line dwarf, line giant, - */
 } lum_state;
 
 static ms_status side_open(side_catalog *s, const char *path, const char *column,
@@ -132,34 +130,52 @@ static ms_status side_read(side_catalog *s, size_t row0, size_t n, int64_t *id, 
     return ms_h5_read_rows(s->f, s->column, MS_H5_F64, 0, row0, n, out);
 }
 
-static ms_status read_chunk(lum_state *s, size_t row0, size_t n)
+static ms_status read_chunk(lum_state *s, ms_survey_chunk *ck)
 {
-    ms_h5 *f = s->store;
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, row0, n, s->flux));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, row0, n, s->ivar));
-    MS_TRY(ms_h5_read_rows(f, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, row0, n, s->mask));
-    MS_TRY(ms_h5_read_rows(f, MS_META_Z, MS_H5_F64, 0, row0, n, s->z));
-    MS_TRY(ms_h5_read_rows(f, MS_META_SNR_R, MS_H5_F64, 0, row0, n, s->snr_r));
-    MS_TRY(ms_h5_read_rows(f, MS_META_STATUS, MS_H5_I32, 0, row0, n, s->status));
-    MS_TRY(ms_h5_read_rows(f, MS_META_OBSID, MS_H5_STR, 32, row0, n, s->obsid));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_FLUX, MS_H5_F32, 0, s->flux));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_IVAR, MS_H5_F32, 0, s->ivar));
+    MS_TRY(ms_survey_rows(ck, MS_STORE_NATIVE_MASK, MS_H5_U8, 0, s->mask));
+    MS_TRY(ms_survey_rows(ck, MS_META_Z, MS_H5_F64, 0, s->z));
+    MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
+    MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
+    MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
     for (size_t c = 0; c < N_GAIA; c++) {
         double *dst = s->gaia + c * s->chunk;
         if (s->has_gaia[c])
-            MS_TRY(ms_h5_read_rows(f, gaia_columns[c].dataset, MS_H5_F64, 0, row0, n, dst));
+            MS_TRY(ms_survey_rows(ck, gaia_columns[c].dataset, MS_H5_F64, 0, dst));
         else
-            for (size_t i = 0; i < n; i++) dst[i] = NAN;
+            for (size_t i = 0; i < ck->n; i++) dst[i] = NAN;
     }
-    MS_TRY(side_read(&s->cls, row0, n, s->side_id, s->dmgm));
-    return side_read(&s->rv, row0, n, s->side_id, s->rv_side);
+    if (s->class_in_job && ck->dmgm)
+        memcpy(s->dmgm, ck->dmgm, ck->n * sizeof *s->dmgm);
+    else
+        MS_TRY(side_read(&s->cls, ck->row0, ck->n, s->side_id, s->dmgm));
+    return side_read(&s->rv, ck->row0, ck->n, s->side_id, s->rv_side);
 }
 
-/* One chunk (ms_workq_fn). */
-static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
+/* The routing of the later methods of the job (ck->cls) with the combined luminosity_class:
+ * a row the class method called non-M, a white dwarf or unclassifiable stays so (a
+ * luminosity class is a property of M stars); an M star (or every row, without a class
+ * method) is a giant or a dwarf as luminosity_class says; where it says unknown, the class
+ * method's verdict stands (CNN-dMgM, or a dwarf without that model), and without a class
+ * method the row is a dwarf (L25: an M star is a dwarf unless found a giant). */
+static int32_t route(int class_in_job, int32_t cls, int32_t lum_code)
 {
-    lum_state *s = ctx;
-    size_t row0 = chunk * s->chunk;
-    size_t n = row0 + s->chunk > s->n_rows ? s->n_rows - row0 : s->chunk;
-    MS_TRY(read_chunk(s, row0, n));
+    if (class_in_job && cls != MS_SURVEY_CLASS_DWARF && cls != MS_SURVEY_CLASS_GIANT) return cls;
+    if (lum_code == MS_LUM_GIANT) return MS_SURVEY_CLASS_GIANT;
+    if (lum_code == MS_LUM_DWARF) return MS_SURVEY_CLASS_DWARF;
+    return class_in_job ? cls : MS_SURVEY_CLASS_DWARF;
+}
+
+/* One chunk (survey_job.h: run); the method applies to every row. */
+static ms_status lum_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_t *applies,
+                         long *n_failed)
+{
+    (void)applies;
+    lum_state *s = me->state;
+    long *cnt = me->counts;
+    const size_t row0 = ck->row0, n = ck->n;
+    MS_TRY(read_chunk(s, ck));
     for (size_t i = 0; i < n; i++) {
         lum_cat_row *r = &s->rows[i];
         memset(r, 0, sizeof *r);
@@ -184,14 +200,23 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         for (size_t k = 0; k < MS_NATIVE_NPIX; k++) good += s->mask[i * MS_NATIVE_NPIX + k] == 0;
         ms_lum_fill_row(&in, good ? fl : NULL, s->ivar + i * MS_NATIVE_NPIX,
                         s->mask + i * MS_NATIVE_NPIX, v, s->dmgm[i], NULL, &r->lum);
-        int c = r->lum.lum_code;
-        s->counts[c == MS_LUM_DWARF ? 0 : c == MS_LUM_GIANT ? 1 : 2]++;
-        s->counts[3] += r->lum.cmd_flag;
-        s->counts[4] += strcmp(r->lum.line_class, "dwarf") == 0;
-        s->counts[5] += strcmp(r->lum.line_class, "giant") == 0;
+        const int c = r->lum.lum_code;
+        cnt[c == MS_LUM_DWARF ? N_DWARF : c == MS_LUM_GIANT ? N_GIANT : N_UNKNOWN]++;
+        cnt[N_CMD_FLAG] += r->lum.cmd_flag;
+        cnt[N_LINE_DWARF] += strcmp(r->lum.line_class, "dwarf") == 0;
+        cnt[N_LINE_GIANT] += strcmp(r->lum.line_class, "giant") == 0;
         if (c == MS_LUM_UNKNOWN) ++*n_failed;
+        if (ck->cls) ck->cls[i] = route(s->class_in_job, ck->cls[i], c);
     }
-    return ms_catalog_write_chunk(s->cat, chunk, row0, n, s->rows);
+    return MS_OK;
+}
+
+/* Never called (the method applies to every row): a row without inputs. */
+static void lum_skip(ms_survey_method *me, void *row)
+{
+    (void)me;
+    lum_cat_row *r = row;
+    ms_lum_fill_row(NULL, NULL, NULL, NULL, NAN, NAN, NULL, &r->lum);
 }
 
 static ms_status check_store(ms_h5 *store, const char *path)
@@ -223,23 +248,28 @@ static ms_status check_store(ms_h5 *store, const char *path)
 }
 
 /* What a resumed run must share: the inputs present, the side catalogs, the thresholds. */
-static uint64_t settings_hash(const lum_state *s, const ms_lum_job_opts *o)
+static uint64_t settings_hash(const lum_state *s)
 {
     ms_lum_thresholds t;
     ms_lum_thresholds_default(&t);
     char buf[1024];
     snprintf(buf, sizeof buf, "%zu %.17g %.17g %.17g %.17g %s %s", s->n_rows, t.t_cah, t.t_ki,
-             t.t_nai, t.t_cat, o->classify ? o->classify : "-", o->rv ? o->rv : "-");
+             t.t_nai, t.t_cat, s->class_in_job ? "(class method)" : s->o.classify ? s->o.classify : "-",
+             s->o.rv ? s->o.rv : "-");
     uint64_t h = ms_hash_bytes(MS_HASH_INIT, buf, strlen(buf) + 1);
     return ms_hash_bytes(h, s->has_gaia, sizeof s->has_gaia);
 }
 
-static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_lum_job_opts *o,
-                                  const lum_state *s, const ms_lum_job_summary *sum)
+static ms_status lum_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
+                                const char *command)
 {
-    MS_TRY(ms_h5_write_provenance(f, cfg, o->command));
+    const lum_state *s = me->state;
+    const ms_lum_job_opts *o = &s->o;
+    MS_TRY(ms_h5_write_provenance(f, cfg, command));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", o->spectra));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "lum_classify_catalog", o->classify ? o->classify : ""));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "lum_classify_catalog",
+                              s->class_in_job ? "(the class method of this job)"
+                              : o->classify ? o->classify : ""));
     MS_TRY(ms_h5_attr_set_str(f, "/", "lum_rv_catalog", o->rv ? o->rv : ""));
     char have[1024] = "";
     for (size_t c = 0; c < N_GAIA; c++)
@@ -254,121 +284,119 @@ static ms_status write_attributes(ms_h5 *f, const ms_config *cfg, const ms_lum_j
     MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/cmd_bits", "flag_names",
                               "0=no_phot,1=no_dist,2=dist_from_parallax,3=no_ext,4=cut_parallax,"
                               "5=cut_g_flux,6=cut_bp_flux,7=cut_rp_flux,8=cut_ruwe"));
-    int64_t counts[7] = {sum->rows, sum->dwarf, sum->giant, sum->unknown, sum->cmd_flagged,
-                         sum->line_dwarf, sum->line_giant};
+    const long *c = me->counts;
+    int64_t counts[7] = {(int64_t)me->n_rows, c[N_DWARF], c[N_GIANT], c[N_UNKNOWN],
+                         c[N_CMD_FLAG], c[N_LINE_DWARF], c[N_LINE_GIANT]};
     return ms_h5_attr_set_i64(f, "/", "counts_rows_dwarf_giant_unknown_cmdflag_linedwarf_"
                               "linegiant", counts, 7);
 }
 
+static void lum_free(ms_survey_method *me)
+{
+    lum_state *s = me->state;
+    if (!s) return;
+    void *p[] = {s->flux, s->ivar, s->mask, s->z, s->snr_r, s->gaia, s->dmgm, s->rv_side,
+                 s->side_id, s->status, s->obsid, s->rows};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
+    if (s->cls.f) ms_h5_close(s->cls.f);
+    if (s->rv.f) ms_h5_close(s->rv.f);
+    ms_free(s);
+    me->state = NULL;
+}
+
+ms_status ms_method_lum_open(const ms_config *cfg, const ms_lum_job_opts *o, int class_in_job,
+                             ms_h5 *store, size_t chunk, ms_survey_method *m)
+{
+    (void)cfg;
+    memset(m, 0, sizeof *m);
+    m->name = "lum";
+    m->id_cols = id_columns;
+    m->groups[0] = &ms_group_lum;
+    m->row_size = sizeof(lum_cat_row);
+    m->n_counts = N_COUNTS;
+    m->run = lum_run;
+    m->skip = lum_skip;
+    m->attributes = lum_attributes;
+    m->free = lum_free;
+    lum_state *s = ms_calloc("lumclass.state", 1, sizeof *s);
+    if (!s) return MS_ENOMEM;
+    m->state = s;
+    s->o = *o;
+    s->chunk = chunk;
+    s->class_in_job = class_in_job;
+    if (class_in_job && o->classify)
+        MS_ERROR(MS_EINVAL, "lum: the CNN-dMgM vote comes either from a classify catalog (%s) or "
+                 "from the job's class method, not both", o->classify);
+    MS_TRY(check_store(store, o->spectra));
+    MS_TRY(ms_survey_store_rows(store, MS_STORE_NATIVE_FLUX, o->limit, &s->n_rows));
+    m->n_rows = s->n_rows;
+    for (size_t c = 0; c < N_GAIA; c++)
+        s->has_gaia[c] = ms_h5_exists(store, gaia_columns[c].dataset);
+    MS_TRY(side_open(&s->cls, o->classify, MS_CATALOG_GROUP "/dmgm_prob", s->n_rows));
+    MS_TRY(side_open(&s->rv, o->rv, MS_CATALOG_GROUP "/rv_adopted", s->n_rows));
+    const size_t c = chunk;
+    s->flux = ms_malloc_array("lumclass.flux", c * MS_NATIVE_NPIX, sizeof(float));
+    s->ivar = ms_malloc_array("lumclass.ivar", c * MS_NATIVE_NPIX, sizeof(float));
+    s->mask = ms_malloc_array("lumclass.mask", c * MS_NATIVE_NPIX, sizeof(uint8_t));
+    s->z = ms_malloc_array("lumclass.z", c, sizeof(double));
+    s->snr_r = ms_malloc_array("lumclass.snr", c, sizeof(double));
+    s->gaia = ms_malloc_array("lumclass.gaia", c * N_GAIA, sizeof(double));
+    s->dmgm = ms_malloc_array("lumclass.dmgm", c, sizeof(double));
+    s->rv_side = ms_malloc_array("lumclass.rv", c, sizeof(double));
+    s->side_id = ms_malloc_array("lumclass.id", c, sizeof(int64_t));
+    s->status = ms_malloc_array("lumclass.status", c, sizeof(int32_t));
+    s->obsid = ms_malloc_array("lumclass.obsid", c, sizeof *s->obsid);
+    s->rows = ms_calloc("lumclass.rows", c, sizeof *s->rows);
+    if (!s->flux || !s->ivar || !s->mask || !s->z || !s->snr_r || !s->gaia || !s->dmgm ||
+        !s->rv_side || !s->side_id || !s->status || !s->obsid || !s->rows)
+        return MS_ENOMEM;
+    m->rows = s->rows;
+    m->hash = settings_hash(s);
+    return MS_OK;
+}
+
+/* ------------------------------------------------------------- the command */
 ms_status ms_lum_job(const ms_config *cfg, const ms_lum_job_opts *o, ms_lum_job_summary *sum)
 {
     memset(sum, 0, sizeof *sum);
-    double t0 = ms_par_wtime();
-    lum_state s;
-    memset(&s, 0, sizeof s);
-    s.chunk = (size_t)cfg->run.chunk_size;
-    uint8_t *done = NULL;
-    size_t *pending = NULL;
-    ms_status st = ms_h5_open_read(o->spectra, 0, &s.store);
-    if (st == MS_OK) st = check_store(s.store, o->spectra);
-    if (st == MS_OK) {
-        int rank;
-        size_t dims[2];
-        st = ms_h5_dims(s.store, MS_STORE_NATIVE_FLUX, &rank, dims);
-        s.n_rows = dims[0];
-        if (o->limit > 0 && o->limit < s.n_rows) s.n_rows = o->limit;
-    }
-    if (st == MS_OK)
-        for (size_t c = 0; c < N_GAIA; c++)
-            s.has_gaia[c] = ms_h5_exists(s.store, gaia_columns[c].dataset);
-    if (st == MS_OK) st = side_open(&s.cls, o->classify, MS_CATALOG_GROUP "/dmgm_prob", s.n_rows);
-    if (st == MS_OK) st = side_open(&s.rv, o->rv, MS_CATALOG_GROUP "/rv_adopted", s.n_rows);
-    if (st == MS_OK) {
-        size_t c = s.chunk;
-        s.flux = ms_malloc_array("lumclass.flux", c * MS_NATIVE_NPIX, sizeof(float));
-        s.ivar = ms_malloc_array("lumclass.ivar", c * MS_NATIVE_NPIX, sizeof(float));
-        s.mask = ms_malloc_array("lumclass.mask", c * MS_NATIVE_NPIX, sizeof(uint8_t));
-        s.z = ms_malloc_array("lumclass.z", c, sizeof(double));
-        s.snr_r = ms_malloc_array("lumclass.snr", c, sizeof(double));
-        s.gaia = ms_malloc_array("lumclass.gaia", c * N_GAIA, sizeof(double));
-        s.dmgm = ms_malloc_array("lumclass.dmgm", c, sizeof(double));
-        s.rv_side = ms_malloc_array("lumclass.rv", c, sizeof(double));
-        s.side_id = ms_malloc_array("lumclass.id", c, sizeof(int64_t));
-        s.status = ms_malloc_array("lumclass.status", c, sizeof(int32_t));
-        s.obsid = ms_malloc_array("lumclass.obsid", c, sizeof *s.obsid);
-        s.rows = ms_calloc("lumclass.rows", c, sizeof *s.rows);
-        if (!s.flux || !s.ivar || !s.mask || !s.z || !s.snr_r || !s.gaia || !s.dmgm ||
-            !s.rv_side || !s.side_id || !s.status || !s.obsid || !s.rows)
-            st = MS_ENOMEM;
-    }
+    const double t0 = ms_par_wtime();
+    const size_t chunk = (size_t)cfg->run.chunk_size;
+    ms_survey_method m;
+    memset(&m, 0, sizeof m);
+    ms_h5 *store = NULL;
+    ms_status st = ms_h5_open_read(o->spectra, 0, &store);
+    if (st == MS_OK) st = ms_method_lum_open(cfg, o, 0, store, chunk, &m);
     st = ms_par_any_failed(st);
     if (st == MS_OK) {
+        const lum_state *s = m.state;
         int n_have = 0;
-        for (size_t c = 0; c < N_GAIA; c++) n_have += s.has_gaia[c];
+        for (size_t c = 0; c < N_GAIA; c++) n_have += s->has_gaia[c];
         ms_log0_info("lumclass: %zu spectra of %s, %d of %zu Gaia input columns, CNN-dMgM %s, "
-                     "rest frame from %s; %d rank(s), chunks of %zu", s.n_rows, o->spectra,
+                     "rest frame from %s; %d rank(s), chunks of %zu", s->n_rows, o->spectra,
                      n_have, N_GAIA, o->classify ? o->classify : "absent",
-                     o->rv ? o->rv : "the LAMOST Z", ms_par_size(), s.chunk);
+                     o->rv ? o->rv : "the LAMOST Z", ms_par_size(), chunk);
         if (n_have == 0)
             ms_log0_warn("lumclass: %s has no Gaia input columns (ingest --catalog): CMD_pos "
                          "is none for every row", o->spectra);
-    }
-    size_t n_chunks = (s.n_rows + s.chunk - 1) / s.chunk, n_pending = 0;
-    ms_catalog_column *cols = NULL;
-    if (st == MS_OK) {
-        cols = catalog_columns();
-        st = ms_par_any_failed(cols ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        ms_catalog_opts co = {o->out, cols, sizeof(lum_cat_row), s.n_rows, s.chunk,
-                              settings_hash(&s, o), o->resume};
-        st = ms_catalog_open(&co, &s.cat, &done);
-    }
-    if (st == MS_OK) {
-        pending = ms_malloc_array("lumclass.pending", n_chunks + 1, sizeof *pending);
-        st = ms_par_any_failed(pending ? MS_OK : MS_ENOMEM);
-    }
-    if (st == MS_OK) {
-        long rows_before = 0;
-        for (size_t k = 0; k < n_chunks; k++) {
-            if (!done[k])
-                pending[n_pending++] = k;
-            else
-                rows_before += (long)(k + 1 == n_chunks ? s.n_rows - k * s.chunk : s.chunk);
-        }
-        sum->chunks_total = (long)n_chunks;
-        sum->chunks_before = (long)(n_chunks - n_pending);
-        if (sum->chunks_before > 0)
-            ms_log0_info("resume: %ld of %ld chunks were done by earlier runs", sum->chunks_before,
-                         sum->chunks_total);
-        ms_workq_opts wo = {pending, n_pending, s.chunk, s.n_rows - (size_t)rows_before,
-                            cfg->run.progress_seconds, cfg->run.max_runtime, "spectra"};
-        ms_workq_stats ws;
-        st = ms_workq_run(&wo, do_chunk, &s, &ws);
-        sum->complete = st == MS_OK;
-        if (st == MS_EINTERRUPTED) st = MS_OK;
-        if (st == MS_OK) st = ms_par_allreduce_sum_l(s.counts, 6);
-        sum->rows = (long)s.n_rows;
-        sum->dwarf = s.counts[0];
-        sum->giant = s.counts[1];
-        sum->unknown = s.counts[2];
-        sum->cmd_flagged = s.counts[3];
-        sum->line_dwarf = s.counts[4];
-        sum->line_giant = s.counts[5];
-        if (st == MS_OK && sum->complete)
-            st = write_attributes(ms_catalog_file(s.cat), cfg, o, &s, sum);
-        ms_status fst = ms_catalog_finish(s.cat, st == MS_OK && sum->complete);
-        if (st == MS_OK) st = fst;
+        ms_survey_method *ms[1] = {&m};
+        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "lumclass", o->resume, store,
+                                 s->n_rows, chunk, ms, 1, NULL, 0};
+        ms_survey_job_summary js;
+        st = ms_survey_job(cfg, &jo, &js);
+        sum->chunks_total = js.chunks_total;
+        sum->chunks_before = js.chunks_before;
+        sum->complete = js.complete;
+        sum->rows = (long)s->n_rows;
+        const long *c = m.counts;
+        sum->dwarf = c[N_DWARF];
+        sum->giant = c[N_GIANT];
+        sum->unknown = c[N_UNKNOWN];
+        sum->cmd_flagged = c[N_CMD_FLAG];
+        sum->line_dwarf = c[N_LINE_DWARF];
+        sum->line_giant = c[N_LINE_GIANT];
     }
     sum->seconds = ms_par_wtime() - t0;
-    ms_free(cols);
-    ms_free(pending);
-    ms_free(done);
-    void *p[] = {s.flux, s.ivar, s.mask, s.z, s.snr_r, s.gaia, s.dmgm, s.rv_side, s.side_id,
-                 s.status, s.obsid, s.rows};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
-    if (s.cls.f) ms_h5_close(s.cls.f);
-    if (s.rv.f) ms_h5_close(s.rv.f);
-    if (s.store) ms_h5_close(s.store);
+    if (m.free) m.free(&m);
+    if (store) ms_h5_close(store);
     return st;
 }

@@ -76,6 +76,7 @@ static void chunk_free(ms_survey_chunk *ck)
     ms_free(ck->v_start);
     ms_free(ck->v_start_rv);
     ms_free(ck->cls);
+    ms_free(ck->dmgm);
     ms_free(ck->applies);
     memset(ck, 0, sizeof *ck);
 }
@@ -87,22 +88,49 @@ int ms_survey_applies(ms_survey_apply a, const ms_survey_chunk *ck, size_t i)
     switch (a) {
     case MS_APPLY_ALL: return 1;
     case MS_APPLY_DWARFS: return !ck->cls || ck->cls[i] == MS_SURVEY_CLASS_DWARF;
+    case MS_APPLY_GIANTS: return !ck->cls || ck->cls[i] == MS_SURVEY_CLASS_GIANT;
     }
     return 1;
 }
 
-ms_survey_apply ms_survey_apply_of(const ms_config *cfg, const char *method)
+const char *ms_survey_class_name(int32_t cls)
 {
-    const char *p = cfg->run.dwarfs_only;
+    switch (cls) {
+    case MS_SURVEY_CLASS_DWARF: return "dwarf";
+    case MS_SURVEY_CLASS_GIANT: return "giant";
+    case MS_SURVEY_CLASS_OTHER: return "non-M";
+    case MS_SURVEY_CLASS_WD: return "white dwarf";
+    default: return "unclassified";
+    }
+}
+
+/* 1 when `method` is in the comma-separated list. */
+static int listed(const char *p, const char *method)
+{
     const size_t len = strlen(method);
     while (*p) {
         while (*p == ',' || *p == ' ') p++;
         const char *e = p;
         while (*e && *e != ',' && *e != ' ') e++;
-        if ((size_t)(e - p) == len && strncmp(p, method, len) == 0) return MS_APPLY_DWARFS;
+        if ((size_t)(e - p) == len && strncmp(p, method, len) == 0) return 1;
         p = e;
     }
+    return 0;
+}
+
+ms_survey_apply ms_survey_apply_of(const ms_config *cfg, const char *method)
+{
+    if (listed(cfg->run.dwarfs_only, method)) return MS_APPLY_DWARFS;
+    if (listed(cfg->run.giants_only, method)) return MS_APPLY_GIANTS;
     return MS_APPLY_ALL;
+}
+
+ms_status ms_survey_apply_check(const ms_config *cfg, const char *method)
+{
+    if (listed(cfg->run.dwarfs_only, method) && listed(cfg->run.giants_only, method))
+        MS_ERROR(MS_EINVAL, "configuration: method %s is in both run.dwarfs_only (%s) and "
+                 "run.giants_only (%s)", method, cfg->run.dwarfs_only, cfg->run.giants_only);
+    return MS_OK;
 }
 
 /* ------------------------------------------------------------- columns */
@@ -247,6 +275,8 @@ static ms_status do_chunk(void *ctx, size_t chunk, long *n_failed)
         ck->v_start[i] = (double)NAN;
         ck->v_start_rv[i] = 0;
     }
+    for (size_t i = 0; ck->cls && i < n; i++) ck->cls[i] = MS_SURVEY_CLASS_UNKNOWN;
+    for (size_t i = 0; ck->dmgm && i < n; i++) ck->dmgm[i] = (double)NAN;
     for (size_t g = 0; g < o->n_methods; g++) {
         ms_survey_method *m = o->methods[g];
         uint8_t *ap = ck->applies + g * o->chunk;
@@ -305,6 +335,18 @@ ms_status ms_survey_job(const ms_config *cfg, const ms_survey_job_opts *o,
                 s.ck.v_start_rv = ms_malloc_array("survey.v_start_rv", o->chunk + 1, 1);
                 if (!s.ck.v_start || !s.ck.v_start_rv) st = MS_ENOMEM;
             }
+        /* a classification method routes the rows of the later ones (ck->cls) */
+        for (size_t g = 0; st == MS_OK && g < o->n_methods; g++) {
+            const char *nm = o->methods[g]->name;
+            if ((strcmp(nm, "class") == 0 || strcmp(nm, "lum") == 0) && !s.ck.cls) {
+                s.ck.cls = ms_malloc_array("survey.cls", o->chunk + 1, sizeof(int32_t));
+                if (!s.ck.cls) st = MS_ENOMEM;
+            }
+            if (strcmp(nm, "class") == 0 && !s.ck.dmgm) {
+                s.ck.dmgm = ms_malloc_array("survey.dmgm", o->chunk + 1, sizeof(double));
+                if (!s.ck.dmgm) st = MS_ENOMEM;
+            }
+        }
     }
     st = ms_par_any_failed(st);
     const size_t n_chunks = o->chunk ? (o->n_rows + o->chunk - 1) / o->chunk : 0;

@@ -7,15 +7,29 @@
 #ifndef MSTARS_STAGE_SURVEY_METHODS_H
 #define MSTARS_STAGE_SURVEY_METHODS_H
 
+#include "mstars/cnn_class.h"
 #include "mstars/laspm.h"
 #include "mstars/rv.h"
 #include "mstars/stage.h"
 #include "mstars/stage_laspm.h"
 #include "mstars/stage_rv.h"
 #include "mstars/slam_job.h"
+#include "mstars/stage_classify.h"
+#include "mstars/stage_lumclass.h"
 #include "mstars/survey.h"
 #include "mstars/survey_job.h"
 
+/* the L25 classifiers (classify.c): counts classified, no view, white dwarfs, giants, then by
+ * CNN-SPT class. Sets ck->cls (ms_class_route) and ck->dmgm where the job has them. */
+ms_status ms_method_class_open(const ms_config *cfg, const ms_classify_args *a, ms_h5 *store,
+                               size_t chunk, ms_survey_method *m);
+/* The routing of a classified row (MS_SURVEY_CLASS_*; the rule is classify.c's header). */
+int32_t ms_class_route(const ms_class_row *r);
+/* dwarf or giant (lumclass.c): counts dwarf, giant, unknown, CMD_flag 1, line dwarf, line
+ * giant. class_in_job: the class method runs before it in the same job (its CNN vote is
+ * ck->dmgm; o->classify must be NULL). Refines ck->cls with luminosity_class. */
+ms_status ms_method_lum_open(const ms_config *cfg, const ms_lum_job_opts *o, int class_in_job,
+                             ms_h5 *store, size_t chunk, ms_survey_method *m);
 /* rv (rv.c): counts measured, no_rv, skipped, by_from[MS_RV_N_FROM]. Sets ck->v_start. */
 ms_status ms_method_rv_open(const ms_config *cfg, const ms_rv_job_opts *o, ms_h5 *store,
                             size_t chunk, ms_survey_method *m);
