@@ -79,7 +79,20 @@ static void test_predicate(void **state)
     for (size_t i = 1; i < 4; i++) {
         assert_false(ms_survey_applies(MS_APPLY_DWARFS, &ck, i));
         assert_true(ms_survey_applies(MS_APPLY_ALL, &ck, i));
+        assert_int_equal(ms_survey_applies(MS_APPLY_GIANTS, &ck, i), i == 1);
     }
+    assert_false(ms_survey_applies(MS_APPLY_GIANTS, &ck, 0));
+    /* run.giants_only; a method in both lists is refused */
+    snprintf(cfg.run.giants_only, sizeof cfg.run.giants_only, "%s", "cnn, slam");
+    assert_int_equal(ms_survey_apply_of(&cfg, "slam"), MS_APPLY_GIANTS);
+    assert_int_equal(ms_survey_apply_check(&cfg, "slam"), MS_OK);
+    snprintf(cfg.run.dwarfs_only, sizeof cfg.run.dwarfs_only, "%s", "slam");
+    assert_int_not_equal(ms_survey_apply_check(&cfg, "slam"), MS_OK);
+    assert_non_null(strstr(ms_error_message(), "run.giants_only"));
+    ms_error_clear();
+    assert_string_equal(ms_survey_class_name(MS_SURVEY_CLASS_WD), "white dwarf");
+    assert_string_equal(ms_survey_class_name(MS_SURVEY_CLASS_OTHER), "non-M");
+    assert_string_equal(ms_survey_class_name(MS_SURVEY_CLASS_UNKNOWN), "unclassified");
 }
 
 typedef struct { int64_t id; double teff, e_teff; } row_a;
