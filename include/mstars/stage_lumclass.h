@@ -1,5 +1,6 @@
-/* stage_lumclass.h: `mstars lumclass`, the survey job of the dwarf/giant module (lumclass.h,
- * src/stage/lumclass.c) until the classify stage runs it per row. */
+/* stage_lumclass.h: `mstars lumclass`, the dwarf/giant module (lumclass.h) over a store: the
+ * survey method `lum` (src/stage/lumclass.c) run alone by the survey skeleton; the same method
+ * runs inside `fit --methods class,lum,...`. */
 #ifndef MSTARS_STAGE_LUMCLASS_H
 #define MSTARS_STAGE_LUMCLASS_H
 

@@ -24,7 +24,7 @@ check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL
 mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
 py=/usr/bin/python3
 $py -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: python3-h5py absent"; exit 77; }
-opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=80 --set simulate.repeat_fraction=0
+opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=${N_STARS:-80} --set simulate.repeat_fraction=0
       --set simulate.fraction_mgiant=0.15 --set simulate.fraction_a=0.1 --set simulate.fraction_k=0.1
       --set simulate.fraction_wd=0.1 --set simulate.fraction_qso=0.05 --set simulate.snr_r_median=20
       --set simulate.grid_teff=3000,3800,200 --set simulate.grid_logg=4.5,5.0,0.5
