@@ -324,11 +324,9 @@ int ms_stage_classify(const ms_config *cfg, const ms_classify_args *a)
                      s->n_rows, a->spectra, s->have[0] ? s->model[0].content_hash : "none",
                      s->have[1] ? s->model[1].content_hash : "none",
                      s->have[2] ? s->model[2].content_hash : "none", ms_par_size());
-        ms_survey_method *ms[1] = {&m};
-        ms_survey_job_opts jo = {a->spectra, a->out, a->command, "classify", a->resume, store,
-                                 s->n_rows, chunk, ms, 1, NULL, 0};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &m, store, a->spectra, a->out, a->command, "classify",
+                               a->resume, 0, &js);
         const long *c = m.counts;
         if (st == MS_OK && js.complete) {
             ms_log0_info("classify: wrote %s: %zu rows, %ld classified (this run), %ld without a "
@@ -345,8 +343,7 @@ int ms_stage_classify(const ms_config *cfg, const ms_classify_args *a)
             st = MS_EINTERRUPTED;
         }
     }
-    if (m.free) m.free(&m);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&m, store);
     if (st == MS_EINTERRUPTED) return 3;
     return st == MS_OK ? 0 : 1;
 }

@@ -378,11 +378,9 @@ ms_status ms_lum_job(const ms_config *cfg, const ms_lum_job_opts *o, ms_lum_job_
         if (n_have == 0)
             ms_log0_warn("lumclass: %s has no Gaia input columns (ingest --catalog): CMD_pos "
                          "is none for every row", o->spectra);
-        ms_survey_method *ms[1] = {&m};
-        ms_survey_job_opts jo = {o->spectra, o->out, o->command, "lumclass", o->resume, store,
-                                 s->n_rows, chunk, ms, 1, NULL, 0};
         ms_survey_job_summary js;
-        st = ms_survey_job(cfg, &jo, &js);
+        st = ms_survey_run_one(cfg, &m, store, o->spectra, o->out, o->command, "lumclass",
+                               o->resume, 0, &js);
         sum->chunks_total = js.chunks_total;
         sum->chunks_before = js.chunks_before;
         sum->complete = js.complete;
@@ -396,7 +394,6 @@ ms_status ms_lum_job(const ms_config *cfg, const ms_lum_job_opts *o, ms_lum_job_
         sum->line_giant = c[N_LINE_GIANT];
     }
     sum->seconds = ms_par_wtime() - t0;
-    if (m.free) m.free(&m);
-    if (store) ms_h5_close(store);
+    ms_survey_one_close(&m, store);
     return st;
 }
