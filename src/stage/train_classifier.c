@@ -20,6 +20,7 @@
 #include "mstars/stage_classify.h"
 
 #include "class_input.h"
+#include "cnn_trainer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -30,18 +31,17 @@
 #define SNR_MIN 5.0 /* L25 1.3 Module 1: S/N_max >= 5 */
 
 typedef struct {
-    size_t n, L, C;
-    float *x;
-    double *y;     /* one-hot [n, C] */
-    int64_t *rows;
-    int32_t *truth; /* [n] class index */
+    ms_trainer_set b;   /* every rank: n, L, D = C classes, x, y (one-hot [n, C]), rows */
+    int32_t *truth;     /* [n] class index */
+    double weight[MS_CLASS_MAX];
+    const ms_train_classifier_args *a;
+    ms_class_task task;
+    const ms_config *cfg;
 } class_set;
 
 static void set_free(class_set *s)
 {
-    ms_free(s->x);
-    ms_free(s->y);
-    ms_free(s->rows);
+    ms_trainer_set_free(&s->b);
     ms_free(s->truth);
     memset(s, 0, sizeof *s);
 }
@@ -117,11 +117,11 @@ static ms_status load_set(const ms_train_classifier_args *a, ms_class_task task,
         snr = ms_malloc_array("class.snr", 5 * N + 1, sizeof *snr);
         cls = ms_malloc_array("class.cls", N + 1, sizeof *cls);
         keys = ms_malloc_array("class.keys", t.n_rows + 1, sizeof *keys);
-        s->x = ms_malloc_array("class.x", N * in.view.n + 1, sizeof(float));
-        s->y = ms_malloc_array("class.y", N * d->n_classes + 1, sizeof(double));
-        s->rows = ms_malloc_array("class.rows", N + 1, sizeof(int64_t));
+        s->b.x = ms_malloc_array("class.x", N * in.view.n + 1, sizeof(float));
+        s->b.y = ms_malloc_array("class.y", N * d->n_classes + 1, sizeof(double));
+        s->b.rows = ms_malloc_array("class.rows", N + 1, sizeof(int64_t));
         s->truth = ms_malloc_array("class.truth", N + 1, sizeof(int32_t));
-        if (!obsid || !snr || !cls || !keys || !s->x || !s->y || !s->rows || !s->truth)
+        if (!obsid || !snr || !cls || !keys || !s->b.x || !s->b.y || !s->b.rows || !s->truth)
             st = MS_ENOMEM;
     }
     static const char *snr_names[5] = {MS_META_SNR_U, MS_META_SNR_G, MS_META_SNR_R,
@@ -157,22 +157,22 @@ static ms_status load_set(const ms_train_classifier_args *a, ms_class_task task,
     for (size_t i = 0; st == MS_OK && i < N; i++) {
         if (cls[i] < 0) continue;
         uint8_t good = 0;
-        st = ms_class_input_rows(&in, f, i, 1, s->x + s->n * in.view.n, &good);
+        st = ms_class_input_rows(&in, f, i, 1, s->b.x + s->b.n * in.view.n, &good);
         if (st == MS_OK && !good) {
             cut[3]++;
             continue;
         }
-        for (size_t c = 0; c < d->n_classes; c++) s->y[s->n * d->n_classes + c] = c == (size_t)cls[i];
-        s->truth[s->n] = cls[i];
+        for (size_t c = 0; c < d->n_classes; c++) s->b.y[s->b.n * d->n_classes + c] = c == (size_t)cls[i];
+        s->truth[s->b.n] = cls[i];
         count[cls[i]]++;
-        s->rows[s->n++] = (int64_t)i;
+        s->b.rows[s->b.n++] = (int64_t)i;
     }
     if (st == MS_OK) {
-        s->L = in.view.n;
-        s->C = d->n_classes;
+        s->b.L = in.view.n;
+        s->b.D = d->n_classes;
         ms_log_info("train-classifier %s: %zu training spectra from %zu store rows (not in %s: "
                     "%zu; not a class of this task: %zu; S/N_max < %g: %zu; no view: %zu)",
-                    d->name, s->n, N, a->labels, cut[0], cut[1], SNR_MIN, cut[2], cut[3]);
+                    d->name, s->b.n, N, a->labels, cut[0], cut[1], SNR_MIN, cut[2], cut[3]);
         for (size_t c = 0; c < d->n_classes; c++) {
             ms_log_info("  %-7s %zu", d->classes[c], count[c]);
             if (count[c] == 0)
@@ -190,21 +190,14 @@ static ms_status load_set(const ms_train_classifier_args *a, ms_class_task task,
     return st;
 }
 
-/* Rank 0's set to every rank. */
-static ms_status bcast_set(class_set *s)
+/* Rank 0's set to every rank: the true classes. */
+static ms_status bcast_extra(ms_trainer *t, ms_trainer_set *b)
 {
-    MS_TRY(ms_par_bcast(s, offsetof(class_set, x)));
-    if (ms_par_rank() != 0) {
-        s->x = ms_malloc_array("class.x", s->n * s->L + 1, sizeof(float));
-        s->y = ms_malloc_array("class.y", s->n * s->C + 1, sizeof(double));
-        s->rows = ms_malloc_array("class.rows", s->n + 1, sizeof(int64_t));
-        s->truth = ms_malloc_array("class.truth", s->n + 1, sizeof(int32_t));
-    }
-    MS_TRY(ms_par_any_failed(s->x && s->y && s->rows && s->truth ? MS_OK : MS_ENOMEM));
-    MS_TRY(ms_par_bcast(s->x, s->n * s->L * sizeof(float)));
-    MS_TRY(ms_par_bcast(s->y, s->n * s->C * sizeof(double)));
-    MS_TRY(ms_par_bcast(s->truth, s->n * sizeof(int32_t)));
-    return ms_par_bcast(s->rows, s->n * sizeof(int64_t));
+    (void)t;
+    class_set *s = (class_set *)b;
+    if (ms_par_rank() != 0) s->truth = ms_malloc_array("class.truth", s->b.n + 1, sizeof(int32_t));
+    MS_TRY(ms_par_any_failed(s->truth ? MS_OK : MS_ENOMEM));
+    return ms_par_bcast(s->truth, s->b.n * sizeof(int32_t));
 }
 
 /* The validation accuracy and confusion matrix (out-of-fold: each validation spectrum
@@ -212,9 +205,9 @@ static ms_status bcast_set(class_set *s)
  * /validation group. */
 static ms_status report(const ms_cnn_ensemble *e, const class_set *s, const char *path)
 {
-    const size_t C = s->C;
+    const size_t C = s->b.D;
     long counts[MS_CLASS_MAX * MS_CLASS_MAX];
-    const size_t used = ms_class_confusion(s->truth, e->oof, s->n, C, counts);
+    const size_t used = ms_class_confusion(s->truth, e->oof, s->b.n, C, counts);
     long right = 0;
     for (size_t c = 0; c < C; c++) right += counts[c * C + c];
     ms_log_info("train-classifier %s: validation accuracy %.2f%% (%ld of %zu held-out spectra)",
@@ -240,7 +233,7 @@ static ms_status report(const ms_cnn_ensemble *e, const class_set *s, const char
                                      "held-out spectra: row = true class, column = predicted "
                                      "(class order of the labels attribute)");
     if (st == MS_OK) st = ms_h5_attr_set_f64(f, "/", "validation_accuracy", &acc, 1);
-    if (st == MS_OK) st = ms_h5_write_array(f, "/train/class", MS_H5_I32, 0, 1, &s->n, s->truth,
+    if (st == MS_OK) st = ms_h5_write_array(f, "/train/class", MS_H5_I32, 0, 1, &s->b.n, s->truth,
                                             "", "true class index of each training spectrum");
     if (st != MS_OK) {
         ms_h5_close(f); /* left incomplete: refused by readers */
@@ -249,72 +242,68 @@ static ms_status report(const ms_cnn_ensemble *e, const class_set *s, const char
     return ms_h5_commit(f);
 }
 
+static ms_status load(ms_trainer *t, ms_trainer_set *b)
+{
+    (void)t;
+    class_set *s = (class_set *)b;
+    return load_set(s->a, s->task, s);
+}
+
+/* The classification: the class names, the classifiers' input, the class weights 30000/N
+ * (weighted softmax cross-entropy, cnn_class.h). */
+static ms_status setup(ms_trainer *t, const ms_trainer_set *b, ms_cnn_train_opts *o,
+                       ms_cnn_ensemble *e)
+{
+    class_set *s = (class_set *)b;
+    const ms_class_task_def *d = ms_class_task_get(s->task);
+    size_t count[MS_CLASS_MAX] = {0};
+    for (size_t i = 0; i < s->b.n; i++) count[s->truth[i]]++;
+    ms_class_weights(count, s->b.D, s->weight);
+    for (size_t c = 0; c < s->b.D; c++)
+        snprintf(e->labels[c], MS_CNN_LABEL_LEN, "%s", d->classes[c]);
+    e->n_labels = s->b.D;
+    e->view = ms_class_view_spec();
+    snprintf(e->view_source, sizeof e->view_source, "native, observed frame, 3900-8899 A");
+    snprintf(e->input_velocity, sizeof e->input_velocity, "%s", MS_CNN_VEL_NONE);
+    snprintf(e->cls, sizeof e->cls, "%s", d->name);
+    e->softmax = 1;
+    o->class_weight = s->weight;
+    ms_log0_info("train-classifier %s: %zu model(s) of %zu folds (train:validation %zu:1), "
+                 "batch %zu, Adam lr %g, up to %zu epochs (patience %zu), class weights "
+                 "30000/N, %d rank(s)", d->name, t->models, t->folds, t->folds - 1, o->batch,
+                 o->lr, o->max_epochs, o->patience, ms_par_size());
+    return MS_OK;
+}
+
+/* Rank 0: the model file, then the validation report in it. */
+static ms_status finish(ms_trainer *t, const ms_trainer_set *b, ms_cnn_ensemble *e)
+{
+    (void)t;
+    const class_set *s = (const class_set *)b;
+    MS_TRY(ms_cnn_ensemble_write(e, s->a->out, s->cfg, s->a->command));
+    return report(e, s, s->a->out);
+}
+
 int ms_stage_train_classifier(const ms_config *cfg, const ms_train_classifier_args *a)
 {
     class_set s;
     memset(&s, 0, sizeof s);
-    ms_class_task task = MS_CLASS_SPT;
-    ms_status st = ms_class_task_parse(a->task, &task);
-    const ms_class_task_def *d = ms_class_task_get(task);
+    s.a = a;
+    s.cfg = cfg;
+    ms_status st = ms_class_task_parse(a->task, &s.task);
     const size_t folds = a->folds ? a->folds : 4, models = a->models ? a->models : 1;
     if (st == MS_OK && models > folds)
         st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "--models %zu exceeds --folds %zu",
                           models, folds);
-    if (st == MS_OK && ms_par_rank() == 0) st = load_set(a, task, &s);
-    st = ms_par_agree(st);
-    if (st == MS_OK) st = bcast_set(&s);
-    if (st == MS_OK && s.n < 2 * folds)
-        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "train-classifier: %zu training spectra "
-                          "are too few for %zu folds", s.n, folds);
     ms_cnn_ensemble e;
     ms_cnn_ensemble_init(&e);
-    double weight[MS_CLASS_MAX];
-    if (st == MS_OK) {
-        size_t count[MS_CLASS_MAX] = {0};
-        for (size_t i = 0; i < s.n; i++) count[s.truth[i]]++;
-        ms_class_weights(count, s.C, weight);
-        for (size_t c = 0; c < s.C; c++)
-            snprintf(e.labels[c], MS_CNN_LABEL_LEN, "%s", d->classes[c]);
-        e.n_labels = s.C;
-        e.view = ms_class_view_spec();
-        snprintf(e.view_source, sizeof e.view_source, "native, observed frame, 3900-8899 A");
-        snprintf(e.input_velocity, sizeof e.input_velocity, "%s", MS_CNN_VEL_NONE);
-        snprintf(e.cls, sizeof e.cls, "%s", d->name);
-        e.softmax = 1;
-        ms_cnn_train_opts o;
-        ms_cnn_train_opts_default(&o);
-        o.folds = folds;
-        o.models = models;
-        o.class_weight = weight;
-        if (a->max_epochs) o.max_epochs = a->max_epochs;
-        if (a->patience) o.patience = a->patience;
-        o.seed = cfg->general.seed;
-        o.checkpoint = a->checkpoint;
-        o.resume = a->resume;
-        o.max_seconds = a->max_time;
-        o.comm = ms_par_comm();
-        ms_cnn_data dd = {s.x, s.y, s.rows, s.n, s.L, s.C};
-        ms_log0_info("train-classifier %s: %zu model(s) of %zu folds (train:validation %zu:1), "
-                     "batch %zu, Adam lr %g, up to %zu epochs (patience %zu), class weights "
-                     "30000/N, %d rank(s)", d->name, models, folds, folds - 1, o.batch, o.lr,
-                     o.max_epochs, o.patience, ms_par_size());
-        st = ms_cnn_train(&dd, &o, &e);
-    }
-    if (st == MS_EINTERRUPTED) {
-        ms_log0_warn("%s", ms_error_message());
-        set_free(&s);
-        ms_cnn_ensemble_free(&e);
-        return 3;
-    }
-    if (st == MS_OK && ms_par_rank() == 0) {
-        st = ms_cnn_ensemble_write(&e, a->out, cfg, a->command);
-        if (st == MS_OK) st = report(&e, &s, a->out);
-    }
-    st = ms_par_agree(st);
+    ms_trainer t = {"train-classifier", folds, models, a->max_epochs, a->patience, a->checkpoint,
+                    a->resume, a->max_time, NULL, load, bcast_extra, setup, finish};
+    if (st == MS_OK) st = ms_trainer_run(cfg, &t, &s.b, &e);
     if (st == MS_OK)
         ms_log0_info("train-classifier: wrote %s (%zu model(s), %.1f s)", a->out, e.n_models,
                      e.train_seconds);
     set_free(&s);
     ms_cnn_ensemble_free(&e);
-    return st == MS_OK ? 0 : 1;
+    return ms_trainer_exit_code(st);
 }

@@ -13,6 +13,7 @@
 #include "mstars/stage.h"
 
 #include "cnn_input.h"
+#include "cnn_trainer.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -24,22 +25,19 @@
 #define SNR_MIN 5.0 /* L25 1.3 Module 4: S/N_max >= 5 */
 
 typedef struct {
-    size_t n, L, D;
-    float *x;
-    double *y;
-    int64_t *rows;
+    ms_trainer_set b;  /* every rank: n, L, D, x, y, rows */
     double *rv;        /* [n] velocity of each input (rank 0) */
     int32_t *rv_src;   /* [n] MS_CNN_RV_* (rank 0) */
     char labels[MS_N_LABELS][MS_CNN_LABEL_LEN];
     ms_cnn_view_spec view;
     char source[128], velocity[64];
+    const ms_train_cnn_args *a;
+    const ms_config *cfg;
 } train_set;
 
 static void set_free(train_set *s)
 {
-    ms_free(s->x);
-    ms_free(s->y);
-    ms_free(s->rows);
+    ms_trainer_set_free(&s->b);
     ms_free(s->rv);
     ms_free(s->rv_src);
     memset(s, 0, sizeof *s);
@@ -77,11 +75,11 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
     for (int k = 0; k < MS_N_LABELS && st == MS_OK; k++) {
         lc[k] = label_column(&t, k);
         if (lc[k] >= 0) {
-            snprintf(s->labels[s->D], MS_CNN_LABEL_LEN, "%s", ms_label_names[k]);
-            lc[s->D++] = lc[k];
+            snprintf(s->labels[s->b.D], MS_CNN_LABEL_LEN, "%s", ms_label_names[k]);
+            lc[s->b.D++] = lc[k];
         }
     }
-    if (st == MS_OK && s->D == 0)
+    if (st == MS_OK && s->b.D == 0)
         st = ms_error_set(MS_ENOTFOUND, __FILE__, __LINE__, "%s: none of the columns teff, logg, "
                           "m_h (fe_h), alpha_m", a->labels);
     if (st == MS_OK) st = ms_h5_open_read(a->spectra, 0, &f);
@@ -93,12 +91,12 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         snr = ms_malloc_array("cnn.snr", 5 * N + 1, sizeof *snr);
         match = ms_malloc_array("cnn.match", N + 1, sizeof *match);
         ok = ms_malloc_array("cnn.ok", N + 1, 1);
-        s->x = ms_malloc_array("cnn.x", N * in.view.n + 1, sizeof(float));
-        s->y = ms_malloc_array("cnn.y", N * s->D + 1, sizeof(double));
-        s->rows = ms_malloc_array("cnn.rows", N + 1, sizeof(int64_t));
+        s->b.x = ms_malloc_array("cnn.x", N * in.view.n + 1, sizeof(float));
+        s->b.y = ms_malloc_array("cnn.y", N * s->b.D + 1, sizeof(double));
+        s->b.rows = ms_malloc_array("cnn.rows", N + 1, sizeof(int64_t));
         s->rv = ms_malloc_array("cnn.rv", N + 1, sizeof(double));
         s->rv_src = ms_malloc_array("cnn.rv_src", N + 1, sizeof(int32_t));
-        if (!sub || !status || !snr || !match || !ok || !s->x || !s->y || !s->rows || !s->rv ||
+        if (!sub || !status || !snr || !match || !ok || !s->b.x || !s->b.y || !s->b.rows || !s->rv ||
             !s->rv_src)
             st = MS_ENOMEM;
     }
@@ -124,7 +122,7 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         }
         const size_t r = (size_t)match[i];
         int fin = 1;
-        for (size_t j = 0; j < s->D; j++) fin &= isfinite(ms_csv_number(&t, r, (size_t)lc[j]));
+        for (size_t j = 0; j < s->b.D; j++) fin &= isfinite(ms_csv_number(&t, r, (size_t)lc[j]));
         if (status[i] != 0 || !fin) {
             cut[1]++;
             match[i] = -1;
@@ -147,7 +145,7 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
     for (size_t i = 0; st == MS_OK && i < N; i++) {
         if (match[i] < 0) continue;
         const int32_t zero = 0;
-        float *x = s->x + s->n * in.view.n;
+        float *x = s->b.x + s->b.n * in.view.n;
         uint8_t good = 0;
         double rv = NAN;
         int32_t src = MS_CNN_RV_NONE;
@@ -158,22 +156,22 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
             cut[4]++;
             continue;
         }
-        s->rv[s->n] = rv;
-        s->rv_src[s->n] = src;
+        s->rv[s->b.n] = rv;
+        s->rv_src[s->b.n] = src;
         by_src[src]++;
-        for (size_t j = 0; j < s->D; j++)
-            s->y[s->n * s->D + j] = ms_csv_number(&t, (size_t)match[i], (size_t)lc[j]);
-        s->rows[s->n++] = (int64_t)i;
+        for (size_t j = 0; j < s->b.D; j++)
+            s->b.y[s->b.n * s->b.D + j] = ms_csv_number(&t, (size_t)match[i], (size_t)lc[j]);
+        s->b.rows[s->b.n++] = (int64_t)i;
     }
     if (st == MS_OK) {
-        s->L = in.view.n;
+        s->b.L = in.view.n;
         s->view = in.view;
         snprintf(s->source, sizeof s->source, "%s", in.source);
         snprintf(s->velocity, sizeof s->velocity, "%s", in.velocity);
         ms_log_info("train-cnn: %zu training spectra of class %s from %zu store rows (not in %s: "
                     "%zu; unusable or missing labels: %zu; S/N_max < %g: %zu; other class: %zu; "
-                    "no view: %zu); view %s, %zu pixels", s->n, a->cls, N, a->labels, cut[0],
-                    cut[1], SNR_MIN, cut[2], cut[3], cut[4], s->source, s->L);
+                    "no view: %zu); view %s, %zu pixels", s->b.n, a->cls, N, a->labels, cut[0],
+                    cut[1], SNR_MIN, cut[2], cut[3], cut[4], s->source, s->b.L);
         ms_log_info("train-cnn: rest frames from %s: the rv catalog's rv_adopted for %zu, the "
                     "pipeline Z*c for %zu spectra", s->velocity, by_src[MS_CNN_RV_CATALOG],
                     by_src[MS_CNN_RV_PIPELINE]);
@@ -189,23 +187,15 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
     return st;
 }
 
-/* Rank 0's set to every rank. */
-static ms_status bcast_set(train_set *s)
+/* Rank 0's set to every rank: the fields beyond ms_trainer_set. */
+static ms_status bcast_extra(ms_trainer *t, ms_trainer_set *b)
 {
-    MS_TRY(ms_par_bcast(s, offsetof(train_set, x)));
+    (void)t;
+    train_set *s = (train_set *)b;
     MS_TRY(ms_par_bcast(s->labels, sizeof s->labels));
     MS_TRY(ms_par_bcast(&s->view, sizeof s->view));
     MS_TRY(ms_par_bcast(s->source, sizeof s->source));
-    MS_TRY(ms_par_bcast(s->velocity, sizeof s->velocity));
-    if (ms_par_rank() != 0) {
-        s->x = ms_malloc_array("cnn.x", s->n * s->L + 1, sizeof(float));
-        s->y = ms_malloc_array("cnn.y", s->n * s->D + 1, sizeof(double));
-        s->rows = ms_malloc_array("cnn.rows", s->n + 1, sizeof(int64_t));
-    }
-    MS_TRY(ms_par_any_failed(s->x && s->y && s->rows ? MS_OK : MS_ENOMEM));
-    MS_TRY(ms_par_bcast(s->x, s->n * s->L * sizeof(float)));
-    MS_TRY(ms_par_bcast(s->y, s->n * s->D * sizeof(double)));
-    return ms_par_bcast(s->rows, s->n * sizeof(int64_t));
+    return ms_par_bcast(s->velocity, sizeof s->velocity);
 }
 
 /* The ensemble error against the out-of-fold error (each training spectrum predicted by the
@@ -214,12 +204,12 @@ static void report(const ms_cnn_ensemble *e, const train_set *s)
 {
     for (size_t j = 0; j < e->n_labels; j++) {
         double ss = 0.0;
-        for (size_t i = 0; i < s->n; i++) {
-            const double r = e->oof[i * e->n_labels + j] - s->y[i * s->D + j];
+        for (size_t i = 0; i < s->b.n; i++) {
+            const double r = e->oof[i * e->n_labels + j] - s->b.y[i * s->b.D + j];
             ss += r * r;
         }
         ms_log0_info("train-cnn: %s out-of-fold rms error %.4g (label std %.4g)", e->labels[j],
-                     sqrt(ss / (double)s->n), e->y_std[j]);
+                     sqrt(ss / (double)s->b.n), e->y_std[j]);
     }
     if (e->calibrated)
         for (size_t j = 0; j < e->n_labels; j++)
@@ -231,76 +221,78 @@ static void report(const ms_cnn_ensemble *e, const train_set *s)
                      e->best_val[k], e->best_epoch[k]);
 }
 
+static ms_status load(ms_trainer *t, ms_trainer_set *b)
+{
+    train_set *s = (train_set *)b;
+    (void)t;
+    return load_set(s->a, s->cfg->join.radius_arcsec, s);
+}
+
+/* The regression: the labels' names, the input definition, no class weights (MSE). */
+static ms_status setup(ms_trainer *t, const ms_trainer_set *b, ms_cnn_train_opts *o,
+                       ms_cnn_ensemble *e)
+{
+    (void)t;
+    const train_set *s = (const train_set *)b;
+    memcpy(e->labels, s->labels, sizeof s->labels);
+    e->n_labels = s->b.D;
+    e->view = s->view;
+    snprintf(e->view_source, sizeof e->view_source, "%s", s->source);
+    snprintf(e->input_velocity, sizeof e->input_velocity, "%s", s->velocity);
+    snprintf(e->cls, sizeof e->cls, "%s", s->a->cls);
+    ms_log0_info("train-cnn: %zu-fold ensemble, batch %zu, Adam lr %g, up to %zu epochs "
+                 "(patience %zu), %d rank(s)", o->folds, o->batch, o->lr, o->max_epochs,
+                 o->patience, ms_par_size());
+    return MS_OK;
+}
+
+/* Rank 0: honest errors from the out-of-fold predictions (calibrate.c), the velocities, the
+ * model file and the report. */
+static ms_status finish(ms_trainer *t, const ms_trainer_set *b, ms_cnn_ensemble *e)
+{
+    (void)t;
+    train_set *s = (train_set *)b;
+    const ms_train_cnn_args *a = s->a;
+    ms_status st = MS_OK;
+    ms_cnn_data d = {s->b.x, s->b.y, s->b.rows, s->b.n, s->b.L, s->b.D};
+    if (e->n_models >= 3)
+        st = ms_cnn_calibrate(e, &d);
+    else
+        ms_log_warn("train-cnn: %zu models are too few to calibrate the errors (>= 3): "
+                    "e_cnn will be the raw ensemble spread", e->n_models);
+    if (st == MS_OK) {
+        e->train_rv = s->rv;
+        e->train_rv_source = s->rv_src;
+        s->rv = NULL;
+        s->rv_src = NULL;
+    }
+    if (st == MS_OK) {
+        char command[4 * MS_CFG_STR_MAX];
+        snprintf(command, sizeof command, "mstars train-cnn --spectra %s --labels %s --class %s --out %s%s%s",
+                 a->spectra, a->labels, a->cls, a->out, a->rv ? " --rv " : "", a->rv ? a->rv : "");
+        st = ms_cnn_ensemble_write(e, a->out, s->cfg, command);
+        if (st == MS_OK) report(e, s);
+    }
+    return st;
+}
+
 int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a)
 {
     train_set s;
     memset(&s, 0, sizeof s);
+    s.a = a;
+    s.cfg = cfg;
     ms_status st = MS_OK;
     if (strcmp(a->cls, "dM") != 0 && strcmp(a->cls, "gM") != 0)
         st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "--class must be dM or gM, not '%s'", a->cls);
-    if (st == MS_OK && ms_par_rank() == 0) st = load_set(a, cfg->join.radius_arcsec, &s);
-    st = ms_par_agree(st);
-    if (st == MS_OK) st = bcast_set(&s);
-    if (st == MS_OK && s.n < 2 * a->folds)
-        st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "train-cnn: %zu training spectra are too "
-                          "few for %zu folds", s.n, a->folds);
     ms_cnn_ensemble e;
     ms_cnn_ensemble_init(&e);
-    if (st == MS_OK) {
-        memcpy(e.labels, s.labels, sizeof s.labels);
-        e.n_labels = s.D;
-        e.view = s.view;
-        snprintf(e.view_source, sizeof e.view_source, "%s", s.source);
-        snprintf(e.input_velocity, sizeof e.input_velocity, "%s", s.velocity);
-        snprintf(e.cls, sizeof e.cls, "%s", a->cls);
-        ms_cnn_train_opts o;
-        ms_cnn_train_opts_default(&o);
-        o.folds = a->folds;
-        if (a->max_epochs) o.max_epochs = a->max_epochs;
-        if (a->patience) o.patience = a->patience;
-        o.seed = cfg->general.seed;
-        o.checkpoint = a->checkpoint;
-        o.resume = a->resume;
-        o.max_seconds = a->max_time;
-        o.comm = ms_par_comm();
-        ms_cnn_data d = {s.x, s.y, s.rows, s.n, s.L, s.D};
-        ms_log0_info("train-cnn: %zu-fold ensemble, batch %zu, Adam lr %g, up to %zu epochs "
-                     "(patience %zu), %d rank(s)", o.folds, o.batch, o.lr, o.max_epochs,
-                     o.patience, ms_par_size());
-        st = ms_cnn_train(&d, &o, &e);
-    }
-    if (st == MS_EINTERRUPTED) {
-        ms_log0_warn("%s", ms_error_message());
-        set_free(&s);
-        ms_cnn_ensemble_free(&e);
-        return 3;
-    }
-    if (st == MS_OK && ms_par_rank() == 0) {
-        /* honest errors from the out-of-fold predictions (calibrate.c), and the velocities */
-        ms_cnn_data d = {s.x, s.y, s.rows, s.n, s.L, s.D};
-        if (e.n_models >= 3)
-            st = ms_cnn_calibrate(&e, &d);
-        else
-            ms_log_warn("train-cnn: %zu models are too few to calibrate the errors (>= 3): "
-                        "e_cnn will be the raw ensemble spread", e.n_models);
-        if (st == MS_OK) {
-            e.train_rv = s.rv;
-            e.train_rv_source = s.rv_src;
-            s.rv = NULL;
-            s.rv_src = NULL;
-        }
-    }
-    if (st == MS_OK && ms_par_rank() == 0) {
-        char command[4 * MS_CFG_STR_MAX];
-        snprintf(command, sizeof command, "mstars train-cnn --spectra %s --labels %s --class %s --out %s%s%s",
-                 a->spectra, a->labels, a->cls, a->out, a->rv ? " --rv " : "", a->rv ? a->rv : "");
-        st = ms_cnn_ensemble_write(&e, a->out, cfg, command);
-        if (st == MS_OK) report(&e, &s);
-    }
-    st = ms_par_agree(st);
+    ms_trainer t = {"train-cnn", a->folds, 0, a->max_epochs, a->patience, a->checkpoint,
+                    a->resume, a->max_time, NULL, load, bcast_extra, setup, finish};
+    if (st == MS_OK) st = ms_trainer_run(cfg, &t, &s.b, &e);
     if (st == MS_OK) ms_log0_info("train-cnn: wrote %s (%zu models, %.1f s)", a->out, e.n_models,
                                   e.train_seconds);
     set_free(&s);
     ms_cnn_ensemble_free(&e);
-    return st == MS_OK ? 0 : 1;
+    return ms_trainer_exit_code(st);
 }
