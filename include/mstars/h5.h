@@ -149,6 +149,16 @@ ms_status ms_h5_attr_get_f64(ms_h5 *f, const char *obj, const char *name, double
 ms_status ms_h5_attr_get_i64(ms_h5 *f, const char *obj, const char *name, int64_t *v,
                              size_t cap, size_t *n);
 
+/* The reads every model-file reader repeats (src/io/h5_attr.c):
+ * a string attribute into buf (len bytes, cut to fit); buf is untouched on failure; */
+ms_status ms_h5_attr_get_text(ms_h5 *f, const char *obj, const char *name, char *buf,
+                              size_t len);
+/* 1 when the root attribute "kind" is `kind`; 0 when it is another or absent; */
+int ms_h5_is_kind(ms_h5 *f, const char *kind);
+/* the root's "format_version" is `version`, else MS_EFORMAT "<path>: <what> format version V,
+ * this mstars reads W" (what NULL: no word). */
+ms_status ms_h5_check_version(ms_h5 *f, const char *what, int version);
+
 /* Root provenance attributes: version, git revision, build description, command line,
  * the effective configuration, creation time, rank count. */
 ms_status ms_h5_write_provenance(ms_h5 *f, const ms_config *cfg, const char *command);

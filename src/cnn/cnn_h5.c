@@ -133,22 +133,14 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
 {
     const char *path = ms_h5_path(f);
     char *s = NULL;
-    if (ms_h5_attr_get_str(f, "/", "kind", &s) != MS_OK || strcmp(s, KIND) != 0) {
-        ms_free(s);
-        MS_ERROR(MS_EFORMAT, "%s is not an mstars CNN model (train-cnn)", path);
-    }
-    ms_free(s);
-    MS_TRY(ms_h5_attr_get_str(f, "/", "class", &s));
-    snprintf(e->cls, sizeof e->cls, "%s", s);
-    ms_free(s);
+    if (!ms_h5_is_kind(f, KIND)) MS_ERROR(MS_EFORMAT, "%s is not an mstars CNN model (train-cnn)", path);
+    MS_TRY(ms_h5_attr_get_text(f, "/", "class", e->cls, sizeof e->cls));
     if (ms_h5_attr_class(f, "/", "output") == 's') {
         MS_TRY(ms_h5_attr_get_str(f, "/", "output", &s));
         e->softmax = strcmp(s, "softmax") == 0;
         ms_free(s);
     }
-    MS_TRY(ms_h5_attr_get_str(f, "/", "view_source", &s));
-    snprintf(e->view_source, sizeof e->view_source, "%s", s);
-    ms_free(s);
+    MS_TRY(ms_h5_attr_get_text(f, "/", "view_source", e->view_source, sizeof e->view_source));
     if (e->softmax && ms_h5_attr_class(f, "/", "input_velocity") != 's') {
         /* a classifier made before input_velocity was recorded: the observed frame */
         snprintf(e->input_velocity, sizeof e->input_velocity, "%s", MS_CNN_VEL_NONE);
@@ -158,9 +150,8 @@ static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
                                  "input_velocity: the store's Z25 view); the input is now '%s' in "
                                  "the rest frame of a recorded velocity: train the model again",
                      path, e->view_source, MS_CNN_INPUT);
-        MS_TRY(ms_h5_attr_get_str(f, "/", "input_velocity", &s));
-        snprintf(e->input_velocity, sizeof e->input_velocity, "%s", s);
-        ms_free(s);
+        MS_TRY(ms_h5_attr_get_text(f, "/", "input_velocity", e->input_velocity,
+                                   sizeof e->input_velocity));
     }
     MS_TRY(ms_h5_attr_get_str(f, "/", "labels", &s));
     e->n_labels = 0;

@@ -195,9 +195,7 @@ static ms_status read_vec(ms_h5 *f, const char *name, ms_h5_type type, size_t n,
 static ms_status ckpt_read_from(ms_h5 *f, trainer *t, sched *s, ms_cnn_ensemble *e, float *done)
 {
     const char *path = ms_h5_path(f);
-    char *kind = NULL;
-    int ok = ms_h5_attr_get_str(f, "/", "kind", &kind) == MS_OK && strcmp(kind, CKPT_KIND) == 0;
-    ms_free(kind);
+    int ok = ms_h5_is_kind(f, CKPT_KIND);
     int64_t iv[9];
     double fv[3];
     size_t ni = 0, nf = 0;

@@ -161,20 +161,10 @@ static ms_status read_history(ms_h5 *f, const char *name, ms_csn_history *h)
 
 static ms_status check_kind(ms_h5 *f, const char *kind, const char *hint)
 {
-    char *k = NULL;
-    ms_status st = ms_h5_attr_get_str(f, "/", "kind", &k);
-    int ok = st == MS_OK && strcmp(k, kind) == 0;
-    ms_free(k);
-    if (!ok)
+    if (!ms_h5_is_kind(f, kind))
         MS_ERROR(MS_EFORMAT, "%s: not an mstars %s file (kind is not %s) ---> HINT: %s",
                  ms_h5_path(f), kind, kind, hint);
-    int64_t v = 0;
-    size_t n;
-    MS_TRY(ms_h5_attr_get_i64(f, "/", "format_version", &v, 1, &n));
-    if (v != FORMAT_VERSION)
-        MS_ERROR(MS_EFORMAT, "%s: format version %" PRId64 ", this mstars reads %d", ms_h5_path(f),
-                 v, FORMAT_VERSION);
-    return MS_OK;
+    return ms_h5_check_version(f, NULL, FORMAT_VERSION);
 }
 
 static ms_status read_mean_std(ms_h5 *f, ms_csn *net)

@@ -138,21 +138,13 @@ ms_status ms_emulator_write(const ms_emulator *e, const char *path, const ms_con
 static ms_status read_model(ms_h5 *f, ms_emulator *e)
 {
     const char *path = ms_h5_path(f);
-    char *kind = NULL;
-    ms_status st = ms_h5_attr_get_str(f, "/", "kind", &kind);
-    if (st != MS_OK || strcmp(kind, KIND) != 0) {
-        ms_free(kind);
+    if (!ms_h5_is_kind(f, KIND))
         MS_ERROR(MS_EFORMAT, "%s: not an mstars emulator model file (no kind = %s) ---> HINT: "
                              "train one with `mstars train-emulator`",
                  path, KIND);
-    }
-    ms_free(kind);
-    int64_t v = 0, shape[4];
+    MS_TRY(ms_h5_check_version(f, "emulator", FORMAT_VERSION));
+    int64_t shape[4];
     size_t n;
-    MS_TRY(ms_h5_attr_get_i64(f, "/", "format_version", &v, 1, &n));
-    if (v != FORMAT_VERSION)
-        MS_ERROR(MS_EFORMAT, "%s: emulator format version %" PRId64 ", this mstars reads %d", path,
-                 v, FORMAT_VERSION);
     MS_TRY(ms_h5_attr_get_i64(f, "/", "shape", shape, 4, &n));
     double slope;
     MS_TRY(ms_h5_attr_get_f64(f, "/", "leaky_slope", &slope, 1, &n));
@@ -198,22 +190,11 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
                              "is corrupt or was modified",
                  path, e->content_hash, hex);
     if (ms_h5_attr_get_str(f, "/", "config", &e->config_text) != MS_OK) e->config_text = NULL;
-    if (ms_h5_attr_get_str(f, "/", "grid_path", &s) == MS_OK) {
-        snprintf(e->grid_path, sizeof e->grid_path, "%s", s);
-        ms_free(s);
-    }
-    if (ms_h5_attr_get_str(f, "/", "grid_hash", &s) == MS_OK) {
-        snprintf(e->grid_hash, sizeof e->grid_hash, "%s", s);
-        ms_free(s);
-    }
-    if (ms_h5_attr_get_str(f, "/", "train_loss_kind", &s) == MS_OK) {
-        snprintf(e->loss, sizeof e->loss, "%s", s);
-        ms_free(s);
-    }
-    if (ms_h5_attr_get_str(f, "/", "train_optimizer", &s) == MS_OK) {
-        snprintf(e->optimizer, sizeof e->optimizer, "%s", s);
-        ms_free(s);
-    }
+    /* optional: the training record (older files lack parts of it) */
+    (void)ms_h5_attr_get_text(f, "/", "grid_path", e->grid_path, sizeof e->grid_path);
+    (void)ms_h5_attr_get_text(f, "/", "grid_hash", e->grid_hash, sizeof e->grid_hash);
+    (void)ms_h5_attr_get_text(f, "/", "train_loss_kind", e->loss, sizeof e->loss);
+    (void)ms_h5_attr_get_text(f, "/", "train_optimizer", e->optimizer, sizeof e->optimizer);
     int64_t iv[7];
     if (ms_h5_attr_get_i64(f, "/", "train_batch_epochs_best_seed_ranks_ntrain_nval", iv, 7, &n) ==
             MS_OK &&
@@ -231,17 +212,13 @@ static ms_status read_model(ms_h5 *f, ms_emulator *e)
         e->best_val_loss = dv[1];
         e->train_seconds = dv[2];
     }
-    if (ms_h5_attr_get_str(f, "/", "preprocess_hash", &s) == MS_OK) {
-        snprintf(e->preprocess_hash, sizeof e->preprocess_hash, "%s", s);
-        ms_free(s);
-    }
+    (void)ms_h5_attr_get_text(f, "/", "preprocess_hash", e->preprocess_hash,
+                              sizeof e->preprocess_hash);
     int64_t gq;
     if (ms_h5_attr_get_i64(f, "/", MS_ATTR_GRID_QUALITY_PASS, &gq, 1, &n) == MS_OK && n == 1 &&
-        ms_h5_attr_get_str(f, "/", MS_ATTR_GRID_QUALITY, &s) == MS_OK) {
+        ms_h5_attr_get_text(f, "/", MS_ATTR_GRID_QUALITY, e->grid_quality,
+                            sizeof e->grid_quality) == MS_OK)
         e->grid_quality_pass = gq != 0;
-        snprintf(e->grid_quality, sizeof e->grid_quality, "%s", s);
-        ms_free(s);
-    }
     ms_error_clear();
     if (ms_h5_exists(f, MS_EMULATOR_PIXEL_ERROR)) {
         e->pix_err = ms_malloc_array("emulator.pix_err", P, sizeof(double));

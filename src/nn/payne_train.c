@@ -213,10 +213,7 @@ static ms_status ckpt_read_from(ms_h5 *f, ckpt_header *hd, uint64_t want_setting
                                 ms_nn_optim *opt, ms_nn_params *best, history *hi)
 {
     const char *path = ms_h5_path(f);
-    char *kind = NULL;
-    ms_status st = ms_h5_attr_get_str(f, "/", "kind", &kind);
-    int ok = st == MS_OK && strcmp(kind, CKPT_KIND) == 0;
-    ms_free(kind);
+    int ok = ms_h5_is_kind(f, CKPT_KIND);
     int64_t u[10], iv[3];
     double fv[2];
     size_t nu = 0, ni = 0, nf = 0;

@@ -113,31 +113,19 @@ ms_status ms_slam_model_write(const char *path, const ms_slam_model *m, const ms
 static ms_status read_model(ms_h5 *f, ms_slam_model *m)
 {
     const char *path = ms_h5_path(f);
-    char *s = NULL;
-    ms_status st = ms_h5_attr_get_str(f, "/", "kind", &s);
-    if (st != MS_OK || strcmp(s, KIND) != 0) {
-        ms_free(s);
+    if (!ms_h5_is_kind(f, KIND))
         MS_ERROR(MS_EFORMAT, "%s: not a SLAM model file (no kind = %s) ---> HINT: train one "
                  "with `mstars train-slam`", path, KIND);
-    }
-    ms_free(s);
-    int64_t v = 0, shape[3];
+    MS_TRY(ms_h5_check_version(f, "SLAM", FORMAT_VERSION));
+    int64_t shape[3];
     size_t n;
-    MS_TRY(ms_h5_attr_get_i64(f, "/", "format_version", &v, 1, &n));
-    if (v != FORMAT_VERSION)
-        MS_ERROR(MS_EFORMAT, "%s: SLAM format version %" PRId64 ", this mstars reads %d", path, v,
-                 FORMAT_VERSION);
     MS_TRY(ms_h5_attr_get_i64(f, "/", "shape", shape, 3, &n));
     if (n != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[2] > MS_SLAM_MAX_LABELS)
         MS_ERROR(MS_EFORMAT, "%s: bad shape attribute", path);
     MS_TRY(ms_slam_model_alloc(m, (size_t)shape[0], (size_t)shape[1], (size_t)shape[2]));
     const size_t P = m->n_pix, N = m->n_train, D = m->n_labels;
-    MS_TRY(ms_h5_attr_get_str(f, "/", "train_hash", &s));
-    snprintf(m->train_hash, sizeof m->train_hash, "%s", s);
-    ms_free(s);
-    MS_TRY(ms_h5_attr_get_str(f, "/", "grid", &s));
-    snprintf(m->grid, sizeof m->grid, "%s", s);
-    ms_free(s);
+    MS_TRY(ms_h5_attr_get_text(f, "/", "train_hash", m->train_hash, sizeof m->train_hash));
+    MS_TRY(ms_h5_attr_get_text(f, "/", "grid", m->grid, sizeof m->grid));
     MS_TRY(ms_h5_read_exact(f, "/slam/wavelength", MS_H5_F64, 0, P, 0, m->wavelength));
     MS_TRY(ms_h5_read_exact(f, "/slam/labels/names", MS_H5_STR, MS_SLAM_LABEL_LEN, D, 0, m->label_names));
     for (size_t d = 0; d < D; d++) m->label_names[d][MS_SLAM_LABEL_LEN - 1] = '\0';
