@@ -16,19 +16,12 @@
 #     error_floor;
 #   - wrong inputs fail with a message: a class other than dM/gM, labels with nothing to join on.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=$(mktemp -d)
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 # same NONEMPTY_A B: non-empty and equal
-same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=70 --set simulate.repeat_fraction=0.3
       --set simulate.grid_teff=3200,3300,100 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set run.chunk_size=16 --log-level warn)
-m=$work/mock
 mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null || { echo "FAIL simulate"; exit 1; }
 mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
   --out "$work/s.h5" >/dev/null || { echo "FAIL ingest"; exit 1; }

@@ -12,16 +12,10 @@
 #   - precision prints Du's epsilon table for the laspm columns;
 #   - combine reads a laspm catalog through the schema's answer table.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=${KEEP_DIR:-$(mktemp -d)}
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=160 --set run.chunk_size=7
       --log-level warn)
-m=$work/mock
 mpi 2 "$exe" simulate "${opts[@]}" --survey-only --out "$m" >/dev/null &&
 mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
   --out "$work/spectra.h5" >/dev/null || { echo "FAIL preparing the inputs"; exit 1; }

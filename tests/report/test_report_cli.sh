@@ -13,24 +13,14 @@
 #   - an unfinished catalog is refused.
 # summary.json is read with python3's json module (checks skipped without python3).
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=$(mktemp -d)
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=150
       --set simulate.repeat_fraction=1
       --set simulate.grid_teff=3000,3600,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set emulator.hidden=32 --set emulator.epochs=30
       --set run.chunk_size=16 --set fit.presearch_points=64 --log-level warn)
-m=$work/mock
-mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null || { echo "FAIL simulate"; exit 1; }
-mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
-mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-  --out "$work/spectra.h5" >/dev/null &&
-mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null &&
+mock_fit_inputs
 mpi 2 "$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5" \
   --out "$work/cat.h5" >/dev/null || { echo "FAIL preparing the catalog"; exit 1; }
 
@@ -186,4 +176,4 @@ if [ -e "$work/stopped.h5.partial" ]; then
 else
   echo "FAIL the stopped fit left no partial catalog"; fails=$((fails + 1))
 fi
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

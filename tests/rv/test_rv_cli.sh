@@ -6,16 +6,12 @@
 #     every spectrum gets a template RV;
 #   - a store made before the native view: a clear error naming the dataset and the fix.
 set -u
-exe=${MSTARS_EXE:?}
+. "$(dirname "$0")/../lib.sh"
 shared=${MSTARS_SHARED:?}
 data=$shared/data/lamost-mdwarfs
 tpl=$shared/data/templates-kesseli2017
 if [ ! -d "$data" ] || [ ! -d "$tpl" ]; then echo "SKIP: $data or $tpl absent"; exit 77; fi
-work=${KEEP_DIR:-$(mktemp -d)}
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+ms_workdir
 ls "$data"/*.fits | head -12 > "$work/list.lst"
 "$exe" ingest --log-level warn --spectra "$work/list.lst" --out "$work/store.h5" >/dev/null ||
   { echo "FAIL ingest"; exit 1; }
@@ -33,7 +29,6 @@ mpi 2 "${rv[@]}" --set run.chunk_size=3 --out "$work/lim.h5" --resume >/dev/null
 check "--resume completes identical to an uninterrupted run" \
   h5diff -q "$work/cat2.h5" "$work/lim.h5" /catalog /catalog
 
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
 paste <(values "$work/cat1.h5" /catalog/rv_tm) <(values "$work/cat1.h5" /catalog/rv_pipeline) > "$work/rv.txt"
 check "every spectrum has a template RV" awk '$1 == "nan" || $1 == "NaN" { bad++ } END { exit bad > 0 || NR != 12 }' "$work/rv.txt"
 check "median |rv_tm - Z c| < 10 km/s" bash -c "awk '\$2 != \"nan\" { d = \$1 - \$2; print (d < 0 ? -d : d) }' '$work/rv.txt' |
@@ -60,5 +55,4 @@ else
 fi
 "$exe" rv --log-level warn --spectra "$work/store.h5" --templates "$work/nothing" --out "$work/x.h5" 2>"$work/err2.txt" >/dev/null
 check "missing template library: error names it" grep -q "nothing" "$work/err2.txt"
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

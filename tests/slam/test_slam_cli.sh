@@ -8,13 +8,8 @@
 #   - cv-slam writes its per-star table and summary;
 #   - a wrong label column fails with a message naming it.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=${KEEP_DIR:-$(mktemp -d)}
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=120
       --set simulate.grid_teff=3000,3800,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set simulate.pathological_fraction=0
@@ -22,7 +17,6 @@ opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=120
       --log-level warn)
 # a small grid keeps the test fast; the paper's grid is the default
 grid=(--grid-c 2^-1:2^3 --grid-epsilon 0.01,0.05 --grid-gamma auto,0.3 --cv-folds 4)
-m=$work/mock
 mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null &&
 mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --out "$work/spectra.h5" >/dev/null ||
   { echo "FAIL preparing the mock"; exit 1; }

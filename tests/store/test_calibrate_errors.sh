@@ -23,31 +23,19 @@
 #   - --zero-point: <p>_cal = <p> - bias with its attribute, in column_order, removed again
 #     by a run without it.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=$(mktemp -d)
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 # every star observed 2-4 times: ~300 stars, ~870 spectra, ~190 stars with >= 3 observations.
 # The emulator is small but good enough that its own systematics do not dominate the errors.
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=300
       --set simulate.repeat_fraction=1 --set emulator.hidden=64 --set emulator.epochs=100
       --set run.chunk_size=16 --log-level warn)
-m=$work/mock
-mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null || { echo "FAIL simulate"; exit 1; }
-mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
-mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-  --out "$work/spectra.h5" >/dev/null &&
-mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null ||
-  { echo "FAIL preparing the inputs"; exit 1; }
+mock_fit_inputs
 fit=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5")
 mpi 2 "${fit[@]}" --out "$work/cat.h5" >/dev/null
 check "fit with 2 ranks exits 0" test $? -eq 0
 
 attr() { h5dump -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,/}/p' | sed '1d;$d'; }
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
 check "fit: cut_flags with flag_names" sh -c "h5dump -a /catalog/cut_flags/flag_names '$work/cat.h5' |
   grep -q '0=teff_hot,1=at_boundary,2=error_outlier,3=chi2_high'"
 check "fit: at_bound names its bits" sh -c "h5dump -a /catalog/at_bound/bit_names '$work/cat.h5' |
@@ -406,4 +394,4 @@ PY
 else
   echo "skip the complete = 0 and truth checks: python3 with h5py and numpy is not available"
 fi
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

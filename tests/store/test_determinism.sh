@@ -9,27 +9,18 @@
 # at about twice the values recorded there (a deterministic mock and emulator: the numbers
 # move only when the code does).
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
+. "$(dirname "$0")/../lib.sh"
 work=${KEEP_DIR:-$(mktemp -d)}
 yes > /dev/null &
 busy=$!
 trap 'kill $busy 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
 # ~270 spectra; an emulator good enough for a truth check (300 epochs on an 11 x 2 x 3 grid)
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=200
       --set simulate.grid_teff=3000,4000,100 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.25 --set emulator.hidden=64 --set emulator.epochs=300
       --set fit.presearch_points=64 --log-level warn)
 m=$work/mock
-mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null || { echo "FAIL simulate"; exit 1; }
-mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
-mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-  --out "$work/spectra.h5" >/dev/null &&
-mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null ||
-  { echo "FAIL preparing the inputs"; exit 1; }
+mock_fit_inputs
 fit=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5")
 run() { # name ranks chunk [more options]
   local name=$1 n=$2 c=$3; shift 3
@@ -87,8 +78,6 @@ for c in csn_again csn_n1c256 csn_n3c16; do same csn $c; done
 
 # accuracy of the emulator-only fit against the truth (rows fitted; bias = mean(fit - truth),
 # scatter = standard deviation; benchmarks/RESULTS.md, "Determinism (issue 16)")
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
-truth() { local c; c=$(head -1 "$m/truth.csv" | tr ',' '\n' | grep -n "^$1\$" | cut -d: -f1); tail -n +2 "$m/truth.csv" | cut -d, -f"$c"; }
 paste <(values "$work/ref.h5" /catalog/store_status) <(values "$work/ref.h5" /catalog/teff) <(truth teff) \
       <(values "$work/ref.h5" /catalog/m_h) <(truth m_h) <(values "$work/ref.h5" /catalog/rv) <(truth rv) \
       > "$work/truth.txt"
@@ -103,4 +92,4 @@ within() { # name "n bias scatter" max|bias| max-scatter
 check "Teff vs truth: |bias| <= 40 K, scatter <= 150 K" within teff "$(stats 2)" 40 150
 check "[M/H] vs truth: |bias| <= 0.17 dex, scatter <= 0.33 dex" within m_h "$(stats 4)" 0.17 0.33
 check "RV vs truth: |bias| <= 5 km/s, scatter <= 14 km/s" within rv "$(stats 6)" 5 14
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

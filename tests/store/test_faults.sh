@@ -10,24 +10,14 @@
 #     LAMOST names (teff_err, snrr);
 #   - the fit's progress wording; jobs/demo.sh refuses to delete a folder it did not make.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=$(mktemp -d)
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; timeout 120 mpiexec --oversubscribe -n "$n" "$@"; }
+MS_MPI_TIMEOUT=120
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=120
       --set simulate.grid_teff=3000,3600,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set emulator.hidden=16 --set emulator.epochs=5
       --set run.chunk_size=4 --set fit.presearch_points=16 --log-level warn)
-m=$work/mock
-{ mpi 2 "$exe" simulate "${opts[@]}" --out "$m" &&
-  mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" &&
-  mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-    --out "$work/spectra.h5" &&
-  mpi 1 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5"; } \
-  >/dev/null 2>&1 || { echo "FAIL preparing the inputs"; exit 1; }
+mock_fit_inputs 1
 
 # ingest --catalog: the catalog's own error
 printf 'a,b\n1,2\n' >"$work/nocol.csv"
@@ -123,4 +113,4 @@ bash "$root/jobs/demo.sh" "$work/mine" >"$work/log" 2>&1
 rc=$?
 check "demo.sh OUTDIR that is not a demo folder: exit 1, files kept" \
   sh -c "test $rc -eq 1 && test -e '$work/mine/notes.txt' && grep -q 'not a demo folder' '$work/log'"
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

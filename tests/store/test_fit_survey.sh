@@ -11,24 +11,13 @@
 #   - --models writes the best-fit models (checked against resid_sigma by check_models.py),
 #     is committed with the catalog only, and is refused with --resume.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=${KEEP_DIR:-$(mktemp -d)}
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=400
       --set simulate.grid_teff=3000,3600,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set emulator.hidden=32 --set emulator.epochs=40
       --set run.chunk_size=4 --set fit.presearch_points=64 --log-level warn)
-m=$work/mock
-mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null || { echo "FAIL simulate"; exit 1; }
-mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
-mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-  --out "$work/spectra.h5" >/dev/null &&
-mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null ||
-  { echo "FAIL preparing the inputs"; exit 1; }
+mock_fit_inputs
 fit=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5")
 
 for n in 1 2 3; do
@@ -41,8 +30,6 @@ for n in 2 3; do
 done
 
 # value-added columns against the truth (activity from H-alpha, SpT from TiO5)
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
-truth() { local c; c=$(head -1 "$m/truth.csv" | tr ',' '\n' | grep -n "^$1\$" | cut -d: -f1); tail -n +2 "$m/truth.csv" | cut -d, -f"$c"; }
 paste <(values "$work/cat1.h5" /catalog/store_status) <(values "$work/cat1.h5" /catalog/activity) \
       <(truth active) <(values "$work/cat1.h5" /catalog/spt) <(truth spt_tio5) > "$work/va.txt"
 check "activity agrees with the truth for >= 90% of usable spectra" awk '$1 == 0 { n++; ok += ($2 == $3) }
@@ -219,4 +206,4 @@ mpi 2 "$exe" ingest "${opts[@]}" --set preprocess.continuum_sigma=25 --spectra "
   --emulator "$work/emu.h5" --out "$work/pp.h5" >/dev/null 2>"$work/err.txt"
 check "fit of a store preprocessed unlike the emulator's grid: refused naming both" grep -q "spectra25.h5 was preprocessed with other settings.*emu.h5" "$work/err.txt"
 check "refused fits wrote nothing" test ! -e "$work/pp.h5" -a ! -e "$work/pp.h5.journal"
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

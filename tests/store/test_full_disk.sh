@@ -9,8 +9,8 @@
 #     to an uninterrupted run.
 # Skips (exit 77) where a tmpfs cannot be mounted (not root, no CAP_SYS_ADMIN).
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
+MS_MPI_TIMEOUT=120
+. "$(dirname "$0")/../lib.sh"
 work=$(mktemp -d)
 full=$work/full
 mkdir -p "$full"
@@ -20,20 +20,12 @@ if ! mount -t tmpfs -o size=2m tmpfs "$full" 2>/dev/null; then
   exit 77
 fi
 trap 'umount "$full" 2>/dev/null; [ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; timeout 120 mpiexec --oversubscribe -n "$n" "$@"; }
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=120
       --set simulate.grid_teff=3000,3600,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set emulator.hidden=16 --set emulator.epochs=5
       --set run.chunk_size=4 --set fit.presearch_points=16 --log-level warn)
 m=$work/mock
-{ mpi 2 "$exe" simulate "${opts[@]}" --out "$m" &&
-  mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" &&
-  mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-    --out "$work/spectra.h5" &&
-  mpi 1 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5"; } \
-  >/dev/null 2>&1 || { echo "FAIL preparing the inputs"; exit 1; }
+mock_fit_inputs 1
 fit=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5")
 mpi 2 "${fit[@]}" --out "$work/cat.h5" >/dev/null 2>&1 || { echo "FAIL the reference fit"; exit 1; }
 
@@ -106,4 +98,4 @@ rc=$?
 check "report into an existing folder, full disk: exit 1" test $rc -eq 1
 check "report into an existing folder, full disk: the user's file kept, no figure left" \
   bash -c "test -e '$full/mine/notes.txt' && ! ls '$full/mine' | grep -q 'png\|summary'"
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

@@ -6,13 +6,9 @@
 #     fail: a WARN line naming the count, grid_quality_pass 0, every model above 1%; with
 #     --refuse-bad-grid the command fails and writes no store (skipped without ../shared).
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
+. "$(dirname "$0")/../lib.sh"
 shared=${MSTARS_SHARED:-$root/../shared}
-work=$(mktemp -d)
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
+ms_workdir
 "$exe" simulate --config "$root/config/mock-small.cfg" --set simulate.grid_teff=3000,3400,200 \
   --set simulate.grid_logg=4.5,5.0,0.5 --set simulate.grid_mh=0,0.5,0.5 --grid-only \
   --out "$work/mock" >/dev/null 2>&1 || { echo "FAIL simulate"; exit 1; }
@@ -20,7 +16,6 @@ check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL
 check "mock grid: exit 0" test $? -eq 0
 check "mock grid: PASS" grep -q "INFO .*grid quality: PASS" "$work/out.txt"
 check "mock grid: grid_quality_pass 1" bash -c "h5dump -a /grid_quality_pass '$work/mock.h5' | grep -q '(0): 1'"
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
 values "$work/mock.h5" /quality/alias_noise > "$work/alias.txt"
 check "mock grid: /quality/alias_noise below 0.2% (5x under the threshold) for every model" \
   awk '{ n++; bad += ($1 > 2e-3) } END { exit !(n > 0 && bad == 0) }' "$work/alias.txt"
@@ -39,4 +34,4 @@ if [ -d "$grid" ]; then
 else
   echo "skip the real-grid checks: $grid is absent"
 fi
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+finish

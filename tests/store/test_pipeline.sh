@@ -6,13 +6,8 @@
 #   - the stores do not depend on the rank count (h5diff of every dataset);
 #   - the grid store holds every model with its labels.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=$(mktemp -d)
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 set_tiny=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=50
           --set simulate.pathological_fraction=0.25 --set simulate.grid_teff=3000,3400,200
           --set simulate.grid_logg=4.5,5.0,0.5 --set simulate.grid_mh=-0.5,0,0.5 --log-level warn)
@@ -35,7 +30,6 @@ for n in 2 3; do
 done
 
 # statuses against the truth's pathology column (rows in truth order)
-values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
 values "$work/spectra2.h5" /meta/status > "$work/status.txt"
 col=$(head -1 "$work/mock/truth.csv" | tr ',' '\n' | grep -n '^pathology$' | cut -d: -f1)
 tail -n +2 "$work/mock/truth.csv" | cut -d, -f"$col" | awk '
