@@ -149,8 +149,10 @@ ms_status ms_h5_attr_get_f64(ms_h5 *f, const char *obj, const char *name, double
 ms_status ms_h5_attr_get_i64(ms_h5 *f, const char *obj, const char *name, int64_t *v,
                              size_t cap, size_t *n);
 
-/* The reads every model-file reader repeats (src/io/h5_attr.c):
- * a string attribute into buf (len bytes, cut to fit); buf is untouched on failure; */
+/* What every model and checkpoint file repeats (src/io/h5_model.c). Writing (serial files):
+ * st MS_OK: ms_h5_commit(f); else ms_h5_abort(f) and st. */
+ms_status ms_h5_commit_or_abort(ms_h5 *f, ms_status st);
+/* Reading: a string attribute into buf (len bytes, cut to fit; untouched on failure); */
 ms_status ms_h5_attr_get_text(ms_h5 *f, const char *obj, const char *name, char *buf,
                               size_t len);
 /* 1 when the root attribute "kind" is `kind`; 0 when it is another or absent; */

@@ -121,19 +121,15 @@ ms_status ms_cnn_ensemble_write(const ms_cnn_ensemble *e, const char *path, cons
     if (e->n_models == 0) MS_ERROR(MS_EINVAL, "cnn model %s: no model to write", path);
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status st = write_into(f, e, cfg, command);
-    if (st != MS_OK) {
-        ms_h5_abort(f);
-        return st;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, write_into(f, e, cfg, command));
 }
 
 static ms_status read_from(ms_h5 *f, ms_cnn_ensemble *e)
 {
     const char *path = ms_h5_path(f);
     char *s = NULL;
-    if (!ms_h5_is_kind(f, KIND)) MS_ERROR(MS_EFORMAT, "%s is not an mstars CNN model (train-cnn)", path);
+    if (!ms_h5_is_kind(f, KIND))
+        MS_ERROR(MS_EFORMAT, "%s is not an mstars CNN model (train-cnn)", path);
     MS_TRY(ms_h5_attr_get_text(f, "/", "class", e->cls, sizeof e->cls));
     if (ms_h5_attr_class(f, "/", "output") == 's') {
         MS_TRY(ms_h5_attr_get_str(f, "/", "output", &s));

@@ -173,12 +173,7 @@ static ms_status ckpt_write(const char *path, const trainer *t, const sched *s,
 {
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status st = ckpt_write_into(f, t, s, e, done);
-    if (st != MS_OK) {
-        ms_h5_abort(f);
-        return st;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, ckpt_write_into(f, t, s, e, done));
 }
 
 static ms_status read_vec(ms_h5 *f, const char *name, ms_h5_type type, size_t n, void *data)

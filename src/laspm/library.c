@@ -125,11 +125,7 @@ ms_status ms_laspm_library_write(const char *path, const ms_laspm_library *lib,
     }
     if (st == MS_OK) st = ms_h5_attr_set_str(f, "/", "view", lib->view);
     if (st == MS_OK && cfg) st = ms_h5_write_provenance(f, cfg, command);
-    if (st != MS_OK) {
-        ms_h5_abort(f);
-        return st;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, st);
 }
 
 ms_status ms_laspm_library_read(const char *path, ms_laspm_library *lib)

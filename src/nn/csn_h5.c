@@ -204,12 +204,7 @@ ms_status ms_csn_checkpoint_write(const char *path, const ms_csn *net, const ms_
 {
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status s = ckpt_write(f, net, st);
-    if (s != MS_OK) {
-        ms_h5_abort(f);
-        return s;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, ckpt_write(f, net, st));
 }
 
 static ms_status ckpt_read(ms_h5 *f, ms_csn *net, ms_csn_state *st)
@@ -314,12 +309,7 @@ ms_status ms_csn_model_write(const char *path, const ms_csn *net, const ms_csn_r
 {
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status s = model_write(f, net, rec, cfg, command);
-    if (s != MS_OK) {
-        ms_h5_abort(f);
-        return s;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, model_write(f, net, rec, cfg, command));
 }
 
 static void get_str(ms_h5 *f, const char *name, char *buf, size_t len)

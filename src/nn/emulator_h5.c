@@ -127,12 +127,7 @@ ms_status ms_emulator_write(const ms_emulator *e, const char *path, const ms_con
 {
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status st = write_model(f, e, cfg, command);
-    if (st != MS_OK) {
-        ms_h5_abort(f);
-        return st;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, write_model(f, e, cfg, command));
 }
 
 static ms_status read_model(ms_h5 *f, ms_emulator *e)

@@ -189,12 +189,7 @@ static ms_status ckpt_write(const char *path, const ckpt_header *hd, const ms_pa
 {
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status st = ckpt_write_into(f, hd, net, opt, best, hi);
-    if (st != MS_OK) {
-        ms_h5_abort(f);
-        return st;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, ckpt_write_into(f, hd, net, opt, best, hi));
 }
 
 static ms_status read_vector(ms_h5 *f, const char *name, ms_h5_type type, size_t n, void *data)

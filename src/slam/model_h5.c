@@ -102,12 +102,7 @@ ms_status ms_slam_model_write(const char *path, const ms_slam_model *m, const ms
 {
     ms_h5 *f;
     MS_TRY(ms_h5_create(path, 0, &f));
-    ms_status st = write_model(f, m, cfg, command);
-    if (st != MS_OK) {
-        ms_h5_abort(f);
-        return st;
-    }
-    return ms_h5_commit(f);
+    return ms_h5_commit_or_abort(f, write_model(f, m, cfg, command));
 }
 
 static ms_status read_model(ms_h5 *f, ms_slam_model *m)

@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The training set every rank holds: the first member of a command's own set struct. */
+/* The training set every rank holds: the first member of a command's own set struct (the
+ * hooks get this member and reach the command's fields through it). */
 typedef struct {
     size_t n, L, D;  /* spectra, pixels per view, outputs (labels or classes) */
     float *x;        /* [n, L] views */
@@ -37,17 +38,16 @@ struct ms_trainer {
     const char *checkpoint;
     int resume;
     double max_seconds;               /* 0: none */
-    void *ctx;                        /* the command's own */
     /* rank 0: fill the set (allocations of x, y, rows of the set's own) */
     ms_status (*load)(ms_trainer *t, ms_trainer_set *s);
     /* collective, optional: the command's fields of the set beyond ms_trainer_set */
     ms_status (*bcast)(ms_trainer *t, ms_trainer_set *s);
     /* every rank, before training: the model's outputs and input definition in e, the loss
      * (o->class_weight) and the log line of the settings */
-    ms_status (*setup)(ms_trainer *t, const ms_trainer_set *s, ms_cnn_train_opts *o,
+    ms_status (*setup)(ms_trainer *t, ms_trainer_set *s, ms_cnn_train_opts *o,
                        ms_cnn_ensemble *e);
     /* rank 0, after a complete training: calibration, the model file, the report */
-    ms_status (*finish)(ms_trainer *t, const ms_trainer_set *s, ms_cnn_ensemble *e);
+    ms_status (*finish)(ms_trainer *t, ms_trainer_set *s, ms_cnn_ensemble *e);
 };
 
 /* Collective. e: initialised by the caller (freed by the caller). Returns MS_EINTERRUPTED

@@ -162,7 +162,8 @@ static ms_status load_set(const ms_train_classifier_args *a, ms_class_task task,
             cut[3]++;
             continue;
         }
-        for (size_t c = 0; c < d->n_classes; c++) s->b.y[s->b.n * d->n_classes + c] = c == (size_t)cls[i];
+        for (size_t c = 0; c < d->n_classes; c++)
+            s->b.y[s->b.n * d->n_classes + c] = c == (size_t)cls[i];
         s->truth[s->b.n] = cls[i];
         count[cls[i]]++;
         s->b.rows[s->b.n++] = (int64_t)i;
@@ -251,7 +252,7 @@ static ms_status load(ms_trainer *t, ms_trainer_set *b)
 
 /* The classification: the class names, the classifiers' input, the class weights 30000/N
  * (weighted softmax cross-entropy, cnn_class.h). */
-static ms_status setup(ms_trainer *t, const ms_trainer_set *b, ms_cnn_train_opts *o,
+static ms_status setup(ms_trainer *t, ms_trainer_set *b, ms_cnn_train_opts *o,
                        ms_cnn_ensemble *e)
 {
     class_set *s = (class_set *)b;
@@ -276,7 +277,7 @@ static ms_status setup(ms_trainer *t, const ms_trainer_set *b, ms_cnn_train_opts
 }
 
 /* Rank 0: the model file, then the validation report in it. */
-static ms_status finish(ms_trainer *t, const ms_trainer_set *b, ms_cnn_ensemble *e)
+static ms_status finish(ms_trainer *t, ms_trainer_set *b, ms_cnn_ensemble *e)
 {
     (void)t;
     const class_set *s = (const class_set *)b;
@@ -298,7 +299,7 @@ int ms_stage_train_classifier(const ms_config *cfg, const ms_train_classifier_ar
     ms_cnn_ensemble e;
     ms_cnn_ensemble_init(&e);
     ms_trainer t = {"train-classifier", folds, models, a->max_epochs, a->patience, a->checkpoint,
-                    a->resume, a->max_time, NULL, load, bcast_extra, setup, finish};
+                    a->resume, a->max_time, load, bcast_extra, setup, finish};
     if (st == MS_OK) st = ms_trainer_run(cfg, &t, &s.b, &e);
     if (st == MS_OK)
         ms_log0_info("train-classifier: wrote %s (%zu model(s), %.1f s)", a->out, e.n_models,

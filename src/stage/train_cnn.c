@@ -96,8 +96,8 @@ static ms_status load_set(const ms_train_cnn_args *a, double radius, train_set *
         s->b.rows = ms_malloc_array("cnn.rows", N + 1, sizeof(int64_t));
         s->rv = ms_malloc_array("cnn.rv", N + 1, sizeof(double));
         s->rv_src = ms_malloc_array("cnn.rv_src", N + 1, sizeof(int32_t));
-        if (!sub || !status || !snr || !match || !ok || !s->b.x || !s->b.y || !s->b.rows || !s->rv ||
-            !s->rv_src)
+        if (!sub || !status || !snr || !match || !ok || !s->b.x || !s->b.y || !s->b.rows ||
+            !s->rv || !s->rv_src)
             st = MS_ENOMEM;
     }
     static const char *snr_names[5] = {MS_META_SNR_U, MS_META_SNR_G, MS_META_SNR_R,
@@ -229,7 +229,7 @@ static ms_status load(ms_trainer *t, ms_trainer_set *b)
 }
 
 /* The regression: the labels' names, the input definition, no class weights (MSE). */
-static ms_status setup(ms_trainer *t, const ms_trainer_set *b, ms_cnn_train_opts *o,
+static ms_status setup(ms_trainer *t, ms_trainer_set *b, ms_cnn_train_opts *o,
                        ms_cnn_ensemble *e)
 {
     (void)t;
@@ -248,7 +248,7 @@ static ms_status setup(ms_trainer *t, const ms_trainer_set *b, ms_cnn_train_opts
 
 /* Rank 0: honest errors from the out-of-fold predictions (calibrate.c), the velocities, the
  * model file and the report. */
-static ms_status finish(ms_trainer *t, const ms_trainer_set *b, ms_cnn_ensemble *e)
+static ms_status finish(ms_trainer *t, ms_trainer_set *b, ms_cnn_ensemble *e)
 {
     (void)t;
     train_set *s = (train_set *)b;
@@ -288,7 +288,7 @@ int ms_stage_train_cnn(const ms_config *cfg, const ms_train_cnn_args *a)
     ms_cnn_ensemble e;
     ms_cnn_ensemble_init(&e);
     ms_trainer t = {"train-cnn", a->folds, 0, a->max_epochs, a->patience, a->checkpoint,
-                    a->resume, a->max_time, NULL, load, bcast_extra, setup, finish};
+                    a->resume, a->max_time, load, bcast_extra, setup, finish};
     if (st == MS_OK) st = ms_trainer_run(cfg, &t, &s.b, &e);
     if (st == MS_OK) ms_log0_info("train-cnn: wrote %s (%zu models, %.1f s)", a->out, e.n_models,
                                   e.train_seconds);

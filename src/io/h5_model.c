@@ -1,7 +1,8 @@
-/* h5_attr.c: the attribute reads that every model and checkpoint reader repeated (h5.h):
- * a string attribute into a fixed buffer, the "kind" test and the "format_version" check.
- * Used by slam/model_h5.c, nn/emulator_h5.c, nn/csn_h5.c, cnn/cnn_h5.c and the checkpoint
- * readers of nn/payne_train.c and cnn/train.c. */
+/* h5_model.c: what every model and checkpoint file of mstars repeated (h5.h): a string
+ * attribute into a fixed buffer, the "kind" test and the "format_version" check when reading,
+ * and the commit-or-abort that ends writing. Used by slam/model_h5.c, nn/emulator_h5.c,
+ * nn/csn_h5.c, cnn/cnn_h5.c, laspm/library.c and the checkpoints of nn/payne_train.c and
+ * cnn/train.c. */
 #include "mstars/h5.h"
 #include "mstars/mem.h"
 
@@ -35,4 +36,13 @@ ms_status ms_h5_check_version(ms_h5 *f, const char *what, int version)
         MS_ERROR(MS_EFORMAT, "%s: %s%sformat version %" PRId64 ", this mstars reads %d",
                  ms_h5_path(f), what ? what : "", what ? " " : "", v, version);
     return MS_OK;
+}
+
+ms_status ms_h5_commit_or_abort(ms_h5 *f, ms_status st)
+{
+    if (st != MS_OK) {
+        ms_h5_abort(f);
+        return st;
+    }
+    return ms_h5_commit(f);
 }
