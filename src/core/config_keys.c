@@ -297,7 +297,7 @@ const ms_cfg_key ms_config_keys[] = {
     {"fit.alpha_prior", MS_CFG_STRING, FIELD(fit, alpha_prior), "none", ANY, "",
      "Gaussian prior on [alpha/M] added to the chi^2 and to the curvature errors: none, trend "
      "(centred on Z25 3.3.2's empirical [alpha/M] of [M/H]: 0.0 at [M/H] >= 0, 0.2 at -0.5, "
-     "0.4 at <= -1.0, smoothed over 0.1 dex) or fixed (centred on fit.alpha_prior_center). "
+     "0.4 at <= -1.0, smoothed over 0.05 dex) or fixed (centred on fit.alpha_prior_center). "
      "Breaks the Teff-[alpha/M] degeneracy of the low-resolution fit (benchmarks/RESULTS.md, "
      "issue 24 part 3)"},
     {"fit.alpha_prior_sigma", MS_CFG_DOUBLE, FIELD(fit, alpha_prior_sigma), "0.1", 1e-4, 10,
