@@ -162,6 +162,10 @@ typedef struct {
     int emulator_error;        /* add the emulator's per-pixel error to the pixel variance */
     double native_dloglam;     /* native sampling (dex/pixel) for the pixel-correlation
                                   correction of the errors; 0: pixels independent */
+    /* Gaussian prior on [alpha/M] in the objective and the errors (fit.h, fit_prior.c) */
+    char alpha_prior[16];      /* none | trend (Z25 3.3.2's [alpha/M]([M/H])) | fixed */
+    double alpha_prior_sigma;  /* dex: the prior's width */
+    double alpha_prior_center; /* dex: the prior's centre when alpha_prior = fixed */
     /* Z25 4 cuts (flags, not deletions) of the catalog (cuts.h) */
     double cut_teff_max;       /* K: teff_hot above this */
     double cut_error_sigma;    /* error_outlier: an error above mean + this x std */

@@ -57,6 +57,15 @@
  *      chi^2 (chi2) or by max(1, reduced chi^2) (inflate). The reduced chi^2 is
  *      chi^2 / (n_good - n_params): with the resampled ivar each pixel has unit expected
  *      weighted residual, so it is ~1 for a correct model even though pixels correlate.
+ *   6. Prior (fit.alpha_prior = trend | fixed; off by default): the objective becomes
+ *      chi^2 + ((alpha - mu) / fit.alpha_prior_sigma)^2 with mu = ms_fit_alpha_trend([M/H])
+ *      (Z25 3.3.2's empirical relation) or fit.alpha_prior_center, in the pre-search scores,
+ *      the L-BFGS-B objective and gradient, and the errors: the covariance is that of the
+ *      posterior, A = J^T W J / s + j_p j_p^T and B = J^T W C J / s + j_p j_p^T in the
+ *      sandwich A^-1 B A^-1 (s the error scaling's factor, j_p the gradient of the prior's
+ *      residual over the labels). ms_fit_result.chi2 stays the data's chi^2. At R ~ 1800
+ *      the fit barely measures [alpha/M] and Teff trades ~200 K per dex against it: the
+ *      prior stops that (benchmarks/RESULTS.md, issue 24 part 3; src/fit/fit_prior.c).
  *
  * Bad input never stops the batch: such a spectrum gets status bits, NaN labels, and the
  * others are unaffected. ms_fit_batch fails (returns non-OK) only for programming or
@@ -147,6 +156,11 @@ ms_status ms_fit_model_emulator(const ms_emulator *e, size_t max_batch, ms_fit_m
 ms_status ms_fit_model_csn(const ms_emulator *e, const ms_csn *net, size_t max_batch,
                            ms_fit_model *m);
 void ms_fit_model_free(ms_fit_model *m);
+
+/* Z25 3.3.2's empirical [alpha/M] of [M/H] (0.0 at [M/H] >= 0, 0.2 at -0.5, 0.4 at <= -1.0:
+ * the broken line through these, flat outside [-1, 0], corners smoothed over 0.05 dex):
+ * the centre of fit.alpha_prior = trend. *deriv (may be NULL) = d[alpha/M] / d[M/H]. */
+double ms_fit_alpha_trend(double m_h, double *deriv);
 
 /* ------------------------------------------------------------------------------------- */
 /* Per-spectrum status bits (ms_fit_result.flags). A spectrum with MS_FIT_FAILED bits set

@@ -294,6 +294,16 @@ const ms_cfg_key ms_config_keys[] = {
     {"fit.native_dloglam", MS_CFG_DOUBLE, FIELD(fit, native_dloglam), "1e-4", 0, 0.01, "dex",
      "native pixel size of the spectra (LAMOST: 1e-4) for the correction of the errors for "
      "correlated resampled pixels; 0: pixels independent"},
+    {"fit.alpha_prior", MS_CFG_STRING, FIELD(fit, alpha_prior), "none", ANY, "",
+     "Gaussian prior on [alpha/M] added to the chi^2 and to the curvature errors: none, trend "
+     "(centred on Z25 3.3.2's empirical [alpha/M] of [M/H]: 0.0 at [M/H] >= 0, 0.2 at -0.5, "
+     "0.4 at <= -1.0, smoothed over 0.05 dex) or fixed (centred on fit.alpha_prior_center). "
+     "Breaks the Teff-[alpha/M] degeneracy of the low-resolution fit (benchmarks/RESULTS.md, "
+     "issue 24 part 3)"},
+    {"fit.alpha_prior_sigma", MS_CFG_DOUBLE, FIELD(fit, alpha_prior_sigma), "0.1", 1e-4, 10,
+     "dex", "width (1 sigma) of the [alpha/M] prior (fit.alpha_prior)"},
+    {"fit.alpha_prior_center", MS_CFG_DOUBLE, FIELD(fit, alpha_prior_center), "0.0", -5, 5,
+     "dex", "centre of the [alpha/M] prior when fit.alpha_prior = fixed"},
     {"fit.cut_teff_max", MS_CFG_DOUBLE, FIELD(fit, cut_teff_max), "4300", 0, 1e5, "K",
      "cut flag teff_hot (Z25 4): Teff above this"},
     {"fit.cut_error_sigma", MS_CFG_DOUBLE, FIELD(fit, cut_error_sigma), "5", 0, 1e6, "",

@@ -38,6 +38,9 @@ typedef struct {
     int wide, retried;
     long iters, evals;    /* of finished L-BFGS-B runs (a retry restarts) */
     double first_f;       /* chi^2 at the start */
+    double prior_w;       /* weight of the [alpha/M] prior's term (1; the error scaling's
+                             factor after the reweighted restart, see slot_final) */
+    int reweighted;
     double d[MS_FIT_MAX_PARAMS]; /* optimiser variable = d z (Jacobi preconditioning) */
     double lower[MS_FIT_MAX_PARAMS], upper[MS_FIT_MAX_PARAMS]; /* bounds of z */
     double z[MS_FIT_MAX_PARAMS]; /* start point (START) or end point (FINAL) */
@@ -112,6 +115,7 @@ void ms_fitter_free(ms_fitter *f)
     ms_free(f->corr);
     ms_free(f->bank_x);
     ms_free(f->bank_cat);
+    ms_free(f->bank_prior);
     ms_free(f->g2);
     ms_free(f->ps_cat);
     ms_free(f->ps_score);
@@ -192,6 +196,13 @@ ms_status ms_fitter_alloc(const ms_cfg_fit *cfg, const ms_fit_model *model, ms_f
     f->batch = (size_t)cfg->batch_size;
     f->use_vjp = use_vjp;
     f->error_scaling = scaling;
+    {
+        ms_status sp = fit_prior_setup(cfg, model, &f->prior);
+        if (sp != MS_OK) {
+            ms_fitter_free(f);
+            return sp;
+        }
+    }
     const size_t n = f->n_pix, D = f->D, B = f->batch;
     const double start = model->wave_start, step = model->wave_step;
     f->vmax_all = cfg->fit_rv ? fmax(cfg->rv_window, cfg->rv_scan_range) : 0.0;
@@ -337,8 +348,10 @@ static void precondition_bank(ms_fitter *f, const fit_prep *pp, fit_slot *s, siz
     const size_t n = f->n_pix, P = f->P;
     const double *w = f->slot_w + slot_index * n;
     double x0[MS_FIT_MAX_PARAMS], lo_x[MS_FIT_MAX_PARAMS], hi_x[MS_FIT_MAX_PARAMS];
+    double jp[MS_FIT_MAX_PARAMS];
+    fit_prior_eval(&f->prior, s->z, P, NULL, jp);
     for (size_t j = 0; j < P; j++) {
-        double a = 0.0;
+        double a = s->prior_w * jp[j] * jp[j]; /* the prior's curvature */
         const double *g = f->g2 + j * n;
         for (size_t p = pp->lo; p <= pp->hi; p++) a += w[p] * g[p];
         s->d[j] = a > 0.0 && isfinite(a) ? sqrt(a) : 1.0;
@@ -367,6 +380,7 @@ static void slot_start(ms_fitter *f, const ms_fit_input *in, const fit_prep *pre
     s->wide = pp->wide;
     s->flags = pp->flags;
     s->first_f = NAN;
+    s->prior_w = 1.0;
     uint32_t dummy = 0;
     fit_weights(in->flux + id * n, in->ivar + id * n, in->mask, n, pp->lo, pp->hi,
                 f->model.pix_var, f->slot_w + slot_index * n, &dummy);
@@ -540,7 +554,14 @@ static void slot_begin(ms_fitter *f, const fit_prep *pp, fit_slot *s, size_t slo
             A[j] += w[p] * Jt[j * n + p] * Jt[j * n + p];
         }
     }
-    int ok = isfinite(chi2);
+    /* the objective: chi^2 + the [alpha/M] prior (fit_prior.c); first_f stays chi^2 */
+    double pres, jp[MS_FIT_MAX_PARAMS];
+    const double prior = s->prior_w * fit_prior_eval(&f->prior, s->z, P, &pres, jp);
+    for (size_t j = 0; j < P; j++) {
+        g[j] += 2.0 * s->prior_w * pres * jp[j];
+        A[j] += s->prior_w * jp[j] * jp[j];
+    }
+    int ok = isfinite(chi2) && isfinite(prior);
     for (size_t j = 0; j < P; j++) {
         ok = ok && isfinite(g[j]);
         s->d[j] = A[j] > 0.0 && isfinite(A[j]) ? sqrt(A[j]) : 1.0;
@@ -566,7 +587,7 @@ static void slot_begin(ms_fitter *f, const fit_prep *pp, fit_slot *s, size_t slo
         s->stage = SLOT_FINAL;
         return;
     }
-    slot_advance(f, s, opt, ms_lbfgsb_iterate(opt, chi2, gx));
+    slot_advance(f, s, opt, ms_lbfgsb_iterate(opt, chi2 + prior, gx));
 }
 
 /* FINAL: the result at s->z from m, Jt (or a restart over the wide velocity range:
@@ -640,6 +661,39 @@ static int slot_final(ms_fitter *f, const ms_fit_input *in, const fit_prep *pp, 
     double factor = 1.0;
     if (f->error_scaling == 1) factor = chi2_red;
     if (f->error_scaling == 2) factor = chi2_red > 1.0 ? chi2_red : 1.0;
+    /* With an error scaling (factor > 1: the model misses the spectrum by more than its
+     * noise) the errors treat the pixel variances as factor times larger; the prior must be
+     * weighed against the same chi^2, i.e. the objective is chi^2 / factor + prior. The
+     * first run cannot know factor: a spectrum whose factor exceeds 1.05 restarts once from
+     * its optimum with the prior's weight = factor (this fit's reduced chi^2). */
+    if (f->prior.kind != FIT_PRIOR_NONE && !s->reweighted && factor > 1.05 && isfinite(factor)) {
+        s->iters = iters;
+        s->evals = evals;
+        s->reweighted = 1;
+        s->prior_w = factor;
+        s->flags &= ~(uint32_t)(MS_FIT_NOT_CONVERGED | MS_FIT_LINESEARCH);
+        s->stage = SLOT_START;
+        if (f->g2) precondition_bank(f, pp, s, slot_index);
+        return 1;
+    }
+    double cov_factor = factor;
+    if (f->prior.kind != FIT_PRIOR_NONE && factor > 0.0 && isfinite(factor)) {
+        /* the posterior: the data's information (scaled by the error scaling, i.e. the
+         * pixel variances times factor) plus the prior's jp jp^T, in A and in the sandwich's
+         * middle (the prior's information is not inflated by the pixel correlation) */
+        double jp[MS_FIT_MAX_PARAMS];
+        fit_prior_eval(&f->prior, s->z, P, NULL, jp);
+        for (size_t a = 0; a < P * P; a++) {
+            A[a] /= factor;
+            Bm[a] /= factor;
+        }
+        for (size_t a = 0; a < P; a++)
+            for (size_t b = 0; b < P; b++) {
+                A[a * P + b] += jp[a] * jp[b];
+                Bm[a * P + b] += jp[a] * jp[b];
+            }
+        cov_factor = 1.0;
+    }
     if (spd_inverse(A, P, Ai)) {
         if (corr) { /* sandwich A^-1 Bm A^-1 */
             double T[MS_FIT_MAX_PARAMS * MS_FIT_MAX_PARAMS];
@@ -658,7 +712,7 @@ static int slot_final(ms_fitter *f, const ms_fit_input *in, const fit_prep *pp, 
         } else {
             memcpy(cov, Ai, P * P * sizeof(double));
         }
-        for (size_t a = 0; a < P * P; a++) cov[a] *= factor;
+        for (size_t a = 0; a < P * P; a++) cov[a] *= cov_factor;
     } else {
         flags |= MS_FIT_SINGULAR;
         for (size_t a = 0; a < P * P; a++) cov[a] = NAN;
@@ -816,6 +870,10 @@ ms_status ms_fit_batch(ms_fitter *f, const ms_fit_input *in, ms_fit_result *res,
                 int ok = isfinite(chi2s[r]);
                 for (size_t j = 0; j < D; j++) g[j] = -2.0 * f->gx[r * D + j];
                 if (f->cfg.fit_rv) g[D] = gus[r];
+                double pres, jp[MS_FIT_MAX_PARAMS];
+                const double prior = s->prior_w * fit_prior_eval(&f->prior, f->xrows + r * D, P, &pres, jp);
+                ok = ok && isfinite(prior);
+                for (size_t j = 0; j < P; j++) g[j] += 2.0 * s->prior_w * pres * jp[j];
                 for (size_t j = 0; j < P; j++) {
                     g[j] /= s->d[j];
                     ok = ok && isfinite(g[j]);
@@ -826,7 +884,7 @@ ms_status ms_fit_batch(ms_fitter *f, const ms_fit_input *in, ms_fit_result *res,
                     continue;
                 }
                 if (s->evals == 0 && ms_lbfgsb_evaluations(f->opt[b]) == 0) s->first_f = chi2s[r];
-                slot_advance(f, s, f->opt[b], ms_lbfgsb_iterate(f->opt[b], chi2s[r], g));
+                slot_advance(f, s, f->opt[b], ms_lbfgsb_iterate(f->opt[b], chi2s[r] + prior, g));
             }
         }
 

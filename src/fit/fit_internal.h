@@ -43,6 +43,21 @@ double fit_rv_scan(const float *M, const double *F, const double *w, size_t lo, 
                    double start, double step, double vc, double half, double vstep,
                    double vlo, double vhi, double *chi2, double *buf);
 
+/* The [alpha/M] prior (fit_prior.c): the term ((alpha - mu) / sigma)^2 of the objective. */
+enum { FIT_PRIOR_NONE = 0, FIT_PRIOR_TREND, FIT_PRIOR_FIXED };
+typedef struct {
+    int kind;
+    size_t ia, im;            /* label indices of alpha_m and m_h */
+    double sigma, center;     /* dex */
+    double min_a, scale_a, min_m, scale_m; /* physical = min + (z + 0.5) scale */
+} fit_prior;
+/* From fit.alpha_prior*, the model's label names and ranges; MS_EINVAL naming the key. */
+ms_status fit_prior_setup(const ms_cfg_fit *c, const ms_fit_model *m, fit_prior *p);
+/* The prior's term r^2 at scaled labels z [D] (0 for kind none); *res = r (may be NULL);
+ * jp [P] (may be NULL) = d r / d z (zeros but for alpha_m and, for the trend, m_h). The
+ * objective's gradient is 2 r jp, its Gauss-Newton curvature jp jp^T. */
+double fit_prior_eval(const fit_prior *p, const double *z, size_t P, double *res, double *jp);
+
 /* The fitter (fit_batch.c), its pre-search (fit_presearch.c). */
 struct ms_fitter {
     ms_cfg_fit cfg;
@@ -50,6 +65,8 @@ struct ms_fitter {
     size_t D, P, n_pix, batch;
     int use_vjp;              /* gradient mode */
     int error_scaling;        /* 0 none, 1 chi2, 2 inflate */
+    fit_prior prior;          /* fit.alpha_prior */
+    float *bank_prior;        /* [K] the prior's term at each bank point (NULL: no prior) */
     double vmax_all;          /* largest |dv| any fit may try (km/s) */
     size_t lo_all, hi_all;    /* pixel range for fits with dv free */
     double *corr;             /* [n_pix] pixel-correlation variance factor C_p */

@@ -56,6 +56,13 @@ ms_status fit_bank_build(ms_fitter *f)
         for (size_t j = 0; j < D; j++) f->bank_x[k * D + j] = u[j] - 0.5;
     }
     gsl_qrng_free(q);
+    /* the [alpha/M] prior's term at each point: added to the bank's scores */
+    if (f->prior.kind != FIT_PRIOR_NONE) {
+        f->bank_prior = ms_malloc_array("fit.bank_prior", K, sizeof(float));
+        if (!f->bank_prior) return MS_ENOMEM;
+        for (size_t k = 0; k < K; k++)
+            f->bank_prior[k] = (float)fit_prior_eval(&f->prior, f->bank_x + k * D, D, NULL, NULL);
+    }
     /* model spectra, in batches of the slot count */
     for (size_t k0 = 0; k0 < K; k0 += f->batch) {
         size_t B = K - k0 < f->batch ? K - k0 : f->batch;
@@ -138,7 +145,9 @@ static ms_status score_rows(ms_fitter *f, size_t R, size_t *best)
     if (R == 0) return MS_OK;
     ms_nn_gemm_nt_exact(R, K, n2, f->ps_cat, n2, f->bank_cat, n2, f->ps_score, K, 0);
     for (size_t r = 0; r < R; r++) {
-        const float *s = f->ps_score + r * K; /* [K] */
+        float *s = f->ps_score + r * K; /* [K] */
+        if (f->bank_prior) /* the objective: chi^2 + the [alpha/M] prior */
+            for (size_t k = 0; k < K; k++) s[k] += f->bank_prior[k];
         size_t kb = 0;
         float sb = INFINITY;
         for (size_t k = 0; k < K; k++)
@@ -226,7 +235,10 @@ ms_status fit_presearch_chunk(ms_fitter *f, const ms_fit_input *in, size_t i0, s
         double vb = pp->wide ? c->rv_scan_range : c->rv_window, chi2;
         double v = fit_rv_scan(M, f->ps_f, f->ps_w, pp->lo, pp->hi, start, step, vstart[r],
                                3.0 * c->rv_scan_step, c->rv_scan_step, -vb, vb, &chi2, f->scratch);
-        if (chi2 < pp->chi2_start) {
+        /* compared as objectives: chi^2 + the [alpha/M] prior's term */
+        const double p_new = f->bank_prior ? f->bank_prior[redo_best[q]] : 0.0;
+        const double p_old = f->bank_prior ? f->bank_prior[best[r]] : 0.0;
+        if (chi2 + p_new < pp->chi2_start + p_old) {
             for (size_t j = 0; j < D; j++) pp->z0[j] = f->bank_x[redo_best[q] * D + j];
             pp->z0[D] = v / MS_FIT_RV_UNIT;
             pp->chi2_start = chi2;
