@@ -74,6 +74,8 @@ typedef struct {
     const char *slam_model;     /* slam */
     const char *cnn_model;      /* cnn */
     const char *laspm_library;  /* laspm */
+    const char *reference;      /* labels no method trained on: the rec error scales (NULL: hat) */
+    double tm_range[2];         /* rv: template-matching range, A (0, 0: the default) */
 } ms_fit_methods_opts;
 
 typedef struct {

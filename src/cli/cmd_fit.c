@@ -33,6 +33,10 @@ static const ms_cli_opt opts[] = {
     {"slam-model", "FILE", "--methods slam: the SLAM model (mstars train-slam)", 0},
     {"cnn-model", "FILE", "--methods cnn: the CNN ensemble (mstars train-cnn)", 0},
     {"laspm-library", "FILE", "--methods laspm: the empirical library (mstars build-library)", 0},
+    {"tm-range", "MIN,MAX", "--methods rv: the template-matching range, A (as mstars rv "
+                            "--tm-range)", 0},
+    {"reference", "FILE", "--methods: labels of rows that NONE of the methods trained on (as "
+                          "combine --reference): the error scales of the recommended labels", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -70,7 +74,8 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
         if (ms_par_rank() == 0) fprintf(stderr, "mstars fit: --models is not available with --methods\n");
         return 2;
     }
-    const char *opt[] = {"emulator", "csn", "templates", "slam-model", "cnn-model", "laspm-library"};
+    const char *opt[] = {"emulator", "csn", "templates", "slam-model", "cnn-model", "laspm-library",
+                         "reference", "tm-range"};
     char command[8192];
     int len = snprintf(command, sizeof command, "mstars fit --methods %s --spectra %s --out %s",
                        ms_cli_get(ctx, "methods"), ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "out"));
@@ -90,7 +95,21 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
                              ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"),
                              (size_t)limit, ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "csn"),
                              ms_cli_get(ctx, "templates"), ms_cli_get(ctx, "slam-model"),
-                             ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "laspm-library")};
+                             ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "laspm-library"),
+                             ms_cli_get(ctx, "reference"), {0.0, 0.0}};
+    const char *tm = ms_cli_get(ctx, "tm-range");
+    if (tm) {
+        char *end;
+        double lo = strtod(tm, &end), hi = *end == ',' ? strtod(end + 1, &end) : 0.0;
+        if (*end || !(lo >= 3700.0) || !(hi > lo + 500.0) || hi > 9100.0) {
+            if (ms_par_rank() == 0)
+                fprintf(stderr, "mstars fit: --tm-range '%s' is not MIN,MAX within 3700-9100 A "
+                        "and 500 A wide\n", tm);
+            return 2;
+        }
+        o.tm_range[0] = lo;
+        o.tm_range[1] = hi;
+    }
     ms_fit_methods_summary s;
     if (ms_fit_methods(cfg, &o, &s) != MS_OK) return ms_cli_fail("fit");
     ms_log0_info("fit --methods %s: %ld rows in %.1f s on %d rank(s)%s", s.methods, s.rows,
