@@ -33,6 +33,8 @@ static const ms_cli_opt opts[] = {
     {"slam-model", "FILE", "--methods slam: the SLAM model (mstars train-slam)", 0},
     {"cnn-model", "FILE", "--methods cnn: the CNN ensemble (mstars train-cnn)", 0},
     {"laspm-library", "FILE", "--methods laspm: the empirical library (mstars build-library)", 0},
+    {"leave-out-self", NULL, "--methods laspm: leave out the library entries of each spectrum's "
+                             "own star (as mstars laspm --leave-out-self)", 0},
     {"tm-range", "MIN,MAX", "--methods rv: the template-matching range, A (as mstars rv "
                             "--tm-range)", 0},
     {"reference", "FILE", "--methods: labels of rows that NONE of the methods trained on (as "
@@ -83,6 +85,8 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
         if (ms_cli_get(ctx, opt[k]) && len > 0 && (size_t)len < sizeof command)
             len += snprintf(command + len, sizeof command - (size_t)len, " --%s %s", opt[k],
                             ms_cli_get(ctx, opt[k]));
+    if (ms_cli_flag(ctx, "leave-out-self") && len > 0 && (size_t)len < sizeof command)
+        len += snprintf(command + len, sizeof command - (size_t)len, " --leave-out-self");
     if (limit && len > 0 && (size_t)len < sizeof command)
         len += snprintf(command + len, sizeof command - (size_t)len, " --limit %ld", limit);
     if (len > 0 && (size_t)len < sizeof command)
@@ -96,7 +100,8 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
                              (size_t)limit, ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "csn"),
                              ms_cli_get(ctx, "templates"), ms_cli_get(ctx, "slam-model"),
                              ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "laspm-library"),
-                             ms_cli_get(ctx, "reference"), {0.0, 0.0}};
+                             ms_cli_get(ctx, "reference"), {0.0, 0.0},
+                             ms_cli_flag(ctx, "leave-out-self")};
     const char *tm = ms_cli_get(ctx, "tm-range");
     if (tm) {
         char *end;

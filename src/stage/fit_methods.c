@@ -273,6 +273,7 @@ static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o,
     lo.out = o->out;
     lo.command = o->command;
     lo.limit = o->limit;
+    lo.leave_out_self = o->laspm_leave_out_self; /* as mstars laspm --leave-out-self */
     return ms_method_laspm_open(cfg, &lo, store, chunk, m);
 }
 #undef NEED
