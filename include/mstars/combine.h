@@ -4,7 +4,9 @@
  * For each quantity q of MS_REC_N (teff, logg, m_h, alpha_m, rv):
  *   candidates  the methods whose value and error are finite, error > 0, and whose row is
  *               clean (the method's own flags are 0: a failed or cut fit never speaks);
- *   recommended the candidate with the smallest error (ties: the earlier method of the list),
+ *   recommended the candidate with the smallest honest error: its `score` where > 0 (the RMS
+ *               of its differences from reference labels in the row's S/N bin), else its
+ *               `error` (ties: the earlier method of the list),
  *               with its error and its method index (-1 and NaN when there is no candidate).
  *               Smallest HONEST error: the caller passes each method's total (calibrated)
  *               error where the catalog has one, so a method with understated errors is not
@@ -26,7 +28,10 @@ extern const char *const ms_rec_units[MS_REC_N]; /* K, dex, dex, dex, km/s */
 
 typedef struct {
     double value, error;
-    int clean; /* 1: the method's flags are 0 for this row */
+    int clean;    /* 1: the method's flags are 0 for this row */
+    double score; /* the honest error that ranks the candidates (> 0: the method's error measured
+                   * against reference labels in the row's S/N bin, set by
+                   * ms_combine_rescale_errors); 0 or NaN: rank by `error` */
 } ms_rec_input;
 
 typedef struct {
@@ -80,12 +85,15 @@ int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
  * the scale is NaN (not estimated). The reference's own errors are not counted (the reference
  * must be much more precise than the methods).
  *   ref     [n][MS_REC_N]: the reference value of every row and quantity (NaN: none)
- *   scale   [n_methods][MS_REC_N][max(n_bins, 1)] out; n_used [n_methods][MS_REC_N] out (the
+ *   scale   [n_methods][MS_REC_N][max(n_bins, 1)] out; rms (NULL: not wanted) the same layout:
+ *           sqrt(mean((v_m - ref)^2)) over the same rows (the bin's, else all rows; NaN where
+ *           the scale is NaN); n_used [n_methods][MS_REC_N] out (the
  *           rows of the all-rows value; NULL: not wanted)
  * Returns 0, or -1 when an allocation failed. */
 int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
                                 const double *ref, const double *key, const double *edges,
-                                size_t n_bins, size_t min_rows, double *scale, size_t *n_used);
+                                size_t n_bins, size_t min_rows, double *scale, double *rms,
+                                size_t *n_used);
 
 /* The S/N_r bins of the rescaling both `mstars combine` and `fit --methods` apply:
  * S/N_r < 10, 10-20, 20-50, > 50. */
@@ -98,7 +106,10 @@ extern const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1];
  * factors (ms_combine_error_scales over the S/N_r bins above; snr NULL: one bin), replaced by
  * the reference's (ms_combine_reference_scales, MS_COMBINE_REF_MIN_ROWS) for every method and
  * quantity the reference could measure when ref is not NULL; then every row's errors
- * multiplied by its method's factor in its bin, in place. scale: [n_methods][MS_REC_N]
+ * multiplied by its method's factor in its bin, in place, and, where the reference measured
+ * the method, its `score` set to the method's reference RMS in the row's bin (so the rule
+ * recommends, per S/N bin, the clean method that is closest to the reference labels there;
+ * the per-row errors of learned methods track their actual errors too poorly to choose by). scale: [n_methods][MS_REC_N]
  * [MS_COMBINE_SCALE_BINS] out; n_ref [n_methods][MS_REC_N] out (NULL: not wanted): the
  * reference rows behind each method's factors, 0 where the hat's were used. Returns 0, or -1
  * when an allocation failed (errors unchanged). */

@@ -194,7 +194,7 @@ static ms_status read_answers(ms_h5 *f, const method_t *m, size_t n, size_t mi, 
         if (have && st == MS_OK) st = ms_h5_read_rows(f, pe, MS_H5_F64, 0, 0, n, e);
         for (size_t r = 0; st == MS_OK && r < n; r++)
             in[(r * nm + mi) * MS_REC_N + (size_t)q] =
-                have ? (ms_rec_input){v[r], e[r], cl[r] == 0} : (ms_rec_input){NAN, NAN, 0};
+                have ? (ms_rec_input){v[r], e[r], cl[r] == 0, 0.0} : (ms_rec_input){NAN, NAN, 0, 0.0};
     }
     ms_free(v);
     ms_free(e);

@@ -107,7 +107,7 @@ static ms_status read_answers(ms_h5 *f, const ms_method_answers *a, size_t n, si
         }
         for (size_t r = 0; st == MS_OK && r < n; r++)
             in[(r * nm + mi) * MS_REC_N + (size_t)q] =
-                have ? (ms_rec_input){v[r], e[r], !dirty[r]} : (ms_rec_input){NAN, NAN, 0};
+                have ? (ms_rec_input){v[r], e[r], !dirty[r], 0.0} : (ms_rec_input){NAN, NAN, 0, 0.0};
     }
     ms_free(v);
     ms_free(e);

@@ -12,12 +12,12 @@
 
 static void set(ms_rec_input *in, size_t m, int q, double v, double e, int clean)
 {
-    in[m * MS_REC_N + (size_t)q] = (ms_rec_input){v, e, clean};
+    in[m * MS_REC_N + (size_t)q] = (ms_rec_input){v, e, clean, 0.0};
 }
 
 static void blank(ms_rec_input *in, size_t n)
 {
-    for (size_t i = 0; i < n * MS_REC_N; i++) in[i] = (ms_rec_input){NAN, NAN, 1};
+    for (size_t i = 0; i < n * MS_REC_N; i++) in[i] = (ms_rec_input){NAN, NAN, 1, 0.0};
 }
 
 static void test_smallest_clean_error_wins(void **state)
@@ -42,6 +42,26 @@ static void test_smallest_clean_error_wins(void **state)
     assert_int_equal(out.pair[1], 1);
     assert_int_equal(out.pair_quantity, 0);
     assert_true(fabs(out.pair_sigma - 20.0 / sqrt(3400.0)) < 1e-12);
+}
+
+/* The rank is the honest error `score` where > 0 (the reference RMS in the row's bin), not
+ * the row's own error: a method whose row error is small but whose measured RMS is large loses;
+ * a candidate without a score is ranked by its error. */
+static void test_rank_by_score(void **state)
+{
+    (void)state;
+    ms_rec_input in[3 * MS_REC_N];
+    ms_rec_output out;
+    blank(in, 3);
+    in[0 * MS_REC_N + 0] = (ms_rec_input){3500, 20, 1, 60.0};
+    in[1 * MS_REC_N + 0] = (ms_rec_input){3550, 45, 1, 40.0};
+    in[2 * MS_REC_N + 0] = (ms_rec_input){3450, 50, 1, NAN}; /* no score: 50 */
+    ms_combine_row(in, 3, 3.0, &out);
+    assert_int_equal(out.method[0], 1);
+    assert_true(out.value[0] == 3550 && out.error[0] == 45); /* its error, not its score */
+    in[1 * MS_REC_N + 0].clean = 0;
+    ms_combine_row(in, 3, 3.0, &out);
+    assert_int_equal(out.method[0], 2); /* 50 < 60 */
 }
 
 static void test_disagreement_and_ties(void **state)
@@ -104,9 +124,9 @@ static void test_error_scales_three_cornered_hat(void **state)
         for (size_t m = 0; m < M; m++)
             for (int q = 0; q < MS_REC_N; q++)
                 in[(r * M + m) * MS_REC_N + (size_t)q] =
-                    (q == 0 && m < 3) ? (ms_rec_input){truth + f * sd[m] * gauss(&st), 10.0, 1}
-                    : (q == 4 && m < 2) ? (ms_rec_input){f * sd[m] * gauss(&st), 10.0, 1}
-                                        : (ms_rec_input){NAN, NAN, 1};
+                    (q == 0 && m < 3) ? (ms_rec_input){truth + f * sd[m] * gauss(&st), 10.0, 1, 0.0}
+                    : (q == 4 && m < 2) ? (ms_rec_input){f * sd[m] * gauss(&st), 10.0, 1, 0.0}
+                                        : (ms_rec_input){NAN, NAN, 1, 0.0};
     }
     double scale[M * MS_REC_N];
     assert_int_equal(ms_combine_error_scales(in, N, M, NULL, NULL, 0, 20, scale), 0);
@@ -155,18 +175,20 @@ static void test_reference_scales(void **state)
             for (int q = 0; q < MS_REC_N; q++) {
                 double v = truth + (m < 2 ? common + 5 * gauss(&st) : 30 * gauss(&st));
                 in[(r * M + m) * MS_REC_N + (size_t)q] =
-                    q <= 1 ? (ms_rec_input){v, 10.0, 1} : (ms_rec_input){NAN, NAN, 1};
+                    q <= 1 ? (ms_rec_input){v, 10.0, 1, 0.0} : (ms_rec_input){NAN, NAN, 1, 0.0};
             }
     }
-    double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS], rms[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
     size_t used[M * MS_REC_N];
     const size_t nb = MS_COMBINE_SCALE_BINS;
     assert_int_equal(ms_combine_reference_scales(in, N, M, ref, snr, ms_combine_scale_edges, nb,
-                                                 MS_COMBINE_REF_MIN_ROWS, sc, used), 0);
+                                                 MS_COMBINE_REF_MIN_ROWS, sc, rms, used), 0);
     const double want[M] = {sqrt(425.0) / 10.0, sqrt(425.0) / 10.0, 3.0};
     for (size_t m = 0; m < M; m++) {
         assert_int_equal(used[m * MS_REC_N + 0], N / 2);
         assert_true(fabs(sc[(m * MS_REC_N + 0) * nb + 2] / want[m] - 1.0) < 0.06);
+        /* the RMS of v - truth: 10 x the scale for these Gaussian errors */
+        assert_true(fabs(rms[(m * MS_REC_N + 0) * nb + 2] / (10.0 * want[m]) - 1.0) < 0.06);
         /* S/N < 10: 20 reference rows, its own value; 10-20 and > 50: none, the all-rows value */
         /* S/N < 10: 400 reference rows, its own value; 10-20 and > 50: none, the all-rows
          * value */
@@ -196,6 +218,9 @@ static void test_reference_scales(void **state)
     }
     /* row 1 (S/N 30): the errors multiplied by the bin's factor */
     assert_true(fabs(in[(1 * M + 2) * MS_REC_N + 0].error - 10.0 * sc[(2 * MS_REC_N + 0) * nb + 2]) < 1e-9);
+    /* every row ranks its candidates by the bin's reference RMS (score); log g by its error */
+    assert_true(in[(1 * M + 2) * MS_REC_N + 0].score == rms[(2 * MS_REC_N + 0) * nb + 2]);
+    assert_true(isnan(in[(1 * M + 2) * MS_REC_N + 1].score));
     /* the rule then prefers the honest smaller error of methods 0/1 */
     size_t pick01 = 0;
     for (size_t r = 0; r < N; r++) {
@@ -211,7 +236,7 @@ static void test_reference_scales(void **state)
         in[(r * M + 2) * MS_REC_N + 0].error = 10.0;
     }
     assert_int_equal(ms_combine_reference_scales(in, N, M, ref, NULL, NULL, 0,
-                                                 MS_COMBINE_REF_MIN_ROWS, sc, NULL), 0);
+                                                 MS_COMBINE_REF_MIN_ROWS, sc, NULL, NULL), 0);
     assert_true(fabs(sc[2 * MS_REC_N + 0] / 4.6726 - 1.0) < 0.06);
 }
 
@@ -220,6 +245,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smallest_clean_error_wins),
         cmocka_unit_test(test_disagreement_and_ties),
+        cmocka_unit_test(test_rank_by_score),
         cmocka_unit_test(test_error_scales_three_cornered_hat),
         cmocka_unit_test(test_reference_scales),
     };
