@@ -4,17 +4,20 @@
 #
 #   simulate -> ingest-grid -> ingest                    the mock universe and its two stores
 #   reference subset                                     a random 20% of the stars with their
-#                                                        truth labels (the role APOGEE plays)
+#                                                        truth labels (the role APOGEE plays),
+#                                                        and a held-out 15% (calibration.csv)
 #   train-emulator -> fit (emulator only)                The Payne; the baseline without CSN
-#   train-csn -> fit --csn -> calibrate-errors           Z25: Cycle-StarNet and the fit
-#   rv                                                   template RVs (Kesseli 2017 templates)
-#   train-cnn -> predict-cnn                             label transfer (Li 2025 CNN ensemble)
-#   train-slam -> fit-slam                               label transfer (SLAM, Li 2021)
-#   build-library -> laspm                               empirical library (Du 2025 LASPM)
-#   combine                                              one catalog: recommended labels and
-#                                                        the disagreement flag
+#   train-csn                                            Z25: Cycle-StarNet
+#   rv (training frames), train-cnn                      label transfer (Li 2025 CNN ensemble)
+#   train-slam                                           label transfer (SLAM, Li 2021)
+#   build-library                                        empirical library (Du 2025 LASPM)
+#   fit --methods rv,z25,slam,cnn,laspm --reference calibration.csv
+#                                                        ONE pass over the spectra: every
+#                                                        method, the recommended labels (errors
+#                                                        measured against the held-out 15%) and
+#                                                        the disagreement flag (combined.h5)
 #   report                                               opens on the summary against the truth
-#                                                        of the other 80% of the stars
+#                                                        of the other 65% of the stars
 #
 # Installs what is missing and builds first (jobs/setup.sh). Idempotent: every run starts a
 # fresh output folder. Prints where the outputs are and writes OUTDIR/timing.txt.
@@ -84,7 +87,6 @@ step() {
     'BEGIN { printf "%-16s %7.1f s wall %8.1f s CPU  (load %s)\n", s, b - a, c1 - c0, l }' \
     | tee -a "$out/timing.txt"
 }
-cats=()   # the methods' catalogs, in the order combine gets them
 
 # 1. the mock universe and its stores
 step simulate "${mpi[@]}" "$exe" simulate "${common[@]}" --out "$out/mock"
@@ -93,15 +95,23 @@ step ingest "${mpi[@]}" "$exe" ingest "${common[@]}" --spectra "$out/mock/spectr
   --catalog "$out/mock/input_catalog.csv" --out "$out/spectra.h5"
 
 # 2. the reference subset: every spectrum of a random 20% of the stars (all epochs of a star
-# on one side) with its truth labels; the other 80% is what the report judges (truth_test.csv)
-awk -F, -v ref="$out/reference.csv" -v test="$out/truth_test.csv" '
+# on one side) with its truth labels, which the learned methods train on; a held-out 15% of
+# the stars (calibration.csv) that NO method trains on measures each method's error scale for
+# the recommended labels (fit --methods --reference); the other 65% is what the report judges
+# (truth_test.csv)
+awk -F, -v ref="$out/reference.csv" -v cal="$out/calibration.csv" -v test="$out/truth_test.csv" '
   NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i
-            print "obsid,teff,logg,m_h,alpha_m" > ref; print > test; next }
+            print "obsid,teff,logg,m_h,alpha_m" > ref; print "obsid,teff,logg,m_h,alpha_m,rv" > cal
+            print > test; next }
   { h = ($col["star_id"] * 2654435761) % 4294967296
     if (h / 4294967296 < 0.2)
       print $col["obsid"] "," $col["teff"] "," $col["logg"] "," $col["m_h"] "," $col["alpha_m"] > ref
+    else if (h / 4294967296 < 0.35)
+      print $col["obsid"] "," $col["teff"] "," $col["logg"] "," $col["m_h"] "," $col["alpha_m"] \
+        "," $col["rv"] > cal
     else print > test }' "$out/mock/truth.csv"
 echo "reference subset: $(($(wc -l < "$out/reference.csv") - 1)) spectra with truth labels;" \
+  "held out for the error scales: $(($(wc -l < "$out/calibration.csv") - 1));" \
   "judged: $(($(wc -l < "$out/truth_test.csv") - 1))" | tee -a "$out/timing.txt"
 
 # 3. Z25: the emulator, the fit without adaptation (the baseline), Cycle-StarNet, the fit
@@ -114,13 +124,11 @@ step fit-emulator "${mpi[@]}" "$exe" fit "${common[@]}" --spectra "$out/spectra.
 # the synthetic training labels follow the reference subset's (Teff, [M/H]) distribution
 step train-csn "${mpi[@]}" "$exe" train-csn "${common[@]}" --emulator "$out/emulator.h5" \
   --observed "$out/spectra.h5" --reference "$out/reference.csv" --out "$out/csn.h5"
-step fit-csn "${mpi[@]}" "$exe" fit "${common[@]}" --spectra "$out/spectra.h5" \
-  --emulator "$out/emulator.h5" --csn "$out/csn.h5" --out "$out/catalog_z25.h5"
-step calibrate-errors "$exe" calibrate-errors "${common[@]}" --catalog "$out/catalog_z25.h5"
-cats+=("$out/catalog_z25.h5")
+# (the fit with Cycle-StarNet is the z25 method of the one pass below)
 
-# 4. the other methods (each its own survey job over the same store; `fit --methods` will
-# make them one pass)
+# 4. the other methods' models (each trained on the reference subset only)
+run_methods=z25   # the methods of the one fit --methods pass, in the job's order
+method_opts=(--emulator "$out/emulator.h5" --csn "$out/csn.h5")
 if has rv; then
   templates=${MSTARS_TEMPLATES:-$root/../shared/data/templates-kesseli2017}
   if [ ! -d "$templates" ] && [ ! -f "$templates" ]; then
@@ -133,41 +141,43 @@ if has rv; then
     # the mock grid starts at 5800 A, the L25 TM range at 4700 A: match within what it covers
     rv_range=(--tm-range 5900,8899)
   fi
-  step rv "${mpi[@]}" "$exe" rv "${common[@]}" --spectra "$out/spectra.h5" --templates "$templates" \
-    ${rv_range[@]+"${rv_range[@]}"} --out "$out/catalog_rv.h5"
-  cats+=("$out/catalog_rv.h5")
-fi
-if has cnn; then
-  cnn_rv=()   # the CNN's rest frames: the rv catalog's velocities when rv ran (L25 4a)
-  if has rv; then cnn_rv=(--rv "$out/catalog_rv.h5"); fi
-  step train-cnn "${mpi[@]}" "$exe" train-cnn "${common[@]}" --spectra "$out/spectra.h5" \
-    --labels "$out/reference.csv" --class dM "${cnn_opts[@]}" "${cnn_rv[@]}" --out "$out/cnn_dM.h5"
-  step predict-cnn "${mpi[@]}" "$exe" predict-cnn "${common[@]}" --spectra "$out/spectra.h5" \
-    --model "$out/cnn_dM.h5" "${cnn_rv[@]}" --out "$out/catalog_cnn.h5"
-  cats+=("$out/catalog_cnn.h5")
+  run_methods=rv,$run_methods
+  method_opts+=(--templates "$templates" ${rv_range[@]+"${rv_range[@]}"})
 fi
 if has slam; then
   step train-slam "${mpi[@]}" "$exe" train-slam "${common[@]}" --spectra "$out/spectra.h5" \
     --labels "$out/reference.csv" --label-cols teff,logg,m_h,alpha_m "${slam_opts[@]}" \
     --out "$out/slam.h5"
-  step fit-slam "${mpi[@]}" "$exe" fit-slam "${common[@]}" --spectra "$out/spectra.h5" \
-    --model "$out/slam.h5" --out "$out/catalog_slam.h5"
-  cats+=("$out/catalog_slam.h5")
+  run_methods=$run_methods,slam
+  method_opts+=(--slam-model "$out/slam.h5")
+fi
+if has cnn; then
+  cnn_rv=()   # the CNN's training rest frames: the rv velocities (L25 4a), as in the pass below
+  if has rv; then
+    step rv "${mpi[@]}" "$exe" rv "${common[@]}" --spectra "$out/spectra.h5" \
+      --templates "$templates" ${rv_range[@]+"${rv_range[@]}"} --out "$out/catalog_rv.h5"
+    cnn_rv=(--rv "$out/catalog_rv.h5")
+  fi
+  step train-cnn "${mpi[@]}" "$exe" train-cnn "${common[@]}" --spectra "$out/spectra.h5" \
+    --labels "$out/reference.csv" --class dM "${cnn_opts[@]}" "${cnn_rv[@]}" --out "$out/cnn_dM.h5"
+  run_methods=$run_methods,cnn
+  method_opts+=(--cnn-model "$out/cnn_dM.h5")
 fi
 if has laspm; then
-  # the library is the reference subset itself (no curation cuts: one exact label table);
-  # --leave-out-self: a reference star is matched against the other stars, never its own
-  # spectra (else its labels would come back exactly)
+  # the library is the reference subset itself (no curation cuts: one exact label table); no
+  # judged or held-out star is in it, so none is matched to its own spectra
   step build-library "$exe" build-library "${common[@]}" --spectra "$out/spectra.h5" \
     --labels "truth=$out/reference.csv" --no-dbscan --no-nn-check --out "$out/library.h5"
-  step laspm "${mpi[@]}" "$exe" laspm "${common[@]}" --spectra "$out/spectra.h5" \
-    --library "$out/library.h5" --leave-out-self --out "$out/catalog_laspm.h5"
-  cats+=("$out/catalog_laspm.h5")
+  run_methods=$run_methods,laspm
+  method_opts+=(--laspm-library "$out/library.h5")
 fi
 
-# 5. one catalog and the report
-list=$(IFS=,; echo "${cats[*]}")
-step combine "$exe" combine "${common[@]}" --catalogs "$list" --out "$out/combined.h5"
+# 5. every method in ONE pass over the spectra into one catalog (fit --methods): each method's
+# columns, the recommended labels (each method's errors measured against the held-out 15%,
+# calibration.csv) and the disagreement flag; then the report
+step fit-methods "${mpi[@]}" "$exe" fit "${common[@]}" --methods "$run_methods" \
+  --spectra "$out/spectra.h5" "${method_opts[@]}" --reference "$out/calibration.csv" \
+  --out "$out/combined.h5"
 step report "$exe" report "$out/combined.h5" "${common[@]}" --truth "$out/truth_test.csv" \
   --baseline "$out/catalog_emu.h5" --out "$out/report"
 t_total=$(($(date +%s) - t_start))
@@ -178,9 +188,10 @@ echo "total            $t_total s wall ($(awk -v t="$t_total" 'BEGIN { printf "%
 echo
 echo "demo outputs in $out:"
 echo "  report           $out/report/summary.md  <- start here: it opens on the summary table"
-echo "  combined catalog $out/combined.h5 (recommended labels, *_method, disagree_flags)"
-echo "  method catalogs  ${cats[*]}"
+echo "  combined catalog $out/combined.h5 (fit --methods $run_methods: every method's columns,"
+echo "                   recommended labels, *_method, disagree_flags)"
 echo "  baseline         $out/catalog_emu.h5 (the fit without Cycle-StarNet)"
 echo "  models           $out/emulator.h5, $out/csn.h5$(has cnn && echo ", $out/cnn_dM.h5")$(has slam && echo ", $out/slam.h5")$(has laspm && echo ", $out/library.h5")"
-echo "  mock universe    $out/mock (grid/, spectra/, truth.csv); reference subset $out/reference.csv"
+echo "  mock universe    $out/mock (grid/, spectra/, truth.csv); reference subset $out/reference.csv,"
+echo "                   held out for the error scales $out/calibration.csv"
 echo "  timing           $out/timing.txt; logs in $out/logs/"

@@ -4,7 +4,9 @@
  * For each quantity q of MS_REC_N (teff, logg, m_h, alpha_m, rv):
  *   candidates  the methods whose value and error are finite, error > 0, and whose row is
  *               clean (the method's own flags are 0: a failed or cut fit never speaks);
- *   recommended the candidate with the smallest error (ties: the earlier method of the list),
+ *   recommended the candidate with the smallest honest error: its `score` where > 0 (the RMS
+ *               of its differences from reference labels in the row's S/N bin), else its
+ *               `error` (ties: the earlier method of the list),
  *               with its error and its method index (-1 and NaN when there is no candidate).
  *               Smallest HONEST error: the caller passes each method's total (calibrated)
  *               error where the catalog has one, so a method with understated errors is not
@@ -26,7 +28,10 @@ extern const char *const ms_rec_units[MS_REC_N]; /* K, dex, dex, dex, km/s */
 
 typedef struct {
     double value, error;
-    int clean; /* 1: the method's flags are 0 for this row */
+    int clean;    /* 1: the method's flags are 0 for this row */
+    double score; /* the honest error that ranks the candidates (> 0: the method's error measured
+                   * against reference labels in the row's S/N bin, set by
+                   * ms_combine_rescale_errors); 0 or NaN: rank by `error` */
 } ms_rec_input;
 
 typedef struct {
@@ -68,16 +73,47 @@ int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
                             const double *key, const double *edges, size_t n_bins,
                             size_t min_rows, double *scale);
 
+/* Honest errors against REFERENCE labels (issue 24): the three-cornered hat above assumes
+ * independent errors, which label-transfer methods trained on one reference set (cnn, slam,
+ * laspm) do not have: their mutual differences are small, so the hat makes their errors look
+ * too small. Given reference labels of rows that NONE of the methods trained on (the caller's
+ * duty: a held-out part of the reference subset), the scale of method m for quantity q in a
+ * bin of key is the robust spread about zero of its pulls against the reference,
+ *   k = 1.4826 median |(v_m - ref) / e_m|      (a bias counts as error),
+ * the factor that makes its errors honest against the reference (1 for honest errors). A bin
+ * with fewer than min_rows such rows takes the all-rows value; with fewer than min_rows in all
+ * the scale is NaN (not estimated). The reference's own errors are not counted (the reference
+ * must be much more precise than the methods).
+ *   ref     [n][MS_REC_N]: the reference value of every row and quantity (NaN: none)
+ *   scale   [n_methods][MS_REC_N][max(n_bins, 1)] out; rms (NULL: not wanted) the same layout:
+ *           sqrt(mean((v_m - ref)^2)) over the same rows (the bin's, else all rows; NaN where
+ *           the scale is NaN); n_used [n_methods][MS_REC_N] out (the
+ *           rows of the all-rows value; NULL: not wanted)
+ * Returns 0, or -1 when an allocation failed. */
+int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
+                                const double *ref, const double *key, const double *edges,
+                                size_t n_bins, size_t min_rows, double *scale, double *rms,
+                                size_t *n_used);
+
 /* The S/N_r bins of the rescaling both `mstars combine` and `fit --methods` apply:
  * S/N_r < 10, 10-20, 20-50, > 50. */
 #define MS_COMBINE_SCALE_BINS 4
 extern const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1];
 #define MS_COMBINE_SCALE_MIN_ROWS 20
+#define MS_COMBINE_REF_MIN_ROWS 10
 
-/* ms_combine_error_scales over the S/N_r bins above (snr NULL: one bin), then every row's
- * errors multiplied by its method's factor in its bin, in place. scale: as above with
- * MS_COMBINE_SCALE_BINS bins. Returns 0, or -1 when an allocation failed (errors unchanged). */
+/* THE rescaling of `mstars combine` and `fit --methods` (one function for both): the hat's
+ * factors (ms_combine_error_scales over the S/N_r bins above; snr NULL: one bin), replaced by
+ * the reference's (ms_combine_reference_scales, MS_COMBINE_REF_MIN_ROWS) for every method and
+ * quantity the reference could measure when ref is not NULL; then every row's errors
+ * multiplied by its method's factor in its bin, in place, and, where the reference measured
+ * the method, its `score` set to the method's reference RMS in the row's bin (so the rule
+ * recommends, per S/N bin, the clean method that is closest to the reference labels there;
+ * the per-row errors of learned methods track their actual errors too poorly to choose by). scale: [n_methods][MS_REC_N]
+ * [MS_COMBINE_SCALE_BINS] out; n_ref [n_methods][MS_REC_N] out (NULL: not wanted): the
+ * reference rows behind each method's factors, 0 where the hat's were used. Returns 0, or -1
+ * when an allocation failed (errors unchanged). */
 int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, const double *snr,
-                              double *scale);
+                              const double *ref, double *scale, size_t *n_ref);
 
 #endif

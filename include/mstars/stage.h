@@ -31,6 +31,7 @@ typedef struct {
     double sigma;                /* disagreement threshold, in combined errors */
     int force;                   /* overwrite out */
     int formal_errors;           /* 1: the methods' errors as written (no three-cornered hat) */
+    const char *reference;       /* labels no method trained on: the error scales (NULL: the hat) */
 } ms_combine_args;
 
 typedef struct {

@@ -76,6 +76,9 @@ typedef struct {
     const char *cnn_model;      /* cnn */
     const char *laspm_library;  /* laspm */
     const char *class_model[3]; /* class: spt, wdm, dmgm (cnn_class.h task order; NULL: none) */
+    const char *reference;      /* labels no method trained on: the rec error scales (NULL: hat) */
+    double tm_range[2];         /* rv: template-matching range, A (0, 0: the default) */
+    int laspm_leave_out_self;   /* laspm: leave out each spectrum's own star (laspm --leave-out-self) */
 } ms_fit_methods_opts;
 
 typedef struct {

@@ -37,6 +37,12 @@ static const ms_cli_opt opts[] = {
     {"spt", "FILE", "--methods class: CNN-SPT model (as mstars classify --spt)", 0},
     {"wdm", "FILE", "--methods class: CNN-WDM model (as mstars classify --wdm)", 0},
     {"dmgm", "FILE", "--methods class: CNN-dMgM model (as mstars classify --dmgm)", 0},
+    {"leave-out-self", NULL, "--methods laspm: leave out the library entries of each spectrum's "
+                             "own star (as mstars laspm --leave-out-self)", 0},
+    {"tm-range", "MIN,MAX", "--methods rv: the template-matching range, A (as mstars rv "
+                            "--tm-range)", 0},
+    {"reference", "FILE", "--methods: labels of rows that NONE of the methods trained on (as "
+                          "combine --reference): the error scales of the recommended labels", 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -75,7 +81,7 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
         return 2;
     }
     const char *opt[] = {"emulator", "csn", "templates", "slam-model", "cnn-model", "laspm-library",
-                         "spt", "wdm", "dmgm"};
+                         "spt", "wdm", "dmgm", "reference", "tm-range"};
     char command[8192];
     int len = snprintf(command, sizeof command, "mstars fit --methods %s --spectra %s --out %s",
                        ms_cli_get(ctx, "methods"), ms_cli_get(ctx, "spectra"), ms_cli_get(ctx, "out"));
@@ -83,6 +89,8 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
         if (ms_cli_get(ctx, opt[k]) && len > 0 && (size_t)len < sizeof command)
             len += snprintf(command + len, sizeof command - (size_t)len, " --%s %s", opt[k],
                             ms_cli_get(ctx, opt[k]));
+    if (ms_cli_flag(ctx, "leave-out-self") && len > 0 && (size_t)len < sizeof command)
+        len += snprintf(command + len, sizeof command - (size_t)len, " --leave-out-self");
     if (limit && len > 0 && (size_t)len < sizeof command)
         len += snprintf(command + len, sizeof command - (size_t)len, " --limit %ld", limit);
     if (len > 0 && (size_t)len < sizeof command)
@@ -97,7 +105,22 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
                              ms_cli_get(ctx, "templates"), ms_cli_get(ctx, "slam-model"),
                              ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "laspm-library"),
                              {ms_cli_get(ctx, "spt"), ms_cli_get(ctx, "wdm"),
-                              ms_cli_get(ctx, "dmgm")}};
+                              ms_cli_get(ctx, "dmgm")},
+                             ms_cli_get(ctx, "reference"), {0.0, 0.0},
+                             ms_cli_flag(ctx, "leave-out-self")};
+    const char *tm = ms_cli_get(ctx, "tm-range");
+    if (tm) {
+        char *end;
+        double lo = strtod(tm, &end), hi = *end == ',' ? strtod(end + 1, &end) : 0.0;
+        if (*end || !(lo >= 3700.0) || !(hi > lo + 500.0) || hi > 9100.0) {
+            if (ms_par_rank() == 0)
+                fprintf(stderr, "mstars fit: --tm-range '%s' is not MIN,MAX within 3700-9100 A "
+                        "and 500 A wide\n", tm);
+            return 2;
+        }
+        o.tm_range[0] = lo;
+        o.tm_range[1] = hi;
+    }
     ms_fit_methods_summary s;
     if (ms_fit_methods(cfg, &o, &s) != MS_OK) return ms_cli_fail("fit");
     ms_log0_info("fit --methods %s: %ld rows in %.1f s on %d rank(s)%s", s.methods, s.rows,

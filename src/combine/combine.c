@@ -14,6 +14,12 @@ static int usable(const ms_rec_input *x)
     return x->clean && isfinite(x->value) && isfinite(x->error) && x->error > 0.0;
 }
 
+/* the honest error a candidate is ranked by (combine.h) */
+static double rank_of(const ms_rec_input *x)
+{
+    return x->score > 0.0 ? x->score : x->error;
+}
+
 void ms_combine_row(const ms_rec_input *in, size_t n_methods, double k, ms_rec_output *out)
 {
     out->disagree = 0;
@@ -25,7 +31,7 @@ void ms_combine_row(const ms_rec_input *in, size_t n_methods, double k, ms_rec_o
         for (size_t m = 0; m < n_methods; m++) {
             const ms_rec_input *x = &in[m * MS_REC_N + q];
             if (!usable(x)) continue;
-            if (best < 0 || x->error < in[(size_t)best * MS_REC_N + q].error) best = (int)m;
+            if (best < 0 || rank_of(x) < rank_of(&in[(size_t)best * MS_REC_N + q])) best = (int)m;
             for (size_t j = 0; j < m; j++) {
                 const ms_rec_input *y = &in[j * MS_REC_N + q];
                 if (!usable(y)) continue;

@@ -1,5 +1,7 @@
-/* error_scales.c: honest errors from the methods' mutual differences, the three-cornered hat
- * (see combine.h, ms_combine_error_scales). Pure computation: no I/O, no MPI. */
+/* error_scales.c: honest errors for the recommended-label rule (combine.h): against reference
+ * labels the methods never trained on (ms_combine_reference_scales), else from the methods'
+ * mutual differences, the three-cornered hat (ms_combine_error_scales). Pure computation: no
+ * I/O, no MPI. */
 #include "mstars/combine.h"
 #include "mstars/mem.h"
 #include "mstars/stats.h"
@@ -141,19 +143,91 @@ int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
     return 0;
 }
 
+/* Honest errors against reference labels (combine.h, ms_combine_reference_scales). */
+int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
+                                const double *ref, const double *key, const double *edges,
+                                size_t n_bins, size_t min_rows, double *scale, double *rms,
+                                size_t *n_used)
+{
+    const size_t nb = n_bins ? n_bins : 1;
+    for (size_t i = 0; i < n_methods * MS_REC_N * nb; i++) scale[i] = NAN;
+    for (size_t i = 0; rms && i < n_methods * MS_REC_N * nb; i++) rms[i] = NAN;
+    for (size_t i = 0; n_used && i < n_methods * MS_REC_N; i++) n_used[i] = 0;
+    double *z = ms_malloc_array("combine.refscales.z", n + 1, sizeof *z);
+    if (!z) return -1;
+    for (size_t m = 0; m < n_methods; m++)
+        for (int q = 0; q < MS_REC_N; q++) {
+            /* b == nb: every row (the fallback of a bin with fewer than min_rows) */
+            double all = NAN, all_rms = NAN;
+            for (size_t b = nb + 1; b-- > 0;) {
+                const size_t bb = b == nb ? n_bins : b; /* in_bin's "every row" */
+                size_t k = 0;
+                double ss = 0.0;
+                for (size_t r = 0; r < n; r++) {
+                    const ms_rec_input *x = &in[(r * n_methods + m) * MS_REC_N + (size_t)q];
+                    const double t = ref[r * MS_REC_N + (size_t)q];
+                    if (!usable(x) || !isfinite(t) || !in_bin(key, r, edges, bb, n_bins)) continue;
+                    z[k++] = fabs((x->value - t) / x->error);
+                    ss += (x->value - t) * (x->value - t); /* row order: deterministic */
+                }
+                /* 1.4826 median |z|: the robust spread about ZERO, so a bias counts as error */
+                const double s = k >= min_rows && k > 0 ? 1.4826 * ms_stats_median_inplace(z, k) : NAN;
+                const double e = k >= min_rows && k > 0 ? sqrt(ss / (double)k) : NAN;
+                const size_t at = (m * MS_REC_N + (size_t)q) * nb + b;
+                if (b == nb) {
+                    if (!(s > 0.0) || !isfinite(s)) break; /* too few rows: not estimated */
+                    all = s;
+                    all_rms = e;
+                    if (n_used) n_used[m * MS_REC_N + (size_t)q] = k;
+                } else {
+                    const int own = s > 0.0 && isfinite(s);
+                    scale[at] = own ? s : all;
+                    if (rms) rms[at] = own ? e : all_rms;
+                }
+            }
+        }
+    ms_free(z);
+    return 0;
+}
+
 const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1] = {-HUGE_VAL, 10, 20, 50, HUGE_VAL};
 
 /* The rescaling of `mstars combine` and `fit --methods` (combine.h). */
 int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, const double *snr,
-                              double *scale)
+                              const double *ref, double *scale, size_t *n_ref)
 {
-    const size_t nb = MS_COMBINE_SCALE_BINS;
+    const size_t nb = MS_COMBINE_SCALE_BINS, nk = n_methods * MS_REC_N;
     if (ms_combine_error_scales(in, n, n_methods, snr, ms_combine_scale_edges, snr ? nb : 0,
                                 MS_COMBINE_SCALE_MIN_ROWS, scale) != 0)
         return -1;
     if (!snr) /* one bin was estimated: the same factor in every bin (backwards: in place) */
-        for (size_t i = n_methods * MS_REC_N; i-- > 0;)
+        for (size_t i = nk; i-- > 0;)
             for (size_t b = nb; b-- > 0;) scale[i * nb + b] = scale[i];
+    for (size_t i = 0; n_ref && i < nk; i++) n_ref[i] = 0;
+    if (ref) {
+        /* the reference's scales replace the hat's wherever they could be measured */
+        double *rs = ms_malloc_array("combine.refscales", 2 * nk * nb, sizeof *rs);
+        if (!rs) return -1;
+        double *rrms = rs + nk * nb;
+        if (ms_combine_reference_scales(in, n, n_methods, ref, snr, ms_combine_scale_edges,
+                                        snr ? nb : 0, MS_COMBINE_REF_MIN_ROWS, rs, rrms,
+                                        n_ref) != 0) {
+            ms_free(rs);
+            return -1;
+        }
+        for (size_t i = 0; i < nk; i++)
+            for (size_t b = 0; b < nb; b++) {
+                const size_t at = snr ? i * nb + b : i; /* no snr: one bin */
+                if (isfinite(rs[at])) scale[i * nb + b] = rs[at];
+            }
+        /* the rank of each candidate: its reference RMS in the row's bin */
+        for (size_t r = 0; r < n; r++) {
+            size_t b = 0;
+            while (snr && b + 1 < nb && !(snr[r] < ms_combine_scale_edges[b + 1])) b++;
+            for (size_t i = 0; i < nk; i++) in[r * nk + i].score = rrms[snr ? i * nb + b : i];
+        }
+        ms_free(rs);
+    }
     for (size_t r = 0; r < n; r++) {
         size_t b = 0;
         while (snr && b + 1 < nb && !(snr[r] < ms_combine_scale_edges[b + 1])) b++;

@@ -419,7 +419,9 @@ ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *
                 if (s[k].rms_pull[p] > OV_PULL_HIGH)
                     warn(w, "%s: the %s errors are too small (rms pull %.2f over %zu rows)%s",
                          s[k].name, rp_params[p].text, s[k].rms_pull[p], s[k].n_pull[p],
-                         s[k].kind == OV_METHOD ? "; combine's smallest-error rule favours it" : "");
+                         s[k].kind == OV_METHOD ? "; the recommended-label rule rescales them "
+                                                  "first (attribute error_scales of e_<q>)"
+                                                : "");
                 else if (s[k].rms_pull[p] < OV_PULL_LOW)
                     warn(w, "%s: the %s errors are too large (rms pull %.2f over %zu rows)",
                          s[k].name, rp_params[p].text, s[k].rms_pull[p], s[k].n_pull[p]);

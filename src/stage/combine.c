@@ -194,7 +194,7 @@ static ms_status read_answers(ms_h5 *f, const method_t *m, size_t n, size_t mi, 
         if (have && st == MS_OK) st = ms_h5_read_rows(f, pe, MS_H5_F64, 0, 0, n, e);
         for (size_t r = 0; st == MS_OK && r < n; r++)
             in[(r * nm + mi) * MS_REC_N + (size_t)q] =
-                have ? (ms_rec_input){v[r], e[r], cl[r] == 0} : (ms_rec_input){NAN, NAN, 0};
+                have ? (ms_rec_input){v[r], e[r], cl[r] == 0, 0.0} : (ms_rec_input){NAN, NAN, 0, 0.0};
     }
     ms_free(v);
     ms_free(e);
@@ -203,49 +203,27 @@ static ms_status read_answers(ms_h5 *f, const method_t *m, size_t n, size_t mi, 
     return st;
 }
 
-/* The three-cornered hat (combine.h): each method's errors rescaled per quantity and S/N_r
- * bin to the scatter its differences with the other methods imply; scale[] keeps the factors
- * (all 1 with --formal-errors) for the log and the output's attributes. */
+/* Honest errors (combine_rec.h, ms_rec_honest_errors): each method's errors rescaled per
+ * quantity and S/N_r bin, against --reference where given (labels the methods never trained
+ * on), else by the three-cornered hat; scale[] keeps the factors (all 1 with --formal-errors)
+ * for the log and the output's attributes, n_ref the reference rows behind them. */
 #define N_SCALE_BINS MS_COMBINE_SCALE_BINS
 
-static ms_status honest_errors(ms_h5 *const *in, const ms_combine_args *a, size_t n, size_t nm,
-                               ms_rec_input *ans, double *scale)
+static ms_status honest_errors(ms_h5 *const *in, const ms_config *cfg, const ms_combine_args *a,
+                               size_t n, size_t nm, ms_rec_input *ans, double *scale,
+                               size_t *n_ref)
 {
     for (size_t i = 0; i < nm * MS_REC_N * N_SCALE_BINS; i++) scale[i] = 1.0;
+    for (size_t i = 0; i < nm * MS_REC_N; i++) n_ref[i] = 0;
     if (a->formal_errors || n == 0) return MS_OK;
-    double *snr = NULL;
-    for (size_t i = 0; i < a->n_catalogs && !snr; i++) {
-        char p[NAME_LEN + 16];
-        snprintf(p, sizeof p, MS_CATALOG_GROUP "/snr_r");
-        if (!ms_h5_exists(in[i], p)) continue;
-        snr = ms_malloc_array("combine.snr", n, sizeof *snr);
-        if (!snr) return MS_ENOMEM;
-        ms_status st = ms_h5_read_rows(in[i], p, MS_H5_F64, 0, 0, n, snr);
-        if (st != MS_OK) {
-            ms_free(snr);
-            return st;
+    ms_h5 *f = in[0]; /* the identification columns are the same in every input (checked) */
+    for (size_t i = 0; i < a->n_catalogs; i++)
+        if (ms_h5_exists(in[i], MS_CATALOG_GROUP "/snr_r")) {
+            f = in[i];
+            break;
         }
-    }
-    const int rc = ms_combine_rescale_errors(ans, n, nm, snr, scale);
-    ms_free(snr);
-    return rc == 0 ? MS_OK : MS_ENOMEM;
-}
-
-/* "z25:1.52,1.31,1.20,1.18;slam:..." for quantity q (the S/N bins of scale_edges) */
-static void scale_text(const method_t *ms, size_t nm, int q, const double *scale, char *buf,
-                       size_t len)
-{
-    buf[0] = '\0';
-    for (size_t m = 0; m < nm; m++) {
-        if (!ms[m].a->value[q]) continue;
-        size_t l = strlen(buf);
-        snprintf(buf + l, len - l, "%s%s:", l ? ";" : "", ms[m].a->method);
-        for (size_t b = 0; b < N_SCALE_BINS; b++) {
-            l = strlen(buf);
-            snprintf(buf + l, len - l, "%s%.3g", b ? "," : "",
-                     scale[(m * MS_REC_N + (size_t)q) * N_SCALE_BINS + b]);
-        }
-    }
+    return ms_rec_honest_errors(f, n, a->reference, cfg->join.radius_arcsec, ans, nm, scale,
+                                n_ref);
 }
 
 static ms_status write_rec(ms_h5 *out, const rec_row *rows, size_t n, double k)
@@ -333,7 +311,11 @@ int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a)
     const char *names[MAX_METHODS];
     for (size_t m = 0; m < nm; m++) names[m] = ms[m].a->method;
     double scale[MAX_METHODS * MS_REC_N * N_SCALE_BINS];
-    if (st == MS_OK) st = honest_errors(in, a, n, nm, ans, scale);
+    size_t n_ref[MAX_METHODS * MS_REC_N];
+    int has[MAX_METHODS * MS_REC_N];
+    for (size_t m = 0; m < nm; m++)
+        for (int q = 0; q < MS_REC_N; q++) has[m * MS_REC_N + (size_t)q] = ms[m].a->value[q] != NULL;
+    if (st == MS_OK) st = honest_errors(in, cfg, a, n, nm, ans, scale, n_ref);
     for (size_t r = 0; st == MS_OK && r < n; r++) {
         ms_rec_output o;
         ms_combine_row(ans + r * nm * MS_REC_N, nm, a->sigma, &o);
@@ -353,13 +335,16 @@ int ms_stage_combine(const ms_config *cfg, const ms_combine_args *a)
     for (size_t i = 0; st == MS_OK && i < a->n_catalogs; i++)
         st = copy_columns(in[i], a->catalogs[i], (int)i, ms, nm, n, out, &written, &written_from);
     if (st == MS_OK) st = write_rec(out, rows, n, a->sigma);
+    if (st == MS_OK)
+        st = ms_h5_attr_set_str(out, "/", "error_reference",
+                                a->reference && !a->formal_errors ? a->reference : "");
     for (int q = 0; st == MS_OK && q < MS_REC_N; q++) {
         char text[1024], path[NAME_LEN + 16];
-        scale_text(ms, nm, q, scale, text, sizeof text);
+        ms_rec_scale_text(names, has, nm, q, scale, n_ref, text, sizeof text);
         snprintf(path, sizeof path, MS_CATALOG_GROUP "/e_%s", ms_rec_names[q]);
         st = ms_h5_attr_set_str(out, path, "error_scales", a->formal_errors ? "none (--formal-errors)" : text);
         if (st == MS_OK && !a->formal_errors && text[0])
-            ms_log_info("combine: %s error scales (S/N_r < 10, 10-20, 20-50, > 50): %s",
+            ms_log_info("combine: %s error scales (S/N_r < 10, 10-20, 20-50, > 50; from): %s",
                         ms_rec_names[q], text);
     }
     if (st == MS_OK) {

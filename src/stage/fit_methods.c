@@ -69,6 +69,10 @@ typedef struct {
     size_t n;
     double sigma;
     ms_catalog_column cols[64];
+    const char *reference; /* --reference: labels no method trained on (NULL: the hat) */
+    double radius, scale[N_KNOWN * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    size_t n_ref[N_KNOWN * MS_REC_N], nm; /* extra_post's scales of its nm methods */
+    const char *rec_names[N_KNOWN];
 } job_t;
 
 static ms_status extra_row(void *state, const ms_survey_chunk *ck, size_t n_methods, size_t i,
@@ -121,7 +125,7 @@ static ms_status read_answers(ms_h5 *f, const ms_method_answers *a, size_t n, si
         }
         for (size_t r = 0; st == MS_OK && r < n; r++)
             in[(r * nm + mi) * MS_REC_N + (size_t)q] =
-                have ? (ms_rec_input){v[r], e[r], !dirty[r]} : (ms_rec_input){NAN, NAN, 0};
+                have ? (ms_rec_input){v[r], e[r], !dirty[r], 0.0} : (ms_rec_input){NAN, NAN, 0, 0.0};
     }
     ms_free(v);
     ms_free(e);
@@ -159,18 +163,13 @@ static ms_status extra_post(void *state, ms_h5 *f, size_t n)
     void *col = ms_malloc_array("methods.col", hi - lo + 1, 40);
     ms_status st = in && rows && col ? MS_OK : MS_ENOMEM;
     for (size_t m = 0; st == MS_OK && m < nm; m++) st = read_answers(f, use[m], n, m, nm, in);
-    /* the errors rescaled as `mstars combine` does (the three-cornered hat over the whole
-     * catalog, per S/N_r bin): every rank computes the same factors from the same rows */
-    double *snr = NULL;
-    if (st == MS_OK && n > 0 && ms_h5_exists(f, MS_CATALOG_GROUP "/snr_r")) {
-        snr = ms_malloc_array("methods.snr", n, sizeof *snr);
-        st = snr ? ms_h5_read_rows(f, MS_CATALOG_GROUP "/snr_r", MS_H5_F64, 0, 0, n, snr)
-                 : MS_ENOMEM;
-    }
-    double scale[N_KNOWN * MS_REC_N * MS_COMBINE_SCALE_BINS];
-    if (st == MS_OK && n > 0 && ms_combine_rescale_errors(in, n, nm, snr, scale) != 0)
-        st = MS_ENOMEM;
-    ms_free(snr);
+    /* the errors made honest as `mstars combine` makes them (ms_rec_honest_errors: against
+     * --reference, else the hat, over the whole catalog per S/N_r bin): every rank computes
+     * the same factors from the same rows */
+    if (st == MS_OK)
+        st = ms_rec_honest_errors(f, n, j->reference, j->radius, in, nm, j->scale, j->n_ref);
+    j->nm = nm;
+    for (size_t m = 0; m < nm; m++) j->rec_names[m] = names[m];
     for (size_t r = lo; st == MS_OK && r < hi; r++) {
         ms_rec_output o;
         ms_combine_row(in + r * nm * MS_REC_N, nm, j->sigma, &o);
@@ -200,6 +199,13 @@ static ms_status extra_attributes(void *state, ms_h5 *f)
     MS_TRY(ms_h5_attr_set_str(f, MS_CATALOG_GROUP "/disagree_flags", "flag_names",
                               "0=teff,1=logg,2=m_h,3=alpha_m,4=rv"));
     MS_TRY(ms_h5_attr_set_f64(f, "/", "disagree_sigma", &j->sigma, 1));
+    MS_TRY(ms_h5_attr_set_str(f, "/", "error_reference", j->reference ? j->reference : ""));
+    for (int q = 0; q < MS_REC_N; q++) { /* the factors of extra_post, as combine writes them */
+        char text[1024], path[64];
+        ms_rec_scale_text(j->rec_names, NULL, j->nm, q, j->scale, j->n_ref, text, sizeof text);
+        snprintf(path, sizeof path, MS_CATALOG_GROUP "/e_%s", ms_rec_names[q]);
+        MS_TRY(ms_h5_attr_set_str(f, path, "error_scales", text));
+    }
     char skip[256] = "";
     for (size_t g = 0; g < j->n; g++)
         snprintf(skip + strlen(skip), sizeof skip - strlen(skip), "%s%zu=%s", g ? "," : "", g,
@@ -264,6 +270,10 @@ static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o,
         ro.spectra = o->spectra;
         ro.templates = o->templates;
         ro.limit = o->limit;
+        if (o->tm_range[1] > 0.0) { /* --tm-range (as mstars rv --tm-range) */
+            ro.settings.wave_min = o->tm_range[0];
+            ro.settings.wave_max = o->tm_range[1];
+        }
         return ms_method_rv_open(cfg, &ro, store, chunk, m);
     }
     if (strcmp(known[k], "z25") == 0) {
@@ -292,6 +302,7 @@ static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o,
     lo.out = o->out;
     lo.command = o->command;
     lo.limit = o->limit;
+    lo.leave_out_self = o->laspm_leave_out_self; /* as mstars laspm --leave-out-self */
     return ms_method_laspm_open(cfg, &lo, store, chunk, m);
 }
 #undef NEED
@@ -309,6 +320,8 @@ ms_status ms_fit_methods(const ms_config *cfg, const ms_fit_methods_opts *o,
     job_t j;
     memset(&j, 0, sizeof j);
     j.sigma = cfg->run.disagree_sigma;
+    j.reference = o->reference;
+    j.radius = cfg->join.radius_arcsec;
     ms_h5 *store = NULL;
     ms_status st = ms_h5_open_read(o->spectra, 0, &store);
     for (int k = 0; k < N_KNOWN && st == MS_OK; k++) {

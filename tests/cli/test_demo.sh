@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test_demo.sh: the main job (jobs/demo.sh) end to end in seconds: the whole chain (simulate,
-# ingest, train-emulator, fit, train-csn, fit --csn, calibrate-errors, rv, train-cnn,
-# predict-cnn, train-slam, fit-slam, build-library, laspm, combine, report) on a tiny mock
-# universe with tiny models (tests/cli/demo_tiny.cfg). Checks:
+# ingest, train-emulator, fit, train-csn, rv, train-cnn, train-slam, build-library, ONE
+# `fit --methods rv,z25,slam,cnn,laspm --reference calibration.csv` pass, report) on a tiny
+# mock universe with tiny models (tests/cli/demo_tiny.cfg). Checks:
 #   - every step ran and timing.txt lists it;
+#   - the training, held-out (calibration.csv) and judged (truth_test.csv) spectra are
+#     disjoint, and the combined catalog records the held-out table as its error reference;
 #   - the combined catalog names every method (root attribute "methods");
 #   - summary.md OPENS on the overview, whose recovery table has a row for every method, the
 #     baseline without CSN and the recommended labels, and which has the Cycle-StarNet, the
@@ -38,15 +40,29 @@ if ! bash "$root/jobs/demo.sh" "$out" > "$work/demo.log" 2>&1; then
 fi
 echo "ok   jobs/demo.sh ran ($(grep '^total' "$out/timing.txt"))"
 
-for s in simulate ingest-grid ingest train-emulator fit-emulator train-csn fit-csn \
-  calibrate-errors train-cnn predict-cnn train-slam fit-slam build-library laspm combine report; do
+for s in simulate ingest-grid ingest train-emulator fit-emulator train-csn train-cnn \
+  train-slam build-library fit-methods report; do
   check "timing.txt lists $s" grep -q "^$s " "$out/timing.txt"
 done
-case ",$methods," in *,rv,*) check "timing.txt lists rv" grep -q "^rv " "$out/timing.txt" ;; esac
+case ",$methods," in *,rv,*) check "timing.txt lists rv (the CNN's training frames)" grep -q "^rv " "$out/timing.txt" ;; esac
 
-# the combined catalog names every method
+# the three label tables share no spectrum: no method is scored on a row it trained on
+ids() { tail -n +2 "$1" | cut -d, -f"$2" | sort; }
+oc=$(head -n 1 "$out/truth_test.csv" | tr , '\n' | grep -nx obsid | cut -d: -f1)
+check "reference, calibration and judged spectra are disjoint and complete" [ \
+  "$(cat <(ids "$out/reference.csv" 1) <(ids "$out/calibration.csv" 1) <(ids "$out/truth_test.csv" "$oc") | sort | uniq -d | wc -l)" -eq 0 -a \
+  "$(cat <(ids "$out/reference.csv" 1) <(ids "$out/calibration.csv" 1) <(ids "$out/truth_test.csv" "$oc") | wc -l)" -eq \
+  "$(($(wc -l < "$out/mock/truth.csv") - 1))" -a "$(($(wc -l < "$out/calibration.csv") - 1))" -gt 0 ]
+ref=$(h5dump -a /error_reference "$out/combined.h5" 2>/dev/null | grep -o '"[^"]*"' | tail -n 1 | tr -d '"')
+check "combined.h5 measured its error scales against calibration.csv (got: $ref)" \
+  [ "$ref" = "$out/calibration.csv" ]
+check "combined.h5 records the error scales" \
+  sh -c "h5dump -a /catalog/e_teff/error_scales '$out/combined.h5' | grep -q 'z25:'"
+
+# the combined catalog names every method (fit --methods runs them in its own order)
 attr=$(h5dump -a /methods "$out/combined.h5" 2>/dev/null | grep -o '"[a-z0-9,]*"' | tail -n 1 | tr -d '"')
-want="z25,$methods"
+want=$(for m in rv z25 slam cnn laspm; do case ",z25,$methods," in *",$m,"*) printf '%s,' $m ;; esac; done)
+want=${want%,}
 check "combined.h5 holds the methods $want (got: $attr)" [ "$attr" = "$want" ]
 
 sm=$out/report/summary.md
@@ -82,7 +98,7 @@ fi
 # a second run replaces the folder it made; a foreign folder with files is refused
 MSTARS_DEMO_METHODS=laspm bash "$root/jobs/demo.sh" "$out" > "$work/demo2.log" 2>&1
 rc=$?
-check "a second run replaces the demo folder" [ "$rc" -eq 0 -a ! -e "$out/catalog_cnn.h5" -a -s "$out/report/summary.md" ]
+check "a second run replaces the demo folder" [ "$rc" -eq 0 -a ! -e "$out/cnn_dM.h5" -a -s "$out/report/summary.md" ]
 mkdir -p "$work/foreign" && touch "$work/foreign/keep"
 bash "$root/jobs/demo.sh" "$work/foreign" > "$work/demo3.log" 2>&1
 rc=$?

@@ -12,12 +12,12 @@
 
 static void set(ms_rec_input *in, size_t m, int q, double v, double e, int clean)
 {
-    in[m * MS_REC_N + (size_t)q] = (ms_rec_input){v, e, clean};
+    in[m * MS_REC_N + (size_t)q] = (ms_rec_input){v, e, clean, 0.0};
 }
 
 static void blank(ms_rec_input *in, size_t n)
 {
-    for (size_t i = 0; i < n * MS_REC_N; i++) in[i] = (ms_rec_input){NAN, NAN, 1};
+    for (size_t i = 0; i < n * MS_REC_N; i++) in[i] = (ms_rec_input){NAN, NAN, 1, 0.0};
 }
 
 static void test_smallest_clean_error_wins(void **state)
@@ -42,6 +42,26 @@ static void test_smallest_clean_error_wins(void **state)
     assert_int_equal(out.pair[1], 1);
     assert_int_equal(out.pair_quantity, 0);
     assert_true(fabs(out.pair_sigma - 20.0 / sqrt(3400.0)) < 1e-12);
+}
+
+/* The rank is the honest error `score` where > 0 (the reference RMS in the row's bin), not
+ * the row's own error: a method whose row error is small but whose measured RMS is large loses;
+ * a candidate without a score is ranked by its error. */
+static void test_rank_by_score(void **state)
+{
+    (void)state;
+    ms_rec_input in[3 * MS_REC_N];
+    ms_rec_output out;
+    blank(in, 3);
+    in[0 * MS_REC_N + 0] = (ms_rec_input){3500, 20, 1, 60.0};
+    in[1 * MS_REC_N + 0] = (ms_rec_input){3550, 45, 1, 40.0};
+    in[2 * MS_REC_N + 0] = (ms_rec_input){3450, 50, 1, NAN}; /* no score: 50 */
+    ms_combine_row(in, 3, 3.0, &out);
+    assert_int_equal(out.method[0], 1);
+    assert_true(out.value[0] == 3550 && out.error[0] == 45); /* its error, not its score */
+    in[1 * MS_REC_N + 0].clean = 0;
+    ms_combine_row(in, 3, 3.0, &out);
+    assert_int_equal(out.method[0], 2); /* 50 < 60 */
 }
 
 static void test_disagreement_and_ties(void **state)
@@ -104,9 +124,9 @@ static void test_error_scales_three_cornered_hat(void **state)
         for (size_t m = 0; m < M; m++)
             for (int q = 0; q < MS_REC_N; q++)
                 in[(r * M + m) * MS_REC_N + (size_t)q] =
-                    (q == 0 && m < 3) ? (ms_rec_input){truth + f * sd[m] * gauss(&st), 10.0, 1}
-                    : (q == 4 && m < 2) ? (ms_rec_input){f * sd[m] * gauss(&st), 10.0, 1}
-                                        : (ms_rec_input){NAN, NAN, 1};
+                    (q == 0 && m < 3) ? (ms_rec_input){truth + f * sd[m] * gauss(&st), 10.0, 1, 0.0}
+                    : (q == 4 && m < 2) ? (ms_rec_input){f * sd[m] * gauss(&st), 10.0, 1, 0.0}
+                                        : (ms_rec_input){NAN, NAN, 1, 0.0};
     }
     double scale[M * MS_REC_N];
     assert_int_equal(ms_combine_error_scales(in, N, M, NULL, NULL, 0, 20, scale), 0);
@@ -128,12 +148,106 @@ static void test_error_scales_three_cornered_hat(void **state)
     }
 }
 
+
+/* Honest errors against reference labels (ms_combine_reference_scales, and through
+ * ms_combine_rescale_errors) on a case the hat gets wrong: methods 0 and 1 share an error
+ * component of sd 20 (trained on the same reference set) besides their own sd 5, method 2 has
+ * an independent error of sd 30; all state 10. Against the truth the scales are the rms
+ * errors / 10: sqrt(20^2 + 5^2) / 10 = 2.06 and 3.0 (1.4826 median|z| = sd for a Gaussian;
+ * 2,000 reference rows: ~3%); the hat sees the small differences of 0 and 1 and gives them
+ * scales far below (< 1.2). With the reference the recommendation is method 0 or 1 on nearly
+ * every row (their honest 20.6 < 30); with the hat alone mostly the same; a bias of method 2
+ * counts as error (about zero). Bins with fewer than min_rows reference rows take the all-rows
+ * value; a quantity without reference keeps the hat's factors, with n_ref 0. */
+static void test_reference_scales(void **state)
+{
+    (void)state;
+    enum { N = 4000, M = 3 };
+    static ms_rec_input in[N * M * MS_REC_N], keep[N * M * MS_REC_N];
+    static double ref[N * MS_REC_N], snr[N];
+    uint64_t st = 777;
+    for (size_t r = 0; r < N; r++) {
+        const double truth = 3500 + 100 * gauss(&st), common = 20 * gauss(&st);
+        snr[r] = r % 10 == 0 ? 5.0 : 30.0; /* 400 rows at S/N < 10, all with a reference */
+        for (int q = 0; q < MS_REC_N; q++) ref[r * MS_REC_N + (size_t)q] = NAN;
+        if (r % 2 == 0) ref[r * MS_REC_N + 0] = truth; /* half the rows: Teff reference only */
+        for (size_t m = 0; m < M; m++)
+            for (int q = 0; q < MS_REC_N; q++) {
+                double v = truth + (m < 2 ? common + 5 * gauss(&st) : 30 * gauss(&st));
+                in[(r * M + m) * MS_REC_N + (size_t)q] =
+                    q <= 1 ? (ms_rec_input){v, 10.0, 1, 0.0} : (ms_rec_input){NAN, NAN, 1, 0.0};
+            }
+    }
+    double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS], rms[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    size_t used[M * MS_REC_N];
+    const size_t nb = MS_COMBINE_SCALE_BINS;
+    assert_int_equal(ms_combine_reference_scales(in, N, M, ref, snr, ms_combine_scale_edges, nb,
+                                                 MS_COMBINE_REF_MIN_ROWS, sc, rms, used), 0);
+    const double want[M] = {sqrt(425.0) / 10.0, sqrt(425.0) / 10.0, 3.0};
+    for (size_t m = 0; m < M; m++) {
+        assert_int_equal(used[m * MS_REC_N + 0], N / 2);
+        assert_true(fabs(sc[(m * MS_REC_N + 0) * nb + 2] / want[m] - 1.0) < 0.06);
+        /* the RMS of v - truth: 10 x the scale for these Gaussian errors */
+        assert_true(fabs(rms[(m * MS_REC_N + 0) * nb + 2] / (10.0 * want[m]) - 1.0) < 0.06);
+        /* S/N < 10: 20 reference rows, its own value; 10-20 and > 50: none, the all-rows value */
+        /* S/N < 10: 400 reference rows, its own value; 10-20 and > 50: none, the all-rows
+         * value */
+        assert_true(fabs(sc[(m * MS_REC_N + 0) * nb + 0] / want[m] - 1.0) < 0.15);
+        assert_true(sc[(m * MS_REC_N + 0) * nb + 1] == sc[(m * MS_REC_N + 0) * nb + 3]);
+        assert_true(fabs(sc[(m * MS_REC_N + 0) * nb + 1] / want[m] - 1.0) < 0.06);
+        assert_true(sc[(m * MS_REC_N + 0) * nb + 1] != sc[(m * MS_REC_N + 0) * nb + 2]);
+        assert_true(isnan(sc[(m * MS_REC_N + 1) * nb + 0])); /* no log g reference */
+        assert_int_equal(used[m * MS_REC_N + 1], 0);
+    }
+    /* the hat alone is fooled by the shared error */
+    double hat[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    for (size_t i = 0; i < (size_t)N * M * MS_REC_N; i++) keep[i] = in[i];
+    assert_int_equal(ms_combine_rescale_errors(keep, N, M, snr, NULL, hat, NULL), 0);
+    assert_true(hat[(0 * MS_REC_N + 0) * nb + 2] < 1.2 && hat[(1 * MS_REC_N + 0) * nb + 2] < 1.2);
+    /* through the one rescaling function: the reference's factors, the hat's for log g */
+    double both[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    size_t n_ref[M * MS_REC_N];
+    assert_int_equal(ms_combine_rescale_errors(in, N, M, snr, ref, both, n_ref), 0);
+    for (size_t m = 0; m < M; m++) {
+        for (size_t b = 0; b < nb; b++) {
+            assert_true(both[(m * MS_REC_N + 0) * nb + b] == sc[(m * MS_REC_N + 0) * nb + b]);
+            assert_true(both[(m * MS_REC_N + 1) * nb + b] == hat[(m * MS_REC_N + 1) * nb + b]);
+        }
+        assert_int_equal(n_ref[m * MS_REC_N + 0], N / 2);
+        assert_int_equal(n_ref[m * MS_REC_N + 1], 0);
+    }
+    /* row 1 (S/N 30): the errors multiplied by the bin's factor */
+    assert_true(fabs(in[(1 * M + 2) * MS_REC_N + 0].error - 10.0 * sc[(2 * MS_REC_N + 0) * nb + 2]) < 1e-9);
+    /* every row ranks its candidates by the bin's reference RMS (score); log g by its error */
+    assert_true(in[(1 * M + 2) * MS_REC_N + 0].score == rms[(2 * MS_REC_N + 0) * nb + 2]);
+    assert_true(isnan(in[(1 * M + 2) * MS_REC_N + 1].score));
+    /* the rule then prefers the honest smaller error of methods 0/1 */
+    size_t pick01 = 0;
+    for (size_t r = 0; r < N; r++) {
+        ms_rec_output o;
+        ms_combine_row(in + r * M * MS_REC_N, M, 3.0, &o);
+        pick01 += o.method[0] < 2;
+    }
+    assert_int_equal(pick01, N);
+    /* a bias counts: method 2 shifted by 30 K, z = 3 + 3 g: 1.4826 x 3 x 1.0505 = 4.67 (1.0505
+     * the median of |N(1, 1)|), where the robust spread about the mean would stay 3 */
+    for (size_t r = 0; r < N; r++) {
+        in[(r * M + 2) * MS_REC_N + 0].value += 30.0;
+        in[(r * M + 2) * MS_REC_N + 0].error = 10.0;
+    }
+    assert_int_equal(ms_combine_reference_scales(in, N, M, ref, NULL, NULL, 0,
+                                                 MS_COMBINE_REF_MIN_ROWS, sc, NULL, NULL), 0);
+    assert_true(fabs(sc[2 * MS_REC_N + 0] / 4.6726 - 1.0) < 0.06);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smallest_clean_error_wins),
         cmocka_unit_test(test_disagreement_and_ties),
+        cmocka_unit_test(test_rank_by_score),
         cmocka_unit_test(test_error_scales_three_cornered_hat),
+        cmocka_unit_test(test_reference_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

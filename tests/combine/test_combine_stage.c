@@ -65,7 +65,7 @@ static void test_combine_one_method(void **state)
     write_z25(b, N - 1, 0);
     write_z25(c, N, 100);
     const char *one[] = {a};
-    ms_combine_args args = {one, 1, out, "test", 3.0, 0, 0};
+    ms_combine_args args = {one, 1, out, "test", 3.0, 0, 0, NULL};
     assert_int_equal(ms_stage_combine(&cfg, &args), 0);
     double v[N], e[N], z[N], ez[N];
     read_f64(out, MS_COL_TEFF, v);
@@ -87,11 +87,11 @@ static void test_combine_one_method(void **state)
     assert_non_null(strstr(ms_error_message(), "--force"));
     /* other stores and the same method twice are refused by name */
     const char *two[] = {a, b};
-    args = (ms_combine_args){two, 2, out, "test", 3.0, 1, 0};
+    args = (ms_combine_args){two, 2, out, "test", 3.0, 1, 0, NULL};
     assert_int_equal(ms_stage_combine(&cfg, &args), 1);
     assert_non_null(strstr(ms_error_message(), "rows"));
     const char *same[] = {a, c};
-    args = (ms_combine_args){same, 2, out, "test", 3.0, 1, 0};
+    args = (ms_combine_args){same, 2, out, "test", 3.0, 1, 0, NULL};
     assert_int_equal(ms_stage_combine(&cfg, &args), 1);
     assert_non_null(strstr(ms_error_message(), "z25"));
 }

@@ -12,6 +12,8 @@
 #     (counted), the catalog is bit-identical for
 #     1 and 2 ranks and chunks of 16 and 7, and an interrupted run (max_runtime) resumed with
 #     --resume equals the uninterrupted one;
+#   - --reference (held-out labels): the error scales against it, recorded, and the same
+#     recommended labels from fit --methods and combine;
 #   - errors: an unknown method, a method without its model.
 set -u
 exe=${MSTARS_EXE:?}
@@ -107,6 +109,25 @@ sys.exit(1 if bad or n_rec == 0 else 0)
 PY
 check "recommended labels and disagreement == mstars combine of the single catalogs (exact)" \
   $py "$work/rec.py" "$work/four.h5" "$work/combined.h5"
+# --reference: every method's error scales measured against labels of held-out spectra (here
+# the truth of the rows outside train.csv), the same in both commands (one rescaling function)
+awk -F, 'NR == FNR { if (FNR > 1) seen[$0] = 1; next } FNR == 1 || !($0 in seen)' "$work/train.csv" \
+  "$m/truth.csv" > "$work/heldout.csv"
+"$exe" combine --catalogs "$work/z25.h5,$work/slam_cat.h5,$work/cnn_cat.h5,$work/laspm_cat.h5" \
+  --reference "$work/heldout.csv" --out "$work/combined_ref.h5" >/dev/null 2>&1 &&
+"${fm[@]}" --methods laspm,cnn,slam,z25 --reference "$work/heldout.csv" --out "$work/four_ref.h5" \
+  >/dev/null 2>&1
+check "combine --reference and fit --methods --reference exit 0" test $? -eq 0
+check "--reference: recommended labels of fit --methods == combine (exact)" \
+  $py "$work/rec.py" "$work/four_ref.h5" "$work/combined_ref.h5"
+check "--reference: the Teff scales are the reference's, recorded with their rows" \
+  sh -c "h5dump -a /catalog/e_teff/error_scales '$work/four_ref.h5' | grep -q 'slam:[0-9.,e+-]*(reference, [0-9]* rows)' &&
+         h5dump -a /error_reference '$work/four_ref.h5' | grep -q heldout.csv &&
+         h5dump -a /catalog/e_teff/error_scales '$work/four.h5' | grep -q '(hat)'"
+"$exe" combine --catalogs "$work/z25.h5,$work/slam_cat.h5" --reference "$work/nothing.csv" \
+  --out "$work/x_ref.h5" >/dev/null 2>"$work/e_ref.txt"
+check "combine --reference of a missing table fails naming it" \
+  sh -c "test ! -e '$work/x_ref.h5' && grep -q nothing.csv '$work/e_ref.txt'"
 # the journal's settings cover every method: a resume with another method list is refused
 "${fm[@]}" --methods slam,laspm --set run.chunk_size=4 --set run.max_runtime=1e-6 --out "$work/j.h5" >/dev/null 2>&1
 "${fm[@]}" --methods slam --set run.chunk_size=4 --resume --out "$work/j.h5" >/dev/null 2>"$work/e3.txt"
