@@ -280,10 +280,18 @@ def score(a):
     folds = {r["obsid"]: r for r in read_csv(os.path.join(a.out, "folds.csv"))}
     K = max(int(f["spt_fold"]) for f in folds.values()) + 1
     G = max(int(f["dmgm_fold"]) for f in folds.values()) + 1
-    spt = [read_cat(os.path.join(a.work, f"c_spt_f{k}.h5")) for k in range(K)]
-    dmg = [read_cat(os.path.join(a.work, f"c_dmgm_g{g}.h5")) for g in range(G)]
+    def cats(pattern, n):
+        paths = [os.path.join(a.work, pattern.format(i)) for i in range(n)]
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            print(f"score: {len(missing)} of {n} held-out catalogs missing ({missing[0]}, ...): not scored")
+            return None
+        return [read_cat(p) for p in paths]
+
+    spt = cats("c_spt_f{}.h5", K) or [{}]
+    dmg = cats("c_dmgm_g{}.h5", G) or [{}] * G
     for src in ("tmpl", "mock"):
-        pairs, per_t = [], {}
+        pairs, per_t, mlum = [], {}, {}
         for r in rows:
             if r["source"] != src or r["is_wd"] == "1" or r["obsid"] not in spt[0]:
                 continue
@@ -291,6 +299,10 @@ def score(a):
             if p == "":
                 continue
             pairs.append((r["spt_class"], p))
+            if r["spt_class"] == "M":
+                mlum.setdefault(r["lum_class"], [0, 0])
+                mlum[r["lum_class"]][0] += p == "M"
+                mlum[r["lum_class"]][1] += 1
             if src == "tmpl":
                 per_t.setdefault(r["template"], []).append(p)
         if not pairs:
@@ -305,6 +317,8 @@ def score(a):
         nm_ok = int(cm.sum() - cm[5].sum() - (cm[:, 5].sum() - cm[5, 5]))
         print(f"M against not-M: {acc(m_ok + nm_ok, int(cm.sum()))}; M recall {acc(m_ok, int(m_t))}; "
               f"not-M called M {int(cm[:, 5].sum() - cm[5, 5])} of {int(cm.sum() - m_t)}")
+        for lum, (k, n) in sorted(mlum.items()):
+            print(f"M {lum}s called M: {acc(int(k), int(n))}")
         if per_t:
             print("\nper held-out template (share right, most common wrong class):")
             line = []
