@@ -13,7 +13,8 @@
 #      row come from the model that never saw its template (class_real_sets.py score);
 #   4. the final spt, wdm, dmgm models on every template, then `classify` on the real spectra of
 #      ../shared/data/lamost (A-K stars) and ../shared/data/lamost-mdwarfs (37 M dwarfs), tables
-#      against LAMOST CLASS/SUBCLASS and the literature (classify_compare.py real).
+#      against LAMOST CLASS/SUBCLASS and the literature (classify_compare.py real), and
+#      `lumclass --classify` on the M dwarfs (the combined luminosity verdict).
 #   benchmarks/class_real_proof.sh [WORKDIR] [BUILD_DIR]
 #   env: NT (8000) NMOCK (2000) FOLDS (4) CAP (80) MOCK_SHARE (0.25) EPOCHS (40) PATIENCE (8)
 #        DMGM_EPOCHS (25) DMGM_PATIENCE (6) RANKS (2)
@@ -72,6 +73,10 @@ done
 stamp "real LAMOST spectra"
 $py "$root/benchmarks/classify_compare.py" real c_real_akstars.h5 real_akstars.h5 c_real_mdwarfs.h5 \
   real_mdwarfs.h5 | tee real.md
+# the combined dwarf/giant verdict (lines + CNN-dMgM + LAMOST subclass; no Gaia in ../shared)
+[ -e lum_mdwarfs.h5 ] || "$exe" lumclass --spectra real_mdwarfs.h5 --classify c_real_mdwarfs.h5 \
+  --out lum_mdwarfs.h5 --log-level error
+$py "$sets" lum lum_mdwarfs.h5 | tee lum.md
 
 G=$(ls sets/dmgm_g*.csv | wc -l)
 stamp "CNN-dMgM, $G leave-giant-templates-out folds"

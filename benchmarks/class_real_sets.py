@@ -35,6 +35,9 @@ real shapes (issue 22; benchmarks/class_real_proof.sh runs it).
       template (c_spt_f{k}.h5) and its CNN-dMgM probability from the model of its fold
       (c_dmgm_g{g}.h5): 8x8 confusion (rows: truth), M against not-M, dM/gM, per template, with
       Wilson 95% intervals; templates and mock scored apart.
+
+  class_real_sets.py lum LUMCLASS_CATALOG
+      Counts of luminosity_class and lum_reason of an `mstars lumclass` catalog.
 """
 import argparse
 import csv
@@ -350,7 +353,7 @@ def score(a):
             per_t[key][1] += 1
         if n.sum() == 0:
             continue
-        print(f"\nCNN-dMgM held out ({'templates: leave-one-giant-template-out' if src == 'tmpl' else 'mock: stars of the held-out fold'})")
+        print(f"\nCNN-dMgM held out ({'templates: leave-giant-templates-out' if src == 'tmpl' else 'mock: stars of the held-out fold'})")
         print("\n| true \\ CNN | dM | gM | recall |\n|---|---|---|---|")
         for i, nm in enumerate(("dwarf", "giant")):
             print(f"| {nm} | {n[i, 0]} | {n[i, 1]} | {acc(int(n[i, i]), int(n[i].sum()))} |")
@@ -359,6 +362,17 @@ def score(a):
             print("per giant template: " + ", ".join(f"{t} {v[0]}/{v[1]}" for t, v in sorted(per_t.items()) if v[2]))
             bad = [f"{t} {v[0]}/{v[1]}" for t, v in sorted(per_t.items()) if not v[2] and v[0] < v[1]]
             print("dwarf templates wrong at least once: " + (", ".join(bad) if bad else "none"))
+
+
+def lum(a):
+    import collections
+
+    import h5py
+
+    c = h5py.File(a.catalog, "r")["catalog"]
+    for col in ("luminosity_class", "lum_reason"):
+        n = collections.Counter(x.decode() for x in c[col][:])
+        print(f"{col}: " + ", ".join(f"{k} {v}" for k, v in sorted(n.items())))
 
 
 def main():
@@ -380,8 +394,10 @@ def main():
     s = sp.add_parser("score")
     s.add_argument("out")
     s.add_argument("work")
+    u = sp.add_parser("lum")
+    u.add_argument("catalog")
     a = p.parse_args()
-    {"merge": merge, "labels": labels, "score": score}[a.cmd](a)
+    {"merge": merge, "labels": labels, "score": score, "lum": lum}[a.cmd](a)
 
 
 if __name__ == "__main__":
