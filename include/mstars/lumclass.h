@@ -1,7 +1,7 @@
 /* lumclass.h: which M stars are dwarfs and which are giants (Li et al. 2025 3.4.1-3.4.2,
  * reference/seeds_summary.md 1.3 Modules 1 and 2). Pure computation: no MPI, no store I/O
  * (the driver is src/stage/lumclass.c, `mstars lumclass`; a classify stage fills the same row
- * with ms_lum_fill_row). Three sources:
+ * with ms_lum_fill_row). Four sources:
  *
  *  1. The Gaia CMD module (L25 Eq. 1, L21 2.1): M_G = G - 5 lg(d) + 5 - A_G, the five quality
  *     cuts (parallax_over_error > 5, phot_{g,bp,rp}_mean_flux_over_error > 20, ruwe < 1.4)
@@ -16,8 +16,10 @@
  *     8544, 8665) as pseudo-equivalent widths, and a dwarf/giant verdict from their votes with
  *     thresholds calibrated on real spectra (docs/lumclass.md).
  *  3. The CNN-dMgM probability of a giant (the classify stage; NaN when absent).
+ *  4. LAMOST's own label: the luminosity its SUBCLASS states (gM, dM, sdM, MK III/V), with
+ *     half a vote's weight (MS_LUM_W_LAMOST).
  *
- * ms_lum_combine turns the three into luminosity_class (dwarf, giant, unknown) and a reason. */
+ * ms_lum_combine turns the four into luminosity_class (dwarf, giant, unknown) and a reason. */
 #ifndef MSTARS_LUMCLASS_H
 #define MSTARS_LUMCLASS_H
 
@@ -128,15 +130,30 @@ typedef struct {
 void ms_lum_line_verdict(const ms_lum_indices *ix, const ms_lum_thresholds *t,
                          ms_lum_verdict *out);
 
-/* ---------------------------------------------------------------- 3. combination */
+/* ---------------------------------------------------------------- 3. LAMOST's own label */
+/* The weight of LAMOST's subclass in ms_lum_combine (the other three sources weigh 1): LAMOST
+ * labels make giant candidates (L25: the union LAMOST-gM u CNN-gM u CMD-gM) and break a tie
+ * only together with another source; alone they decide nothing (docs/lumclass.md: L25 found
+ * 279 dwarfs among LAMOST's gM and 1799 giants among its dM). */
+#define MS_LUM_W_LAMOST 0.5
+
+/* The luminosity a LAMOST SUBCLASS states: dwarf for dM.., sdM.., esdM.., usdM.. and MK class
+ * V or VI (e.g. "K3V"); giant for gM.. and MK I, II, III (e.g. "K3III", "G8II"); unknown (no
+ * vote) for a plain type ("M2", "K7"), a subgiant ("G8IV"), "Non", empty or NULL. */
+ms_lum_class ms_lum_lamost_vote(const char *subclass);
+
+/* ---------------------------------------------------------------- 4. combination */
 /* The automated form of L25's rule (docs/lumclass.md): the votes are CNN-dMgM (giant when
  * dmgm_prob > 0.5, dwarf when < 0.5, none when NaN), the CMD (only with CMD_flag = 1: dM
- * dwarf, gM giant) and the line verdict. No vote: unknown. All votes agree: that class.
- * Otherwise the star is a giant candidate (L25: the union LAMOST-gM u CNN-gM u CMD-gM) and
- * the Table 3 lines decide it, as L25's visual inspection did; when the lines give no verdict,
- * unknown. `reason` (len >= 64) names the sources that agree and those that disagree. */
+ * dwarf, gM giant), the line verdict (weight 1 each) and LAMOST's subclass (`lamost`, from
+ * ms_lum_lamost_vote; weight MS_LUM_W_LAMOST). No vote: unknown. All votes agree: that class
+ * when their weight is at least 1 (LAMOST alone: unknown). Otherwise the star is a giant
+ * candidate and the Table 3 lines decide it, as L25's visual inspection did; when the lines
+ * give no verdict, the side whose weight leads by at least 1, else unknown. `reason` (len >=
+ * 64) names the sources that agree and those that disagree. */
 ms_lum_class ms_lum_combine(double dmgm_prob, const ms_cmd_result *cmd,
-                            const ms_lum_verdict *lines, char *reason, size_t len);
+                            const ms_lum_verdict *lines, ms_lum_class lamost, char *reason,
+                            size_t len);
 
 /* ---------------------------------------------------------------- the column group */
 #define MS_LUM_REASON_LEN 64
@@ -165,5 +182,11 @@ extern const ms_column_group ms_group_lum;
 void ms_lum_fill_row(const ms_cmd_input *gaia, const float *flux, const float *ivar,
                      const uint8_t *mask, double rv_kms, double dmgm_prob,
                      const ms_lum_thresholds *t, ms_lum_row *row);
+/* The same with LAMOST's SUBCLASS of the row (the store's /meta/subclass; NULL: no vote) as
+ * the fourth source of luminosity_class (ms_lum_fill_row passes NULL). */
+void ms_lum_fill_row_lamost(const ms_cmd_input *gaia, const float *flux, const float *ivar,
+                            const uint8_t *mask, double rv_kms, double dmgm_prob,
+                            const char *lamost_subclass, const ms_lum_thresholds *t,
+                            ms_lum_row *row);
 
 #endif

@@ -72,6 +72,14 @@ void ms_lum_fill_row(const ms_cmd_input *gaia, const float *flux, const float *i
                      const uint8_t *mask, double rv_kms, double dmgm_prob,
                      const ms_lum_thresholds *t, ms_lum_row *row)
 {
+    ms_lum_fill_row_lamost(gaia, flux, ivar, mask, rv_kms, dmgm_prob, NULL, t, row);
+}
+
+void ms_lum_fill_row_lamost(const ms_cmd_input *gaia, const float *flux, const float *ivar,
+                            const uint8_t *mask, double rv_kms, double dmgm_prob,
+                            const char *lamost_subclass, const ms_lum_thresholds *t,
+                            ms_lum_row *row)
+{
     memset(row, 0, sizeof *row);
     ms_cmd_result cmd;
     ms_cmd_input none;
@@ -113,7 +121,8 @@ void ms_lum_fill_row(const ms_cmd_input *gaia, const float *flux, const float *i
     row->line_n_dwarf = lines.n_dwarf;
     set_str(row->line_class, sizeof row->line_class, ms_lum_class_name(lines.cls));
 
-    ms_lum_class c = ms_lum_combine(dmgm_prob, &cmd, &lines, row->lum_reason,
+    ms_lum_class c = ms_lum_combine(dmgm_prob, &cmd, &lines,
+                                    ms_lum_lamost_vote(lamost_subclass), row->lum_reason,
                                     sizeof row->lum_reason);
     row->lum_code = (int32_t)c;
     set_str(row->luminosity_class, sizeof row->luminosity_class, ms_lum_class_name(c));

@@ -2,6 +2,7 @@
  * (lumclass.h; docs/lumclass.md gives the rule and its calibration). */
 #include "mstars/lumclass.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,27 +60,68 @@ void ms_lum_line_verdict(const ms_lum_indices *ix, const ms_lum_thresholds *t,
                                                         : MS_LUM_UNKNOWN;
 }
 
-/* The automated form of L25 3.4.2: votes from the CNN, the CMD (CMD_flag = 1) and the lines;
- * agreement gives the class; a disagreement makes a giant candidate that the lines decide. */
-ms_lum_class ms_lum_combine(double dmgm_prob, const ms_cmd_result *cmd,
-                            const ms_lum_verdict *lines, char *reason, size_t len)
+/* ------------------------------------------------------------------ LAMOST's own label */
+/* The luminosity in a LAMOST SUBCLASS: the M-star prefixes (dM, sdM, esdM, usdM: dwarf; gM:
+ * giant; L25 Module 2 counts "LAMOST-gM") and MK luminosity classes after a spectral type
+ * (V, VI: dwarf; I, Ia, Iab, Ib, II, III: giant; IV, a plain type, "Non": no vote). */
+ms_lum_class ms_lum_lamost_vote(const char *subclass)
 {
-    static const char *src[3] = {"cnn", "cmd", "lines"};
-    ms_lum_class v[3] = {MS_LUM_UNKNOWN, MS_LUM_UNKNOWN, MS_LUM_UNKNOWN};
+    if (!subclass) return MS_LUM_UNKNOWN;
+    while (isspace((unsigned char)*subclass)) subclass++;
+    const char *p = subclass;
+    /* prefixes: g (giant); d, sd, esd, usd (dwarf, subdwarf) */
+    if (p[0] == 'g' && p[1] && strchr("OBAFGKM", p[1])) return MS_LUM_GIANT;
+    if (p[0] == 'd' && p[1] && strchr("OBAFGKM", p[1])) return MS_LUM_DWARF;
+    if (strncmp(p, "sd", 2) == 0 || strncmp(p, "esd", 3) == 0 || strncmp(p, "usd", 3) == 0) {
+        p += p[0] == 's' ? 2 : 3;
+        return *p && strchr("OBAFGKM", *p) ? MS_LUM_DWARF : MS_LUM_UNKNOWN;
+    }
+    /* a spectral type, then an MK luminosity class */
+    if (!*p || !strchr("OBAFGKM", *p)) return MS_LUM_UNKNOWN;
+    p++;
+    while (isdigit((unsigned char)*p) || *p == '.') p++;
+    while (*p == ' ') p++;
+    size_t n = 0;
+    while (p[n] == 'I' || p[n] == 'V') n++;
+    if (n == 0) return MS_LUM_UNKNOWN;
+    if ((n == 1 && p[0] == 'V') || (n == 2 && p[0] == 'V' && p[1] == 'I')) return MS_LUM_DWARF;
+    if (n == 2 && p[0] == 'I' && p[1] == 'V') return MS_LUM_UNKNOWN; /* subgiant */
+    if (n <= 3 && strspn(p, "I") >= n) return MS_LUM_GIANT;          /* I, II, III (+a, ab, b) */
+    return MS_LUM_UNKNOWN;
+}
+
+/* The automated form of L25 3.4.2: votes from the CNN, the CMD (CMD_flag = 1), the lines and
+ * LAMOST's subclass, weighted 1, 1, 1 and MS_LUM_W_LAMOST; agreement of at least a weight of 1
+ * gives the class; a disagreement makes a giant candidate that the lines decide, or, without a
+ * line verdict, the side ahead by a weight of at least 1. */
+ms_lum_class ms_lum_combine(double dmgm_prob, const ms_cmd_result *cmd,
+                            const ms_lum_verdict *lines, ms_lum_class lamost, char *reason,
+                            size_t len)
+{
+    static const char *src[4] = {"cnn", "cmd", "lines", "lamost"};
+    static const double weight[4] = {1.0, 1.0, 1.0, MS_LUM_W_LAMOST};
+    ms_lum_class v[4] = {MS_LUM_UNKNOWN, MS_LUM_UNKNOWN, MS_LUM_UNKNOWN, lamost};
     if (isfinite(dmgm_prob) && dmgm_prob != 0.5)
         v[0] = dmgm_prob > 0.5 ? MS_LUM_GIANT : MS_LUM_DWARF;
     if (cmd && cmd->flag && (cmd->pos == MS_CMD_DM || cmd->pos == MS_CMD_GM))
         v[1] = cmd->pos == MS_CMD_GM ? MS_LUM_GIANT : MS_LUM_DWARF;
     if (lines) v[2] = lines->cls;
 
-    char dw[32] = "", gi[32] = "";
+    char dw[40] = "", gi[40] = "";
     int n_d = 0, n_g = 0;
-    for (int k = 0; k < 3; k++) {
+    double w_d = 0.0, w_g = 0.0;
+    for (int k = 0; k < 4; k++) {
         char *b = v[k] == MS_LUM_DWARF ? dw : v[k] == MS_LUM_GIANT ? gi : NULL;
         if (!b) continue;
         if (*b) strcat(b, ",");
         strcat(b, src[k]);
-        if (v[k] == MS_LUM_DWARF) n_d++; else n_g++;
+        if (v[k] == MS_LUM_DWARF) {
+            n_d++;
+            w_d += weight[k];
+        } else {
+            n_g++;
+            w_g += weight[k];
+        }
     }
     ms_lum_class c;
     if (n_d == 0 && n_g == 0) {
@@ -91,12 +133,20 @@ ms_lum_class ms_lum_combine(double dmgm_prob, const ms_cmd_result *cmd,
                  isfinite(dmgm_prob) ? "0.5" : "absent", cs,
                  lines && (lines->n_giant || lines->n_dwarf) ? "undecided" : "unmeasured");
     } else if (n_g == 0 || n_d == 0) {
-        c = n_g ? MS_LUM_GIANT : MS_LUM_DWARF;
-        snprintf(reason, len, "agree %s: %s", n_g ? "giant" : "dwarf", n_g ? gi : dw);
-    } else {
+        const double w = n_g ? w_g : w_d;
+        c = w >= 1.0 ? (n_g ? MS_LUM_GIANT : MS_LUM_DWARF) : MS_LUM_UNKNOWN;
+        if (c == MS_LUM_UNKNOWN)
+            snprintf(reason, len, "only %s says %s: weight %.1f < 1", n_g ? gi : dw,
+                     n_g ? "giant" : "dwarf", w);
+        else
+            snprintf(reason, len, "agree %s: %s", n_g ? "giant" : "dwarf", n_g ? gi : dw);
+    } else if (v[2] != MS_LUM_UNKNOWN) {
         c = v[2];
+        snprintf(reason, len, "disagree: dwarf %s, giant %s; lines decide", dw, gi);
+    } else {
+        c = w_d - w_g >= 1.0 ? MS_LUM_DWARF : w_g - w_d >= 1.0 ? MS_LUM_GIANT : MS_LUM_UNKNOWN;
         snprintf(reason, len, "disagree: dwarf %s, giant %s; %s", dw, gi,
-                 c == MS_LUM_UNKNOWN ? "no line verdict" : "lines decide");
+                 c == MS_LUM_UNKNOWN ? "no line verdict" : "weight decides");
     }
     return c;
 }

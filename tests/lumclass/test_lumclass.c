@@ -482,23 +482,93 @@ static void test_combine(void **state)
     ms_lum_verdict ld = {MS_LUM_DWARF, 0, 4, 0, 15}, lg = {MS_LUM_GIANT, 4, 0, 15, 0},
                    lu = {MS_LUM_UNKNOWN, 2, 2, 3, 12};
     /* all agree */
-    assert_int_equal(ms_lum_combine(0.1, &dm, &ld, why, sizeof why), MS_LUM_DWARF);
+    assert_int_equal(ms_lum_combine(0.1, &dm, &ld, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_DWARF);
     assert_string_equal(why, "agree dwarf: cnn,cmd,lines");
-    assert_int_equal(ms_lum_combine(0.9, &gm, &lg, why, sizeof why), MS_LUM_GIANT);
+    assert_int_equal(ms_lum_combine(0.9, &gm, &lg, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_GIANT);
     /* the CNN absent, the CMD unreliable: the lines alone */
-    assert_int_equal(ms_lum_combine(NAN, &noflag, &lg, why, sizeof why), MS_LUM_GIANT);
+    assert_int_equal(ms_lum_combine(NAN, &noflag, &lg, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_GIANT);
     assert_string_equal(why, "agree giant: lines");
     /* disagreement: a giant candidate, the lines decide */
-    assert_int_equal(ms_lum_combine(0.9, &dm, &ld, why, sizeof why), MS_LUM_DWARF);
+    assert_int_equal(ms_lum_combine(0.9, &dm, &ld, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_DWARF);
     assert_string_equal(why, "disagree: dwarf cmd,lines, giant cnn; lines decide");
-    assert_int_equal(ms_lum_combine(0.2, &gm, &lg, why, sizeof why), MS_LUM_GIANT);
-    assert_int_equal(ms_lum_combine(0.2, &gm, &lu, why, sizeof why), MS_LUM_UNKNOWN);
+    assert_int_equal(ms_lum_combine(0.2, &gm, &lg, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_GIANT);
+    assert_int_equal(ms_lum_combine(0.2, &gm, &lu, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_UNKNOWN);
     assert_string_equal(why, "disagree: dwarf cnn, giant cmd; no line verdict");
     /* agreement without the lines */
-    assert_int_equal(ms_lum_combine(0.2, &dm, &lu, why, sizeof why), MS_LUM_DWARF);
+    assert_int_equal(ms_lum_combine(0.2, &dm, &lu, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_DWARF);
     /* nothing */
-    assert_int_equal(ms_lum_combine(NAN, NULL, &lu, why, sizeof why), MS_LUM_UNKNOWN);
+    assert_int_equal(ms_lum_combine(NAN, NULL, &lu, MS_LUM_UNKNOWN, why, sizeof why), MS_LUM_UNKNOWN);
     assert_string_equal(why, "no vote: cnn absent, cmd none, lines undecided");
+}
+
+/* LAMOST's SUBCLASS as a luminosity vote (ms_lum_lamost_vote). */
+static void test_lamost_vote(void **state)
+{
+    (void)state;
+    static const char *giant[] = {"gM0", "gM5", "gK5", "K3III", "G8II", "M2III", "K0 III",
+                                  "F0Ib", "B2Ia", "K1III-IV", "gM"};
+    static const char *dwarf[] = {"dM0", "dM3", "sdM1", "esdM2", "usdM0", "A5V", "K3V", "M1V",
+                                  "F5VI", " dM4"};
+    static const char *none[] = {"M0", "K7", "G5", "A2", "Non", "", "G8IV", "M", "g", "d",
+                                 "sd", "Unknown", "DA", "WD", "CV", "K5VII", "QSO"};
+    for (size_t k = 0; k < sizeof giant / sizeof *giant; k++)
+        assert_int_equal(ms_lum_lamost_vote(giant[k]), MS_LUM_GIANT);
+    for (size_t k = 0; k < sizeof dwarf / sizeof *dwarf; k++)
+        assert_int_equal(ms_lum_lamost_vote(dwarf[k]), MS_LUM_DWARF);
+    for (size_t k = 0; k < sizeof none / sizeof *none; k++)
+        assert_int_equal(ms_lum_lamost_vote(none[k]), MS_LUM_UNKNOWN);
+    assert_int_equal(ms_lum_lamost_vote(NULL), MS_LUM_UNKNOWN);
+}
+
+/* The fourth source in the combination: half a vote. */
+static void test_combine_lamost(void **state)
+{
+    (void)state;
+    char why[MS_LUM_REASON_LEN];
+    ms_cmd_result dm = {10, 2.5, 50, 0, 0, 1, MS_CMD_DM, 0}, gm = dm;
+    gm.pos = MS_CMD_GM;
+    ms_lum_verdict ld = {MS_LUM_DWARF, 0, 4, 0, 15}, lg = {MS_LUM_GIANT, 4, 0, 15, 0},
+                   lu = {MS_LUM_UNKNOWN, 0, 0, 0, 0};
+    const ms_lum_class D = MS_LUM_DWARF, G = MS_LUM_GIANT, U = MS_LUM_UNKNOWN;
+    /* agreement: LAMOST joins the list */
+    assert_int_equal(ms_lum_combine(0.1, &dm, &ld, D, why, sizeof why), D);
+    assert_string_equal(why, "agree dwarf: cnn,cmd,lines,lamost");
+    /* LAMOST alone decides nothing (weight 0.5 < 1), either way */
+    assert_int_equal(ms_lum_combine(NAN, NULL, &lu, G, why, sizeof why), U);
+    assert_string_equal(why, "only lamost says giant: weight 0.5 < 1");
+    assert_int_equal(ms_lum_combine(NAN, NULL, &lu, D, why, sizeof why), U);
+    /* LAMOST with one full source: weight 1.5, agreement */
+    assert_int_equal(ms_lum_combine(0.9, NULL, &lu, G, why, sizeof why), G);
+    assert_string_equal(why, "agree giant: cnn,lamost");
+    /* LAMOST-gM against CNN and CMD dwarf: a giant candidate; the lines decide it ... */
+    assert_int_equal(ms_lum_combine(0.1, &dm, &lg, G, why, sizeof why), G);
+    assert_string_equal(why, "disagree: dwarf cnn,cmd, giant lines,lamost; lines decide");
+    assert_int_equal(ms_lum_combine(0.1, &dm, &ld, G, why, sizeof why), D);
+    /* ... and without a line verdict the weights: 2 against 0.5 -> dwarf */
+    assert_int_equal(ms_lum_combine(0.1, &dm, &lu, G, why, sizeof why), D);
+    assert_string_equal(why, "disagree: dwarf cnn,cmd, giant lamost; weight decides");
+    /* 1 against 0.5: no decision; 1.5 against 1: no decision (a lead below 1) */
+    assert_int_equal(ms_lum_combine(0.1, NULL, &lu, G, why, sizeof why), U);
+    assert_string_equal(why, "disagree: dwarf cnn, giant lamost; no line verdict");
+    assert_int_equal(ms_lum_combine(0.9, &dm, &lu, G, why, sizeof why), U);
+    assert_int_equal(ms_lum_combine(0.9, &gm, &lu, D, why, sizeof why), G);
+    /* no LAMOST vote: the three-source rule unchanged */
+    assert_int_equal(ms_lum_combine(0.9, &dm, &lu, U, why, sizeof why), U);
+    assert_string_equal(why, "disagree: dwarf cmd, giant cnn; no line verdict");
+}
+
+/* ms_lum_fill_row_lamost: the store's SUBCLASS reaches luminosity_class. */
+static void test_fill_row_lamost(void **state)
+{
+    (void)state;
+    ms_lum_row r;
+    ms_lum_fill_row_lamost(NULL, NULL, NULL, NULL, NAN, 0.8, "gM3", NULL, &r);
+    assert_string_equal(r.luminosity_class, "giant");
+    assert_string_equal(r.lum_reason, "agree giant: cnn,lamost");
+    ms_lum_fill_row_lamost(NULL, NULL, NULL, NULL, NAN, NAN, "gM3", NULL, &r);
+    assert_string_equal(r.luminosity_class, "unknown");
+    ms_lum_fill_row_lamost(NULL, NULL, NULL, NULL, NAN, 0.8, "M3", NULL, &r);
+    assert_string_equal(r.lum_reason, "agree giant: cnn");
 }
 
 static void test_group_and_row(void **state)
@@ -541,6 +611,9 @@ int main(void)
         cmocka_unit_test(test_verdict_templates),
         cmocka_unit_test(test_verdict_rule),
         cmocka_unit_test(test_combine),
+        cmocka_unit_test(test_lamost_vote),
+        cmocka_unit_test(test_combine_lamost),
+        cmocka_unit_test(test_fill_row_lamost),
         cmocka_unit_test(test_group_and_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
