@@ -95,6 +95,8 @@ typedef struct {
     int64_t *side_id;
     int32_t *status;
     char (*obsid)[32];
+    int has_subclass;             /* the store has LAMOST's SUBCLASS: the fourth vote */
+    char (*subclass)[16];         /* [chunk] */
     lum_cat_row *rows;
 } lum_state;
 
@@ -139,6 +141,8 @@ static ms_status read_chunk(lum_state *s, ms_survey_chunk *ck)
     MS_TRY(ms_survey_rows(ck, MS_META_SNR_R, MS_H5_F64, 0, s->snr_r));
     MS_TRY(ms_survey_rows(ck, MS_META_STATUS, MS_H5_I32, 0, s->status));
     MS_TRY(ms_survey_rows(ck, MS_META_OBSID, MS_H5_STR, 32, s->obsid));
+    if (s->has_subclass)
+        MS_TRY(ms_survey_rows(ck, MS_META_SUBCLASS, MS_H5_STR, 16, s->subclass));
     for (size_t c = 0; c < N_GAIA; c++) {
         double *dst = s->gaia + c * s->chunk;
         if (s->has_gaia[c])
@@ -198,8 +202,14 @@ static ms_status lum_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
         const float *fl = s->flux + i * MS_NATIVE_NPIX;
         size_t good = 0;
         for (size_t k = 0; k < MS_NATIVE_NPIX; k++) good += s->mask[i * MS_NATIVE_NPIX + k] == 0;
-        ms_lum_fill_row(&in, good ? fl : NULL, s->ivar + i * MS_NATIVE_NPIX,
-                        s->mask + i * MS_NATIVE_NPIX, v, s->dmgm[i], NULL, &r->lum);
+        /* LAMOST's SUBCLASS is the fourth, half-weight vote (docs/lumclass.md) */
+        const char *sub = NULL;
+        if (s->has_subclass) {
+            s->subclass[i][15] = '\0';
+            sub = s->subclass[i];
+        }
+        ms_lum_fill_row_lamost(&in, good ? fl : NULL, s->ivar + i * MS_NATIVE_NPIX,
+                               s->mask + i * MS_NATIVE_NPIX, v, s->dmgm[i], sub, NULL, &r->lum);
         const int c = r->lum.lum_code;
         cnt[c == MS_LUM_DWARF ? N_DWARF : c == MS_LUM_GIANT ? N_GIANT : N_UNKNOWN]++;
         cnt[N_CMD_FLAG] += r->lum.cmd_flag;
@@ -296,7 +306,7 @@ static void lum_free(ms_survey_method *me)
     lum_state *s = me->state;
     if (!s) return;
     void *p[] = {s->flux, s->ivar, s->mask, s->z, s->snr_r, s->gaia, s->dmgm, s->rv_side,
-                 s->side_id, s->status, s->obsid, s->rows};
+                 s->side_id, s->status, s->obsid, s->subclass, s->rows};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) ms_free(p[i]);
     if (s->cls.f) ms_h5_close(s->cls.f);
     if (s->rv.f) ms_h5_close(s->rv.f);
@@ -346,9 +356,11 @@ ms_status ms_method_lum_open(const ms_config *cfg, const ms_lum_job_opts *o, int
     s->side_id = ms_malloc_array("lumclass.id", c, sizeof(int64_t));
     s->status = ms_malloc_array("lumclass.status", c, sizeof(int32_t));
     s->obsid = ms_malloc_array("lumclass.obsid", c, sizeof *s->obsid);
+    s->has_subclass = ms_h5_exists(store, MS_META_SUBCLASS);
+    s->subclass = ms_malloc_array("lumclass.subclass", c, sizeof *s->subclass);
     s->rows = ms_calloc("lumclass.rows", c, sizeof *s->rows);
     if (!s->flux || !s->ivar || !s->mask || !s->z || !s->snr_r || !s->gaia || !s->dmgm ||
-        !s->rv_side || !s->side_id || !s->status || !s->obsid || !s->rows)
+        !s->rv_side || !s->side_id || !s->status || !s->obsid || !s->subclass || !s->rows)
         return MS_ENOMEM;
     m->rows = s->rows;
     m->hash = settings_hash(s);
