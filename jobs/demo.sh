@@ -26,7 +26,9 @@
 #
 # Environment:
 #   MSTARS_DEMO_RANKS    MPI ranks (default 2)
-#   MSTARS_DEMO_METHODS  the methods besides z25, comma-separated (default rv,cnn,slam,laspm)
+#   MSTARS_DEMO_METHODS  the methods besides z25, comma-separated (default lum,rv,cnn,slam,laspm;
+#                        lum: the dwarf/giant verdict (L25 lines, CMD, LAMOST subclass) that
+#                        routes the rows: z25 and cnn run on dwarfs only, run.dwarfs_only)
 #   MSTARS_DEMO_CONFIG   configuration (default config/demo.cfg)
 #   MSTARS_DEMO_SET      extra "--set key=value" words for every command (the test's tiny chain)
 #   MSTARS_DEMO_CNN      extra train-cnn options (default: --folds 5 --max-epochs 200 --patience 12)
@@ -38,7 +40,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/demo-out}
 ranks=${MSTARS_DEMO_RANKS:-2}
-methods=${MSTARS_DEMO_METHODS:-rv,cnn,slam,laspm}
+methods=${MSTARS_DEMO_METHODS:-lum,rv,cnn,slam,laspm}
 cfg=${MSTARS_DEMO_CONFIG:-$root/config/demo.cfg}
 cnn_opts=(${MSTARS_DEMO_CNN:---folds 5 --max-epochs 200 --patience 12})
 slam_opts=(${MSTARS_DEMO_SLAM:---search coordinate --cv-folds 4})
@@ -170,6 +172,11 @@ if has laspm; then
     --labels "truth=$out/reference.csv" --no-dbscan --no-nn-check --out "$out/library.h5"
   run_methods=$run_methods,laspm
   method_opts+=(--laspm-library "$out/library.h5")
+fi
+# the luminosity class first: it needs no model, and its dwarf/giant verdict routes the rows
+# (run.dwarfs_only: z25 and cnn on dwarfs; the others on every row; survey/skip_reason says why)
+if has lum; then
+  run_methods=lum,$run_methods
 fi
 
 # 5. every method in ONE pass over the spectra into one catalog (fit --methods): each method's

@@ -22,11 +22,11 @@ trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
 fails=0
 check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
 
-methods=rv,cnn,slam,laspm
+methods=lum,rv,cnn,slam,laspm
 tmpl=${MSTARS_SHARED:-$root/../shared}/data/templates-kesseli2017
 if [ ! -d "$tmpl" ] && ! python3 -c 'import os' 2>/dev/null; then
   echo "note: no Kesseli templates and no python3 for the fallback: the rv method is left out"
-  methods=cnn,slam,laspm
+  methods=lum,cnn,slam,laspm
 fi
 export MSTARS_EXE="$exe" MSTARS_DEMO_NO_SETUP=1 MSTARS_DEMO_CONFIG="$root/tests/cli/demo_tiny.cfg"
 export MSTARS_DEMO_METHODS=$methods MSTARS_TEMPLATES=$tmpl
@@ -61,9 +61,13 @@ check "combined.h5 records the error scales" \
 
 # the combined catalog names every method (fit --methods runs them in its own order)
 attr=$(h5dump -a /methods "$out/combined.h5" 2>/dev/null | grep -o '"[a-z0-9,]*"' | tail -n 1 | tr -d '"')
-want=$(for m in rv z25 slam cnn laspm; do case ",z25,$methods," in *",$m,"*) printf '%s,' $m ;; esac; done)
+want=$(for m in lum rv z25 slam cnn laspm; do case ",z25,$methods," in *",$m,"*) printf '%s,' $m ;; esac; done)
 want=${want%,}
 check "combined.h5 holds the methods $want (got: $attr)" [ "$attr" = "$want" ]
+# lum routes the rows: its luminosity_class and the survey group's skip_reason are there
+for c in luminosity_class lum_reason methods_skipped skip_reason; do
+  check "combined.h5 has /catalog/$c" sh -c "h5ls '$out/combined.h5/catalog' | grep -q '^$c '"
+done
 
 sm=$out/report/summary.md
 check "summary.md exists" [ -s "$sm" ]
