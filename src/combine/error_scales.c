@@ -143,16 +143,20 @@ int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
     return 0;
 }
 
-/* Honest errors against reference labels (combine.h, ms_combine_reference_scales). */
-int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
-                                const double *ref, const double *key, const double *edges,
-                                size_t n_bins, size_t min_rows, double *scale, double *rms,
-                                size_t *n_used)
+/* Honest errors against reference labels (combine.h, ms_combine_reference_scales); own
+ * [n_methods][MS_REC_N][bins] (NULL: not wanted): 1 where the bin had min_rows of its own,
+ * 0 where it took the all-rows value; rms_all [n_methods][MS_REC_N]: the all-rows RMS. */
+static int reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
+                            const double *ref, const double *key, const double *edges,
+                            size_t n_bins, size_t min_rows, double *scale, double *rms,
+                            size_t *n_used, uint8_t *own_bin, double *rms_all)
 {
     const size_t nb = n_bins ? n_bins : 1;
     for (size_t i = 0; i < n_methods * MS_REC_N * nb; i++) scale[i] = NAN;
     for (size_t i = 0; rms && i < n_methods * MS_REC_N * nb; i++) rms[i] = NAN;
     for (size_t i = 0; n_used && i < n_methods * MS_REC_N; i++) n_used[i] = 0;
+    for (size_t i = 0; own_bin && i < n_methods * MS_REC_N * nb; i++) own_bin[i] = 0;
+    for (size_t i = 0; rms_all && i < n_methods * MS_REC_N; i++) rms_all[i] = NAN;
     double *z = ms_malloc_array("combine.refscales.z", n + 1, sizeof *z);
     if (!z) return -1;
     for (size_t m = 0; m < n_methods; m++)
@@ -179,15 +183,26 @@ int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_metho
                     all = s;
                     all_rms = e;
                     if (n_used) n_used[m * MS_REC_N + (size_t)q] = k;
+                    if (rms_all) rms_all[m * MS_REC_N + (size_t)q] = e;
                 } else {
                     const int own = s > 0.0 && isfinite(s);
                     scale[at] = own ? s : all;
                     if (rms) rms[at] = own ? e : all_rms;
+                    if (own_bin) own_bin[at] = (uint8_t)own;
                 }
             }
         }
     ms_free(z);
     return 0;
+}
+
+int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
+                                const double *ref, const double *key, const double *edges,
+                                size_t n_bins, size_t min_rows, double *scale, double *rms,
+                                size_t *n_used)
+{
+    return reference_scales(in, n, n_methods, ref, key, edges, n_bins, min_rows, scale, rms,
+                            n_used, NULL, NULL);
 }
 
 const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1] = {-HUGE_VAL, 10, 20, 50, HUGE_VAL};
@@ -206,13 +221,18 @@ int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, cons
     for (size_t i = 0; n_ref && i < nk; i++) n_ref[i] = 0;
     if (ref) {
         /* the reference's scales replace the hat's wherever they could be measured */
-        double *rs = ms_malloc_array("combine.refscales", 2 * nk * nb, sizeof *rs);
-        if (!rs) return -1;
-        double *rrms = rs + nk * nb;
-        if (ms_combine_reference_scales(in, n, n_methods, ref, snr, ms_combine_scale_edges,
-                                        snr ? nb : 0, MS_COMBINE_REF_MIN_ROWS, rs, rrms,
-                                        n_ref) != 0) {
+        double *rs = ms_malloc_array("combine.refscales", 3 * nk * nb, sizeof *rs);
+        uint8_t *own = ms_malloc_array("combine.refscales.own", nk * nb, 1);
+        if (!rs || !own) {
             ms_free(rs);
+            ms_free(own);
+            return -1;
+        }
+        double *rrms = rs + nk * nb, *rall = rs + 2 * nk * nb;
+        if (reference_scales(in, n, n_methods, ref, snr, ms_combine_scale_edges, snr ? nb : 0,
+                             MS_COMBINE_REF_MIN_ROWS, rs, rrms, n_ref, own, rall) != 0) {
+            ms_free(rs);
+            ms_free(own);
             return -1;
         }
         for (size_t i = 0; i < nk; i++)
@@ -220,13 +240,28 @@ int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, cons
                 const size_t at = snr ? i * nb + b : i; /* no snr: one bin */
                 if (isfinite(rs[at])) scale[i * nb + b] = rs[at];
             }
-        /* the rank of each candidate: its reference RMS in the row's bin */
+        /* the rank of each candidate: its reference RMS in the row's bin, compared like with
+         * like: where any candidate of the row's quantity had too few reference rows in the
+         * bin (its RMS is its all-rows value), every candidate is ranked by its all-rows RMS
+         * (a bin RMS at high S/N against an all-rows RMS that low S/N inflates picked the
+         * wrong method: benchmarks/RESULTS.md, "Issue 24, the recommended labels") */
         for (size_t r = 0; r < n; r++) {
             size_t b = 0;
             while (snr && b + 1 < nb && !(snr[r] < ms_combine_scale_edges[b + 1])) b++;
-            for (size_t i = 0; i < nk; i++) in[r * nk + i].score = rrms[snr ? i * nb + b : i];
+            for (int q = 0; q < MS_REC_N; q++) {
+                int all_own = 1;
+                for (size_t m = 0; m < n_methods; m++) {
+                    const size_t i = m * MS_REC_N + (size_t)q, at = snr ? i * nb + b : i;
+                    if (usable(&in[r * nk + i]) && isfinite(rrms[at]) && !own[at]) all_own = 0;
+                }
+                for (size_t m = 0; m < n_methods; m++) {
+                    const size_t i = m * MS_REC_N + (size_t)q, at = snr ? i * nb + b : i;
+                    in[r * nk + i].score = all_own ? rrms[at] : rall[i];
+                }
+            }
         }
         ms_free(rs);
+        ms_free(own);
     }
     for (size_t r = 0; r < n; r++) {
         size_t b = 0;

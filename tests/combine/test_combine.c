@@ -240,6 +240,49 @@ static void test_reference_scales(void **state)
     assert_true(fabs(sc[2 * MS_REC_N + 0] / 4.6726 - 1.0) < 0.06);
 }
 
+/* Like with like (ms_combine_rescale_errors): a method with too few reference rows in the row's
+ * S/N bin is ranked by its all-rows RMS, and then so is every candidate of that row and
+ * quantity. Method 1 is truly better everywhere (errors +-50 K at S/N 5, +-5 K at S/N 60) than
+ * method 0 (+-100 K, +-10 K), but its flags leave it only 5 reference rows at S/N 60. Bin
+ * against bin-or-all-rows would compare method 0's 10 K at S/N 60 with method 1's all-rows
+ * ~49 K and pick method 0; all-rows against all-rows (0: ~91 K, 1: ~49 K) picks method 1. */
+static void test_rank_like_with_like(void **state)
+{
+    (void)state;
+    enum { NLO = 200, NHI = 40, NJ = 20, N = NLO + NHI + NJ, M = 2 };
+    static ms_rec_input in[N * M * MS_REC_N];
+    static double ref[N * MS_REC_N], snr[N];
+    for (size_t r = 0; r < N; r++) {
+        const int hi = r >= NLO;
+        const double truth = 3500.0, sign = r % 2 ? 1.0 : -1.0;
+        snr[r] = hi ? 60.0 : 5.0;
+        for (int q = 0; q < MS_REC_N; q++) ref[r * MS_REC_N + (size_t)q] = NAN;
+        if (r < NLO + NHI) ref[r * MS_REC_N + 0] = truth; /* the last NJ rows: judged only */
+        for (size_t m = 0; m < M; m++) {
+            const double sd = (hi ? 10.0 : 100.0) / (m == 1 ? 2.0 : 1.0);
+            /* method 1 is clean on 5 of the S/N 60 reference rows and on every judged row */
+            const int clean = m == 0 || !hi || r >= NLO + NHI || r < NLO + 5;
+            for (int q = 0; q < MS_REC_N; q++)
+                in[(r * M + m) * MS_REC_N + (size_t)q] =
+                    q == 0 ? (ms_rec_input){truth + sign * sd, sd, clean, 0.0}
+                           : (ms_rec_input){NAN, NAN, 1, 0.0};
+        }
+    }
+    double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    assert_int_equal(ms_combine_rescale_errors(in, N, M, snr, ref, sc, NULL), 0);
+    for (size_t r = NLO + NHI; r < N; r++) {
+        ms_rec_output o;
+        ms_combine_row(in + r * M * MS_REC_N, M, 3.0, &o);
+        assert_int_equal(o.method[0], 1);
+        /* both ranked by their all-rows RMS */
+        assert_true(in[(r * M + 0) * MS_REC_N].score > 85.0);
+        assert_true(fabs(in[(r * M + 1) * MS_REC_N].score - 50.0 * sqrt(200.0 / 205.0)) < 1.0);
+    }
+    /* S/N 5: both measured in the bin: ranked by the bin's RMS (100 against 50) */
+    assert_true(fabs(in[(0 * M + 0) * MS_REC_N].score - 100.0) < 1e-9);
+    assert_true(fabs(in[(0 * M + 1) * MS_REC_N].score - 50.0) < 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_rank_by_score),
         cmocka_unit_test(test_error_scales_three_cornered_hat),
         cmocka_unit_test(test_reference_scales),
+        cmocka_unit_test(test_rank_like_with_like),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
