@@ -72,6 +72,12 @@ done
 sm=$out/report/summary.md
 check "summary.md exists" [ -s "$sm" ]
 check "summary.md opens on the overview" [ "$(head -n 1 "$sm")" = "# Overview: what to look at" ]
+# the verdict "as good as the best?" and the warnings agree: a "**no**" row of the recommended
+# labels table iff a "worse than ... (bootstrap sd)" warning for that quantity
+nno=$(sed -n '/^### Recommended labels against each method/,/^### Disagreement/p' "$sm" | grep -c '| \*\*no\*\* |$')
+nwarn=$(grep -c 'the recommended labels are worse than .*bootstrap sd' "$sm")
+check "recommended verdicts (${nno} no) match their warnings (${nwarn}), judged by the bootstrap" \
+  sh -c "[ $nno -eq 0 -a $nwarn -eq 0 ] || [ $nno -gt 0 -a $nwarn -ge $nno ]"
 for sec in "### Warnings" "### Recovery against the table, per S/N" "### Cycle-StarNet" \
   "### Recommended labels against each method" "### Disagreement flag" "# mstars report"; do
   check "summary.md has \"$sec\"" grep -qF "$sec" "$sm"
