@@ -15,13 +15,8 @@
 #     interrupted run (max_runtime) resumed with --resume equals the uninterrupted one;
 #   - refusals: class without a model, class in run.dwarfs_only, a method in both lists.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
-work=${KEEP_DIR:-$(mktemp -d)}
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 py=/usr/bin/python3
 $py -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: python3-h5py absent"; exit 77; }
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=${N_STARS:-80} --set simulate.repeat_fraction=0
@@ -30,30 +25,24 @@ opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=${N_STARS:-8
       --set simulate.grid_teff=3000,3800,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set preprocess.wave_step=4 --set emulator.hidden=16
       --set emulator.epochs=10 --set fit.presearch_points=32 --set run.chunk_size=16 --log-level warn)
-m=$work/mock
-mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null &&
-mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-  --out "$work/s.h5" >/dev/null &&
-mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
-mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null ||
-  { echo "FAIL preparing the mock and the emulator"; exit 1; }
-tr=(--spectra "$work/s.h5" --labels "$m/truth.csv" --max-epochs 2 --folds 2)
+mock_fit_inputs
+tr=(--spectra "$work/spectra.h5" --labels "$m/truth.csv" --max-epochs 2 --folds 2)
 for t in spt wdm dmgm; do
   "$exe" train-classifier "${opts[@]}" "${tr[@]}" --task $t --out "$work/$t.h5" >/dev/null 2>&1 ||
     { echo "FAIL train-classifier --task $t"; exit 1; }
 done
-"$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$m/truth.csv" --class dM --folds 3 \
+"$exe" train-cnn "${opts[@]}" --spectra "$work/spectra.h5" --labels "$m/truth.csv" --class dM --folds 3 \
   --max-epochs 2 --out "$work/cnn.h5" >/dev/null 2>&1 || { echo "FAIL train-cnn"; exit 1; }
 M=(--spt "$work/spt.h5" --wdm "$work/wdm.h5" --dmgm "$work/dmgm.h5")
 
 # the single commands
-"$exe" classify "${opts[@]}" --spectra "$work/s.h5" "${M[@]}" --out "$work/class.h5" >/dev/null 2>&1 &&
-"$exe" lumclass "${opts[@]}" --spectra "$work/s.h5" --classify "$work/class.h5" --out "$work/lum.h5" >/dev/null 2>&1
+"$exe" classify "${opts[@]}" --spectra "$work/spectra.h5" "${M[@]}" --out "$work/class.h5" >/dev/null 2>&1 &&
+"$exe" lumclass "${opts[@]}" --spectra "$work/spectra.h5" --classify "$work/class.h5" --out "$work/lum.h5" >/dev/null 2>&1
 check "classify and lumclass --classify exit 0" test $? -eq 0
-"$exe" lumclass "${opts[@]}" --spectra "$work/s.h5" --out "$work/lum0.h5" >/dev/null 2>&1
+"$exe" lumclass "${opts[@]}" --spectra "$work/spectra.h5" --out "$work/lum0.h5" >/dev/null 2>&1
 check "lumclass without --classify exits 0" test $? -eq 0
 
-fm=("$exe" fit "${opts[@]}" --spectra "$work/s.h5" --emulator "$work/emu.h5" --cnn-model "$work/cnn.h5" "${M[@]}")
+fm=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5" --cnn-model "$work/cnn.h5" "${M[@]}")
 all=(--methods cnn,z25,lum,class)
 mpi 1 "${fm[@]}" "${all[@]}" --out "$work/j1.h5" >/dev/null 2>"$work/j1.log"
 check "fit --methods class,lum,z25,cnn, 1 rank, chunks of 16, exits 0" test $? -eq 0
@@ -132,7 +121,7 @@ r = c['skip_reason'][:].astype(str)
 print('giants', giant.sum(), 'of', len(giant))
 sys.exit(0 if np.array_equal(bit == 1, ~giant) and np.all(r[~giant] == 'dwarf') and np.all(c['cnn_n_models'][:][~giant] == 0) else 1)" "$work/g.h5"
 # refusals
-"$exe" fit "${opts[@]}" --spectra "$work/s.h5" --methods class --out "$work/x.h5" >/dev/null 2>"$work/e1.txt"
+"$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --methods class --out "$work/x.h5" >/dev/null 2>"$work/e1.txt"
 check "class without a model is refused, naming the options" grep -q "class needs at least one of --spt" "$work/e1.txt"
 "${fm[@]}" --methods class,z25 --set run.dwarfs_only=class,z25 --out "$work/x.h5" >/dev/null 2>"$work/e2.txt"
 check "class in run.dwarfs_only is refused" grep -q "routes the rows" "$work/e2.txt"

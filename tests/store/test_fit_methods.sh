@@ -16,41 +16,30 @@
 #     recommended labels from fit --methods and combine;
 #   - errors: an unknown method, a method without its model.
 set -u
-exe=${MSTARS_EXE:?}
-root=${MSTARS_SOURCE_ROOT:?}
+. "$(dirname "$0")/../lib.sh"
+ms_workdir
 shared=${MSTARS_SHARED:-}
-work=${KEEP_DIR:-$(mktemp -d)}
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
-fails=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi; }
-mpi() { local n=$1; shift; mpiexec --oversubscribe -n "$n" "$@"; }
 py=/usr/bin/python3
 $py -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: python3-h5py absent"; exit 77; }
 opts=(--config "$root/config/mock-small.cfg" --set simulate.n_stars=60 --set simulate.repeat_fraction=0.2
       --set simulate.grid_teff=3000,3800,200 --set simulate.grid_logg=4.5,5.0,0.5
       --set simulate.grid_mh=-0.5,0,0.5 --set preprocess.wave_step=4 --set emulator.hidden=16
       --set emulator.epochs=20 --set fit.presearch_points=32 --set run.chunk_size=16 --log-level warn)
-m=$work/mock
-mpi 2 "$exe" simulate "${opts[@]}" --out "$m" >/dev/null &&
-mpi 2 "$exe" ingest "${opts[@]}" --spectra "$m/spectra.lst" --catalog "$m/input_catalog.csv" \
-  --out "$work/s.h5" >/dev/null &&
-mpi 2 "$exe" ingest-grid "${opts[@]}" --grid "$m/grid" --out "$work/grid.h5" >/dev/null &&
-mpi 2 "$exe" train-emulator "${opts[@]}" --grid "$work/grid.h5" --out "$work/emu.h5" >/dev/null ||
-  { echo "FAIL preparing the mock and the emulator"; exit 1; }
+mock_fit_inputs
 # labels of a random 40% (the reference role) for SLAM, the CNN and the library
 awk -F, 'NR == 1 { print; next } { srand(NR * 7919); if (rand() < 0.4) print }' "$m/truth.csv" > "$work/train.csv"
-"$exe" train-slam "${opts[@]}" --spectra "$work/s.h5" --labels "$work/train.csv" --label-cols teff,m_h \
+"$exe" train-slam "${opts[@]}" --spectra "$work/spectra.h5" --labels "$work/train.csv" --label-cols teff,m_h \
   --grid-c 2^0:2^2 --grid-epsilon 0.05 --grid-gamma auto --cv-folds 3 --out "$work/slam.h5" >/dev/null 2>&1 &&
-"$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$m/truth.csv" --class dM --folds 3 \
+"$exe" train-cnn "${opts[@]}" --spectra "$work/spectra.h5" --labels "$m/truth.csv" --class dM --folds 3 \
   --max-epochs 2 --out "$work/cnn.h5" >/dev/null 2>&1 &&
-"$exe" build-library "${opts[@]}" --spectra "$work/s.h5" --labels "t=$work/train.csv" --no-dbscan \
+"$exe" build-library "${opts[@]}" --spectra "$work/spectra.h5" --labels "t=$work/train.csv" --no-dbscan \
   --nn-rounds 0 --out "$work/lib.h5" >/dev/null 2>&1 || { echo "FAIL training the tiny models"; exit 1; }
 
 # the single commands
-"$exe" fit "${opts[@]}" --spectra "$work/s.h5" --emulator "$work/emu.h5" --out "$work/z25.h5" >/dev/null 2>&1 &&
-"$exe" fit-slam "${opts[@]}" --spectra "$work/s.h5" --model "$work/slam.h5" --out "$work/slam_cat.h5" >/dev/null 2>&1 &&
-"$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/cnn.h5" --out "$work/cnn_cat.h5" >/dev/null 2>&1 &&
-"$exe" laspm "${opts[@]}" --spectra "$work/s.h5" --library "$work/lib.h5" --out "$work/laspm_cat.h5" >/dev/null 2>&1
+"$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5" --out "$work/z25.h5" >/dev/null 2>&1 &&
+"$exe" fit-slam "${opts[@]}" --spectra "$work/spectra.h5" --model "$work/slam.h5" --out "$work/slam_cat.h5" >/dev/null 2>&1 &&
+"$exe" predict-cnn "${opts[@]}" --spectra "$work/spectra.h5" --model "$work/cnn.h5" --out "$work/cnn_cat.h5" >/dev/null 2>&1 &&
+"$exe" laspm "${opts[@]}" --spectra "$work/spectra.h5" --library "$work/lib.h5" --out "$work/laspm_cat.h5" >/dev/null 2>&1
 check "the single commands exit 0" test $? -eq 0
 "$exe" combine --catalogs "$work/z25.h5,$work/slam_cat.h5,$work/cnn_cat.h5,$work/laspm_cat.h5" \
   --out "$work/combined.h5" >/dev/null 2>&1
@@ -58,7 +47,7 @@ check "combine of the single catalogs exits 0" test $? -eq 0
 
 models=(--emulator "$work/emu.h5" --slam-model "$work/slam.h5" --cnn-model "$work/cnn.h5"
         --laspm-library "$work/lib.h5")
-fm=("$exe" fit "${opts[@]}" --spectra "$work/s.h5" "${models[@]}")
+fm=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" "${models[@]}")
 "${fm[@]}" --methods laspm,cnn,slam,z25 --out "$work/four.h5" >/dev/null 2>"$work/four.log"
 check "fit --methods z25,slam,cnn,laspm exits 0" test $? -eq 0
 # compare: every column of a single catalog is in the job's catalog, equal (NaN where NaN)
@@ -136,18 +125,18 @@ check "methods attribute in the job's order" sh -c "h5dump -a /methods '$work/fo
 
 tpl=$shared/data/templates-kesseli2017
 if [ -n "$shared" ] && [ -d "$tpl" ]; then
-  "$exe" rv "${opts[@]}" --spectra "$work/s.h5" --templates "$tpl" --out "$work/rv_cat.h5" >/dev/null 2>&1
+  "$exe" rv "${opts[@]}" --spectra "$work/spectra.h5" --templates "$tpl" --out "$work/rv_cat.h5" >/dev/null 2>&1
   check "rv (single) exits 0" test $? -eq 0
   # the CNN's rest frames: a model trained on the rv catalog's velocities (train-cnn --rv)
-  "$exe" train-cnn "${opts[@]}" --spectra "$work/s.h5" --labels "$m/truth.csv" --class dM --folds 3 \
+  "$exe" train-cnn "${opts[@]}" --spectra "$work/spectra.h5" --labels "$m/truth.csv" --class dM --folds 3 \
     --max-epochs 2 --rv "$work/rv_cat.h5" --out "$work/cnn_rv.h5" >/dev/null 2>&1 &&
-  "$exe" predict-cnn "${opts[@]}" --spectra "$work/s.h5" --model "$work/cnn_rv.h5" --rv "$work/rv_cat.h5" \
+  "$exe" predict-cnn "${opts[@]}" --spectra "$work/spectra.h5" --model "$work/cnn_rv.h5" --rv "$work/rv_cat.h5" \
     --out "$work/cnn_rv_cat.h5" >/dev/null 2>&1
   check "train-cnn --rv, predict-cnn --rv exit 0" test $? -eq 0
   "${fm[@]}" --methods rv,cnn --templates "$tpl" --out "$work/x.h5" >/dev/null 2>"$work/e4.txt"
   check "fit --methods rv,cnn with a model trained without --rv is refused (velocity named)" \
     sh -c "test ! -e '$work/x.h5' && grep -q 'velocity sources must agree' '$work/e4.txt'"
-  fm=("$exe" fit "${opts[@]}" --spectra "$work/s.h5" --emulator "$work/emu.h5" --slam-model "$work/slam.h5"
+  fm=("$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --emulator "$work/emu.h5" --slam-model "$work/slam.h5"
       --cnn-model "$work/cnn_rv.h5" --laspm-library "$work/lib.h5")
   all=(--methods rv,z25,slam,cnn,laspm --templates "$tpl")
   mpi 1 "${fm[@]}" "${all[@]}" --out "$work/all1.h5" >/dev/null 2>"$work/all1.log"
@@ -183,7 +172,7 @@ fi
 
 "${fm[@]}" --methods z25,xyz --out "$work/x.h5" >/dev/null 2>"$work/e1.txt"
 check "an unknown method is refused, naming it" grep -q "unknown method 'xyz'" "$work/e1.txt"
-"$exe" fit "${opts[@]}" --spectra "$work/s.h5" --methods slam --out "$work/x.h5" >/dev/null 2>"$work/e2.txt"
+"$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --methods slam --out "$work/x.h5" >/dev/null 2>"$work/e2.txt"
 check "a method without its model is refused, naming the option" grep -q "slam needs --slam-model" "$work/e2.txt"
 check "refused runs wrote nothing" test ! -e "$work/x.h5" -a ! -e "$work/x.h5.journal"
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
