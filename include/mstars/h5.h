@@ -79,7 +79,8 @@ ms_status ms_h5_commit(ms_h5 *f);
 void ms_h5_abort(ms_h5 *f);
 /* After a failed WRITE (e.g. disk full) of a parallel file: HDF5 cannot close such a file
  * (its collective metadata flush hangs), so the partial file is deleted (rank 0), `message`
- * is logged, and every rank stops with exit status 1 (MPI_Abort). Serial files: as
+ * is logged, and every rank stops with exit status 1 (rank 0 calls MPI_Abort,
+ * the others wait for it: ms_par_abort_all). Serial files: as
  * ms_h5_abort. Does not return in parallel mode. */
 void ms_h5_abort_after_write_error(ms_h5 *f, const char *message);
 /* Delete the partial file of f (rank 0 in parallel mode) without closing it: for a file

@@ -23,6 +23,9 @@ int ms_par_thread_multiple(void);
 /* Abort every rank with the given exit code (fatal errors found by one rank only). With one
  * rank under MPI: _exit (no exit handlers: HDF5's would flush files whose writes failed). */
 _Noreturn void ms_par_abort(int code);
+/* Collective abort: every rank calls it once all agree on a fatal failure (ms_par_any_failed).
+ * Rank 0 aborts the job with `code`; the other ranks wait, outside MPI, to be killed by it. */
+_Noreturn void ms_par_abort_all(int code);
 
 ms_status ms_par_barrier(void);
 /* Broadcast n bytes from rank 0. */

@@ -405,8 +405,7 @@ void ms_h5_abort_after_write_error(ms_h5 *f, const char *message)
         if (f->rename_on_commit) unlink(f->partial);
         ms_log_error("%s; %s removed, stopping all ranks", message, f->partial);
     }
-    ms_par_barrier();
-    ms_par_abort(1);
+    ms_par_abort_all(1); /* rank 0 aborts after the unlink; the others wait for it */
 }
 
 ms_status ms_h5_close(ms_h5 *f)
