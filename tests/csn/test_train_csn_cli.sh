@@ -22,30 +22,10 @@ trap 'rm -rf "$dir"' EXIT
     --set emulator.learning_rate=3e-3 >"$dir/emu.log" 2>&1 || { cat "$dir/emu.log"; exit 1; }
 hash=$(grep -o "content hash [0-9a-f]*" "$dir/emu.log" | awk '{print $3}')
 "$tool" make-observed "$dir/obs.h5" 120 200 3 || exit 1
-cat >"$dir/tiny.cfg" <<'CFG'
-csn = {
-  dom_filters = [4.0, 4.0];
-  dom_strides = [2.0, 2.0];
-  sh_filters = [8.0, 8.0, 8.0];
-  sh_strides = [2.0, 2.0, 2.0];
-  sp_filters = [4.0, 4.0, 4.0];
-  sp_strides = [2.0, 2.0, 2.0];
-  kernel = 3;
-  z_shared = 4;
-  z_split = 2;
-  dis_x_filters = [4.0, 8.0];
-  dis_x_strides = [4.0, 4.0];
-  dis_z_filters = [8.0, 8.0];
-  iterations = 60;
-  validate_every = 20;
-  checkpoint_every = 30;
-  validation_spectra = 16;
-  learning_rate = 0.001;
-  n_observed = 100;
-  mixture_size = 20000;
-};
-CFG
-run() { "$exe" train-csn --emulator "$dir/emu.h5" --observed "$dir/obs.h5" --config "$dir/tiny.cfg" "$@"; }
+# the tiny network of the tests, trained a little longer here (60 iterations, two checkpoints)
+tiny=(--config "${MSTARS_SOURCE_ROOT:?}/tests/csn-tiny.cfg" --set csn.iterations=60
+      --set csn.checkpoint_every=30 --set csn.learning_rate=0.001)
+run() { "$exe" train-csn --emulator "$dir/emu.h5" --observed "$dir/obs.h5" "${tiny[@]}" "$@"; }
 
 run --out "$dir/a.h5" >"$dir/a.log" 2>&1; rc=$?
 check "train-csn exits 0" test $rc -eq 0
@@ -84,10 +64,10 @@ check "missing emulator: exit 1, file named" sh -c "test $rc -eq 1 && grep -q no
 check "store as emulator: exit 1" sh -c "test $rc -eq 1 && grep -q 'not an mstars emulator' '$dir/d.log'"
 "$tool" make-observed "$dir/obs150.h5" 20 150 3 || exit 1
 "$exe" train-csn --emulator "$dir/emu.h5" --observed "$dir/obs150.h5" --out "$dir/d.h5" \
-    --config "$dir/tiny.cfg" >"$dir/d.log" 2>&1; rc=$?
+    "${tiny[@]}" >"$dir/d.log" 2>&1; rc=$?
 check "pixel mismatch: exit 1, explained" sh -c "test $rc -eq 1 && grep -q '200 pixels, the store has 150' '$dir/d.log'"
 "$exe" train-csn --emulator "$dir/emu.h5" --observed "$dir/obs.h5" --out "$dir/d.h5" \
-    --config "$dir/tiny.cfg" --set csn.sp_strides=2,2,1 >"$dir/d.log" 2>&1; rc=$?
+    "${tiny[@]}" --set csn.sp_strides=2,2,1 >"$dir/d.log" 2>&1; rc=$?
 check "bad split strides: exit 1, hint" sh -c "test $rc -eq 1 && grep -q 'sp_strides' '$dir/d.log'"
 
 if [ $fails -ne 0 ]; then

@@ -42,33 +42,10 @@ check "the catalog has its columns (h5diff compares something)" \
 for c in again n2 n3c256 n2c16b5 n2models; do same ref $c; done
 
 # --csn: a tiny Cycle-StarNet (as in test_fit_survey.sh), then the same comparisons
-cat >"$work/csn.cfg" <<'CFG'
-csn = {
-  dom_filters = [4.0, 4.0];
-  dom_strides = [2.0, 2.0];
-  sh_filters = [8.0, 8.0, 8.0];
-  sh_strides = [2.0, 2.0, 2.0];
-  sp_filters = [4.0, 4.0, 4.0];
-  sp_strides = [2.0, 2.0, 2.0];
-  kernel = 3;
-  z_shared = 4;
-  z_split = 2;
-  dis_x_filters = [4.0, 8.0];
-  dis_x_strides = [4.0, 4.0];
-  dis_z_filters = [8.0, 8.0];
-  iterations = 40;
-  validate_every = 20;
-  checkpoint_every = 40;
-  validation_spectra = 16;
-  n_observed = 100;
-  mixture_size = 20000;
-  exact_sums = false;
-};
-CFG
 # (exact_sums off: the model's stacks run the samples side by side in training; a model read
 # for the fit runs them one at a time anyway)
 "$exe" train-csn --emulator "$work/emu.h5" --observed "$work/spectra.h5" --out "$work/csn_model.h5" \
-  --config "$work/csn.cfg" --log-level warn >"$work/csn.log" 2>&1
+  --config "$root/tests/csn-tiny.cfg" --set csn.exact_sums=false --log-level warn >"$work/csn.log" 2>&1
 check "train-csn exits 0" test $? -eq 0
 run csn 2 64 --csn "$work/csn_model.h5"
 run csn_again 2 64 --csn "$work/csn_model.h5"

@@ -92,30 +92,8 @@ check "store without spectra columns: non-zero exit naming it" grep -q "grid.h5.
 check "store without spectra columns: nothing written" test ! -e "$work/y.h5.partial" -a ! -e "$work/y.h5.journal"
 # --csn: a tiny Cycle-StarNet trained on this emulator and store (seconds), then the
 # emulator-only fit followed by the observed-domain fit (Z25)
-cat >"$work/csn.cfg" <<'CFG'
-csn = {
-  dom_filters = [4.0, 4.0];
-  dom_strides = [2.0, 2.0];
-  sh_filters = [8.0, 8.0, 8.0];
-  sh_strides = [2.0, 2.0, 2.0];
-  sp_filters = [4.0, 4.0, 4.0];
-  sp_strides = [2.0, 2.0, 2.0];
-  kernel = 3;
-  z_shared = 4;
-  z_split = 2;
-  dis_x_filters = [4.0, 8.0];
-  dis_x_strides = [4.0, 4.0];
-  dis_z_filters = [8.0, 8.0];
-  iterations = 40;
-  validate_every = 20;
-  checkpoint_every = 40;
-  validation_spectra = 16;
-  n_observed = 100;
-  mixture_size = 20000;
-};
-CFG
 "$exe" train-csn --emulator "$work/emu.h5" --observed "$work/spectra.h5" --out "$work/csn.h5" \
-  --config "$work/csn.cfg" --log-level warn >"$work/csn.log" 2>&1
+  --config "$root/tests/csn-tiny.cfg" --log-level warn >"$work/csn.log" 2>&1
 check "train-csn for --csn exits 0" test $? -eq 0
 mpi 2 "${fit[@]}" --csn "$work/csn.h5" --out "$work/catcsn.h5" >/dev/null
 check "fit --csn exits 0" test $? -eq 0
