@@ -89,4 +89,10 @@ uint64_t ms_preprocess_hash(const ms_config *cfg);
 ms_status ms_ingest_grid(const ms_config *cfg, const char *grid_dir, const char *out,
                          const char *command, ms_ingest_summary *summary);
 
+typedef struct ms_h5 ms_h5;
+/* MS_EFORMAT naming the store `path` and what is missing unless it holds the native view
+ * (native.h: flux, ivar, mask on this build's lattice) and every dataset of the
+ * NULL-terminated `meta` list (may be NULL). For the methods that read the native pixels. */
+ms_status ms_store_check_native(ms_h5 *store, const char *path, const char *const *meta);
+
 #endif

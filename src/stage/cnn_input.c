@@ -4,6 +4,7 @@
  * (ms_cnn_choose_rv): the rv catalog's rv_adopted where rv_flag = 1, else the pipeline Z*c. */
 #include "cnn_input.h"
 
+#include "mstars/store.h"
 #include "mstars/mem.h"
 #include "mstars/schema.h"
 #include "mstars/spec.h"
@@ -58,18 +59,11 @@ ms_status ms_cnn_input_open(ms_h5 *store, const char *path, const char *rv_path,
                             size_t chunk, ms_cnn_input *in)
 {
     memset(in, 0, sizeof *in);
-    static const char *need[] = {MS_STORE_NATIVE_FLUX, MS_STORE_NATIVE_IVAR, MS_STORE_NATIVE_MASK,
-                                 MS_STORE_NATIVE_LOGLAM, MS_META_Z, MS_META_STATUS, NULL};
-    for (int i = 0; need[i]; i++)
-        if (!ms_h5_exists(store, need[i]))
-            MS_ERROR(MS_EFORMAT, "%s has no %s: the CNN's input is the store's native view "
-                                 "(made by a current mstars ingest: ingest the spectra again)",
-                     path, need[i]);
+    static const char *const meta[] = {MS_META_Z, MS_META_STATUS, NULL};
+    MS_TRY(ms_store_check_native(store, path, meta));
     int rank;
     size_t dims[2];
     MS_TRY(ms_h5_dims(store, MS_STORE_NATIVE_FLUX, &rank, dims));
-    if (rank != 2 || dims[1] != MS_NATIVE_NPIX)
-        MS_ERROR(MS_EFORMAT, "%s: %s is not [rows, %d]", path, MS_STORE_NATIVE_FLUX, MS_NATIVE_NPIX);
     in->n_rows = dims[0];
     in->chunk = chunk;
     MS_TRY(ms_h5_read_exact(store, MS_STORE_NATIVE_LOGLAM, MS_H5_F64, 0, MS_NATIVE_NPIX, 0, in->loglam));

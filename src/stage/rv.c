@@ -3,6 +3,7 @@
  * skeleton (survey_job.h) alone or first of `fit --methods`, where its chosen velocity is
  * the start velocity of the later methods (ck->v_start). Each row depends only on its own
  * spectrum, so the catalog is the same for any rank count and chunk size. */
+#include "mstars/store.h"
 #include "mstars/catalog.h"
 #include "mstars/h5.h"
 #include "mstars/hash.h"
@@ -146,31 +147,9 @@ static void rv_skip(ms_survey_method *me, void *row)
 
 static ms_status check_store(ms_h5 *store, const char *path)
 {
-    static const char *required[] = {MS_STORE_NATIVE_FLUX, MS_STORE_NATIVE_IVAR,
-                                     MS_STORE_NATIVE_MASK, MS_STORE_NATIVE_LOGLAM, NULL};
-    for (int i = 0; required[i]; i++)
-        if (!ms_h5_exists(store, required[i]))
-            MS_ERROR(MS_EFORMAT, "%s has no %s: it was made by an ingest without the native "
-                     "view; re-run `mstars ingest --reprocess` on its spectra to add it", path,
-                     required[i]);
-    int rank;
-    size_t dims[2];
-    MS_TRY(ms_h5_dims(store, MS_STORE_NATIVE_LOGLAM, &rank, dims));
-    if (dims[0] != MS_NATIVE_NPIX)
-        MS_ERROR(MS_EFORMAT, "%s: %s has %zu pixels, this build's native lattice %d", path,
-                 MS_STORE_NATIVE_LOGLAM, dims[0], MS_NATIVE_NPIX);
-    double ll[2];
-    MS_TRY(ms_h5_read_rows(store, MS_STORE_NATIVE_LOGLAM, MS_H5_F64, 0, 0, 2, ll));
-    if (fabs(ll[0] - MS_NATIVE_LOGLAM0) > 1e-9 || fabs(ll[1] - ll[0] - MS_NATIVE_DLOGLAM) > 1e-9)
-        MS_ERROR(MS_EFORMAT, "%s: %s is not the lattice 3.5682 + 1e-4 k of this build", path,
-                 MS_STORE_NATIVE_LOGLAM);
-    static const char *meta[] = {MS_META_Z, MS_META_Z_ERR, MS_META_SNR_R, MS_META_LMJD,
-                                 MS_META_STATUS, MS_META_OBSID, NULL};
-    for (int i = 0; meta[i]; i++)
-        if (!ms_h5_exists(store, meta[i]))
-            MS_ERROR(MS_EFORMAT, "%s is not a spectra store of mstars ingest: it has no %s", path,
-                     meta[i]);
-    return MS_OK;
+    static const char *const meta[] = {MS_META_Z,      MS_META_Z_ERR, MS_META_SNR_R, MS_META_LMJD,
+                                       MS_META_STATUS, MS_META_OBSID, NULL};
+    return ms_store_check_native(store, path, meta);
 }
 
 static uint64_t settings_hash(const ms_rv_settings *st, const ms_rv_library *lib, size_t n_rows)
