@@ -44,6 +44,11 @@ const char *ms_cli_get(const ms_cli_ctx *ctx, const char *name);
 /* Flag given? */
 int ms_cli_flag(const ms_cli_ctx *ctx, const char *name);
 
+/* Numeric option `name`: when given, *out = its value if it is a number in [lo, hi] (else a
+ * one-line error on rank 0 naming the command and option, and 0 is returned); when absent,
+ * *out is left as it is. Returns 1 otherwise. */
+int ms_cli_number(const ms_cli_ctx *ctx, const char *name, double lo, double hi, double *out);
+
 /* Registered commands, terminated by {NULL}. */
 extern const ms_cli_cmd *const ms_cli_commands[];
 

@@ -5,6 +5,7 @@
 #include "mstars/stage_laspm.h"
 #include "mstars/workq.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,48 +26,22 @@ static const ms_cli_opt opts[] = {
     {NULL, NULL, NULL, 0},
 };
 
-static int number(const char *what, const char *text, double *v)
-{
-    char *end;
-    *v = strtod(text, &end);
-    if (end == text || *end) {
-        if (ms_par_rank() == 0) fprintf(stderr, "mstars laspm: --%s '%s' is not a number\n", what, text);
-        return 0;
-    }
-    return 1;
-}
-
 static int run(ms_cli_ctx *ctx)
 {
     ms_config cfg = ctx->cfg;
     ms_laspm_run_opts o;
     memset(&o, 0, sizeof o);
     ms_laspm_opts_default(&o.match);
-    double v;
+    double limit = 0, n_curv = (double)o.match.n_curv;
     const char *t;
-    if ((t = ms_cli_get(ctx, "max-runtime"))) {
-        if (!number("max-runtime", t, &v) || v < 0) return 2;
-        cfg.run.max_runtime = v;
-    }
-    if ((t = ms_cli_get(ctx, "limit"))) {
-        if (!number("limit", t, &v) || v < 1) return 2;
-        o.limit = (size_t)v;
-    }
-    if ((t = ms_cli_get(ctx, "wave-min"))) {
-        if (!number("wave-min", t, &v)) return 2;
-        o.match.wave_min = v;
-    }
-    if ((t = ms_cli_get(ctx, "wave-max"))) {
-        if (!number("wave-max", t, &v)) return 2;
-        o.match.wave_max = v;
-    }
-    if ((t = ms_cli_get(ctx, "n-curv"))) {
-        if (!number("n-curv", t, &v) || v < 4 || v > 256) {
-            if (ms_par_rank() == 0) fprintf(stderr, "mstars laspm: --n-curv must be 4-256\n");
-            return 2;
-        }
-        o.match.n_curv = (size_t)v;
-    }
+    if (!ms_cli_number(ctx, "max-runtime", 0, INFINITY, &cfg.run.max_runtime) ||
+        !ms_cli_number(ctx, "limit", 1, INFINITY, &limit) ||
+        !ms_cli_number(ctx, "wave-min", -INFINITY, INFINITY, &o.match.wave_min) ||
+        !ms_cli_number(ctx, "wave-max", -INFINITY, INFINITY, &o.match.wave_max) ||
+        !ms_cli_number(ctx, "n-curv", 4, 256, &n_curv))
+        return 2;
+    o.limit = (size_t)limit;
+    o.match.n_curv = (size_t)n_curv;
     if ((t = ms_cli_get(ctx, "weights"))) {
         if (strcmp(t, "nnls") == 0) o.match.weighting = MS_LASPM_W_NNLS;
         else if (strcmp(t, "inv-chi2") == 0) o.match.weighting = MS_LASPM_W_INVCHI2;

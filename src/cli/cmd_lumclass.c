@@ -6,6 +6,7 @@
 #include "mstars/stage_lumclass.h"
 #include "mstars/workq.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,34 +25,16 @@ static const ms_cli_opt opts[] = {
     {NULL, NULL, NULL, 0},
 };
 
-static int number(const char *text, const char *what, double lo, double *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= lo)) {
-        if (ms_par_rank() == 0)
-            fprintf(stderr, "mstars lumclass: %s '%s' is not valid\n", what, text);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 static int run(ms_cli_ctx *ctx)
 {
     ms_config cfg = ctx->cfg;
     ms_lum_job_opts o;
     memset(&o, 0, sizeof o);
-    double v;
-    const char *a;
-    if ((a = ms_cli_get(ctx, "max-runtime"))) {
-        if (!number(a, "--max-runtime", 0, &v)) return 2;
-        cfg.run.max_runtime = v;
-    }
-    if ((a = ms_cli_get(ctx, "limit"))) {
-        if (!number(a, "--limit", 1, &v)) return 2;
-        o.limit = (size_t)v;
-    }
+    double limit = 0;
+    if (!ms_cli_number(ctx, "max-runtime", 0, INFINITY, &cfg.run.max_runtime) ||
+        !ms_cli_number(ctx, "limit", 1, INFINITY, &limit))
+        return 2;
+    o.limit = (size_t)limit;
     o.spectra = ms_cli_get(ctx, "spectra");
     o.out = ms_cli_get(ctx, "out");
     o.classify = ms_cli_get(ctx, "classify");

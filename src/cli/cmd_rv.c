@@ -5,6 +5,7 @@
 #include "mstars/stage_rv.h"
 #include "mstars/workq.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,38 +33,19 @@ static const ms_cli_opt opts[] = {
     {NULL, NULL, NULL, 0},
 };
 
-static int number(const char *text, const char *what, double lo, double *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= lo)) {
-        if (ms_par_rank() == 0) fprintf(stderr, "mstars rv: %s '%s' is not valid\n", what, text);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 static int run(ms_cli_ctx *ctx)
 {
     ms_config cfg = ctx->cfg;
     ms_rv_job_opts o;
     memset(&o, 0, sizeof o);
     ms_rv_settings_default(&o.settings);
-    double v;
+    double v, limit = 0;
     const char *a;
-    if ((a = ms_cli_get(ctx, "max-runtime"))) {
-        if (!number(a, "--max-runtime", 0, &v)) return 2;
-        cfg.run.max_runtime = v;
-    }
-    if ((a = ms_cli_get(ctx, "limit"))) {
-        if (!number(a, "--limit", 1, &v)) return 2;
-        o.limit = (size_t)v;
-    }
-    if ((a = ms_cli_get(ctx, "template-resolution"))) {
-        if (!number(a, "--template-resolution", 100, &v)) return 2;
-        o.settings.template_R = v;
-    }
+    if (!ms_cli_number(ctx, "max-runtime", 0, INFINITY, &cfg.run.max_runtime) ||
+        !ms_cli_number(ctx, "limit", 1, INFINITY, &limit) ||
+        !ms_cli_number(ctx, "template-resolution", 100, INFINITY, &o.settings.template_R))
+        return 2;
+    o.limit = (size_t)limit;
     if ((a = ms_cli_get(ctx, "tm-range"))) {
         char *end;
         double lo = strtod(a, &end), hi = *end == ',' ? strtod(end + 1, &end) : 0.0;
@@ -76,13 +58,13 @@ static int run(ms_cli_ctx *ctx)
         o.settings.wave_min = lo;
         o.settings.wave_max = hi;
     }
-    if ((a = ms_cli_get(ctx, "fit-points"))) {
-        if (!number(a, "--fit-points", 3, &v) || ((long)v) % 2 == 0 || v > 21) {
-            if (ms_par_rank() == 0) fprintf(stderr, "mstars rv: --fit-points must be odd, 3..21\n");
-            return 2;
-        }
-        o.settings.fit_half_width = (int)v / 2;
+    v = 2.0 * o.settings.fit_half_width + 1.0;
+    if (!ms_cli_number(ctx, "fit-points", 3, 21, &v)) return 2;
+    if ((long)v % 2 == 0) {
+        if (ms_par_rank() == 0) fprintf(stderr, "mstars rv: --fit-points must be odd, 3..21\n");
+        return 2;
     }
+    o.settings.fit_half_width = (int)v / 2;
     o.settings.full_injection = ms_cli_flag(ctx, "full-injection-observed") ? 2
                                 : ms_cli_flag(ctx, "full-injection");
     o.spectra = ms_cli_get(ctx, "spectra");

@@ -5,6 +5,7 @@
 #include "mstars/mem.h"
 #include "mstars/par.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,25 @@ const char *ms_cli_get(const ms_cli_ctx *ctx, const char *name)
 }
 
 int ms_cli_flag(const ms_cli_ctx *ctx, const char *name) { return ms_cli_get(ctx, name) != NULL; }
+
+int ms_cli_number(const ms_cli_ctx *ctx, const char *name, double lo, double hi, double *out)
+{
+    const char *text = ms_cli_get(ctx, name);
+    if (!text) return 1;
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= lo && v <= hi)) {
+        if (ms_par_rank() == 0) {
+            fprintf(stderr, "mstars %s: --%s '%s' is not a number", ctx->cmd->name, name, text);
+            if (isfinite(lo) && isfinite(hi)) fprintf(stderr, " in %g..%g\n", lo, hi);
+            else if (isfinite(lo)) fprintf(stderr, " >= %g\n", lo);
+            else fprintf(stderr, "\n");
+        }
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
 
 int ms_cli_fail(const char *what)
 {

@@ -45,5 +45,18 @@ check "command help lists common options" grep -q -- "--set KEY=VALUE" "$out"
 "$exe" config --docs --config "$MSTARS_SOURCE_ROOT/config/mock-small.cfg" >"$out" 2>"$err"
 check "config --docs with a config file" grep -q "# sigma of the Gaussian kernel" "$out"
 
+# numeric options (ms_cli_number): not a number, out of range, a range in the message
+# (under mpiexec, as users run these commands: a singleton MPI start can stall under load)
+one() { timeout 120 mpiexec --oversubscribe -n 1 "$@"; }
+one "$exe" rv --spectra none.h5 --out none_cat.h5 --fit-points 7x >"$out" 2>"$err"; rc=$?
+check "a numeric option that is not a number exits 2" test $rc -eq 2
+check "... naming the command, option and text" grep -q "mstars rv: --fit-points '7x' is not a number in 3..21" "$err"
+one "$exe" lumclass --spectra none.h5 --out none_cat.h5 --limit 0 >"$out" 2>"$err"; rc=$?
+check "a numeric option below its minimum exits 2" test $rc -eq 2
+check "... saying the minimum" grep -q "mstars lumclass: --limit '0' is not a number >= 1" "$err"
+one "$exe" laspm --spectra none.h5 --library none_lib.h5 --out none_cat.h5 --n-curv 300 >"$out" 2>"$err"; rc=$?
+check "a numeric option above its maximum exits 2" test $rc -eq 2
+check "... saying the range" grep -q "mstars laspm: --n-curv '300' is not a number in 4..256" "$err"
+
 rm -f "$out" "$err"
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
