@@ -6,6 +6,7 @@
 #include "mstars/mem.h"
 #include "mstars/stats.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -143,20 +144,22 @@ int ms_combine_error_scales(const ms_rec_input *in, size_t n, size_t n_methods,
     return 0;
 }
 
-/* Honest errors against reference labels (combine.h, ms_combine_reference_scales); own
- * [n_methods][MS_REC_N][bins] (NULL: not wanted): 1 where the bin had min_rows of its own,
- * 0 where it took the all-rows value; rms_all [n_methods][MS_REC_N]: the all-rows RMS. */
+/* Honest errors against reference labels (combine.h, ms_combine_reference_scales);
+ * rms_all [n_methods][MS_REC_N]: the all-rows RMS (NaN: fewer than min_rows in all);
+ * n_bin, mse_bin [n_methods][MS_REC_N][bins] (NULL: not wanted): every bin's own row count
+ * and mean squared difference, whatever the count (mse 0 where the bin has no row). */
 static int reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
                             const double *ref, const double *key, const double *edges,
                             size_t n_bins, size_t min_rows, double *scale, double *rms,
-                            size_t *n_used, uint8_t *own_bin, double *rms_all)
+                            size_t *n_used, double *rms_all, size_t *n_bin, double *mse_bin)
 {
     const size_t nb = n_bins ? n_bins : 1;
     for (size_t i = 0; i < n_methods * MS_REC_N * nb; i++) scale[i] = NAN;
     for (size_t i = 0; rms && i < n_methods * MS_REC_N * nb; i++) rms[i] = NAN;
     for (size_t i = 0; n_used && i < n_methods * MS_REC_N; i++) n_used[i] = 0;
-    for (size_t i = 0; own_bin && i < n_methods * MS_REC_N * nb; i++) own_bin[i] = 0;
     for (size_t i = 0; rms_all && i < n_methods * MS_REC_N; i++) rms_all[i] = NAN;
+    for (size_t i = 0; n_bin && i < n_methods * MS_REC_N * nb; i++) n_bin[i] = 0;
+    for (size_t i = 0; mse_bin && i < n_methods * MS_REC_N * nb; i++) mse_bin[i] = 0.0;
     double *z = ms_malloc_array("combine.refscales.z", n + 1, sizeof *z);
     if (!z) return -1;
     for (size_t m = 0; m < n_methods; m++)
@@ -178,6 +181,8 @@ static int reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
                 const double s = k >= min_rows && k > 0 ? 1.4826 * ms_stats_median_inplace(z, k) : NAN;
                 const double e = k >= min_rows && k > 0 ? sqrt(ss / (double)k) : NAN;
                 const size_t at = (m * MS_REC_N + (size_t)q) * nb + b;
+                if (b < nb && n_bin) n_bin[at] = k;
+                if (b < nb && mse_bin && k > 0) mse_bin[at] = ss / (double)k;
                 if (b == nb) {
                     if (!(s > 0.0) || !isfinite(s)) break; /* too few rows: not estimated */
                     all = s;
@@ -188,7 +193,6 @@ static int reference_scales(const ms_rec_input *in, size_t n, size_t n_methods,
                     const int own = s > 0.0 && isfinite(s);
                     scale[at] = own ? s : all;
                     if (rms) rms[at] = own ? e : all_rms;
-                    if (own_bin) own_bin[at] = (uint8_t)own;
                 }
             }
         }
@@ -202,10 +206,47 @@ int ms_combine_reference_scales(const ms_rec_input *in, size_t n, size_t n_metho
                                 size_t *n_used)
 {
     return reference_scales(in, n, n_methods, ref, key, edges, n_bins, min_rows, scale, rms,
-                            n_used, NULL, NULL);
+                            n_used, NULL, NULL, NULL);
 }
 
 const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1] = {-HUGE_VAL, 10, 20, 50, HUGE_VAL};
+
+/* The rank of every candidate (combine.h, ms_combine_rescale_errors): its mean squared
+ * difference from the reference in the bin, shrunk toward what its all-rows value predicts
+ * for the bin. The log of a mean of k squared normal errors scatters by ~sqrt(2 / k) about
+ * the log of the true value, so a normal prior on log s^2 worth n0 = MS_COMBINE_REF_MIN_ROWS
+ * rows gives the posterior mean (the normal-normal update, in log space)
+ *   log s_{m,b}^2 = (k_{m,b} log mse_{m,b} + n0 log(f_b mse_{m,all})) / (k_{m,b} + n0),
+ *   log f_b = sum_m k_{m,b} log(mse_{m,b} / mse_{m,all}) / sum_m k_{m,b}   (measured methods),
+ * f_b: how much harder (or easier) the bin's rows are than all rows, common to the methods,
+ * so that the prior alone (a method with no row in the bin) ranks as the all-rows RMS does
+ * (like with like), and a bin with many rows of its own ranks by the bin's RMS. Every
+ * candidate thus has a value in every bin; none falls back to another kind of number.
+ * rall [nk], nbin and mse [nk][nbins] as reference_scales leaves them; rank [nk][nbins] out:
+ * s, NaN where the method was not measured (rall NaN). Sums in method order. */
+static void rank_scores(size_t n_methods, size_t nbins, const double *rall, const size_t *nbin,
+                        const double *mse, double *rank)
+{
+    const double n0 = MS_COMBINE_REF_MIN_ROWS;
+    for (int q = 0; q < MS_REC_N; q++)
+        for (size_t b = 0; b < nbins; b++) {
+            double num = 0.0, den = 0.0;
+            for (size_t m = 0; m < n_methods; m++) {
+                const size_t i = m * MS_REC_N + (size_t)q, at = i * nbins + b;
+                if (!isfinite(rall[i]) || nbin[at] == 0) continue;
+                num += (double)nbin[at] * log(fmax(mse[at], DBL_MIN) / (rall[i] * rall[i]));
+                den += (double)nbin[at];
+            }
+            const double log_f = den > 0.0 ? num / den : 0.0;
+            for (size_t m = 0; m < n_methods; m++) {
+                const size_t i = m * MS_REC_N + (size_t)q, at = i * nbins + b;
+                const double k = (double)nbin[at];
+                const double prior = log_f + 2.0 * log(rall[i]);
+                const double own = k > 0.0 ? log(fmax(mse[at], DBL_MIN)) : 0.0;
+                rank[at] = isfinite(rall[i]) ? exp(0.5 * (k * own + n0 * prior) / (k + n0)) : NAN;
+            }
+        }
+}
 
 /* The rescaling of `mstars combine` and `fit --methods` (combine.h). */
 int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, const double *snr,
@@ -221,18 +262,18 @@ int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, cons
     for (size_t i = 0; n_ref && i < nk; i++) n_ref[i] = 0;
     if (ref) {
         /* the reference's scales replace the hat's wherever they could be measured */
-        double *rs = ms_malloc_array("combine.refscales", 3 * nk * nb, sizeof *rs);
-        uint8_t *own = ms_malloc_array("combine.refscales.own", nk * nb, 1);
-        if (!rs || !own) {
+        double *rs = ms_malloc_array("combine.refscales", 4 * nk * nb, sizeof *rs);
+        size_t *nbin = ms_malloc_array("combine.refscales.n", nk * nb, sizeof *nbin);
+        if (!rs || !nbin) {
             ms_free(rs);
-            ms_free(own);
+            ms_free(nbin);
             return -1;
         }
-        double *rrms = rs + nk * nb, *rall = rs + 2 * nk * nb;
+        double *rall = rs + nk * nb, *mse = rs + 2 * nk * nb, *rank = rs + 3 * nk * nb;
         if (reference_scales(in, n, n_methods, ref, snr, ms_combine_scale_edges, snr ? nb : 0,
-                             MS_COMBINE_REF_MIN_ROWS, rs, rrms, n_ref, own, rall) != 0) {
+                             MS_COMBINE_REF_MIN_ROWS, rs, NULL, n_ref, rall, nbin, mse) != 0) {
             ms_free(rs);
-            ms_free(own);
+            ms_free(nbin);
             return -1;
         }
         for (size_t i = 0; i < nk; i++)
@@ -240,28 +281,16 @@ int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, cons
                 const size_t at = snr ? i * nb + b : i; /* no snr: one bin */
                 if (isfinite(rs[at])) scale[i * nb + b] = rs[at];
             }
-        /* the rank of each candidate: its reference RMS in the row's bin, compared like with
-         * like: where any candidate of the row's quantity had too few reference rows in the
-         * bin (its RMS is its all-rows value), every candidate is ranked by its all-rows RMS
-         * (a bin RMS at high S/N against an all-rows RMS that low S/N inflates picked the
-         * wrong method: benchmarks/RESULTS.md, "Issue 24, the recommended labels") */
+        rank_scores(n_methods, snr ? nb : 1, rall, nbin, mse, rank);
+        /* the rank of each candidate: its shrunk reference RMS in the row's bin (NaN where
+         * the reference could not measure the method: ranked by its rescaled row error) */
         for (size_t r = 0; r < n; r++) {
             size_t b = 0;
             while (snr && b + 1 < nb && !(snr[r] < ms_combine_scale_edges[b + 1])) b++;
-            for (int q = 0; q < MS_REC_N; q++) {
-                int all_own = 1;
-                for (size_t m = 0; m < n_methods; m++) {
-                    const size_t i = m * MS_REC_N + (size_t)q, at = snr ? i * nb + b : i;
-                    if (usable(&in[r * nk + i]) && isfinite(rrms[at]) && !own[at]) all_own = 0;
-                }
-                for (size_t m = 0; m < n_methods; m++) {
-                    const size_t i = m * MS_REC_N + (size_t)q, at = snr ? i * nb + b : i;
-                    in[r * nk + i].score = all_own ? rrms[at] : rall[i];
-                }
-            }
+            for (size_t i = 0; i < nk; i++) in[r * nk + i].score = rank[snr ? i * nb + b : i];
         }
         ms_free(rs);
-        ms_free(own);
+        ms_free(nbin);
     }
     for (size_t r = 0; r < n; r++) {
         size_t b = 0;

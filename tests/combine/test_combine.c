@@ -218,8 +218,9 @@ static void test_reference_scales(void **state)
     }
     /* row 1 (S/N 30): the errors multiplied by the bin's factor */
     assert_true(fabs(in[(1 * M + 2) * MS_REC_N + 0].error - 10.0 * sc[(2 * MS_REC_N + 0) * nb + 2]) < 1e-9);
-    /* every row ranks its candidates by the bin's reference RMS (score); log g by its error */
-    assert_true(in[(1 * M + 2) * MS_REC_N + 0].score == rms[(2 * MS_REC_N + 0) * nb + 2]);
+    /* every row ranks its candidates by the bin's reference RMS (score: 1,800 rows of its own,
+     * the shrinkage toward the all-rows prior moves it by well under 1%); log g by its error */
+    assert_true(fabs(in[(1 * M + 2) * MS_REC_N + 0].score / rms[(2 * MS_REC_N + 0) * nb + 2] - 1.0) < 0.01);
     assert_true(isnan(in[(1 * M + 2) * MS_REC_N + 1].score));
     /* the rule then prefers the honest smaller error of methods 0/1 */
     size_t pick01 = 0;
@@ -240,12 +241,22 @@ static void test_reference_scales(void **state)
     assert_true(fabs(sc[2 * MS_REC_N + 0] / 4.6726 - 1.0) < 0.06);
 }
 
-/* Like with like (ms_combine_rescale_errors): a method with too few reference rows in the row's
- * S/N bin is ranked by its all-rows RMS, and then so is every candidate of that row and
- * quantity. Method 1 is truly better everywhere (errors +-50 K at S/N 5, +-5 K at S/N 60) than
- * method 0 (+-100 K, +-10 K), but its flags leave it only 5 reference rows at S/N 60. Bin
- * against bin-or-all-rows would compare method 0's 10 K at S/N 60 with method 1's all-rows
- * ~49 K and pick method 0; all-rows against all-rows (0: ~91 K, 1: ~49 K) picks method 1. */
+/* The shrunk rank of combine.h (error_scales.c, rank_scores), worked independently: a method
+ * with k rows of mean squared difference mse in the bin and mse_all over all rows, log f the
+ * k-weighted mean of log(mse / mse_all) over the methods, n0 = MS_COMBINE_REF_MIN_ROWS. */
+static double shrunk(double k, double mse, double mse_all, double log_f)
+{
+    const double n0 = MS_COMBINE_REF_MIN_ROWS;
+    return sqrt(exp((k * log(mse) + n0 * (log_f + log(mse_all))) / (k + n0)));
+}
+
+/* Like with like (ms_combine_rescale_errors): a method with few reference rows in the row's
+ * S/N bin is not compared with another kind of number. Method 1 is truly better everywhere
+ * (errors +-50 K at S/N 5, +-5 K at S/N 60) than method 0 (+-100 K, +-10 K), but its flags
+ * leave it only 5 reference rows at S/N 60. Bin against all-rows would compare method 0's 10 K
+ * at S/N 60 with method 1's all-rows ~49 K and pick method 0; the shrunk bin values (the
+ * bin's 5 rows pulled toward method 1's all-rows RMS times the bin's common factor) pick
+ * method 1, as all-rows against all-rows (0: ~91 K, 1: ~49 K) would. */
 static void test_rank_like_with_like(void **state)
 {
     (void)state;
@@ -270,17 +281,68 @@ static void test_rank_like_with_like(void **state)
     }
     double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
     assert_int_equal(ms_combine_rescale_errors(in, N, M, snr, ref, sc, NULL), 0);
+    /* by hand: all rows 0: (200 x 100^2 + 40 x 10^2) / 240, 1: (200 x 50^2 + 5 x 5^2) / 205 */
+    const double all0 = (200.0 * 1e4 + 40.0 * 100.0) / 240.0, all1 = (200.0 * 2500.0 + 125.0) / 205.0;
+    const double lf_hi = (40.0 * log(100.0 / all0) + 5.0 * log(25.0 / all1)) / 45.0;
+    const double lf_lo = (200.0 * log(1e4 / all0) + 200.0 * log(2500.0 / all1)) / 400.0;
     for (size_t r = NLO + NHI; r < N; r++) {
         ms_rec_output o;
         ms_combine_row(in + r * M * MS_REC_N, M, 3.0, &o);
         assert_int_equal(o.method[0], 1);
-        /* both ranked by their all-rows RMS */
-        assert_true(in[(r * M + 0) * MS_REC_N].score > 85.0);
-        assert_true(fabs(in[(r * M + 1) * MS_REC_N].score - 50.0 * sqrt(200.0 / 205.0)) < 1.0);
+        assert_true(fabs(in[(r * M + 0) * MS_REC_N].score / shrunk(40, 100.0, all0, lf_hi) - 1.0) < 1e-9);
+        assert_true(fabs(in[(r * M + 1) * MS_REC_N].score / shrunk(5, 25.0, all1, lf_hi) - 1.0) < 1e-9);
+        /* ~10 K against ~5.2 K: method 1's 5 rows and its prior agree */
+        assert_true(in[(r * M + 1) * MS_REC_N].score < 6.0);
     }
-    /* S/N 5: both measured in the bin: ranked by the bin's RMS (100 against 50) */
-    assert_true(fabs(in[(0 * M + 0) * MS_REC_N].score - 100.0) < 1e-9);
-    assert_true(fabs(in[(0 * M + 1) * MS_REC_N].score - 50.0) < 1e-9);
+    /* S/N 5: 200 rows each: ranked by (nearly) the bin's own RMS (100 against 50) */
+    assert_true(fabs(in[(0 * M + 0) * MS_REC_N].score / shrunk(200, 1e4, all0, lf_lo) - 1.0) < 1e-9);
+    assert_true(fabs(in[(0 * M + 1) * MS_REC_N].score / shrunk(200, 2500.0, all1, lf_lo) - 1.0) < 1e-9);
+    assert_true(fabs(in[(0 * M + 0) * MS_REC_N].score - 100.0) < 2.0);
+    assert_true(fabs(in[(0 * M + 1) * MS_REC_N].score - 50.0) < 1.0);
+}
+
+/* Few rows in a bin still count (the shrunk rank, combine.h): method A is the better one at
+ * S/N 60 (+-5 K over its 9 clean reference rows there, against B's +-30 K over 40 rows) but the
+ * worse one at S/N 5 (+-100 K against +-60 K, 200 rows each), so its all-rows RMS (~98 K) is
+ * far above B's (~56 K). A rule that ranks every candidate by its all-rows RMS whenever one
+ * has fewer than 10 rows in the bin (the rule before) gives the S/N 60 rows to B; the shrunk
+ * bin values (A ~13.7 K, B ~27.5 K) give them to A, and the S/N 5 rows stay with B. */
+static void test_rank_shrinks_small_bins(void **state)
+{
+    (void)state;
+    enum { NLO = 200, NHI = 40, NJ = 10, N = NLO + NHI + NJ, M = 2 };
+    static ms_rec_input in[N * M * MS_REC_N];
+    static double ref[N * MS_REC_N], snr[N];
+    for (size_t r = 0; r < N; r++) {
+        const int hi = r >= NLO;
+        const double truth = 3500.0, sign = r % 2 ? 1.0 : -1.0;
+        snr[r] = hi ? 60.0 : 5.0;
+        for (int q = 0; q < MS_REC_N; q++) ref[r * MS_REC_N + (size_t)q] = NAN;
+        if (r < NLO + NHI) ref[r * MS_REC_N + 0] = truth;
+        for (size_t m = 0; m < M; m++) {
+            const double sd = hi ? (m == 0 ? 5.0 : 30.0) : (m == 0 ? 100.0 : 60.0);
+            /* A (method 0) is clean on 9 of the 40 S/N 60 reference rows and every judged row */
+            const int clean = m == 1 || !hi || r >= NLO + NHI || r < NLO + 9;
+            for (int q = 0; q < MS_REC_N; q++)
+                in[(r * M + m) * MS_REC_N + (size_t)q] =
+                    q == 0 ? (ms_rec_input){truth + sign * sd, sd, clean, 0.0}
+                           : (ms_rec_input){NAN, NAN, 1, 0.0};
+        }
+    }
+    double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    assert_int_equal(ms_combine_rescale_errors(in, N, M, snr, ref, sc, NULL), 0);
+    const double all0 = (200.0 * 1e4 + 9.0 * 25.0) / 209.0, all1 = (200.0 * 3600.0 + 40.0 * 900.0) / 240.0;
+    const double lf_hi = (9.0 * log(25.0 / all0) + 40.0 * log(900.0 / all1)) / 49.0;
+    for (size_t r = NLO + NHI; r < N; r++) {
+        ms_rec_output o;
+        ms_combine_row(in + r * M * MS_REC_N, M, 3.0, &o);
+        assert_int_equal(o.method[0], 0);
+        assert_true(fabs(in[(r * M + 0) * MS_REC_N].score / shrunk(9, 25.0, all0, lf_hi) - 1.0) < 1e-9);
+        assert_true(fabs(in[(r * M + 1) * MS_REC_N].score / shrunk(40, 900.0, all1, lf_hi) - 1.0) < 1e-9);
+    }
+    ms_rec_output o;
+    ms_combine_row(in, M, 3.0, &o);
+    assert_int_equal(o.method[0], 1);
 }
 
 int main(void)
@@ -292,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_error_scales_three_cornered_hat),
         cmocka_unit_test(test_reference_scales),
         cmocka_unit_test(test_rank_like_with_like),
+        cmocka_unit_test(test_rank_shrinks_small_bins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
