@@ -17,8 +17,17 @@ With --calibration (the held-out table the error scales were measured on) the sc
 replays, from the catalog's columns, two choice rules with the scales measured on it (as
 ms_combine_reference_scales: 1.4826 median |(v - ref) / e| per S/N_r bin, all rows where a bin
 has fewer than 10), to compare rules on the judged rows:
-  smallest_scaled_error  the C rule (smallest k e per row);
-  best_in_bin            the method with the smallest reference RMS in the row's S/N bin.
+  smallest_scaled_error  the first C rule (smallest k e per row);
+  best_in_bin            the method with the smallest reference RMS in the row's S/N bin
+                         (its all-rows RMS where the bin has fewer than 10 rows);
+  like_with_like         the rule before issue 24's Teff-target session: as best_in_bin, but
+                         where any candidate has fewer than 10 rows in the bin every
+                         candidate is ranked by its all-rows RMS;
+  shrunk                 the C rule now (src/combine/error_scales.c, rank_scores): the bin's
+                         mean squared difference shrunk in log space toward the all-rows value
+                         times the bin's common factor, with the weight of 10 rows.
+With --by-snr every table is also given per S/N_r bin (< 10, 10-20, 20-50, > 50): n, the
+recommended RMS +- bootstrap sd, and the paired difference to each method there.
 
 The disagreement flag: of the judged rows flagged on q, the fraction where the named pair's
 quantity is q and one of the pair is more than 3 of its honest errors (the method's error times
@@ -72,6 +81,10 @@ def main():
     ap.add_argument("truth")
     ap.add_argument("--calibration")
     ap.add_argument("--boot", type=int, default=2000)
+    ap.add_argument("--by-snr", action="store_true",
+                    help="also per S/N_r bin: the recommended RMS against each method's")
+    ap.add_argument("--quantities", default="teff",
+                    help="the quantities of the --by-snr tables (comma-separated)")
     a = ap.parse_args()
     f = h5py.File(a.catalog, "r")
     c = f["catalog"]
@@ -132,7 +145,49 @@ def main():
                       f"{fmt % diff} +- {fmt % dsd} | {verdict} |")
         return summary
 
+    b_of = np.clip(np.searchsorted(EDGES, snr, side="right") - 1, 0, 3)
+    bin_names = ["< 10", "10-20", "20-50", "> 50"]
+
+    def by_snr(recv, recm, label):
+        """per S/N_r bin: the recommended RMS and the paired difference to every method"""
+        if not a.by_snr:
+            return
+        print(f"\n## {label}, per S/N_r bin (judged rows; rec = the recommended RMS on the "
+              f"rows where it exists; diff = RMS_rec - RMS_method on the rows both have, "
+              f"bootstrap sd, {a.boot} resamples)\n")
+        print("| quantity | S/N_r | n | RMS rec +- sd | chosen from | " +
+              " | ".join(f"{m}: RMS (n), diff" for m in methods) + " |")
+        print("|---|---|---|---|---|" + "---|" * len(methods))
+        for q in a.quantities.split(","):
+            qi = Q.index(q)
+            fmt = "%.1f" if q in ("teff", "rv") else "%.4f"
+            for b in range(4):
+                sel = judged & (b_of == b) & np.isfinite(recv[:, qi]) & np.isfinite(t[:, qi])
+                if sel.sum() < 2:
+                    continue
+                dr = recv[sel, qi] - t[sel, qi]
+                k = len(dr)
+                bs = [math.sqrt(np.mean(dr[i] ** 2)) for i in
+                      (rng.integers(0, k, k) for _ in range(a.boot))]
+                chosen = {}
+                for m in recm[sel, qi]:
+                    chosen[m] = chosen.get(m, 0) + 1
+                cells = []
+                for m in methods:
+                    mv = val[m][:, qi]
+                    s2 = sel & clean[m] & np.isfinite(mv)
+                    if s2.sum() < 2:
+                        cells.append("-")
+                        continue
+                    r_rms, m_rms, _, dsd = paired(recv[s2, qi], mv[s2], t[s2, qi])
+                    cells.append(f"{fmt % m_rms} ({s2.sum()}), {fmt % (r_rms - m_rms)} +- {fmt % dsd}")
+                print(f"| {q} | {bin_names[b]} | {k} | {fmt % math.sqrt(np.mean(dr ** 2))} +- "
+                      f"{fmt % np.std(bs, ddof=1)} | " +
+                      ", ".join(f"{m} {c}" for m, c in sorted(chosen.items())) + " | " +
+                      " | ".join(cells) + " |")
+
     table(rec, "the catalog's recommended labels")
+    by_snr(rec, rec_m, "the catalog's recommended labels")
     counts = {q: {m: int((rec_m[judged, qi] == m).sum()) for m in methods} for qi, q in enumerate(Q)}
     print("\nrecommended-from counts on the judged rows:", counts)
 
@@ -196,6 +251,7 @@ def main():
         assert not np.any(judged & np.isfinite(ref).any(axis=1)), "calibration rows are judged"
         k = {}
         rms_bin = {}
+        n_bin, mse_bin, mse_all = {}, {}, {}
         for m in methods:
             for qi, q in enumerate(Q):
                 v, e = val[m][:, qi], err[m][:, qi]
@@ -205,8 +261,11 @@ def main():
                 z = np.abs((v - ref[:, qi]) / e)
                 allk = 1.4826 * np.median(z[ok])
                 allr = math.sqrt(np.mean((v[ok] - ref[ok, qi]) ** 2))
+                mse_all[(m, q)] = allr ** 2
                 for b in range(4):
                     ob = ok & (b_of == b)
+                    n_bin[(m, q, b)] = int(ob.sum())
+                    mse_bin[(m, q, b)] = float(np.mean((v[ob] - ref[ob, qi]) ** 2)) if ob.any() else 0.0
                     k[(m, q, b)] = 1.4826 * np.median(z[ob]) if ob.sum() >= 10 else allk
                     rms_bin[(m, q, b)] = (math.sqrt(np.mean((v[ob] - ref[ob, qi]) ** 2))
                                           if ob.sum() >= 10 else allr)
@@ -215,24 +274,67 @@ def main():
             if b == 0:
                 print(f"  {q:8s} {m:6s} " + " ".join(f"{k[(m, q, bb)]:.2f}" for bb in range(4)) +
                       "   rms " + " ".join(f"{rms_bin[(m, q, bb)]:.3g}" for bb in range(4)))
-        for rule in ("smallest_scaled_error", "best_in_bin"):
+        # the shrunk rank (src/combine/error_scales.c, rank_scores; n0 = 10 rows)
+        shrunk = {}
+        for qi, q in enumerate(Q):
+            for b in range(4):
+                ms = [m for m in methods if (m, q) in mse_all and n_bin[(m, q, b)] > 0]
+                w = sum(n_bin[(m, q, b)] for m in ms)
+                log_f = (sum(n_bin[(m, q, b)] * math.log(max(mse_bin[(m, q, b)], 1e-300) / mse_all[(m, q)])
+                             for m in ms) / w) if w else 0.0
+                for m in methods:
+                    if (m, q) not in mse_all:
+                        continue
+                    kk = n_bin[(m, q, b)]
+                    own = math.log(max(mse_bin[(m, q, b)], 1e-300)) if kk else 0.0
+                    shrunk[(m, q, b)] = math.exp(0.5 * (kk * own + 10 * (log_f + math.log(mse_all[(m, q)])))
+                                                 / (kk + 10))
+        if a.by_snr:
+            print("\nreference rows per method and S/N bin (< 10, 10-20, 20-50, > 50), "
+                  "bin RMS / shrunk rank:")
+            for q in a.quantities.split(","):
+                for m in methods:
+                    if (m, q) in mse_all:
+                        print(f"  {q:8s} {m:6s} n " + " ".join(f"{n_bin[(m, q, b)]:3d}" for b in range(4)) +
+                              "   rms " + " ".join(f"{math.sqrt(mse_bin[(m, q, b)]):.3g}" for b in range(4)) +
+                              f"   all {math.sqrt(mse_all[(m, q)]):.3g}   shrunk " +
+                              " ".join(f"{shrunk[(m, q, b)]:.3g}" for b in range(4)))
+        for rule in ("smallest_scaled_error", "best_in_bin", "like_with_like", "shrunk"):
             out = np.full((n, len(Q)), np.nan)
+            outm = np.full((n, len(Q)), "", dtype=object)
             for qi, q in enumerate(Q):
                 for r in range(n):
-                    best, bv = None, math.inf
+                    cand = []
                     for m in methods:
                         v, e = val[m][r, qi], err[m][r, qi]
                         if not (clean[m][r] and np.isfinite(v) and np.isfinite(e) and e > 0):
                             continue
-                        key = (m, q, b_of[r])
-                        if key not in k:
+                        if (m, q, b_of[r]) not in k:
                             continue  # no reference: left out of this replay
-                        score = k[key] * e if rule == "smallest_scaled_error" else rms_bin[key]
+                        cand.append(m)
+                    all_own = all(n_bin[(m, q, b_of[r])] >= 10 for m in cand)
+                    best, bv = None, math.inf
+                    for m in cand:
+                        key = (m, q, b_of[r])
+                        if rule == "smallest_scaled_error":
+                            score = k[key] * err[m][r, qi]
+                        elif rule == "best_in_bin":
+                            score = rms_bin[key]
+                        elif rule == "like_with_like":
+                            score = rms_bin[key] if all_own else math.sqrt(mse_all[(m, q)])
+                        else:
+                            score = shrunk[key]
                         if score < bv:
                             best, bv = m, score
                     if best:
                         out[r, qi] = val[best][r, qi]
+                        outm[r, qi] = best
             table(out, f"replayed rule {rule}")
+            by_snr(out, outm, f"replayed rule {rule}")
+            if rule == "shrunk":
+                same = np.all((out == rec) | (np.isnan(out) & np.isnan(rec)), axis=0)
+                print("\nreplayed shrunk rule equals the catalog's recommended labels, per quantity:",
+                      dict(zip(Q, same.tolist())))
     return 0
 
 
