@@ -5,7 +5,8 @@
  *   candidates  the methods whose value and error are finite, error > 0, and whose row is
  *               clean (the method's own flags are 0: a failed or cut fit never speaks);
  *   recommended the candidate with the smallest honest error: its `score` where > 0 (the RMS
- *               of its differences from reference labels in the row's S/N bin), else its
+ *               of its differences from reference labels in the row's S/N bin, shrunk
+ *               toward its all-rows value where the bin has few rows), else its
  *               `error` (ties: the earlier method of the list),
  *               with its error and its method index (-1 and NaN when there is no candidate).
  *               Smallest HONEST error: the caller passes each method's total (calibrated)
@@ -29,9 +30,9 @@ extern const char *const ms_rec_units[MS_REC_N]; /* K, dex, dex, dex, km/s */
 typedef struct {
     double value, error;
     int clean;    /* 1: the method's flags are 0 for this row */
-    double score; /* the honest error that ranks the candidates (> 0: the method's error measured
-                   * against reference labels in the row's S/N bin, set by
-                   * ms_combine_rescale_errors); 0 or NaN: rank by `error` */
+    double score; /* the honest error that ranks the candidates (> 0: the method's RMS against
+                   * reference labels in the row's S/N bin, shrunk toward its all-rows value,
+                   * set by ms_combine_rescale_errors); 0 or NaN: rank by `error` */
 } ms_rec_input;
 
 typedef struct {
@@ -107,9 +108,13 @@ extern const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1];
  * the reference's (ms_combine_reference_scales, MS_COMBINE_REF_MIN_ROWS) for every method and
  * quantity the reference could measure when ref is not NULL; then every row's errors
  * multiplied by its method's factor in its bin, in place, and, where the reference measured
- * the method, its `score` set to the method's reference RMS in the row's bin (so the rule
- * recommends, per S/N bin, the clean method that is closest to the reference labels there;
- * the per-row errors of learned methods track their actual errors too poorly to choose by). scale: [n_methods][MS_REC_N]
+ * the method, its `score` set to the method's reference RMS in the row's bin, shrunk toward
+ * what its all-rows RMS predicts for the bin with the weight of MS_COMBINE_REF_MIN_ROWS rows
+ * (error_scales.c, rank_scores: log s^2 = (k log mse_bin + n0 log(f mse_all)) / (k + n0), f
+ * the bin's common factor over the methods), so the rule recommends, per S/N bin, the clean
+ * method that is closest to the reference labels there, comparing like with like however few
+ * rows a method has in the bin (the per-row errors of learned methods track their actual
+ * errors too poorly to choose by). scale: [n_methods][MS_REC_N]
  * [MS_COMBINE_SCALE_BINS] out; n_ref [n_methods][MS_REC_N] out (NULL: not wanted): the
  * reference rows behind each method's factors, 0 where the hat's were used. Returns 0, or -1
  * when an allocation failed (errors unchanged). */
