@@ -55,9 +55,9 @@ typedef struct {
 ms_status ms_survey_fit(const ms_config *cfg, const ms_survey_opts *opts,
                         ms_survey_summary *summary);
 
-/* `mstars fit --methods class,lum,rv,z25,slam,cnn,laspm` (src/stage/fit_methods.c; issue
+/* `mstars fit --methods class,lum,rv,z25,slam,cnn,cnn_gm,laspm` (src/stage/fit_methods.c; issue
  * 24): several methods in ONE pass over the store (each chunk read once, the methods run on it
- * in the order class, lum, rv, z25, slam, cnn, laspm, whatever the order given), one journal
+ * in the order class, lum, rv, z25, slam, cnn, cnn_gm, laspm, whatever the order given), one journal
  * and --resume, one catalog: the identification columns once, every method's column group
  * (z25's label, rv and error columns prefixed as `mstars combine` does: z25_teff, e_z25_teff,
  * z25_rv), the recommended labels and the disagreement (the rec group, computed by combine.h's
@@ -74,6 +74,7 @@ typedef struct {
     const char *templates;      /* rv (NULL: the default library) */
     const char *slam_model;     /* slam */
     const char *cnn_model;      /* cnn */
+    const char *cnn_gm_model;   /* cnn_gm: the M giants' ensemble (a gM model) */
     const char *laspm_library;  /* laspm */
     const char *class_model[3]; /* class: spt, wdm, dmgm (cnn_class.h task order; NULL: none) */
     const char *reference;      /* labels no method trained on: the rec error scales (NULL: hat) */

@@ -27,12 +27,14 @@ static const ms_cli_opt opts[] = {
     {"models", "FILE", "also write the best-fit model spectra (HDF5, row i = catalog row i; "
                        "not with --resume or --methods)", 0},
     {"methods", "LIST", "several methods in one pass over the store into one catalog (issue 24): "
-                        "a comma-separated subset of class,lum,rv,z25,slam,cnn,laspm (run in that order; "
+                        "a comma-separated subset of class,lum,rv,z25,slam,cnn,cnn_gm,laspm (run in that order; "
                         "the classification routes the rows, the rv velocity starts the others), "
                         "with the recommended labels", 0},
     {"templates", "DIR", "--methods rv: the template library (as mstars rv --templates)", 0},
     {"slam-model", "FILE", "--methods slam: the SLAM model (mstars train-slam)", 0},
     {"cnn-model", "FILE", "--methods cnn: the CNN ensemble (mstars train-cnn)", 0},
+    {"cnn-gm-model", "FILE", "--methods cnn_gm: the M giants' CNN ensemble (mstars train-cnn "
+                             "--class gM; run on the giants, run.giants_only)", 0},
     {"laspm-library", "FILE", "--methods laspm: the empirical library (mstars build-library)", 0},
     {"spt", "FILE", "--methods class: CNN-SPT model (as mstars classify --spt)", 0},
     {"wdm", "FILE", "--methods class: CNN-WDM model (as mstars classify --wdm)", 0},
@@ -80,7 +82,8 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
         if (ms_par_rank() == 0) fprintf(stderr, "mstars fit: --models is not available with --methods\n");
         return 2;
     }
-    const char *opt[] = {"emulator", "csn", "templates", "slam-model", "cnn-model", "laspm-library",
+    const char *opt[] = {"emulator", "csn", "templates", "slam-model", "cnn-model", "cnn-gm-model",
+                         "laspm-library",
                          "spt", "wdm", "dmgm", "reference", "tm-range"};
     char command[8192];
     int len = snprintf(command, sizeof command, "mstars fit --methods %s --spectra %s --out %s",
@@ -103,7 +106,8 @@ static int run_methods(ms_cli_ctx *ctx, ms_config *cfg, long limit)
                              ms_cli_get(ctx, "out"), command, ms_cli_flag(ctx, "resume"),
                              (size_t)limit, ms_cli_get(ctx, "emulator"), ms_cli_get(ctx, "csn"),
                              ms_cli_get(ctx, "templates"), ms_cli_get(ctx, "slam-model"),
-                             ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "laspm-library"),
+                             ms_cli_get(ctx, "cnn-model"), ms_cli_get(ctx, "cnn-gm-model"),
+                             ms_cli_get(ctx, "laspm-library"),
                              {ms_cli_get(ctx, "spt"), ms_cli_get(ctx, "wdm"),
                               ms_cli_get(ctx, "dmgm")},
                              ms_cli_get(ctx, "reference"), {0.0, 0.0},
@@ -224,7 +228,7 @@ const ms_cli_cmd ms_cmd_fit = {
     "resid_sigma_emu keep the emulator-only fit. --models FILE also writes the best-fit model "
     "spectra (/models/flux, and /models/flux_emu with --csn; row i = catalog row i, on the "
     "store's grid at the fitted velocity, NaN where not fitted), committed with the catalog. "
-    "--methods class,lum,rv,z25,slam,cnn,laspm runs several methods in ONE pass (each chunk read "
+    "--methods class,lum,rv,z25,slam,cnn,cnn_gm,laspm runs several methods in ONE pass (each chunk read "
     "once, the methods in that order; one journal, one --resume) into one catalog: the identification "
     "columns once, each method's column group (z25's teff, e_teff, rv, ... named z25_teff, "
     "e_z25_teff, z25_rv as mstars combine names them), the recommended labels teff, logg, m_h, "
@@ -234,6 +238,9 @@ const ms_cli_cmd ms_cmd_fit = {
     "classification (class: the L25 CNN classifiers of --spt/--wdm/--dmgm, as mstars classify; "
     "lum: Gaia CMD, Table 3 lines and luminosity_class, as mstars lumclass) runs first and routes "
     "the rows: the methods of run.dwarfs_only (default z25,cnn) run on M dwarfs only, those of "
-    "run.giants_only on M giants only; methods_skipped and skip_reason (non-M, white dwarf, "
-    "giant, dwarf, unclassified) say where and why a method was skipped.",
+    "run.giants_only (default cnn_gm) on M giants only; methods_skipped and skip_reason (non-M, "
+    "white dwarf, giant, dwarf, unclassified) say where and why a method was skipped. cnn_gm is "
+    "L25's second CNN ensemble, the M giants' (--cnn-gm-model, a train-cnn --class gM model), "
+    "beside cnn (the dwarfs') in the same pass: its columns cnn_gm_teff, ..., "
+    "cnn_gm_parameter_flag, a recommended-label candidate on the giants.",
     opts, 1, run};

@@ -325,10 +325,10 @@ const ms_cfg_key ms_config_keys[] = {
      "fit --methods: the methods (comma-separated) that run only on the rows a classifier of "
      "the same job calls dwarfs (the others get null columns and their not_applicable bit); "
      "without a classification group every method runs on every row; empty: none"},
-    {"run.giants_only", MS_CFG_STRING, FIELD(run, giants_only), "", ANY, "",
+    {"run.giants_only", MS_CFG_STRING, FIELD(run, giants_only), "cnn_gm", ANY, "",
      "fit --methods: the methods (comma-separated) that run only on the rows a classifier of "
-     "the same job calls M giants (as run.dwarfs_only; a method may not be in both); empty: "
-     "none"},
+     "the same job calls M giants (as run.dwarfs_only; a method may not be in both; cnn_gm, "
+     "the M giants' CNN ensemble, may not be in run.dwarfs_only); empty: none"},
     {"run.disagree_sigma", MS_CFG_DOUBLE, FIELD(run, disagree_sigma), "3", 0, 1e6, "",
      "fit --methods: two methods disagree on a label when they differ by more than this many "
      "combined errors (disagree_flags; as combine --sigma)"},

@@ -16,6 +16,7 @@ extern const ms_column_group ms_group_rv;
 extern const ms_column_group ms_group_slam;
 extern const ms_column_group ms_group_laspm;
 extern const ms_column_group ms_group_cnn;
+extern const ms_column_group ms_group_cnn_gm;
 extern const ms_column_group ms_group_lum;
 extern const ms_column_group ms_group_survey;
 extern const ms_column_group ms_group_class;
@@ -28,6 +29,7 @@ static const ms_column_group *const groups[] = {
     &ms_group_slam,
     &ms_group_laspm,
     &ms_group_cnn,
+    &ms_group_cnn_gm,
     &ms_group_lum,
     &ms_group_survey,
     &ms_group_class,
@@ -64,6 +66,13 @@ static const ms_method_answers answers[] = {
      {"e_cnn_teff", "e_cnn_logg", "e_cnn_m_h", "e_cnn_alpha_m", NULL},
      {NULL, NULL},
      "parameter_flag"},
+    /* the M giants' ensemble of fit --methods cnn_gm: NaN (and flag 0) on the rows it did not
+     * apply to, so it is a candidate on the giants only */
+    {"cnn_gm", "cnn_gm_n_models",
+     {"cnn_gm_teff", "cnn_gm_logg", "cnn_gm_m_h", "cnn_gm_alpha_m", NULL},
+     {"e_cnn_gm_teff", "e_cnn_gm_logg", "e_cnn_gm_m_h", "e_cnn_gm_alpha_m", NULL},
+     {NULL, NULL},
+     "cnn_gm_parameter_flag"},
 };
 
 const ms_method_answers *ms_schema_answers(size_t *n)

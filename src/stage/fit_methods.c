@@ -59,10 +59,11 @@ const ms_column_group ms_group_survey = {
 
 /* The job's order: the classification first (it routes the rows of the others), then rv (its
  * velocity starts the later methods). */
-#define N_KNOWN 7
+#define N_KNOWN 8
 enum { K_CLASS, K_LUM, K_RV };
-static const char *const known[N_KNOWN] = {"class", "lum", "rv", "z25", "slam", "cnn", "laspm"};
-#define KNOWN_TEXT "class, lum, rv, z25, slam, cnn, laspm"
+static const char *const known[N_KNOWN] = {"class", "lum",    "rv",    "z25",
+                                           "slam",  "cnn",    "cnn_gm", "laspm"};
+#define KNOWN_TEXT "class, lum, rv, z25, slam, cnn, cnn_gm, laspm"
 
 typedef struct {
     ms_survey_method *ms[N_KNOWN];
@@ -293,6 +294,12 @@ static ms_status open_method(const ms_config *cfg, const ms_fit_methods_opts *o,
                                   NULL, want[K_RV]};
         return ms_method_cnn_open(cfg, &ca, store, chunk, m);
     }
+    if (strcmp(known[k], "cnn_gm") == 0) { /* L25's second ensemble: the M giants' */
+        NEED(o->cnn_gm_model, "--cnn-gm-model FILE (a gM ensemble: train-cnn --class gM)");
+        ms_predict_cnn_args ca = {o->spectra, o->cnn_gm_model, o->out, o->command, o->resume,
+                                  o->limit, NULL, want[K_RV]};
+        return ms_method_cnn_gm_open(cfg, &ca, store, chunk, m);
+    }
     NEED(o->laspm_library, "--laspm-library FILE");
     ms_laspm_run_opts lo;
     memset(&lo, 0, sizeof lo);
@@ -335,6 +342,16 @@ ms_status ms_fit_methods(const ms_config *cfg, const ms_fit_methods_opts *o,
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: %s routes the rows "
                               "of the other methods and runs on every row: take it out of "
                               "run.dwarfs_only / run.giants_only", me->name);
+        /* a gM ensemble on the dwarfs is nonsense (L25 runs it on giants) */
+        if (st == MS_OK && strcmp(me->name, "cnn_gm") == 0 && me->apply == MS_APPLY_DWARFS)
+            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: cnn_gm is the M "
+                              "giants' CNN ensemble and runs on giants: take it out of "
+                              "run.dwarfs_only");
+        if (st == MS_OK && strcmp(me->name, "cnn") == 0 && me->apply == MS_APPLY_DWARFS &&
+            strcmp(ms_method_cnn_class(me), "gM") == 0)
+            st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: %s is a gM (M "
+                              "giants') ensemble but cnn runs on dwarfs (run.dwarfs_only): give "
+                              "it to cnn_gm (--cnn-gm-model)", o->cnn_model);
         if (st == MS_OK && me->n_rows != j.ms[0]->n_rows)
             st = ms_error_set(MS_EINVAL, __FILE__, __LINE__, "fit --methods: %s sees %zu rows "
                               "of %s, %s %zu", me->name, me->n_rows, o->spectra, j.ms[0]->name,

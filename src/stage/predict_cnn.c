@@ -1,6 +1,8 @@
-/* predict_cnn.c: the survey method "cnn" (survey_methods.h) and the driver of `mstars
- * predict-cnn`: the L25 CNN ensemble run by the survey skeleton (survey_job.h), alone or in
- * `fit --methods` (there the view's rest frame is the rv method's velocity). Chunks of store
+/* predict_cnn.c: the survey methods "cnn" and "cnn_gm" (survey_methods.h) and the driver of
+ * `mstars predict-cnn`: the L25 CNN ensemble run by the survey skeleton (survey_job.h), alone or
+ * in `fit --methods` (there the view's rest frame is the rv method's velocity). cnn_gm is L25's
+ * second ensemble, the M giants' (a gM model), in the same job as cnn (the dwarfs'): the same
+ * code under its own name, column group (cnn_gm_*) and root attributes. Chunks of store
  * rows are handed out by the work queue; each rank makes the views of its chunk, runs the
  * ensemble batched, and writes the rows into the resumable catalog. When every chunk is done, the
  * parameter_flag pass (L25 1.5, cnn.h) runs over the whole catalog: its Eq. 3 regressions
@@ -45,40 +47,71 @@ typedef struct {
     {MS_CATALOG_GROUP "/" name, MS_H5_F64, 0, offsetof(cnn_row, field) + (k) * sizeof(double), \
      units, desc}
 
+/* The columns of one ensemble's group: P the column prefix ("cnn"; "cnn_gm" for the M giants'
+ * ensemble of fit --methods), FLAG its parameter_flag column, W the ensemble in the
+ * descriptions. Indices (flag_pass): [2k] value of label k, [8] parameter_flag, [10 + k] the
+ * ensemble spread of label k. */
+#define CNN_COLUMNS(P, FLAG, W)                                                                 \
+    V(P "_teff", 0, value, "K", "Teff: mean of the " W "'s predictions (L25)"),                 \
+    V("e_" P "_teff", 0, error, "K", "calibrated Teff error: the model's error model (e^2 = "    \
+      "(s std)^2 + floor^2, fitted to the out-of-fold residuals) on the ensemble spread"),      \
+    V(P "_logg", 1, value, "dex", "log g: mean of the " W "'s predictions"),                    \
+    V("e_" P "_logg", 1, error, "dex", "calibrated log g error (as e_" P "_teff)"),             \
+    V(P "_m_h", 2, value, "dex", "[M/H]: mean of the " W "'s predictions"),                     \
+    V("e_" P "_m_h", 2, error, "dex", "calibrated [M/H] error (as e_" P "_teff)"),              \
+    V(P "_alpha_m", 3, value, "dex", "[alpha/M]: mean of the " W "'s predictions (NaN when "    \
+      "the model was trained without it)"),                                                     \
+    V("e_" P "_alpha_m", 3, error, "dex", "calibrated [alpha/M] error (as e_" P "_teff)"),      \
+    {MS_CATALOG_GROUP "/" FLAG, MS_H5_I32, 0, offsetof(cnn_row, parameter_flag), "",           \
+     "L25 1.5 (" W "): 1 = recommended (error within mean + 3 std of the Eq. 3 error model of " \
+     "its S/N_i bin for every label, and every label in the class's Table 10 range); 0 "        \
+     "otherwise, S/N_i <= 0 or not predicted"},                                                 \
+    {MS_CATALOG_GROUP "/" P "_n_models", MS_H5_I32, 0, offsetof(cnn_row, n_models), "",        \
+     "models in the " W " (0: not predicted: unusable row, no view, or not applicable)"},       \
+    V("e_" P "_teff_ens", 0, error_ens, "K", "standard deviation of the " W "'s Teff "          \
+      "predictions (L25's error; 2-6x smaller than the actual error: use e_" P "_teff)"),       \
+    V("e_" P "_logg_ens", 1, error_ens, "dex", "standard deviation of the " W "'s log g "       \
+      "predictions"),                                                                           \
+    V("e_" P "_m_h_ens", 2, error_ens, "dex", "standard deviation of the " W "'s [M/H] "        \
+      "predictions"),                                                                           \
+    V("e_" P "_alpha_m_ens", 3, error_ens, "dex", "standard deviation of the " W "'s "          \
+      "[alpha/M] predictions"),                                                                 \
+    {MS_CATALOG_GROUP "/" P "_rv", MS_H5_F64, 0, offsetof(cnn_row, rv), "km/s",                \
+     "velocity of the input's rest frame (NaN: none, or not applicable)"},                      \
+    {MS_CATALOG_GROUP "/" P "_rv_source", MS_H5_I32, 0, offsetof(cnn_row, rv_source), "",      \
+     "source of " P "_rv: 1 the rv catalog's rv_adopted (rv_flag = 1) or the rv method's (fit " \
+     "--methods), 2 the pipeline Z*c, 0 none"},                                                 \
+    {NULL, 0, 0, 0, NULL, NULL}
+
 static const ms_catalog_column cnn_columns[] = {
-    V("cnn_teff", 0, value, "K", "Teff: mean of the CNN ensemble's predictions (L25)"),
-    V("e_cnn_teff", 0, error, "K", "calibrated Teff error: the model's error model (e^2 = "
-      "(s std)^2 + floor^2, fitted to the out-of-fold residuals) on the ensemble spread"),
-    V("cnn_logg", 1, value, "dex", "log g: mean of the CNN ensemble's predictions"),
-    V("e_cnn_logg", 1, error, "dex", "calibrated log g error (as e_cnn_teff)"),
-    V("cnn_m_h", 2, value, "dex", "[M/H]: mean of the CNN ensemble's predictions"),
-    V("e_cnn_m_h", 2, error, "dex", "calibrated [M/H] error (as e_cnn_teff)"),
-    V("cnn_alpha_m", 3, value, "dex", "[alpha/M]: mean of the CNN ensemble's predictions (NaN "
-      "when the model was trained without it)"),
-    V("e_cnn_alpha_m", 3, error, "dex", "calibrated [alpha/M] error (as e_cnn_teff)"),
-    {MS_CATALOG_GROUP "/parameter_flag", MS_H5_I32, 0, offsetof(cnn_row, parameter_flag), "",
-     "L25 1.5: 1 = recommended (error within mean + 3 std of the Eq. 3 error model of its S/N_i "
-     "bin for every label, and every label in the class's Table 10 range); 0 otherwise or S/N_i <= 0"},
-    {MS_CATALOG_GROUP "/cnn_n_models", MS_H5_I32, 0, offsetof(cnn_row, n_models), "",
-     "models in the CNN ensemble (0: not predicted: unusable row or no view)"},
-    /* [10 + k]: the raw ensemble spread of label k (L25's error; parameter_flag's input) */
-    V("e_cnn_teff_ens", 0, error_ens, "K", "standard deviation of the ensemble's Teff "
-      "predictions (L25's error; 2-6x smaller than the actual error: use e_cnn_teff)"),
-    V("e_cnn_logg_ens", 1, error_ens, "dex", "standard deviation of the ensemble's log g predictions"),
-    V("e_cnn_m_h_ens", 2, error_ens, "dex", "standard deviation of the ensemble's [M/H] predictions"),
-    V("e_cnn_alpha_m_ens", 3, error_ens, "dex", "standard deviation of the ensemble's [alpha/M] "
-      "predictions"),
-    {MS_CATALOG_GROUP "/cnn_rv", MS_H5_F64, 0, offsetof(cnn_row, rv), "km/s",
-     "velocity of the input's rest frame (NaN: none)"},
-    {MS_CATALOG_GROUP "/cnn_rv_source", MS_H5_I32, 0, offsetof(cnn_row, rv_source), "",
-     "source of cnn_rv: 1 the rv catalog's rv_adopted (rv_flag = 1) or the rv method's (fit "
-     "--methods), 2 the pipeline Z*c, 0 none"},
-    {NULL, 0, 0, 0, NULL, NULL},
-};
+    CNN_COLUMNS("cnn", "parameter_flag", "CNN ensemble")};
+/* fit --methods cnn_gm: L25's second ensemble, trained on M giants (train-cnn --class gM) */
+static const ms_catalog_column cnn_gm_columns[] = {
+    CNN_COLUMNS("cnn_gm", "cnn_gm_parameter_flag", "M giants' CNN ensemble")};
+#undef CNN_COLUMNS
+#undef V
 
 const ms_column_group ms_group_cnn = {
     "cnn", "Li et al. 2025: ten-fold CNN ensemble (mean, calibrated error, spread), parameter_flag",
     cnn_columns, sizeof(cnn_row), NULL};
+const ms_column_group ms_group_cnn_gm = {
+    "cnn_gm", "Li et al. 2025: the M giants' (gM) CNN ensemble of fit --methods cnn_gm, run on "
+    "the rows the job's classifiers call giants (columns as the group cnn)",
+    cnn_gm_columns, sizeof(cnn_row), NULL};
+
+/* The two survey methods of this file: the ensemble (predict-cnn, fit --methods cnn) and the
+ * M giants' ensemble (fit --methods cnn_gm): their name, group, and root attribute names. */
+typedef struct {
+    const char *name;
+    const ms_column_group *group;
+    const char *attr; /* root attribute prefix: cnn_model, cnn_gm_model, ... */
+    const char *counts;
+} cnn_variant;
+
+static const cnn_variant variant_cnn = {"cnn", &ms_group_cnn, "cnn",
+                                        "counts_rows_predicted_skipped"};
+static const cnn_variant variant_gm = {"cnn_gm", &ms_group_cnn_gm, "cnn_gm",
+                                       "counts_cnn_gm_rows_predicted_skipped"};
 
 /* The row's identity columns are the z25 group's (one spelling of each name), at this row's
  * offsets ({NULL}-terminated; the group's columns follow them in the catalog). */
@@ -115,6 +148,7 @@ static ms_status catalog_columns(ms_catalog_column **out)
 typedef struct {
     ms_cnn_ensemble ens;
     const ms_cnn_ensemble *e;
+    const cnn_variant *v;
     int slot[MS_CNN_MAX_OUT]; /* model label -> catalog slot, -1 none */
     ms_predict_cnn_args a;
     long flagged;
@@ -226,7 +260,8 @@ static ms_status cnn_run(ms_survey_method *me, ms_survey_chunk *ck, const uint8_
     return MS_OK;
 }
 
-/* Not applicable: NaN values, cnn_n_models 0 (not predicted), parameter_flag 0. */
+/* Not applicable: NaN values and rest frame, cnn_n_models 0 (not predicted), parameter_flag 0,
+ * rv_source 0 (the method's columns null, as methods_skipped says). */
 static void cnn_skip(ms_survey_method *me, void *row)
 {
     (void)me;
@@ -234,6 +269,8 @@ static void cnn_skip(ms_survey_method *me, void *row)
     for (int k = 0; k < MS_N_LABELS; k++) r->value[k] = r->error[k] = r->error_ens[k] = NAN;
     r->n_models = 0;
     r->parameter_flag = 0;
+    r->rv = NAN;
+    r->rv_source = MS_CNN_RV_NONE;
 }
 
 /* ------------------------------------------------------------- parameter_flag pass */
@@ -242,7 +279,8 @@ static void cnn_skip(ms_survey_method *me, void *row)
  * spreads (L25's Eq. 3 models the ensemble's standard deviation; rows written
  * by other ranks made visible by sync-barrier-sync), computes the same flags, and writes its
  * slice. */
-static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
+static ms_status flag_pass(ms_h5 *f, const ms_catalog_column *cols, const char *cls, size_t n,
+                           long *n_flagged)
 {
     if (ms_h5_parallel(f)) {
         MS_TRY(ms_h5_flush(f));
@@ -258,9 +296,9 @@ static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
     const ms_catalog_column *sc = ms_schema_column("snr_i", NULL);
     if (st == MS_OK) st = ms_h5_read_rows(f, sc->name, MS_H5_F64, 0, 0, n, snr);
     for (int k = 0; k < MS_N_LABELS && st == MS_OK; k++) {
-        st = ms_h5_read_rows(f, cnn_columns[2 * k].name, MS_H5_F64, 0, 0, n, col);
+        st = ms_h5_read_rows(f, cols[2 * k].name, MS_H5_F64, 0, 0, n, col);
         for (size_t i = 0; st == MS_OK && i < n; i++) v[i * MS_N_LABELS + k] = col[i];
-        if (st == MS_OK) st = ms_h5_read_rows(f, cnn_columns[10 + k].name, MS_H5_F64, 0, 0, n, col);
+        if (st == MS_OK) st = ms_h5_read_rows(f, cols[10 + k].name, MS_H5_F64, 0, 0, n, col);
         for (size_t i = 0; st == MS_OK && i < n; i++) e[i * MS_N_LABELS + k] = col[i];
     }
     if (st == MS_OK) st = ms_cnn_parameter_flag(cls, n, v, e, snr, flag);
@@ -268,7 +306,7 @@ static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
     if (st == MS_OK) {
         const size_t P = (size_t)ms_par_size(), r = (size_t)ms_par_rank();
         const size_t lo = n * r / P, hi = n * (r + 1) / P;
-        st = ms_h5_write_rows(f, cnn_columns[8].name, lo, hi - lo, flag + lo);
+        st = ms_h5_write_rows(f, cols[8].name, lo, hi - lo, flag + lo);
         *n_flagged = 0;
         for (size_t i = 0; i < n; i++) *n_flagged += flag[i];
     }
@@ -283,7 +321,7 @@ static ms_status flag_pass(ms_h5 *f, const char *cls, size_t n, long *n_flagged)
 static ms_status cnn_post(ms_survey_method *me, ms_h5 *f, size_t n_rows)
 {
     state *s = me->state;
-    return flag_pass(f, s->e->cls, n_rows, &s->flagged);
+    return flag_pass(f, s->v->group->cols, s->e->cls, n_rows, &s->flagged);
 }
 
 static ms_status cnn_attributes(ms_survey_method *me, ms_h5 *f, const ms_config *cfg,
@@ -291,18 +329,25 @@ static ms_status cnn_attributes(ms_survey_method *me, ms_h5 *f, const ms_config 
 {
     const state *s = me->state;
     const ms_cnn_ensemble *e = s->e;
+    char name[48];
+#define ATTR(what, value)                                                                 \
+    do {                                                                                  \
+        snprintf(name, sizeof name, "%s_%s", s->v->attr, what);                           \
+        MS_TRY(ms_h5_attr_set_str(f, "/", name, value));                                  \
+    } while (0)
     MS_TRY(ms_h5_write_provenance(f, cfg, command));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model", s->a.model));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_model_hash", e->content_hash));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_class", e->cls));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_view", e->view_source));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_velocity", e->input_velocity));
+    ATTR("model", s->a.model);
+    ATTR("model_hash", e->content_hash);
+    ATTR("class", e->cls);
+    ATTR("view", e->view_source);
+    ATTR("velocity", e->input_velocity);
+    ATTR("error", e->calibrated ? "calibrated (model error_scale, error_floor)"
+                                : "ensemble standard deviation (model not calibrated)");
+#undef ATTR
     if (s->a.rv) MS_TRY(ms_h5_attr_set_str(f, "/", "rv_catalog", s->a.rv));
-    MS_TRY(ms_h5_attr_set_str(f, "/", "cnn_error", e->calibrated ? "calibrated (model error_scale, "
-                              "error_floor)" : "ensemble standard deviation (model not calibrated)"));
     MS_TRY(ms_h5_attr_set_str(f, "/", "spectra_store", s->a.spectra));
     int64_t c[3] = {(int64_t)me->n_rows, me->counts[N_PREDICTED], me->counts[N_SKIPPED]};
-    return ms_h5_attr_set_i64(f, "/", "counts_rows_predicted_skipped", c, 3);
+    return ms_h5_attr_set_i64(f, "/", s->v->counts, c, 3);
 }
 
 static void cnn_free(ms_survey_method *me)
@@ -315,13 +360,12 @@ static void cnn_free(ms_survey_method *me)
     me->state = NULL;
 }
 
-ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
-                             size_t chunk, ms_survey_method *me)
+static ms_status open_variant(const cnn_variant *v, const ms_predict_cnn_args *a, ms_h5 *store,
+                              size_t chunk, ms_survey_method *me)
 {
-    (void)cfg;
     memset(me, 0, sizeof *me);
-    me->name = "cnn";
-    me->groups[0] = &ms_group_cnn;
+    me->name = v->name;
+    me->groups[0] = v->group;
     me->row_size = sizeof(cnn_row);
     me->n_counts = 2;
     me->run = cnn_run;
@@ -334,6 +378,7 @@ ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a,
     me->state = s;
     ms_cnn_ensemble_init(&s->ens);
     s->e = &s->ens;
+    s->v = v;
     s->a = *a;
     s->chunk = chunk;
     const ms_cnn_ensemble *e = s->e;
@@ -341,9 +386,12 @@ ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a,
     if (e->softmax)
         MS_ERROR(MS_EINVAL, "%s is a classifier (%s, train-classifier): use mstars classify",
                  a->model, e->cls);
+    if (v == &variant_gm && strcmp(e->cls, "gM") != 0)
+        MS_ERROR(MS_EINVAL, "cnn_gm: %s is a %s ensemble; --cnn-gm-model takes the M giants' one "
+                 "(train-cnn --class gM)", a->model, e->cls);
     if (a->rv && a->rv_in_job)
-        MS_ERROR(MS_EINVAL, "cnn: the rest frames come either from an rv catalog (%s) or from "
-                 "the job's rv method, not both", a->rv);
+        MS_ERROR(MS_EINVAL, "%s: the rest frames come either from an rv catalog (%s) or from "
+                 "the job's rv method, not both", v->name, a->rv);
     MS_TRY(ms_cnn_input_open(store, a->spectra, a->rv, a->rv_in_job, s->chunk, &s->in));
     MS_TRY(ms_cnn_input_check(&s->in, e, a->model, a->spectra));
     s->n_rows = s->in.n_rows;
@@ -365,6 +413,26 @@ ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a,
     if (a->rv) h = ms_hash_bytes(h, a->rv, strlen(a->rv) + 1); /* --resume: the same velocities */
     me->hash = h;
     return MS_OK;
+}
+
+const char *ms_method_cnn_class(const ms_survey_method *me)
+{
+    const state *s = me->state;
+    return s ? s->e->cls : "";
+}
+
+ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
+                             size_t chunk, ms_survey_method *me)
+{
+    (void)cfg;
+    return open_variant(&variant_cnn, a, store, chunk, me);
+}
+
+ms_status ms_method_cnn_gm_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
+                                size_t chunk, ms_survey_method *me)
+{
+    (void)cfg;
+    return open_variant(&variant_gm, a, store, chunk, me);
 }
 
 /* ------------------------------------------------------------- the job */

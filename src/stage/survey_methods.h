@@ -43,6 +43,13 @@ ms_status ms_method_laspm_open(const ms_config *cfg, const ms_laspm_run_opts *o,
  * rest-frame velocity is ck->v_start where the rv method ran. */
 ms_status ms_method_cnn_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
                              size_t chunk, ms_survey_method *m);
+/* the M giants' CNN ensemble (predict_cnn.c; fit --methods cnn_gm): as cnn under the name
+ * cnn_gm, the group cnn_gm (cnn_gm_teff, ..., cnn_gm_parameter_flag) and the root attributes
+ * cnn_gm_*; a->model must be a gM ensemble (train-cnn --class gM). */
+ms_status ms_method_cnn_gm_open(const ms_config *cfg, const ms_predict_cnn_args *a, ms_h5 *store,
+                                size_t chunk, ms_survey_method *m);
+/* The class of an opened cnn or cnn_gm method's ensemble ("dM", "gM"). */
+const char *ms_method_cnn_class(const ms_survey_method *m);
 /* Z25 (fit.c): counts fitted, failed, skipped. The start velocity is ck->v_start where the rv
  * method ran. models: the --models file (single command only). */
 ms_status ms_method_z25_open(const ms_config *cfg, const ms_survey_opts *o, ms_h5 *store,
