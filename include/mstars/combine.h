@@ -114,7 +114,9 @@ extern const double ms_combine_scale_edges[MS_COMBINE_SCALE_BINS + 1];
  * the bin's common factor over the methods), so the rule recommends, per S/N bin, the clean
  * method that is closest to the reference labels there, comparing like with like however few
  * rows a method has in the bin (the per-row errors of learned methods track their actual
- * errors too poorly to choose by). scale: [n_methods][MS_REC_N]
+ * errors too poorly to choose by); where a usable candidate of a row has no reference RMS at
+ * all, every candidate of the row keeps score NaN: ranked by its rescaled error, like with
+ * like. scale: [n_methods][MS_REC_N]
  * [MS_COMBINE_SCALE_BINS] out; n_ref [n_methods][MS_REC_N] out (NULL: not wanted): the
  * reference rows behind each method's factors, 0 where the hat's were used. Returns 0, or -1
  * when an allocation failed (errors unchanged). */

@@ -282,12 +282,25 @@ int ms_combine_rescale_errors(ms_rec_input *in, size_t n, size_t n_methods, cons
                 if (isfinite(rs[at])) scale[i * nb + b] = rs[at];
             }
         rank_scores(n_methods, snr ? nb : 1, rall, nbin, mse, rank);
-        /* the rank of each candidate: its shrunk reference RMS in the row's bin (NaN where
-         * the reference could not measure the method: ranked by its rescaled row error) */
+        /* the rank of each candidate: its shrunk reference RMS in the row's bin; where a
+         * usable candidate of the row has none (the reference could not measure the method:
+         * e.g. the M giants' ensemble cnn_gm when the reference holds no giants), every
+         * candidate of the row is ranked by its rescaled row error (score NaN), not one by an
+         * RMS and another by an error */
         for (size_t r = 0; r < n; r++) {
             size_t b = 0;
             while (snr && b + 1 < nb && !(snr[r] < ms_combine_scale_edges[b + 1])) b++;
-            for (size_t i = 0; i < nk; i++) in[r * nk + i].score = rank[snr ? i * nb + b : i];
+            for (int q = 0; q < MS_REC_N; q++) {
+                int all_ref = 1;
+                for (size_t m = 0; m < n_methods; m++) {
+                    const size_t i = m * MS_REC_N + (size_t)q;
+                    if (usable(&in[r * nk + i]) && !isfinite(rank[snr ? i * nb + b : i])) all_ref = 0;
+                }
+                for (size_t m = 0; m < n_methods; m++) {
+                    const size_t i = m * MS_REC_N + (size_t)q;
+                    in[r * nk + i].score = all_ref ? rank[snr ? i * nb + b : i] : NAN;
+                }
+            }
         }
         ms_free(rs);
         ms_free(nbin);

@@ -345,6 +345,45 @@ static void test_rank_shrinks_small_bins(void **state)
     assert_int_equal(o.method[0], 1);
 }
 
+/* A candidate without any reference RMS (method 1: clean only on rows the reference does not
+ * hold, as the M giants' ensemble on a reference of dwarfs) makes its rows rank EVERY
+ * candidate by its honest error (score NaN), not method 0 by its RMS against method 1's
+ * error; rows where method 0 is alone keep its RMS. Method 0 is off by 100 K with errors of
+ * 10 K: reference RMS 100 K, honest error 10 x 1.4826 x 10 = 148 K; method 1 (15 rows: too few
+ * for the hat, its errors unscaled) says 120 K. RMS against error would pick method 0 (100 <
+ * 120); error against error picks method 1 (120 < 148). */
+static void test_rank_without_reference(void **state)
+{
+    (void)state;
+    enum { NREF = 100, NJ = 15, N = NREF + NJ, M = 2 };
+    static ms_rec_input in[N * M * MS_REC_N];
+    static double ref[N * MS_REC_N];
+    for (size_t r = 0; r < N; r++) {
+        const double truth = 3500.0, sign = r % 2 ? 1.0 : -1.0;
+        for (int q = 0; q < MS_REC_N; q++) ref[r * MS_REC_N + (size_t)q] = NAN;
+        if (r < NREF) ref[r * MS_REC_N + 0] = truth;
+        for (size_t m = 0; m < M; m++) {
+            const int clean = m == 0 || r >= NREF;
+            const double v = truth + sign * (m == 0 ? 100.0 : 50.0), e = m == 0 ? 10.0 : 120.0;
+            for (int q = 0; q < MS_REC_N; q++)
+                in[(r * M + m) * MS_REC_N + (size_t)q] =
+                    q == 0 ? (ms_rec_input){v, e, clean, 0.0} : (ms_rec_input){NAN, NAN, 1, 0.0};
+        }
+    }
+    double sc[M * MS_REC_N * MS_COMBINE_SCALE_BINS];
+    assert_int_equal(ms_combine_rescale_errors(in, N, M, NULL, ref, sc, NULL), 0);
+    assert_true(fabs(in[0].error - 148.26) < 1e-9); /* method 0 scaled by its reference pulls */
+    assert_true(fabs(in[(NREF * M + 1) * MS_REC_N].error - 120.0) < 1e-9);
+    assert_true(fabs(in[0].score - 100.0) < 1e-9); /* alone on its row: ranked by its RMS */
+    for (size_t r = NREF; r < N; r++) {
+        assert_true(isnan(in[(r * M + 0) * MS_REC_N].score));
+        assert_true(isnan(in[(r * M + 1) * MS_REC_N].score));
+        ms_rec_output o;
+        ms_combine_row(in + r * M * MS_REC_N, M, 3.0, &o);
+        assert_int_equal(o.method[0], 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_reference_scales),
         cmocka_unit_test(test_rank_like_with_like),
         cmocka_unit_test(test_rank_shrinks_small_bins),
+        cmocka_unit_test(test_rank_without_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
