@@ -114,7 +114,7 @@ ms_status ms_survey_apply_check(const ms_config *cfg, const char *method);
 #define MS_SURVEY_MAX_GROUPS 3
 
 struct ms_survey_method {
-    const char *name;                   /* "rv", "z25", "slam", "cnn", "laspm" */
+    const char *name;                   /* "rv", "z25", "slam", "cnn", "cnn_gm", "laspm", ... */
     const ms_catalog_column *id_cols;   /* identification columns of the method's own
                                            catalog (NULL: the groups carry them) */
     const ms_column_group *groups[MS_SURVEY_MAX_GROUPS]; /* over the same row struct; NULL-
