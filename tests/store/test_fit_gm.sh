@@ -7,7 +7,8 @@
 #   - the dwarf rows carry the dM ensemble's values, EXACTLY those of `predict-cnn --model dM`
 #     over the same store, and null cnn_gm columns with skip_reason "dwarf"; the giant rows the
 #     reverse (cnn_gm_* == `predict-cnn --model gM`'s cnn_*); the recommended labels never
-#     come from an ensemble on the other class's rows; export writes the cnn_gm columns;
+#     come from an ensemble on the other class's rows; export writes the cnn_gm columns and
+#     report compares cnn_gm against the truth;
 #   - 1 rank chunks of 16 == 2 ranks chunks of 7 (bit for bit); an interrupted run resumed
 #     equals the uninterrupted one;
 #   - refusals: cnn_gm without --cnn-gm-model, a dM model as --cnn-gm-model, cnn_gm in
@@ -88,6 +89,8 @@ check "dwarfs: the dM ensemble (== predict-cnn --model dM); giants: the gM ensem
   $py "$work/gm.py" "$work/j1.h5" "$work/pdM.h5" "$work/pgM.h5"
 "$exe" export "$work/j1.h5" --format csv --out "$work/j1.csv" >/dev/null 2>&1
 check "export writes the cnn_gm columns" sh -c "head -1 '$work/j1.csv' | tr ',' '\n' | grep -qx cnn_gm_teff"
+"$exe" report "$work/j1.h5" --truth "$m/truth.csv" --out "$work/rep" >/dev/null 2>&1
+check "report compares cnn_gm against the truth beside cnn" sh -c "grep -q '| Teff (K) | cnn_gm |' '$work/rep/summary.md' && grep -q '| Teff (K) | cnn |' '$work/rep/summary.md'"
 mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=7 --out "$work/j2.h5" >/dev/null 2>&1
 check "the same with 2 ranks, chunks of 7, exits 0" test $? -eq 0
 check "catalog: 2 ranks, chunks of 7 == 1 rank, chunks of 16 (bit for bit)" \
