@@ -56,4 +56,8 @@ double ms_stats_median_inplace(double *a, size_t n);
 size_t ms_stats_histogram(const double *x, size_t n, double lo, double hi, size_t n_bins,
                           double *counts);
 
+/* Wilson score interval of a proportion k / n at z (1.959964 for 95%): [*lo, *hi] (E. B.
+ * Wilson 1927, Eq. of the score test); NaN for n = 0. */
+void ms_stats_wilson(size_t k, size_t n, double z, double *lo, double *hi);
+
 #endif

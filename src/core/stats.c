@@ -146,3 +146,16 @@ double ms_stats_median_inplace(double *a, size_t n)
         if (a[i] > lo) lo = a[i];
     return 0.5 * (lo + hi);
 }
+
+void ms_stats_wilson(size_t k, size_t n, double z, double *lo, double *hi)
+{
+    if (n == 0) {
+        *lo = *hi = NAN;
+        return;
+    }
+    const double nn = (double)n, p = (double)k / nn, z2 = z * z;
+    const double centre = (p + z2 / (2.0 * nn)) / (1.0 + z2 / nn);
+    const double half = z * sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn)) / (1.0 + z2 / nn);
+    *lo = k == 0 ? 0.0 : fmax(0.0, centre - half); /* exact ends (rounding leaves 1 - 1e-16) */
+    *hi = k == n ? 1.0 : fmin(1.0, centre + half);
+}

@@ -12,12 +12,14 @@
 
 #include "mstars/h5.h"
 #include "mstars/join_io.h"
+#include "mstars/json.h"
 #include "mstars/report.h"
 #include "mstars/schema.h"
 #include "mstars/stats.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The compared parameters, in the order of summary.json. */
 enum { RP_TEFF, RP_LOGG, RP_MH, RP_ALPHA, RP_RV, RP_N_PARAMS };
@@ -76,6 +78,67 @@ typedef struct {
 ms_status rp_catalog_read(const char *path, int calibrated, rp_catalog *c);
 void rp_catalog_free(rp_catalog *c);
 
+/* ------------------------------------------------------------------ classes */
+
+/* The true groups of a table with classes and the routes of fit --methods (report_classes.c). */
+enum { RP_GROUP_DWARF, RP_GROUP_GIANT, RP_GROUP_WD, RP_GROUP_OTHER, RP_N_GROUPS };
+enum { RP_ROUTE_DWARF, RP_ROUTE_GIANT, RP_ROUTE_WD, RP_ROUTE_NONM, RP_ROUTE_UNCLASSIFIED,
+       RP_N_ROUTES };
+#define RP_N_SPT 8
+extern const char *const rp_group_names[RP_N_GROUPS];
+extern const char *const rp_route_names[RP_N_ROUTES];
+extern const char *const rp_spt_names[RP_N_SPT];
+
+/* The truth classes of a comparison table, per catalog row (-1: unmatched or unknown). */
+typedef struct {
+    int have;          /* the table has spt_class (with is_wd, lum_class) or kind */
+    char source[48];   /* the columns used */
+    int8_t *group;     /* [n] RP_GROUP_* (one allocation with the three below) */
+    int8_t *spt;       /* [n] spt_class index (rp_spt_names) */
+    int8_t *wd;        /* [n] is_wd */
+    int8_t *giant;     /* [n] lum_class: 1 giant, 0 dwarf */
+    size_t matched, n_dwarf; /* catalog rows with a class; of them M dwarfs */
+} rp_truth_classes;
+
+/* The classes of the table at path for the catalog rows joined to table rows row[n] (-1:
+ * none). t->have = 0 (no error) when the table has no class columns. */
+ms_status rp_truth_classes_read(const char *path, const long *row, size_t n, rp_truth_classes *t);
+void rp_truth_classes_free(rp_truth_classes *t);
+/* ref[i] = NaN where the table has classes and row i is not a true M dwarf: the labels are
+ * judged on the M dwarfs, the rows every label method of mstars is meant for. */
+void rp_truth_classes_keep_dwarfs(const rp_truth_classes *t, size_t n, double *ref);
+
+typedef struct {
+    size_t k, n;
+    double lo, hi; /* Wilson 95% */
+} rp_prop;
+
+#define RP_MAX_METHODS 16
+typedef struct {
+    char name[24];
+    size_t ran;                      /* rows the method ran on (methods_skipped bit clear) */
+    size_t judged_ran[RP_N_GROUPS];  /* of them, judged rows of each true group */
+} rp_method_route;
+
+typedef struct {
+    int have, have_truth, have_spt, have_wdm, have_dmgm;
+    size_t routed[RP_N_ROUTES];      /* every row */
+    size_t reason_mismatch;          /* skip_reason set and not the recomputed route */
+    size_t n_methods;
+    rp_method_route method[RP_MAX_METHODS];
+    size_t judged;                   /* rows with a true group */
+    size_t confusion[RP_N_GROUPS][RP_N_ROUTES];
+    size_t spt_confusion[RP_N_SPT][RP_N_SPT], spt_k, spt_n, wdm_k, wdm_n, dmgm_k, dmgm_n;
+    rp_prop route_acc, completeness, purity, spt_acc, wdm_acc, dmgm_acc;
+} rp_class_stats;
+
+/* The classification of the catalog f (n rows) against t (may be NULL or without classes);
+ * cs->have = 0 when the catalog has no class or lum columns. */
+ms_status rp_classes(ms_h5 *f, size_t n, const rp_truth_classes *t, rp_class_stats *cs);
+void rp_class_stats_free(rp_class_stats *cs);
+void rp_classes_md(FILE *md, const rp_class_stats *cs, const rp_truth_classes *t);
+void rp_classes_json(ms_json *j, const rp_class_stats *cs);
+
 /* ------------------------------------------------------------------ results */
 
 #define RP_MAX_REASONS 96
@@ -118,6 +181,7 @@ typedef struct {
     /* comparisons: [0] the primary (truth when given, else reference), [1] the reference
      * when both were given */
     rp_comparison cmp[2];
+    rp_truth_classes truth_classes; /* of cmp[0]'s table (have = 0: it has none) */
     /* residuals (Fig. 8) */
     double resid_with, resid_without;          /* means; NaN when unavailable */
     ms_stats_summary resid_with_s, resid_without_s;

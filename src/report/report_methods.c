@@ -134,6 +134,8 @@ ms_status rp_methods(const char *catalog, const char *reference, double radius,
     memset(&t, 0, sizeof t);
     long *ref_row = NULL;
     int have_ref = 0;
+    rp_truth_classes tc; /* a table with classes: labels judged on its M dwarfs */
+    memset(&tc, 0, sizeof tc);
     if (st == MS_OK && reference && have_ids) {
         const char *cols[MS_REC_N] = {"teff", "logg", "m_h", "alpha_m", "rv"};
         ref_row = ms_malloc_array("report.methods.ref", n + 1, sizeof *ref_row);
@@ -141,6 +143,10 @@ ms_status rp_methods(const char *catalog, const char *reference, double radius,
         if (st == MS_OK) st = ms_table_join("report (methods)", reference, &ids, radius, ref_row,
                                             NULL);
         if (st == MS_OK) st = ms_table_read(reference, NULL, cols, MS_REC_N, &t);
+        if (st == MS_OK) st = rp_truth_classes_read(reference, ref_row, n, &tc);
+        for (size_t r = 0; st == MS_OK && tc.have && r < n; r++)
+            if (tc.group[r] != RP_GROUP_DWARF) ref_row[r] = -1;
+        rp_truth_classes_free(&tc);
         have_ref = st == MS_OK;
     }
     char path[4200];

@@ -38,6 +38,7 @@ void rp_results_free(rp_results *r)
     ms_free(r->emu_labels);
     ms_free(r->emu_accuracy);
     ms_free(r->subclass_num);
+    rp_truth_classes_free(&r->truth_classes);
     memset(r, 0, sizeof *r);
 }
 
@@ -184,6 +185,14 @@ ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, in
     ms_join_stats js;
     if (st == MS_OK) st = ms_table_join("report", path, &c->ids, radius, row, &js);
     if (st == MS_OK) st = ms_table_read(path, NULL, cols, RP_N_PARAMS, &t);
+    /* a table with truth classes (a mixed mock): the labels are judged on its M dwarfs */
+    rp_truth_classes tc;
+    memset(&tc, 0, sizeof tc);
+    if (st == MS_OK) st = rp_truth_classes_read(path, row, n, &tc);
+    if (st == MS_OK && tc.have)
+        rp_note(r, "%s: labels judged on the table's M dwarfs only (%zu of %zu rows with a "
+                "class; the table has %s)", slot == 0 ? "recovery" : "recovery_reference",
+                tc.n_dwarf, tc.matched, tc.source);
     if (st == MS_OK) {
         out->have = 1;
         snprintf(out->format, sizeof out->format, "%s", t.format);
@@ -207,6 +216,7 @@ ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, in
         out->ref[p] = ref;
         const double *tv = ms_table_column(&t, (size_t)p);
         for (size_t i = 0; i < n; i++) ref[i] = row[i] >= 0 ? tv[row[i]] : NAN;
+        rp_truth_classes_keep_dwarfs(&tc, n, ref);
         x->have_column = 1;
         ms_stats_compare(c->label[p], ref, NULL, n, work, &x->all);
         ms_stats_compare(c->label[p], ref, r->is_clean, n, work, &x->clean);
@@ -217,6 +227,11 @@ ms_status rp_compare(const rp_catalog *c, const char *path, const char *kind, in
     if (st == MS_OK && !c->snr_r)
         rp_note(r, "%s by S/N: the catalog has no snr_r column",
                 slot == 0 ? "recovery" : "recovery_reference");
+    if (st == MS_OK && slot == 0 && tc.have) {
+        r->truth_classes = tc; /* the overview's classification section */
+        memset(&tc, 0, sizeof tc);
+    }
+    rp_truth_classes_free(&tc);
     ms_free(row);
     ms_free(work);
     ms_table_free(&t);

@@ -417,6 +417,10 @@ ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *
         }
         for (size_t k = 0; k < ns; k++) evaluate(&s[k], ref, c->snr_r, n, work);
     }
+    /* the classification and the routing (a catalog with class or lum columns) */
+    rp_class_stats cls;
+    memset(&cls, 0, sizeof cls);
+    if (st == MS_OK) st = rp_classes(f, n, &r->truth_classes, &cls);
     /* the paired comparison and the flag */
     ov_paired pair[RP_N_PARAMS][OV_MAX];
     ov_flag flag[RP_N_PARAMS];
@@ -489,6 +493,19 @@ ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *
         if (hi->n > 0 && hi->n < 30)
             warn(w, "only %zu judged rows at S/N > 50: the numbers of that bin are uncertain",
                  hi->n);
+        if (cls.have && cls.reason_mismatch)
+            warn(w, "classification: %zu rows' skip_reason differs from the route of their class "
+                    "columns", cls.reason_mismatch);
+        if (cls.have_truth && cls.purity.n >= 20 && cls.purity.k < 0.95 * (double)cls.purity.n)
+            warn(w, "classification: %zu of the %zu judged rows routed as M dwarfs are not M "
+                    "dwarfs (purity %.1f%%): their labels enter the catalog",
+                 cls.purity.n - cls.purity.k, cls.purity.n,
+                 100.0 * (double)cls.purity.k / (double)cls.purity.n);
+        if (cls.have_truth && cls.completeness.n >= 20 &&
+            cls.completeness.k < 0.9 * (double)cls.completeness.n)
+            warn(w, "classification: only %zu of the %zu judged M dwarfs were routed to the "
+                    "M-dwarf methods (completeness %.1f%%)", cls.completeness.k, cls.completeness.n,
+                 100.0 * (double)cls.completeness.k / (double)cls.completeness.n);
         if (r->n_notes)
             warn(w, "%zu item(s) of the report were left out (section \"Left out\" below)",
                  r->n_notes);
@@ -514,6 +531,7 @@ ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *
         for (size_t k = 0; k < w->n; k++) fprintf(md, "- %s\n", w->warn[k]);
         fprintf(md, "\n");
         if (cmp->have) md_recovery(md, s, ns);
+        if (cls.have) rp_classes_md(md, &cls, &r->truth_classes);
         /* Cycle-StarNet */
         fprintf(md, "### Cycle-StarNet\n\n");
         char a[32], b[32];
@@ -631,6 +649,7 @@ ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *
                 ms_json_end_object(&j);
             }
             ms_json_end_object(&j);
+            if (cls.have) rp_classes_json(&j, &cls);
             ms_json_begin_array(&j, "warnings");
             for (size_t k = 0; k < w->n; k++) ms_json_string(&j, NULL, w->warn[k]);
             ms_json_end_array(&j);
@@ -641,6 +660,7 @@ ms_status rp_overview(const ms_report_opts *o, const rp_catalog *c, rp_results *
         }
     }
     if (st == MS_OK) st = prepend(o->out_dir);
+    rp_class_stats_free(&cls);
     for (size_t k = 0; k < nm; k++) rp_method_free(&m[k]);
     for (int p = 0; p < RP_N_PARAMS; p++) {
         ms_free(base_v[p]);

@@ -196,6 +196,26 @@ static void fill_missing_key(ms_json *j)
     ms_json_end_object(j);
 }
 
+/* Wilson 95% intervals against the published ones of Newcombe (1998, Stat. Med. 17, 857,
+ * Table I, method 3: 81/263 -> 0.2553-0.3662, 15/148 -> 0.0624-0.1605, 0/20 -> 0-0.1611,
+ * 1/29 -> 0.0061-0.1718), and the ends. */
+static void test_wilson(void **state)
+{
+    (void)state;
+    static const struct { size_t k, n; double lo, hi; } pub[] = {
+        {81, 263, 0.2553, 0.3662}, {15, 148, 0.0624, 0.1605}, {0, 20, 0.0, 0.1611}, {1, 29, 0.0061, 0.1718}};
+    double lo, hi;
+    for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++) {
+        ms_stats_wilson(pub[i].k, pub[i].n, 1.959964, &lo, &hi);
+        assert_float_equal(lo, pub[i].lo, 5e-5);
+        assert_float_equal(hi, pub[i].hi, 5e-5);
+    }
+    ms_stats_wilson(50, 50, 1.959964, &lo, &hi);
+    assert_true(lo > 0.92 && lo < 0.93 && hi == 1.0);
+    ms_stats_wilson(0, 0, 1.959964, &lo, &hi);
+    assert_true(isnan(lo) && isnan(hi));
+}
+
 static void test_json_writer(void **state)
 {
     (void)state;
@@ -340,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_compare_and_bins),
         cmocka_unit_test(test_quantile_histogram),
         cmocka_unit_test(test_select_median),
+        cmocka_unit_test(test_wilson),
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_table_csv),
         cmocka_unit_test(test_table_fits),
