@@ -107,7 +107,7 @@ ms_status rp_methods(const char *catalog, const char *reference, double radius,
     const ms_method_answers *ans = ms_schema_answers(&na);
     rp_method_cols m[MAX_M];
     int rank;
-    size_t dims[2];
+    size_t dims[2] = {0, 0}; /* a catalog without store_status: an error, not a garbage size */
     ms_status st = ms_h5_dims(f, MS_COL_STORE_STATUS, &rank, dims);
     n = dims[0];
     for (char *tok = strtok(list, ","); st == MS_OK && tok && nm < MAX_M; tok = strtok(NULL, ","))

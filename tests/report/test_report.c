@@ -371,12 +371,123 @@ static void test_incomplete_catalog_refused(void **state)
     assert_int_not_equal(stat(json_path, &sb), 0);
 }
 
+/* A classified catalog (fit --methods class,lum,z25) against a truth table with classes: the
+ * labels are judged on the true M dwarfs only, and the classification section's numbers equal
+ * those counted here by hand from the rows below (rows 0-8 in the table, row 9 not).
+ *   row  truth (spt, is_wd, lum)   flags lum code wd   dmgm  route        teff - truth
+ *   0    M dwarf                   0     1   M    0.1  0.1   dwarf        +10
+ *   1    M dwarf                   0     0   M    0.2  0.1   dwarf        +20
+ *   2    M dwarf                   1     0   -    -    -     unclassified +30
+ *   3    M giant                   16    0   M    0.1  0.9   giant        +1000
+ *   4    M giant                   0     2   M    0.1  0.4   giant        +1000
+ *   5    A white dwarf             8     0   M    0.9  0.1   white dwarf  +1000
+ *   6    OB white dwarf            4     0   A    0.3  0.1   non-M        +1000
+ *   7    K                         4     0   K    0.8  0.1   non-M        +1000
+ *   8    K                         0     1   M    0.1  0.1   dwarf        +1000
+ *   9    (not in the table)        0     1   M    0.1  0.1   dwarf
+ * Route right 6/9 (0, 1, 3, 4, 5, 7); M dwarfs routed dwarf 2/3; routed dwarfs that are M
+ * dwarfs 2/3; CNN-SPT 5/8 (row 2 has no class; 5 A->M, 6 OB->A, 8 K->M wrong); CNN-WDM on rows
+ * 0, 1, 3-6: 5/6 (row 6); CNN-dMgM on rows 0, 1, 3, 4: 3/4 (row 4). z25 (dwarfs only) ran on
+ * rows 0, 1, 8, 9. Teff judged on rows 0-2: n 3, bias 20 (any other row would add 1000s). */
+static void test_classified_catalog(void **state)
+{
+    (void)state;
+    const char *tmp = ms_test_tmpdir();
+    char cat[512], out[512], truth[512], path[600];
+    snprintf(cat, sizeof cat, "%s/classified.h5", tmp);
+    snprintf(out, sizeof out, "%s/report-classified", tmp);
+    snprintf(truth, sizeof truth, "%s/truth_classes.csv", tmp);
+    const uint32_t flags[N] = {0, 0, 1, 16, 0, 8, 4, 4, 0, 0};
+    const int32_t lum[N] = {1, 0, 0, 0, 2, 0, 0, 0, 1, 1};
+    const int32_t code[N] = {5, 5, -1, 5, 5, 5, 1, 4, 5, 5};
+    const double wd[N] = {0.1, 0.2, NAN, 0.1, 0.1, 0.9, 0.3, 0.8, 0.1, 0.1};
+    const double dmgm[N] = {0.1, 0.1, NAN, 0.9, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1};
+    const char *reason[N] = {"", "", "unclassified", "giant", "giant", "white dwarf", "non-M",
+                             "non-M", "", ""};
+    const char *spt[9] = {"M", "M", "M", "M", "M", "A", "OB", "K", "K"};
+    const char *wdt[9] = {"0", "0", "0", "0", "0", "1", "1", "0", "0"};
+    const char *lumt[9] = {"dwarf", "dwarf", "dwarf", "giant", "giant", "", "", "dwarf", "dwarf"};
+    char obsid[N][32] = {{0}}, skip[N][16] = {{0}};
+    double teff[N], snr[N];
+    uint32_t skipped[N];
+    FILE *t = fopen(truth, "w");
+    assert_non_null(t);
+    fprintf(t, "obsid,teff,spt_class,is_wd,lum_class\n");
+    for (int i = 0; i < N; i++) {
+        snprintf(obsid[i], sizeof obsid[i], "%d", 501 + i);
+        snprintf(skip[i], sizeof skip[i], "%s", reason[i]);
+        teff[i] = 3200.0 + 10.0 * i;
+        snr[i] = 30.0;
+        skipped[i] = reason[i][0] ? 1u << 2 : 0u; /* z25, method 2 of "class,lum,z25" */
+        if (i < 9)
+            fprintf(t, "%s,%.1f,%s,%s,%s\n", obsid[i], teff[i] - (i < 3 ? 10.0 * (i + 1) : 1000.0),
+                    spt[i], wdt[i], lumt[i]);
+    }
+    fclose(t);
+    ms_h5 *f;
+    assert_int_equal(ms_h5_create(cat, 0, &f), MS_OK);
+    put(f, "/catalog/obsid", MS_H5_STR, 32, obsid);
+    put(f, "/catalog/teff", MS_H5_F64, 0, teff);
+    put(f, "/catalog/snr_r", MS_H5_F64, 0, snr);
+    put(f, "/catalog/class_flags", MS_H5_U32, 0, flags);
+    put(f, "/catalog/class_code", MS_H5_I32, 0, code);
+    put(f, "/catalog/lum_code", MS_H5_I32, 0, lum);
+    put(f, "/catalog/wd_prob", MS_H5_F64, 0, wd);
+    put(f, "/catalog/dmgm_prob", MS_H5_F64, 0, dmgm);
+    put(f, "/catalog/methods_skipped", MS_H5_U32, 0, skipped);
+    put(f, "/catalog/skip_reason", MS_H5_STR, 16, skip);
+    const int32_t status[N] = {0};
+    put(f, "/catalog/store_status", MS_H5_I32, 0, status);
+    assert_int_equal(ms_h5_attr_set_str(f, "/", "methods", "class,lum,z25"), MS_OK);
+    assert_int_equal(ms_h5_commit(f), MS_OK);
+    ms_report_opts o = {cat, out, truth, NULL, NULL, 0, NULL, 0};
+    ms_report_summary s;
+    if (ms_report_write(&o, &s) != MS_OK) fail_msg("report: %s", ms_error_message());
+    snprintf(path, sizeof path, "%s/summary.json", out);
+    char *j = read_all(path);
+    assert_non_null(j);
+    assert_close(NUM(j, 0, "recovery", "teff", "n"), 3, 0, 0, "teff judged on the M dwarfs");
+    assert_close(NUM(j, 0, "recovery", "teff", "bias"), 20, 0, 1e-9, "teff bias");
+    free(j);
+    snprintf(path, sizeof path, "%s/overview.json", out);
+    j = read_all(path);
+    assert_non_null(j);
+    static const struct { const char *key; double k, n; } want[] = {
+        {"route_accuracy", 6, 9}, {"mdwarf_completeness", 2, 3}, {"mdwarf_purity", 2, 3},
+        {"spt_accuracy", 5, 8}, {"wdm_accuracy", 5, 6}, {"dmgm_accuracy", 3, 4}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        assert_close(NUM(j, 0, "classification", want[k].key, "k"), want[k].k, 0, 0, want[k].key);
+        assert_close(NUM(j, 0, "classification", want[k].key, "n"), want[k].n, 0, 0, want[k].key);
+    }
+    assert_close(NUM(j, 0, "classification", "judged"), 9, 0, 0, "judged");
+    assert_close(NUM(j, 0, "classification", "skip_reason_mismatch"), 0, 0, 0, "mismatch");
+    assert_close(NUM(j, 0, "classification", "routed", "dwarf"), 4, 0, 0, "routed dwarf");
+    assert_close(NUM(j, 0, "classification", "routed", "non-M"), 2, 0, 0, "routed non-M");
+    assert_close(NUM(j, 0, "classification", "methods", "z25", "ran"), 4, 0, 0, "z25 ran");
+    assert_close(NUM(j, 0, "classification", "methods", "class", "ran"), 10, 0, 0, "class ran");
+    assert_close(NUM(j, 0, "classification", "methods", "z25", "judged_ran", "non-M"), 1, 0, 0,
+                 "z25 on a non-M row");
+    /* Wilson 95% of 6/9: 0.3542-0.8794 (the formula of test_report_stats) */
+    assert_close(NUM(j, 0, "classification", "route_accuracy", "wilson95_lo"), 0.3542, 0, 5e-4, "lo");
+    assert_close(NUM(j, 0, "classification", "route_accuracy", "wilson95_hi"), 0.8794, 0, 5e-4, "hi");
+    free(j);
+    snprintf(path, sizeof path, "%s/summary.md", out);
+    j = read_all(path);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "### Classification and routing"));
+    assert_non_null(strstr(j, "| M dwarf | 2 | 0 | 0 | 0 | 1 |"));
+    assert_non_null(strstr(j, "| non-M | 1 | 0 | 0 | 1 | 0 |"));
+    assert_non_null(strstr(j, "| K | 0 | 0 | 0 | 0 | 1 | 1 | 0 | 0 |"));
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_catalog),
         cmocka_unit_test(test_minimal_catalog),
         cmocka_unit_test(test_incomplete_catalog_refused),
+        cmocka_unit_test(test_classified_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
