@@ -18,6 +18,26 @@ mpi() { local n=$1; shift; ${MS_MPI_TIMEOUT:+timeout "$MS_MPI_TIMEOUT"} mpiexec 
 same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 values() { h5dump -A 0 -y -w 0 -d "$2" "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' ' | tr ',' '\n' | grep -v '^$'; }
 truth() { local c; c=$(head -1 "$m/truth.csv" | tr ',' '\n' | grep -n "^$1\$" | cut -d: -f1); tail -n +2 "$m/truth.csv" | cut -d, -f"$c"; }
+# The determinism checks of a survey job already written with 1 rank, chunks of 16, to REF:
+# 2 ranks with chunks of 7 equal it, and a run interrupted at once then resumed (each resume
+# stopping after STEP seconds) equals it, bit for bit. Usage: same_across_ranks_and_resume REF
+# STEP COMMAND... (the command without --out; $work is the scratch folder).
+same_across_ranks_and_resume() {
+  local ref=$1 step=$2; shift 2
+  mpi 2 "$@" --set run.chunk_size=7 --out "$work/j2.h5" >/dev/null 2>&1
+  check "the same with 2 ranks, chunks of 7, exits 0" test $? -eq 0
+  check "catalog: 2 ranks, chunks of 7 == 1 rank, chunks of 16 (bit for bit)" \
+    h5diff -q "$ref" "$work/j2.h5" /catalog /catalog
+  mpi 2 "$@" --set run.chunk_size=4 --set run.max_runtime=1e-6 --out "$work/int.h5" >/dev/null 2>&1
+  check "an interrupted run exits 0 and leaves no complete-looking catalog" test $? -eq 0 -a ! -e "$work/int.h5"
+  for i in $(seq 1 25); do
+    [ -e "$work/int.h5" ] && break
+    mpi 2 "$@" --set run.chunk_size=4 --set run.max_runtime="$step" --resume --out "$work/int.h5" >/dev/null 2>&1
+  done
+  check "--resume completes it, equal to the uninterrupted run (bit for bit)" \
+    h5diff -q "$ref" "$work/int.h5" /catalog /catalog
+}
+
 finish() {
   [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
   echo "all checks passed"

@@ -97,18 +97,7 @@ sys.exit(0 if ok and (route != want).sum() > 0 and (route == want).sum() > 0 els
 PY
 check "z25 and cnn ran exactly on the dwarfs; methods_skipped and skip_reason say why" \
   $py "$work/route.py" "$work/j1.h5" z25,cnn dwarf
-mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=7 --out "$work/j2.h5" >/dev/null 2>&1
-check "the same with 2 ranks, chunks of 7, exits 0" test $? -eq 0
-check "catalog: 2 ranks, chunks of 7 == 1 rank, chunks of 16 (bit for bit)" \
-  h5diff -q "$work/j1.h5" "$work/j2.h5" /catalog /catalog
-mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=4 --set run.max_runtime=1e-6 --out "$work/int.h5" >/dev/null 2>&1
-check "an interrupted run exits 0 and leaves no complete-looking catalog" test $? -eq 0 -a ! -e "$work/int.h5"
-for i in $(seq 1 25); do
-  [ -e "$work/int.h5" ] && break
-  mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=4 --set run.max_runtime=1 --resume --out "$work/int.h5" >/dev/null 2>&1
-done
-check "--resume completes it, equal to the uninterrupted run (bit for bit)" \
-  h5diff -q "$work/j1.h5" "$work/int.h5" /catalog /catalog
+same_across_ranks_and_resume "$work/j1.h5" 1 "${fm[@]}" "${all[@]}"
 # lum alone routes too (no CNN vote): equal to lumclass without --classify
 "${fm[@]}" --methods lum,cnn --set run.giants_only=cnn --set run.dwarfs_only= --out "$work/g.h5" >/dev/null 2>&1
 check "fit --methods lum,cnn with run.giants_only=cnn exits 0" test $? -eq 0

@@ -91,18 +91,7 @@ check "dwarfs: the dM ensemble (== predict-cnn --model dM); giants: the gM ensem
 check "export writes the cnn_gm columns" sh -c "head -1 '$work/j1.csv' | tr ',' '\n' | grep -qx cnn_gm_teff"
 "$exe" report "$work/j1.h5" --truth "$m/truth.csv" --out "$work/rep" >/dev/null 2>&1
 check "report compares cnn_gm against the truth beside cnn" sh -c "grep -q '| Teff (K) | cnn_gm |' '$work/rep/summary.md' && grep -q '| Teff (K) | cnn |' '$work/rep/summary.md'"
-mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=7 --out "$work/j2.h5" >/dev/null 2>&1
-check "the same with 2 ranks, chunks of 7, exits 0" test $? -eq 0
-check "catalog: 2 ranks, chunks of 7 == 1 rank, chunks of 16 (bit for bit)" \
-  h5diff -q "$work/j1.h5" "$work/j2.h5" /catalog /catalog
-mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=4 --set run.max_runtime=1e-6 --out "$work/int.h5" >/dev/null 2>&1
-check "an interrupted run exits 0 and leaves no complete-looking catalog" test $? -eq 0 -a ! -e "$work/int.h5"
-for i in $(seq 1 25); do
-  [ -e "$work/int.h5" ] && break
-  mpi 2 "${fm[@]}" "${all[@]}" --set run.chunk_size=4 --set run.max_runtime=0.05 --resume --out "$work/int.h5" >/dev/null 2>&1
-done
-check "--resume completes it, equal to the uninterrupted run (bit for bit)" \
-  h5diff -q "$work/j1.h5" "$work/int.h5" /catalog /catalog
+same_across_ranks_and_resume "$work/j1.h5" 0.05 "${fm[@]}" "${all[@]}"
 # refusals
 "$exe" fit "${opts[@]}" --spectra "$work/spectra.h5" --methods lum,cnn_gm --out "$work/x.h5" >/dev/null 2>"$work/e1.txt"
 check "cnn_gm without its model is refused, naming the option" grep -q "cnn_gm needs --cnn-gm-model" "$work/e1.txt"
